@@ -1,0 +1,118 @@
+"""Helpers around fairseq: running its tools, its dictionaries, the plugin folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Mapping, Sequence
+
+from seqkd.errors import SeqkdError
+
+logger = logging.getLogger(__name__)
+
+#: the fairseq plugin (criterion and architectures), loaded only with --user-dir
+PLUGIN_DIR = Path(__file__).resolve().parent / "_plugins" / "seqkd_fairseq_plugin"
+
+
+def run_tool(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike] = (),
+             log_path: Path | None = None) -> None:
+    """Run ``fairseq-<tool> args`` in a child process, trusting ``trust`` checkpoints."""
+    cmd = [sys.executable, "-m", "seqkd.fairseq_entry", tool]
+    for t in trust:
+        cmd += ["--trust", os.fspath(t)]
+    cmd += ["--"] + [os.fspath(a) for a in args]
+    logger.info("running: %s", shlex.join(cmd))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    log = open(log_path, "a", encoding="utf-8") if log_path else None
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=env)
+        tail: List[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if log:
+                log.write(line)
+                log.flush()
+            tail = (tail + [line.rstrip()])[-30:]
+            if " | " in line or "ERROR" in line or "Error" in line:
+                logger.info("fairseq-%s: %s", tool, line.rstrip())
+        rc = proc.wait()
+    finally:
+        if log:
+            log.close()
+    if rc != 0:
+        raise SeqkdError(
+            f"fairseq-{tool} failed (exit {rc}); last lines:\n" + "\n".join(tail)
+            + (f"\nfull log: {log_path}" if log_path else ""))
+
+
+def read_dictionary(path: str | os.PathLike) -> List[str]:
+    """The symbols of a fairseq dictionary file (without the 4 built-in specials)."""
+    p = Path(path)
+    if not p.is_file():
+        raise SeqkdError(f"dictionary not found: {p}")
+    symbols = []
+    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.rstrip().split(" ")
+        if parts[-1] == "#fairseq:overwrite":
+            parts = parts[:-1]
+        if len(parts) < 2 or not parts[-1].isdigit():
+            raise SeqkdError(f"{p}, line {lineno}: not a fairseq dictionary line ('<symbol> <count>')")
+        symbols.append(" ".join(parts[:-1]))
+    return symbols
+
+
+def check_same_dictionary(expected: str | os.PathLike, actual: str | os.PathLike,
+                          what: str) -> None:
+    """Fail clearly when two fairseq dictionaries do not list the same symbols in order."""
+    a, b = read_dictionary(expected), read_dictionary(actual)
+    if a == b:
+        return
+    first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    sx = a[first] if first < len(a) else "<end>"
+    sy = b[first] if first < len(b) else "<end>"
+    raise SeqkdError(
+        f"{what}: dictionary {actual} ({len(b)} symbols) does not match {expected} "
+        f"({len(a)} symbols); first difference at entry {first + 1}: {sy!r} vs {sx!r}. "
+        "The data must be prepared with the teacher's SentencePiece model and dictionary: "
+        "run `seqkd prepare --spm-model TEACHER/spm.model --dict TEACHER/dict.txt`")
+
+
+def split_prefixes(bin_dir: Path) -> Dict[str, str]:
+    """Map of split name (train, valid, test set names) to fairseq's split prefix."""
+    import json
+    f = Path(bin_dir) / "splits.json"
+    if not f.is_file():
+        raise SeqkdError(f"{bin_dir} has no splits.json: is it the bin/ folder of `seqkd prepare`?")
+    return json.loads(f.read_text())
+
+
+def binarize(dest: Path, src: str, tgt: str, dictionary: Path,
+             splits: Mapping[str, Path], workers: int, log_path: Path | None = None) -> Dict[str, str]:
+    """Binarize piece-encoded ``splits`` (name -> file prefix) with fairseq-preprocess.
+
+    ``splits`` must contain ``train``; ``valid`` is optional; every other name is a
+    test set. Writes ``dest/splits.json`` mapping names to fairseq's split names.
+    """
+    from seqkd.textio import atomic_path, write_text
+    import json
+
+    tests = [name for name in splits if name not in ("train", "valid")]
+    mapping = {"train": "train"}
+    args = ["--source-lang", src, "--target-lang", tgt, "--trainpref", splits["train"],
+            "--srcdict", dictionary, "--tgtdict", dictionary, "--workers", str(workers)]
+    if "valid" in splits:
+        args += ["--validpref", splits["valid"]]
+        mapping["valid"] = "valid"
+    if tests:
+        args += ["--testpref", ",".join(os.fspath(splits[t]) for t in tests)]
+        for i, t in enumerate(tests):
+            mapping[t] = "test" if i == 0 else f"test{i}"
+    with atomic_path(dest) as tmp:
+        run_tool("preprocess", args + ["--destdir", tmp], log_path=log_path)
+        write_text(tmp / "splits.json", json.dumps(mapping, indent=2) + "\n")
+    return mapping

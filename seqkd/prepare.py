@@ -1,0 +1,277 @@
+"""Stage 1, prepare: fetch a parallel corpus, clean it, SentencePiece it, binarize it.
+
+Layout written under ``out_dir`` (see README):
+
+    text/{split}.{lang}   cleaned training text; validation and test sets as given
+    spm.model, spm.vocab  joint SentencePiece model (trained, or the one given)
+    dict.txt              fairseq dictionary (joint, shared by both sides)
+    pieces/{split}.{lang} SentencePiece pieces, space-joined
+    bin/                  fairseq binarized data + splits.json
+    report.json           counts: read, kept, dropped by rule
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from tqdm import tqdm
+
+from seqkd import datasets
+from seqkd.errors import SeqkdError
+from seqkd.fairseq_tools import binarize
+from seqkd.stage import Stage
+from seqkd.textio import (check_no_empty, read_parallel, require_file,
+                          write_lines, write_text)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PrepareConfig:
+    out_dir: str
+    dataset: Optional[str] = "multi30k"
+    src: str = "en"
+    tgt: str = "de"
+    #: local files instead of a registered dataset: prefixes, files are PREFIX.LANG
+    train_prefix: Optional[str] = None
+    valid_prefix: Optional[str] = None
+    test_prefixes: Dict[str, str] = field(default_factory=dict)
+    #: registered test splits to prepare (default: all but train and valid)
+    test_sets: Optional[List[str]] = None
+    #: keep only the first N training pairs (after cleaning), for small runs
+    max_train_pairs: Optional[int] = None
+    max_len: int = 250
+    max_ratio: float = 3.0
+    dedupe: bool = True
+    vocab_size: int = 8000
+    spm_model_type: str = "unigram"
+    #: reuse an existing SentencePiece model and fairseq dictionary (a teacher's)
+    spm_model: Optional[str] = None
+    dictionary: Optional[str] = None
+    workers: int = 2
+
+
+# ---------------------------------------------------------------- cleaning
+
+
+def normalize(line: str) -> str:
+    """Strip and collapse runs of whitespace (tabs included) into one space."""
+    return " ".join(line.split())
+
+
+def clean_pairs(src: Sequence[str], tgt: Sequence[str], max_len: int = 250,
+                max_ratio: float = 3.0, dedupe: bool = True
+                ) -> Tuple[List[str], List[str], Counter]:
+    """Clean a parallel corpus; return kept source, kept target and counts.
+
+    Rules, in order: drop pairs with an empty side; pairs with a side over
+    ``max_len`` whitespace words; pairs whose word-length ratio (longer over
+    shorter) exceeds ``max_ratio``; repeated pairs (the first is kept).
+    """
+    if len(src) != len(tgt):
+        raise SeqkdError(f"clean_pairs: {len(src)} source lines but {len(tgt)} target lines")
+    counts: Counter = Counter(read=len(src))
+    seen = set()
+    out_s: List[str] = []
+    out_t: List[str] = []
+    for s, t in zip(src, tgt):
+        s, t = normalize(s), normalize(t)
+        if not s or not t:
+            counts["dropped_empty"] += 1
+            continue
+        ls, lt = len(s.split(" ")), len(t.split(" "))
+        if ls > max_len or lt > max_len:
+            counts["dropped_too_long"] += 1
+            continue
+        if max(ls, lt) / min(ls, lt) > max_ratio:
+            counts["dropped_ratio"] += 1
+            continue
+        if dedupe:
+            key = (s, t)
+            if key in seen:
+                counts["dropped_duplicate"] += 1
+                continue
+            seen.add(key)
+        out_s.append(s)
+        out_t.append(t)
+    counts["kept"] = len(out_s)
+    return out_s, out_t, counts
+
+
+# ---------------------------------------------------------------- SentencePiece
+
+
+def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_type: str,
+              threads: int) -> Path:
+    """Train a joint SentencePiece model (no bos/eos/pad; unk is id 0)."""
+    import sentencepiece as spm
+
+    import tempfile
+
+    model = out_prefix.with_suffix(".model")
+    with tempfile.TemporaryDirectory(dir=out_prefix.parent, prefix=".spm.") as tmpdir:
+        spm.SentencePieceTrainer.train(
+            input=[str(p) for p in inputs], model_prefix=f"{tmpdir}/spm",
+            vocab_size=vocab_size, model_type=model_type, character_coverage=1.0,
+            bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0, hard_vocab_limit=False,
+            num_threads=threads, input_sentence_size=2_000_000, shuffle_input_sentence=True,
+            minloglevel=2)
+        os.replace(f"{tmpdir}/spm.vocab", out_prefix.with_suffix(".vocab"))
+        os.replace(f"{tmpdir}/spm.model", model)
+    return model
+
+
+def load_spm(path: str | Path):
+    import sentencepiece as spm
+
+    require_file(path, "SentencePiece model")
+    return spm.SentencePieceProcessor(model_file=str(path))
+
+
+def dictionary_from_spm(sp, path: Path) -> None:
+    """A fairseq dictionary with every piece but <unk> (fairseq adds its own specials)."""
+    specials = {sp.id_to_piece(sp.unk_id())}
+    write_lines(path, (f"{sp.id_to_piece(i)} 1" for i in range(sp.get_piece_size())
+                       if sp.id_to_piece(i) not in specials and not sp.is_control(i)))
+
+
+def encode_file(sp, src: Path, dest: Path) -> None:
+    from seqkd.textio import read_lines
+    lines = read_lines(src)
+    write_lines(dest, (" ".join(sp.encode(line, out_type=str)) for line in lines))
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def _gather_sources(cfg: PrepareConfig) -> Dict[str, Dict[str, Path]]:
+    """split name -> {lang: path} for train, valid and the test sets."""
+    langs = (cfg.src, cfg.tgt)
+    if cfg.train_prefix:
+        def local(prefix: str) -> Dict[str, Path]:
+            out = {}
+            for lang in langs:
+                p = Path(f"{prefix}.{lang}")
+                if not p.is_file() and Path(f"{p}.gz").is_file():
+                    p = Path(f"{p}.gz")
+                out[lang] = require_file(p, f"{lang} file for prefix {prefix}")
+            return out
+        splits = {"train": local(cfg.train_prefix)}
+        if cfg.valid_prefix:
+            splits["valid"] = local(cfg.valid_prefix)
+        for name, prefix in cfg.test_prefixes.items():
+            splits[name] = local(prefix)
+        return splits
+    if not cfg.dataset:
+        raise SeqkdError("give a registered dataset (--dataset) or local files (--train-prefix)")
+    manifest = datasets.load_manifest(cfg.dataset)
+    names = ["train", "valid"] + list(
+        cfg.test_sets if cfg.test_sets is not None
+        else [s for s in manifest.splits if s not in ("train", "valid")])
+    return {name: datasets.fetch_split(manifest, name, cfg.src, cfg.tgt) for name in names}
+
+
+def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
+    """Run the prepare stage; return its report (counts per split)."""
+    if cfg.dictionary and not cfg.spm_model:
+        raise SeqkdError("--dict needs --spm-model: a dictionary is only valid with its "
+                         "SentencePiece model")
+    out = Path(cfg.out_dir)
+    stage = Stage("prepare", out, cfg, force=force, volatile=("workers", "out_dir"))
+    if not stage.begin():
+        return stage.finished()["summary"]
+    try:
+        report = _prepare(cfg, out)
+        write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+        stage.finish(report)
+        return report
+    finally:
+        stage.close()
+
+
+def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
+    sources = _gather_sources(cfg)
+    report: Dict[str, Dict] = {}
+    text = out / "text"
+    for name, files in tqdm(sources.items(), desc="read+clean", unit="split"):
+        s, t = read_parallel(files[cfg.src], files[cfg.tgt])
+        if name == "train":
+            s, t, counts = clean_pairs(s, t, cfg.max_len, cfg.max_ratio, cfg.dedupe)
+            if cfg.max_train_pairs is not None and len(s) > cfg.max_train_pairs:
+                counts["dropped_max_train_pairs"] = len(s) - cfg.max_train_pairs
+                s, t = s[:cfg.max_train_pairs], t[:cfg.max_train_pairs]
+                counts["kept"] = len(s)
+            if not s:
+                raise SeqkdError(f"no training pairs left after cleaning {files[cfg.src]}: "
+                                 f"{dict(counts)}")
+            dropped = {k: v for k, v in counts.items() if k.startswith("dropped")}
+            logger.info("train: read %d pairs, kept %d; dropped: %s", counts["read"],
+                        counts["kept"], dropped or "none")
+            report[name] = dict(counts)
+        else:
+            check_no_empty(files[cfg.src], s)
+            check_no_empty(files[cfg.tgt], t)
+            report[name] = {"read": len(s), "kept": len(s)}
+        write_lines(text / f"{name}.{cfg.src}", s)
+        write_lines(text / f"{name}.{cfg.tgt}", t)
+
+    spm_model = out / "spm.model"
+    dict_path = out / "dict.txt"
+    if cfg.spm_model:
+        shutil.copyfile(require_file(cfg.spm_model, "SentencePiece model"), spm_model)
+    else:
+        logger.info("training a joint SentencePiece model (%s, %d pieces)", cfg.spm_model_type,
+                    cfg.vocab_size)
+        train_spm([text / f"train.{cfg.src}", text / f"train.{cfg.tgt}"], out / "spm",
+                  cfg.vocab_size, cfg.spm_model_type, cfg.workers)
+    sp = load_spm(spm_model)
+    if cfg.dictionary:
+        shutil.copyfile(require_file(cfg.dictionary, "fairseq dictionary"), dict_path)
+    else:
+        dictionary_from_spm(sp, dict_path)
+
+    pieces = out / "pieces"
+    for name in tqdm(list(sources), desc="encode", unit="split"):
+        for lang in (cfg.src, cfg.tgt):
+            encode_file(sp, text / f"{name}.{lang}", pieces / f"{name}.{lang}")
+
+    binarize(out / "bin", cfg.src, cfg.tgt, dict_path,
+             {name: pieces / name for name in sources}, cfg.workers,
+             log_path=out / "fairseq-preprocess.log")
+    report["vocab"] = {"spm_pieces": sp.get_piece_size(),
+                       "dictionary_symbols": sum(1 for _ in open(dict_path, encoding="utf-8"))}
+    return report
+
+
+class Prepared:
+    """Read access to a finished prepare folder."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        done = self.path / "DONE.json"
+        if not done.is_file():
+            raise SeqkdError(f"{self.path} is not a finished prepare folder (no DONE.json); "
+                             "run `seqkd prepare` first")
+        self.settings = json.loads(done.read_text())["settings"]
+        self.src = self.settings["src"]
+        self.tgt = self.settings["tgt"]
+        self.bin = self.path / "bin"
+        self.spm = self.path / "spm.model"
+        self.dictionary = self.path / "dict.txt"
+
+    def text(self, split: str, lang: str) -> Path:
+        return require_file(self.path / "text" / f"{split}.{lang}", f"{split} text")
+
+    def pieces(self, split: str, lang: str) -> Path:
+        return require_file(self.path / "pieces" / f"{split}.{lang}", f"{split} pieces")
+
+    def test_sets(self) -> List[str]:
+        from seqkd.fairseq_tools import split_prefixes
+        return [s for s in split_prefixes(self.bin) if s not in ("train", "valid")]

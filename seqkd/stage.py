@@ -1,0 +1,173 @@
+"""What every stage shares: resolved configs, done-stamps, versions and logs.
+
+A stage writes ``config.yaml`` (its resolved settings) next to its outputs when
+it starts and ``DONE.json`` (settings hash, versions, summary) when it has
+finished. A re-run with the same settings does nothing; a re-run with other
+settings over a finished stage is refused unless ``force`` is given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import logging
+import platform
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import yaml
+
+from seqkd import __version__
+from seqkd.errors import SeqkdError
+from seqkd.textio import write_text
+
+logger = logging.getLogger(__name__)
+
+DONE_FILE = "DONE.json"
+CONFIG_FILE = "config.yaml"
+
+_DISTRIBUTIONS = {
+    "torch": "torch",
+    "fairseq": "fairseq-fixed",
+    "ctranslate2": "ctranslate2",
+    "sentencepiece": "sentencepiece",
+    "sacrebleu": "sacrebleu",
+}
+
+
+def versions() -> Dict[str, str]:
+    """Versions of seqkd, Python and the libraries that affect results."""
+    out = {"seqkd": __version__, "python": platform.python_version()}
+    for name, dist in _DISTRIBUTIONS.items():
+        try:
+            out[name] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def to_dict(config: Any) -> Dict[str, Any]:
+    """A dataclass config as plain data (paths as strings)."""
+    def plain(v):
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return {k: plain(v) for k, v in dataclasses.asdict(config).items()}
+
+
+def config_hash(settings: Dict[str, Any]) -> str:
+    blob = json.dumps(settings, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class Stage:
+    """Book-keeping for one stage run into ``out_dir``.
+
+    ``settings`` are the values that decide the outputs; ``volatile`` keys of
+    the config (like thread counts) are recorded but do not make a finished
+    stage stale.
+    """
+
+    def __init__(self, name: str, out_dir: Path, config: Any, force: bool = False,
+                 volatile: tuple = ()):
+        self.name = name
+        self.out_dir = Path(out_dir)
+        self.config = to_dict(config) if dataclasses.is_dataclass(config) else dict(config)
+        self.settings = {k: v for k, v in self.config.items() if k not in volatile}
+        self.hash = config_hash(self.settings)
+        self.force = force
+        self._log_handler: Optional[logging.Handler] = None
+        self._t0 = time.time()
+
+    @property
+    def done_path(self) -> Path:
+        return self.out_dir / DONE_FILE
+
+    def finished(self) -> Optional[Dict[str, Any]]:
+        if not self.done_path.is_file():
+            return None
+        return json.loads(self.done_path.read_text())
+
+    def is_current(self) -> bool:
+        done = self.finished()
+        return done is not None and done.get("config_hash") == self.hash
+
+    def begin(self) -> bool:
+        """Return False when the stage is already finished with these settings.
+
+        Raises when it finished with other settings and ``force`` is off.
+        Otherwise clears the done-stamp, writes the resolved config and starts
+        logging into ``out_dir/log.txt``.
+        """
+        done = self.finished()
+        if done is not None and not self.force:
+            if done.get("config_hash") == self.hash:
+                logger.info("%s: already finished in %s with these settings; nothing to do "
+                            "(use --force to run it again)", self.name, self.out_dir)
+                return False
+            changed = sorted(k for k in set(self.settings) | set(done.get("settings", {}))
+                             if self.settings.get(k) != done.get("settings", {}).get(k))
+            raise SeqkdError(
+                f"{self.name}: {self.out_dir} holds a finished run with other settings "
+                f"(changed: {', '.join(changed) or 'unknown'}); use --force to overwrite it, "
+                "or choose another output folder"
+            )
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if done is not None:
+            self.done_path.unlink()
+        write_text(self.out_dir / CONFIG_FILE, yaml.safe_dump(self.config, sort_keys=False))
+        self._log_handler = logging.FileHandler(self.out_dir / "log.txt", encoding="utf-8")
+        self._log_handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(self._log_handler)
+        logger.info("%s: starting in %s", self.name, self.out_dir)
+        logger.info("command: %s", shlex.join(sys.argv))
+        logger.info("versions: %s", json.dumps(versions(), sort_keys=True))
+        return True
+
+    def finish(self, summary: Optional[Dict[str, Any]] = None) -> None:
+        record = {
+            "stage": self.name,
+            "config_hash": self.hash,
+            "settings": self.settings,
+            "versions": versions(),
+            "command": shlex.join(sys.argv),
+            "seconds": round(time.time() - self._t0, 1),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "summary": summary or {},
+        }
+        write_text(self.done_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        logger.info("%s: finished in %.1f s", self.name, record["seconds"])
+        self.close()
+
+    def close(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+
+
+def clear_dir(path: Path) -> None:
+    """Remove a stage's folder (used with --force when outputs must be rebuilt)."""
+    if path.exists():
+        shutil.rmtree(path)

@@ -1,0 +1,145 @@
+"""Reading and writing text corpora safely.
+
+Every corpus is read as strict UTF-8, line by line, so that a bad byte is
+reported with its file and line number. Every output is written to a
+temporary name in the same folder and renamed when complete, so that an
+interrupted run never leaves a file that a later run takes as finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO, Iterable, Iterator, List, Sequence
+
+from seqkd.errors import SeqkdError
+
+logger = logging.getLogger(__name__)
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[str]:
+    """Yield the lines of a UTF-8 text file (``.gz`` too) without their newline.
+
+    Raises :class:`SeqkdError` naming the file and line on undecodable bytes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SeqkdError(f"file not found: {path}")
+    with _open_binary(path) as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise SeqkdError(
+                    f"{path}, line {lineno}: bytes that are not valid UTF-8 "
+                    f"({raw[max(0, e.start - 10):e.end + 10]!r}); convert the file to UTF-8 "
+                    "(e.g. with iconv) or remove the line"
+                ) from None
+            yield line.rstrip("\n").rstrip("\r")
+
+
+def read_lines(path: str | os.PathLike) -> List[str]:
+    return list(iter_lines(path))
+
+
+def count_lines(path: str | os.PathLike) -> int:
+    path = Path(path)
+    if not path.is_file():
+        raise SeqkdError(f"file not found: {path}")
+    n = 0
+    with _open_binary(path) as f:
+        for _ in f:
+            n += 1
+    return n
+
+
+def read_parallel(src: str | os.PathLike, tgt: str | os.PathLike) -> tuple[List[str], List[str]]:
+    """Read two line-aligned files; fail clearly when their line counts differ."""
+    s, t = read_lines(src), read_lines(tgt)
+    if len(s) != len(t):
+        raise SeqkdError(
+            f"parallel files have different line counts: {src} has {len(s)} lines, "
+            f"{tgt} has {len(t)}; they must be line-aligned (one sentence pair per line)"
+        )
+    return s, t
+
+
+def check_no_empty(path: str | os.PathLike, lines: Sequence[str]) -> None:
+    """Fail on the first empty line (for sets that must not be cleaned, like test sets)."""
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise SeqkdError(
+                f"{path}, line {i}: empty line; a test or validation set must have a "
+                "sentence on every line (remove the pair from both sides)"
+            )
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``final``; rename it to ``final`` on success.
+
+    Works for files and folders. On error the temporary is removed and
+    ``final`` is left as it was.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final)
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.is_dir():
+            shutil.rmtree(tmp_path, ignore_errors=True)
+        elif tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
+    """Atomically write lines (each followed by a newline); return how many."""
+    n = 0
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            for line in lines:
+                if "\n" in line:
+                    raise SeqkdError(f"internal: a line for {path} contains a newline")
+                f.write(line)
+                f.write("\n")
+                n += 1
+    return n
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def require_file(path: str | os.PathLike, what: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise SeqkdError(f"{what} not found: {p}")
+    return p
