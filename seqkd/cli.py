@@ -110,7 +110,61 @@ def cmd_prepare(args) -> int:
     return 0
 
 
-SUBCOMMANDS: List[Callable] = [build_prepare]
+def build_train(sub) -> None:
+    from seqkd.train import PRESETS
+
+    names = sorted({n for role in PRESETS.values() for n in role})
+    p = sub.add_parser("train", help="train a teacher or a student with fairseq",
+                       description="Train a fairseq transformer teacher, or a student (on "
+                                   "references or distilled data, optionally with word-level "
+                                   "KD). Resumes from the last checkpoint after an interruption.")
+    p.add_argument("--role", choices=sorted(PRESETS), required=True)
+    p.add_argument("--data", required=True,
+                   help="output folder of `seqkd prepare` or `seqkd distill`")
+    p.add_argument("--out", required=True, help="output folder for checkpoints and logs")
+    p.add_argument("--preset", default="tiny", choices=names,
+                   help="model and schedule preset (teacher: tiny, base; student: tiny, "
+                        "small, deep-enc)")
+    p.add_argument("--max-updates", type=int, help="stop after N updates")
+    p.add_argument("--max-epoch", type=int, help="stop after N epochs")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
+    p.add_argument("--warmup-updates", type=int, help="default: the preset's")
+    p.add_argument("--dropout", type=float, help="default: the preset's")
+    p.add_argument("--max-tokens", type=int, help="batch size in tokens (default: the preset's)")
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--patience", type=int, default=5,
+                   help="early stopping: stop after N validations without a better loss")
+    p.add_argument("--validate-interval-updates", type=int, default=0,
+                   help="also validate and checkpoint every N updates (0: each epoch)")
+    p.add_argument("--seed", type=int, default=1)
+    add_teachers(p, flag="--kd-teacher", required=False)
+    p.add_argument("--kd-alpha", type=float, default=0.5,
+                   help="word-level KD weight: (1-alpha)*LS-NLL + alpha*T^2*KL (default: 0.5)")
+    p.add_argument("--kd-temperature", type=float, default=1.0, help="KD temperature T")
+    add_threads(p)
+    p.add_argument("--fairseq-args", default="",
+                   help="extra arguments passed to fairseq-train as they are (quoted string)")
+    add_common(p)
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from seqkd.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=args.data, out_dir=args.out, role=args.role, preset=args.preset,
+        max_updates=args.max_updates, max_epoch=args.max_epoch, lr=args.lr,
+        warmup_updates=args.warmup_updates, dropout=args.dropout, max_tokens=args.max_tokens,
+        label_smoothing=args.label_smoothing, patience=args.patience,
+        validate_interval_updates=args.validate_interval_updates, seed=args.seed,
+        kd_teachers=args.teachers or [], kd_alpha=args.kd_alpha,
+        kd_temperature=args.kd_temperature, threads=args.threads,
+        extra_args=shlex.split(args.fairseq_args))
+    print(json.dumps(train(cfg, force=args.force), indent=2))
+    return 0
+
+
+SUBCOMMANDS: List[Callable] = [build_prepare, build_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -116,3 +116,19 @@ def binarize(dest: Path, src: str, tgt: str, dictionary: Path,
         run_tool("preprocess", args + ["--destdir", tmp], log_path=log_path)
         write_text(tmp / "splits.json", json.dumps(mapping, indent=2) + "\n")
     return mapping
+
+
+def teacher_dictionary_path(checkpoint: str | os.PathLike) -> Path:
+    """The dictionary that belongs to a checkpoint.
+
+    ``dict.txt`` (or ``dict.<lang>.txt``) beside it, or one folder up (the
+    layout of `seqkd train`: OUT/dict.txt and OUT/checkpoints/*.pt).
+    """
+    folder = Path(checkpoint).resolve().parent
+    for f in (folder, folder.parent):
+        for candidate in [f / "dict.txt", *sorted(f.glob("dict.*.txt"))]:
+            if candidate.is_file():
+                return candidate
+    raise SeqkdError(
+        f"no dictionary beside checkpoint {checkpoint}: put the fairseq dictionary it was "
+        f"trained with into {folder} as dict.txt")

@@ -89,13 +89,17 @@ class Stage:
     """
 
     def __init__(self, name: str, out_dir: Path, config: Any, force: bool = False,
-                 volatile: tuple = ()):
+                 volatile: tuple = (), resumable: bool = False):
         self.name = name
         self.out_dir = Path(out_dir)
         self.config = to_dict(config) if dataclasses.is_dataclass(config) else dict(config)
+        self.volatile = tuple(volatile)
         self.settings = {k: v for k, v in self.config.items() if k not in volatile}
         self.hash = config_hash(self.settings)
         self.force = force
+        self.resumable = resumable
+        #: True when an unfinished run with the same settings is being continued
+        self.resuming = False
         self._log_handler: Optional[logging.Handler] = None
         self._t0 = time.time()
 
@@ -132,6 +136,16 @@ class Stage:
                 f"(changed: {', '.join(changed) or 'unknown'}); use --force to overwrite it, "
                 "or choose another output folder"
             )
+        started = self.out_dir / CONFIG_FILE
+        if done is None and self.resumable and started.is_file():
+            previous = yaml.safe_load(started.read_text()) or {}
+            previous = {k: v for k, v in previous.items() if k not in self.volatile}
+            if config_hash(previous) == self.hash:
+                self.resuming = True
+            elif not self.force:
+                raise SeqkdError(
+                    f"{self.name}: {self.out_dir} holds an unfinished run with other settings; "
+                    "resume it with the same settings, or use --force to start over")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if done is not None:
             self.done_path.unlink()

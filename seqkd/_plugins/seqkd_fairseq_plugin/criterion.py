@@ -1,0 +1,104 @@
+"""``seqkd_word_kd``: label-smoothed cross-entropy interpolated with word-level KD.
+
+The teacher(s) are run forced on the same target the student sees, in the
+same batch, in eval mode and without gradients. Their weights are not part of
+the criterion's state, so student checkpoints do not carry them.
+"""
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+
+import torch
+from fairseq import checkpoint_utils, metrics
+from fairseq.criterions import register_criterion
+from fairseq.criterions.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropyCriterion, LabelSmoothedCrossEntropyCriterionConfig)
+
+from seqkd.errors import SeqkdError
+from seqkd.fairseq_tools import teacher_dictionary_path, check_same_dictionary
+from seqkd.kd_loss import word_kd_loss
+from seqkd.trust import trusted_checkpoints
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WordKDConfig(LabelSmoothedCrossEntropyCriterionConfig):
+    kd_teachers: str = field(default="", metadata={
+        "help": "teacher checkpoint(s), separated by ':'; several form an ensemble"})
+    kd_alpha: float = field(default=0.5, metadata={
+        "help": "weight of the KD term: (1-alpha)*LS-NLL + alpha*T^2*KL"})
+    kd_temperature: float = field(default=1.0, metadata={"help": "softmax temperature T"})
+
+
+@register_criterion("seqkd_word_kd", dataclass=WordKDConfig)
+class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
+    def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0,
+                 report_accuracy=False, kd_teachers="", kd_alpha=0.5, kd_temperature=1.0):
+        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size,
+                         report_accuracy)
+        if not 0.0 <= kd_alpha <= 1.0:
+            raise SeqkdError(f"--kd-alpha must be in [0, 1], got {kd_alpha}")
+        if kd_temperature <= 0:
+            raise SeqkdError(f"--kd-temperature must be positive, got {kd_temperature}")
+        self.alpha = kd_alpha
+        self.temperature = kd_temperature
+        paths = [p for p in kd_teachers.split(":") if p]
+        if kd_alpha > 0 and not paths:
+            raise SeqkdError("word-level KD with alpha > 0 needs --kd-teachers")
+        # a plain list: the teachers are not sub-modules (not saved, not optimised)
+        self._teachers = self._load_teachers(task, paths) if kd_alpha > 0 else []
+
+    @staticmethod
+    def _load_teachers(task, paths):
+        data_dict = os.path.join(task.cfg.data, f"dict.{task.cfg.target_lang}.txt")
+        for p in paths:
+            if not os.path.isfile(p):
+                raise SeqkdError(f"teacher checkpoint not found: {p}")
+            check_same_dictionary(data_dict, teacher_dictionary_path(p),
+                                  f"word-level KD teacher {p}")
+        with trusted_checkpoints(paths):
+            models, _ = checkpoint_utils.load_model_ensemble(
+                paths, arg_overrides={"data": task.cfg.data}, task=task)
+        for m in models:
+            m.eval()
+            for prm in m.parameters():
+                prm.requires_grad_(False)
+        logger.info("word-level KD: %d teacher(s) loaded: %s", len(models), ", ".join(paths))
+        return models
+
+    def forward(self, model, sample, reduce=True):
+        net_output = model(**sample["net_input"])
+        target = model.get_targets(sample, net_output)
+        teacher_logits = []
+        if self._teachers:
+            with torch.no_grad():
+                for t in self._teachers:
+                    dev = sample["target"].device
+                    if next(t.parameters()).device != dev:
+                        t.to(dev)
+                    t.eval()
+                    teacher_logits.append(t(**sample["net_input"])[0])
+        res = word_kd_loss(net_output[0], teacher_logits, target, self.padding_idx,
+                           self.alpha, self.temperature, self.eps)
+        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
+        logging_output = {
+            "loss": res.loss.data,
+            "nll_loss": res.nll_loss.data,
+            "ls_loss": res.ls_loss.data,
+            "kd_loss": res.kd_loss.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": sample["target"].size(0),
+            "sample_size": sample_size,
+        }
+        return res.loss, sample_size, logging_output
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs) -> None:
+        super().reduce_metrics(logging_outputs)
+        sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)
+        for key in ("ls_loss", "kd_loss"):
+            total = sum(log.get(key, 0) for log in logging_outputs)
+            metrics.log_scalar(key, total / sample_size / math.log(2), sample_size, round=3)

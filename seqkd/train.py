@@ -1,0 +1,188 @@
+"""Stages 2 and 4, train: a fairseq transformer teacher, or a student (optionally with word-level KD).
+
+Training runs ``fairseq-train`` in a child process with seqkd's plugin
+(``--user-dir``); a re-run after an interruption resumes from
+``checkpoints/checkpoint_last.pt``. Outputs under ``out_dir``:
+
+    checkpoints/checkpoint_best.pt, checkpoint_last.pt
+    dict.txt, spm.model       the vocabulary the model was trained with
+    train_command.txt         the fairseq command and the versions
+    fairseq-train.log         fairseq's own log
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from seqkd.errors import SeqkdError
+from seqkd.fairseq_tools import (PLUGIN_DIR, check_same_dictionary, run_tool,
+                                 teacher_dictionary_path)
+from seqkd.stage import Stage, versions
+from seqkd.textio import require_file, write_text
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Preset:
+    arch: str
+    lr: float
+    warmup_updates: int
+    dropout: float
+    max_tokens: int
+
+
+#: role -> preset name -> settings. Architectures live in the plugin.
+PRESETS: Dict[str, Dict[str, Preset]] = {
+    "teacher": {
+        "tiny": Preset("seqkd_teacher_tiny", 1e-3, 50, 0.1, 2048),
+        "base": Preset("seqkd_teacher_base", 1e-3, 400, 0.3, 4096),
+    },
+    "student": {
+        "tiny": Preset("seqkd_student_tiny", 1e-3, 50, 0.1, 2048),
+        "small": Preset("seqkd_student_small", 1e-3, 400, 0.1, 4096),
+        "deep-enc": Preset("seqkd_student_deep_enc", 1e-3, 400, 0.1, 4096),
+    },
+}
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out_dir: str
+    role: str = "student"
+    preset: str = "tiny"
+    max_updates: Optional[int] = None
+    max_epoch: Optional[int] = None
+    lr: Optional[float] = None
+    warmup_updates: Optional[int] = None
+    dropout: Optional[float] = None
+    max_tokens: Optional[int] = None
+    label_smoothing: float = 0.1
+    patience: int = 5
+    validate_interval_updates: int = 0
+    seed: int = 1
+    #: word-level KD: teacher checkpoint(s); empty = plain label-smoothed cross-entropy
+    kd_teachers: List[str] = field(default_factory=list)
+    kd_alpha: float = 0.5
+    kd_temperature: float = 1.0
+    threads: int = 0
+    extra_args: List[str] = field(default_factory=list)
+
+
+def data_folder(path: str | Path) -> Path:
+    """A folder with bin/, dict.txt and spm.model (a prepare or distill output)."""
+    p = Path(path)
+    for need in ("bin", "dict.txt", "spm.model", "DONE.json"):
+        if not (p / need).exists():
+            raise SeqkdError(
+                f"{p} is not a finished data folder ({need} missing): give the output "
+                "folder of `seqkd prepare` or `seqkd distill`")
+    return p
+
+
+def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path) -> List[str]:
+    if cfg.role not in PRESETS:
+        raise SeqkdError(f"--role must be one of {', '.join(PRESETS)}, got {cfg.role!r}")
+    presets = PRESETS[cfg.role]
+    if cfg.preset not in presets:
+        raise SeqkdError(f"unknown {cfg.role} preset {cfg.preset!r}; "
+                         f"choose from: {', '.join(presets)}")
+    if cfg.max_updates is None and cfg.max_epoch is None:
+        raise SeqkdError("give a training budget: --max-updates and/or --max-epoch")
+    if cfg.kd_teachers and cfg.role != "student":
+        raise SeqkdError("word-level KD (--kd-teacher) is for students (--role student)")
+    p = presets[cfg.preset]
+    args = [
+        data / "bin", "--user-dir", PLUGIN_DIR, "--arch", p.arch, "--share-all-embeddings",
+        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0",
+        "--lr", str(cfg.lr if cfg.lr is not None else p.lr), "--lr-scheduler", "inverse_sqrt",
+        "--warmup-updates", str(cfg.warmup_updates if cfg.warmup_updates is not None
+                                else p.warmup_updates),
+        "--dropout", str(cfg.dropout if cfg.dropout is not None else p.dropout),
+        "--weight-decay", "0.0001", "--label-smoothing", str(cfg.label_smoothing),
+        "--max-tokens", str(cfg.max_tokens or p.max_tokens),
+        "--save-dir", save_dir, "--seed", str(cfg.seed), "--cpu", "--num-workers", "0",
+        "--no-epoch-checkpoints", "--patience", str(cfg.patience),
+        "--log-format", "simple", "--log-interval", "10",
+    ]
+    if cfg.kd_teachers:
+        args += ["--criterion", "seqkd_word_kd", "--kd-teachers",
+                 ":".join(str(Path(t).resolve()) for t in cfg.kd_teachers),
+                 "--kd-alpha", str(cfg.kd_alpha), "--kd-temperature", str(cfg.kd_temperature)]
+    else:
+        args += ["--criterion", "label_smoothed_cross_entropy"]
+    if cfg.max_updates is not None:
+        args += ["--max-update", str(cfg.max_updates)]
+    if cfg.max_epoch is not None:
+        args += ["--max-epoch", str(cfg.max_epoch)]
+    if cfg.validate_interval_updates:
+        args += ["--validate-interval-updates", str(cfg.validate_interval_updates),
+                 "--save-interval-updates", str(cfg.validate_interval_updates)]
+    return [os.fspath(a) for a in args] + list(cfg.extra_args)
+
+
+def best_valid_loss(log_path: Path) -> Optional[float]:
+    """The last ``best_loss`` fairseq reported on the validation set."""
+    best = None
+    if log_path.is_file():
+        for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            m = re.search(r"\| valid on 'valid' subset .*\| best_loss ([0-9.]+)", line)
+            if m:
+                best = float(m.group(1))
+    return best
+
+
+def train(cfg: TrainConfig, force: bool = False) -> Dict:
+    """Train (or resume training) a model; return a summary."""
+    data = data_folder(cfg.data)
+    out = Path(cfg.out_dir)
+    cfg.kd_teachers = [str(checkpoint_of(t)) for t in cfg.kd_teachers]
+    for t in cfg.kd_teachers:
+        check_same_dictionary(data / "dict.txt", teacher_dictionary_path(t),
+                              f"word-level KD teacher {t}")
+    save_dir = out / "checkpoints"
+    args = fairseq_train_args(cfg, data, save_dir)
+    stage = Stage(f"train ({cfg.role})", out, cfg, force=force,
+                  volatile=("threads", "out_dir"), resumable=True)
+    if not stage.begin():
+        return stage.finished()["summary"]
+    try:
+        if force and save_dir.exists() and not stage.resuming:
+            shutil.rmtree(save_dir)
+        shutil.copyfile(data / "dict.txt", out / "dict.txt")
+        shutil.copyfile(data / "spm.model", out / "spm.model")
+        cmd = "fairseq-train " + shlex.join(args)
+        write_text(out / "train_command.txt",
+                   f"# seqkd: {shlex.join(sys.argv)}\n# versions: {versions()}\n{cmd}\n")
+        if (save_dir / "checkpoint_last.pt").is_file():
+            logger.info("resuming from %s", save_dir / "checkpoint_last.pt")
+        threads = cfg.threads or os.cpu_count() or 1
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        run_tool("train", args, trust=[save_dir, *cfg.kd_teachers],
+                 log_path=out / "fairseq-train.log")
+        best = save_dir / "checkpoint_best.pt"
+        if not best.is_file():
+            raise SeqkdError(f"fairseq-train ended without {best}; see {out / 'fairseq-train.log'}")
+        summary = {"checkpoint": str(best), "best_valid_loss": best_valid_loss(
+            out / "fairseq-train.log"), "command": cmd}
+        stage.finish(summary)
+        return summary
+    finally:
+        stage.close()
+
+
+def checkpoint_of(path: str | Path) -> Path:
+    """A checkpoint file, or the best checkpoint of a `seqkd train` folder."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoints" / "checkpoint_best.pt"
+    return require_file(p, "checkpoint")
