@@ -38,9 +38,8 @@ def add_decoding(p: argparse.ArgumentParser, beam: int = 5) -> None:
     p.add_argument("--beam", type=int, default=beam, help=f"beam size (default: {beam})")
     p.add_argument("--batch-tokens", type=int, default=1024,
                    help="batch size in source tokens (default: 1024)")
-    p.add_argument("--max-len-a", type=float, default=0.0,
-                   help="maximum output length is a*source_length+b (default a=0)")
-    p.add_argument("--max-len-b", type=int, default=200, help="see --max-len-a (default b=200)")
+    p.add_argument("--max-len", type=int, default=200,
+                   help="maximum output length in pieces (default: 200)")
 
 
 def add_teachers(p: argparse.ArgumentParser, flag: str = "--teacher", required: bool = True) -> None:
@@ -164,7 +163,155 @@ def cmd_train(args) -> int:
     return 0
 
 
-SUBCOMMANDS: List[Callable] = [build_prepare, build_train]
+def build_distill(sub) -> None:
+    p = sub.add_parser("distill", help="translate the training source with the teacher",
+                       description="Sequence-level KD (Kim & Rush 2016): beam-search the whole "
+                                   "training source with the teacher; seq-KD keeps the best "
+                                   "hypothesis, seq-inter the n-best entry closest to the "
+                                   "reference. Resumable, shardable; output line i always "
+                                   "translates source line i.")
+    p.add_argument("--data", required=True, help="output folder of `seqkd prepare`")
+    p.add_argument("--out", required=True, help="output folder (e.g. WORK/distill)")
+    add_teachers(p)
+    p.add_argument("--method", choices=["seq-kd", "seq-inter"], default="seq-kd")
+    p.add_argument("--decoder", choices=["ctranslate2", "fairseq"], default="ctranslate2")
+    p.add_argument("--compute-type", choices=["int8", "float32", "int16"], default="int8",
+                   help="CTranslate2 teacher quantization (default: int8)")
+    p.add_argument("--nbest", type=int, default=0,
+                   help="n-best size for seq-inter (default: the beam size)")
+    p.add_argument("--select-metric", choices=["bleu", "chrf"], default="bleu",
+                   help="seq-inter: sentence-level similarity to the reference")
+    add_decoding(p)
+    p.add_argument("--chunk-size", type=int, default=1000,
+                   help="lines per resumable chunk (default: 1000)")
+    p.add_argument("--num-shards", type=int, default=1, help="split the work over N workers")
+    p.add_argument("--shard-id", type=int, default=0, help="this worker's shard (0-based)")
+    p.add_argument("--merge-only", action="store_true",
+                   help="decode nothing; merge finished shards (fails if any is missing)")
+    p.add_argument("--filter", choices=["off", "flag", "drop"], default="flag",
+                   help="what to do with anomalous pairs (default: flag in filter.tsv)")
+    p.add_argument("--min-score", type=float,
+                   help="anomalous: teacher log-probability per token below this")
+    p.add_argument("--max-len-ratio", type=float, default=3.0,
+                   help="anomalous: word-length ratio of source and hypothesis above this")
+    add_threads(p)
+    add_common(p)
+    p.set_defaults(func=cmd_distill)
+
+
+def cmd_distill(args) -> int:
+    from seqkd.distill import DistillConfig, distill
+
+    cfg = DistillConfig(
+        data=args.data, out_dir=args.out, teachers=args.teachers, method=args.method,
+        decoder=args.decoder, compute_type=args.compute_type, beam=args.beam,
+        nbest=args.nbest, select_metric=args.select_metric, batch_tokens=args.batch_tokens,
+        max_len=args.max_len, chunk_size=args.chunk_size, filter=args.filter,
+        min_score=args.min_score, max_len_ratio=args.max_len_ratio,
+        num_shards=args.num_shards, shard_id=args.shard_id, threads=args.threads)
+    print(json.dumps(distill(cfg, force=args.force, merge_only=args.merge_only), indent=2))
+    return 0
+
+
+def build_export(sub) -> None:
+    p = sub.add_parser("export", help="convert a checkpoint to CTranslate2 (int8 by default)",
+                       description="Convert a fairseq checkpoint (or a `seqkd train` folder) with "
+                                   "CTranslate2's converter into a self-contained folder with "
+                                   "the SentencePiece model and a model card.")
+    p.add_argument("checkpoint", help="checkpoint file, or a `seqkd train` output folder")
+    p.add_argument("--data", required=True,
+                   help="the data folder the model was trained on (prepare/distill output)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quantization", default="int8",
+                   choices=["int8", "int8_float32", "int16", "float16", "float32"])
+    p.add_argument("--fidelity-test", metavar="TEST_SET",
+                   help="compare fairseq and CTranslate2 float32 1-best outputs on this test "
+                        "set, and report the BLEU of the export")
+    p.add_argument("--min-agreement", type=float, default=0.98,
+                   help="fidelity: required share of identical 1-best outputs (default 0.98)")
+    p.add_argument("--beam", type=int, default=5, help="fidelity check beam size")
+    p.add_argument("--batch-tokens", type=int, default=1024)
+    add_threads(p)
+    add_common(p)
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from seqkd.export import ExportConfig, export
+
+    cfg = ExportConfig(checkpoint=args.checkpoint, data=args.data, out_dir=args.out,
+                       quantization=args.quantization, fidelity_test=args.fidelity_test,
+                       beam=args.beam, batch_tokens=args.batch_tokens,
+                       min_agreement=args.min_agreement, threads=args.threads)
+    print(json.dumps(export(cfg, force=args.force), indent=2))
+    return 0
+
+
+def build_translate(sub) -> None:
+    p = sub.add_parser("translate", help="translate stdin to stdout with an exported model",
+                       description="Read raw text on standard input, write detokenized "
+                                   "translations on standard output, one line per line.")
+    p.add_argument("model", help="an `seqkd export` output folder")
+    p.add_argument("--beam", type=int, default=5)
+    p.add_argument("--batch-tokens", type=int, default=1024)
+    p.add_argument("--batch-lines", type=int, default=256,
+                   help="lines read before translating a block (default: 256)")
+    p.add_argument("--compute-type", default="default",
+                   help="CTranslate2 compute type (default: the exported one)")
+    add_threads(p, default=1)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_translate)
+
+
+def cmd_translate(args) -> int:
+    from seqkd.translate import ExportedModel, translate_stream
+
+    model = ExportedModel(args.model, beam=args.beam, threads=args.threads,
+                          batch_tokens=args.batch_tokens, compute_type=args.compute_type)
+    n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=args.batch_lines)
+    logger.info("translated %d lines", n)
+    return 0
+
+
+def build_bench(sub) -> None:
+    p = sub.add_parser("bench", help="speed, latency, memory, size and BLEU/chrF side by side",
+                       description="Measure systems on test sets in one run: words/sec "
+                                   "(1 thread pinned, and more), latency at batch 1, peak "
+                                   "memory, size, sacrebleu BLEU and chrF. Writes report.json, "
+                                   "report.md and plot.png.")
+    p.add_argument("--data", required=True, help="prepare output folder (test sets, SPM)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--system", action="append", required=True,
+                   metavar="NAME=KIND:PATH[,beam=N][,compute_type=T]",
+                   help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
+                        "folder); repeatable")
+    p.add_argument("--test-sets", nargs="+", help="test sets (default: the first one)")
+    p.add_argument("--beam", type=int, default=5, help="default beam size (default: 5)")
+    p.add_argument("--batch-tokens", type=int, default=1024)
+    p.add_argument("--threads", type=int, nargs="+", default=[1],
+                   help="thread counts to measure (0: all cores; default: 1)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--warmup-sentences", type=int, default=100)
+    p.add_argument("--latency-sentences", type=int, default=100)
+    add_common(p)
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from seqkd.bench import BenchConfig, SystemSpec, bench
+
+    cfg = BenchConfig(data=args.data, out_dir=args.out,
+                      systems=[SystemSpec.parse(s) for s in args.system],
+                      test_sets=args.test_sets or [], beam=args.beam,
+                      batch_tokens=args.batch_tokens, threads=args.threads,
+                      repeats=args.repeats, warmup_sentences=args.warmup_sentences,
+                      latency_sentences=args.latency_sentences)
+    bench(cfg, force=args.force)
+    return 0
+
+
+SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_export,
+                               build_translate, build_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

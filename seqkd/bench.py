@@ -1,0 +1,338 @@
+"""Stage 6, bench: speed, latency, memory, size and quality of several systems, side by side.
+
+Each (system, thread count) is measured in its own child process (``python -m
+seqkd.bench --worker``), so peak memory is that system's alone. In the child:
+the model is loaded (not timed), a warm-up pass runs over the first sentences,
+then every test set is translated ``repeats`` times (median, min, max of
+words/sec); with one thread the process is pinned to one core. Latency is
+measured at batch size 1 on the first ``latency_sentences`` sentences.
+Quality is sacrebleu BLEU and chrF of the first run against the reference.
+Writes report.json, report.md and plot.png under ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from seqkd.errors import SeqkdError
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("fairseq", "ct2")
+
+
+@dataclass
+class SystemSpec:
+    """One system to measure: ``NAME=KIND:PATH[,beam=N][,compute_type=T]``."""
+    name: str
+    kind: str
+    path: str
+    beam: Optional[int] = None
+    compute_type: str = "default"
+
+    @classmethod
+    def parse(cls, text: str) -> "SystemSpec":
+        if "=" not in text or ":" not in text.split("=", 1)[1]:
+            raise SeqkdError(f"--system takes NAME=KIND:PATH[,beam=N][,compute_type=T], "
+                             f"got {text!r}")
+        name, rest = text.split("=", 1)
+        kind, rest = rest.split(":", 1)
+        path, *options = rest.split(",")
+        if kind not in KINDS:
+            raise SeqkdError(f"--system {name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        spec = cls(name=name, kind=kind, path=path)
+        for opt in options:
+            key, _, value = opt.partition("=")
+            if key == "beam" and value.isdigit():
+                spec.beam = int(value)
+            elif key == "compute_type" and value:
+                spec.compute_type = value
+            else:
+                raise SeqkdError(f"--system {name}: unknown option {opt!r} "
+                                 "(beam=N or compute_type=T)")
+        if kind == "fairseq" and spec.compute_type != "default":
+            raise SeqkdError(f"--system {name}: compute_type is for ct2 systems")
+        return spec
+
+
+@dataclass
+class BenchConfig:
+    data: str
+    out_dir: str
+    systems: List[SystemSpec] = field(default_factory=list)
+    test_sets: List[str] = field(default_factory=list)
+    beam: int = 5
+    batch_tokens: int = 1024
+    threads: List[int] = field(default_factory=lambda: [1])
+    repeats: int = 3
+    warmup_sentences: int = 100
+    latency_sentences: int = 100
+    max_len: int = 200
+
+
+def percentile(values: List[float], q: float) -> float:
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def words(lines: List[str]) -> int:
+    return sum(len(line.split()) for line in lines)
+
+
+# ---------------------------------------------------------------- worker (child process)
+
+
+def _load_system(spec: SystemSpec, data: Path, beam: int, batch_tokens: int, threads: int,
+                 max_len: int):
+    """Return (translate(lines) -> outputs, parameter count or None, bytes on disk)."""
+    from seqkd.export import decode_text
+    from seqkd.prepare import Prepared, load_spm
+
+    if spec.kind == "fairseq":
+        import torch
+
+        from seqkd.decoders import FairseqDecoder
+        from seqkd.train import checkpoint_of
+
+        torch.set_num_threads(threads)
+        prepared = Prepared(data)
+        ckpt = checkpoint_of(spec.path)
+        dec = FairseqDecoder([ckpt], prepared.bin, beam=beam, batch_tokens=batch_tokens,
+                             max_len=max_len, threads=threads)
+        sp = load_spm(prepared.spm)
+        params = sum(p.numel() for m in dec.models for p in m.parameters())
+        return (lambda lines: decode_text(dec, sp, lines)), params, ckpt.stat().st_size
+    from seqkd.translate import ExportedModel
+
+    model = ExportedModel(spec.path, beam=beam, threads=threads, batch_tokens=batch_tokens,
+                          compute_type=spec.compute_type, max_len=max_len)
+    size = sum(f.stat().st_size for f in model.dir.iterdir() if f.is_file())
+    return model.translate, None, size
+
+
+def run_worker(job: Dict) -> Dict:
+    spec = SystemSpec(**job["spec"])
+    threads = job["threads"]
+    if threads == 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    t0 = time.perf_counter()
+    translate, params, size = _load_system(spec, Path(job["data"]), job["beam"],
+                                           job["batch_tokens"], threads, job["max_len"])
+    load_s = time.perf_counter() - t0
+    result = {"load_seconds": load_s, "params": params, "disk_bytes": size, "tests": {}}
+    first = next(iter(job["tests"].values()))
+    translate(first[: job["warmup_sentences"]])
+    for name, src in job["tests"].items():
+        times, outputs = [], None
+        for _ in range(job["repeats"]):
+            t = time.perf_counter()
+            out = translate(src)
+            times.append(time.perf_counter() - t)
+            outputs = outputs or out
+        latencies = []
+        if job["latency"]:
+            for line in src[: job["latency_sentences"]]:
+                t = time.perf_counter()
+                translate([line])
+                latencies.append(time.perf_counter() - t)
+        result["tests"][name] = {"seconds": times, "outputs": outputs, "latencies": latencies}
+    return result
+
+
+# ---------------------------------------------------------------- parent
+
+
+def _run_child(job: Dict) -> Dict:
+    """Run one worker; return its result with the child's own peak RSS."""
+    cmd = [sys.executable, "-m", "seqkd.bench", "--worker"]
+    env = dict(os.environ)
+    if job["threads"]:
+        env["OMP_NUM_THREADS"] = str(job["threads"])
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                            text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(job))
+    proc.stdin.close()
+    payload = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SeqkdError(f"benchmark of {job['spec']['name']} (threads {job['threads']}) "
+                         f"failed with exit {proc.returncode}; see the log above")
+    result = json.loads(payload)
+    result["peak_rss_bytes"] = usage.ru_maxrss * 1024
+    return result
+
+
+def bench(cfg: BenchConfig, force: bool = False) -> Dict:
+    import sacrebleu
+    from sacrebleu.metrics import BLEU, CHRF
+
+    from seqkd.prepare import Prepared
+    from seqkd.stage import Stage, cpu_model, versions
+    from seqkd.textio import read_lines, write_text
+
+    if not cfg.systems:
+        raise SeqkdError("give at least one --system NAME=KIND:PATH")
+    names = [s.name for s in cfg.systems]
+    if len(set(names)) != len(names):
+        raise SeqkdError(f"system names must be unique: {names}")
+    prepared = Prepared(cfg.data)
+    tests = cfg.test_sets or prepared.test_sets()[:1]
+    missing = [t for t in tests if t not in prepared.test_sets()]
+    if missing:
+        raise SeqkdError(f"unknown test set(s) {missing}; {prepared.path} has: "
+                         f"{', '.join(prepared.test_sets())}")
+    src = {t: read_lines(prepared.text(t, prepared.src)) for t in tests}
+    ref = {t: read_lines(prepared.text(t, prepared.tgt)) for t in tests}
+    out = Path(cfg.out_dir)
+    stage = Stage("bench", out, {**asdict(cfg), "systems": [asdict(s) for s in cfg.systems]},
+                  force=force)
+    if not stage.begin():
+        return stage.finished()["summary"]
+    try:
+        rows = []
+        bleu_metric, chrf_metric = BLEU(), CHRF()
+        for spec in cfg.systems:
+            beam = spec.beam or cfg.beam
+            for threads in cfg.threads:
+                logger.info("measuring %s (%s, beam %d, %s threads)", spec.name, spec.kind, beam,
+                            threads or "all")
+                job = {"spec": asdict(spec), "data": str(prepared.path), "beam": beam,
+                       "batch_tokens": cfg.batch_tokens, "threads": threads,
+                       "repeats": cfg.repeats, "warmup_sentences": cfg.warmup_sentences,
+                       "latency": threads == 1, "latency_sentences": cfg.latency_sentences,
+                       "max_len": cfg.max_len, "tests": src}
+                res = _run_child(job)
+                for t in tests:
+                    r = res["tests"][t]
+                    hyps = r["outputs"]
+                    bleu = bleu_metric.corpus_score(hyps, [ref[t]])
+                    chrf = chrf_metric.corpus_score(hyps, [ref[t]])
+                    sw, tw = words(src[t]), words(hyps)
+                    secs = r["seconds"]
+                    rows.append({
+                        "system": spec.name, "kind": spec.kind, "path": spec.path,
+                        "compute_type": spec.compute_type if spec.kind == "ct2" else "float32",
+                        "beam": beam, "threads": threads or os.cpu_count(),
+                        "test_set": t, "sentences": len(src[t]),
+                        "bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2),
+                        "src_words": sw, "tgt_words": tw,
+                        "seconds_median": round(statistics.median(secs), 3),
+                        "src_wps_median": round(sw / statistics.median(secs), 1),
+                        "src_wps_min": round(sw / max(secs), 1),
+                        "src_wps_max": round(sw / min(secs), 1),
+                        "tgt_wps_median": round(tw / statistics.median(secs), 1),
+                        "latency_p50_ms": round(1000 * percentile(r["latencies"], 0.5), 2)
+                        if r["latencies"] else None,
+                        "latency_p95_ms": round(1000 * percentile(r["latencies"], 0.95), 2)
+                        if r["latencies"] else None,
+                        "peak_rss_mb": round(res["peak_rss_bytes"] / 2**20, 1),
+                        "disk_mb": round(res["disk_bytes"] / 1e6, 2),
+                        "params": res["params"], "load_seconds": round(res["load_seconds"], 2),
+                    })
+                    write_text(out / "outputs" / f"{spec.name}.t{threads}.{t}.txt",
+                               "".join(h + "\n" for h in hyps))
+        signature = {
+            "sacrebleu_bleu": bleu_metric.get_signature().format(),
+            "sacrebleu_chrf": chrf_metric.get_signature().format(),
+            "batch_tokens": cfg.batch_tokens, "default_beam": cfg.beam, "threads": cfg.threads,
+            "repeats": cfg.repeats, "warmup_sentences": cfg.warmup_sentences,
+            "latency": f"batch 1, first {cfg.latency_sentences} sentences, 1 thread",
+            "single_thread": "pinned to one core (sched_setaffinity); torch.set_num_threads(1) "
+                             "/ CTranslate2 intra_threads=1, inter_threads=1",
+            "cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions(),
+            "command": " ".join(sys.argv),
+        }
+        report = {"signature": signature, "results": rows}
+        write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+        write_text(out / "report.md", markdown_report(report))
+        plot(rows, out / "plot.png")
+        stage.finish({"report": str(out / "report.json")})
+        sys.stderr.write(markdown_report(report))
+        return report
+    finally:
+        stage.close()
+
+
+def markdown_report(report: Dict) -> str:
+    sig = report["signature"]
+    lines = []
+    tests = list(dict.fromkeys(r["test_set"] for r in report["results"]))
+    for t in tests:
+        lines += [f"### {t}", "",
+                  "| system | kind | compute | beam | threads | BLEU | chrF | src words/s (median [min–max]) "
+                  "| tgt words/s | latency p50 / p95 ms | peak RSS MB | size MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in report["results"]:
+            if r["test_set"] != t:
+                continue
+            lat = (f"{r['latency_p50_ms']} / {r['latency_p95_ms']}"
+                   if r["latency_p50_ms"] is not None else "–")
+            lines.append(
+                f"| {r['system']} | {r['kind']} | {r['compute_type']} | {r['beam']} | "
+                f"{r['threads']} | {r['bleu']} | {r['chrf']} | {r['src_wps_median']} "
+                f"[{r['src_wps_min']}–{r['src_wps_max']}] | {r['tgt_wps_median']} | {lat} | "
+                f"{r['peak_rss_mb']} | {r['disk_mb']} |")
+        lines.append("")
+    lines += ["Signature:", "", f"- BLEU: `{sig['sacrebleu_bleu']}`",
+              f"- chrF: `{sig['sacrebleu_chrf']}`",
+              f"- batch {sig['batch_tokens']} tokens, {sig['repeats']} timed runs after a warm-up "
+              f"of {sig['warmup_sentences']} sentences; {sig['single_thread']}",
+              f"- latency: {sig['latency']}", f"- CPU: {sig['cpu']} ({sig['cores']} cores)",
+              f"- versions: {json.dumps(sig['versions'], sort_keys=True)}",
+              f"- command: `{sig['command']}`", ""]
+    return "\n".join(lines)
+
+
+def plot(rows: List[Dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    single = [r for r in rows if r["threads"] == 1] or rows
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for t in dict.fromkeys(r["test_set"] for r in single):
+        pts = [r for r in single if r["test_set"] == t]
+        ax.scatter([r["src_wps_median"] for r in pts], [r["bleu"] for r in pts], label=t)
+        for r in pts:
+            ax.annotate(f"{r['system']} (b{r['beam']})", (r["src_wps_median"], r["bleu"]),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("source words / second (1 thread, log scale)")
+    ax.set_ylabel("BLEU (sacrebleu)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--worker"]:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        job = json.loads(sys.stdin.read())
+        try:
+            print(json.dumps(run_worker(job)))
+        except SeqkdError as e:
+            print(f"seqkd bench worker: error: {e}", file=sys.stderr)
+            raise SystemExit(1)
+    else:
+        raise SystemExit("seqkd.bench is run by `seqkd bench`")

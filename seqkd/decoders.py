@@ -1,0 +1,139 @@
+"""Beam-search decoders over SentencePiece pieces: fairseq generation and CTranslate2.
+
+Both take a list of piece sequences and return, for each input in input
+order, its n-best list as ``(pieces, score)`` pairs, best first. The score is
+the hypothesis log-probability divided by its length (both libraries' default
+with length penalty 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+from seqkd.errors import SeqkdError
+from seqkd.fairseq_tools import PLUGIN_DIR
+
+logger = logging.getLogger(__name__)
+
+Hypotheses = List[Tuple[List[str], float]]
+
+
+def _import_plugin() -> None:
+    from fairseq.utils import import_user_module
+
+    import_user_module(argparse.Namespace(user_dir=str(PLUGIN_DIR)))
+
+
+class FairseqDecoder:
+    """fairseq's SequenceGenerator over one checkpoint or an ensemble of them."""
+
+    name = "fairseq"
+
+    def __init__(self, checkpoints: Sequence[str | os.PathLike], data_bin: str | os.PathLike,
+                 beam: int = 5, nbest: int = 1, batch_tokens: int = 1024, max_len: int = 200,
+                 threads: int = 0):
+        import torch
+        from fairseq import checkpoint_utils
+        from fairseq.sequence_generator import SequenceGenerator
+
+        from seqkd.trust import trusted_checkpoints
+
+        if nbest > beam:
+            raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
+        if threads:
+            torch.set_num_threads(threads)
+        _import_plugin()
+        paths = [os.fspath(c) for c in checkpoints]
+        with trusted_checkpoints(paths):
+            self.models, _, self.task = checkpoint_utils.load_model_ensemble_and_task(
+                paths, arg_overrides={"data": os.fspath(data_bin)})
+        for m in self.models:
+            m.eval()
+        self.src_dict = self.task.source_dictionary
+        self.tgt_dict = self.task.target_dictionary
+        self.generator = SequenceGenerator(self.models, self.tgt_dict, beam_size=beam,
+                                           max_len_a=0, max_len_b=max_len)
+        self.nbest = nbest
+        self.batch_tokens = batch_tokens
+        self.max_positions = min(m.max_positions()[0] for m in self.models)
+
+    def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]:
+        import torch
+
+        tokens = []
+        for pieces in batch:
+            ids = [self.src_dict.index(p) for p in pieces][: self.max_positions - 1]
+            tokens.append(torch.LongTensor(ids + [self.src_dict.eos()]))
+        dataset = self.task.build_dataset_for_inference(tokens, [t.numel() for t in tokens])
+        itr = self.task.get_batch_iterator(
+            dataset=dataset, max_tokens=self.batch_tokens, max_positions=self.max_positions,
+            ignore_invalid_inputs=False).next_epoch_itr(shuffle=False)
+        out: List[Hypotheses] = [[] for _ in batch]
+        with torch.no_grad():
+            for sample in itr:
+                hypos = self.task.inference_step(self.generator, self.models, sample)
+                for i, sid in enumerate(sample["id"].tolist()):
+                    out[sid] = [
+                        (self.tgt_dict.string(h["tokens"]).split(), float(h["score"]))
+                        for h in hypos[i][: self.nbest]
+                    ]
+        return out
+
+
+def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
+                   out_dir: str | os.PathLike, quantization: str = "int8") -> Path:
+    """Convert a (trusted) fairseq checkpoint with CTranslate2's own converter.
+
+    The checkpoint is one the pipeline wrote or the user named, so the
+    converter's unsafe deserialization (full unpickling) is switched on for it.
+    """
+    from ctranslate2.converters import FairseqConverter
+
+    from seqkd.textio import atomic_path
+
+    out = Path(out_dir)
+    with atomic_path(out) as tmp:
+        converter = FairseqConverter(os.fspath(checkpoint), os.fspath(data_bin),
+                                     user_dir=str(PLUGIN_DIR), unsafe_deserialization=True)
+        converter.convert(os.fspath(tmp), quantization=None if quantization == "float32"
+                          else quantization, force=True)
+    return out
+
+
+class CT2Decoder:
+    """A CTranslate2 translator on the CPU."""
+
+    name = "ctranslate2"
+
+    def __init__(self, model_dir: str | os.PathLike, beam: int = 5, nbest: int = 1,
+                 batch_tokens: int = 1024, max_len: int = 200, threads: int = 0,
+                 compute_type: str = "default", use_vmap: bool = False):
+        import ctranslate2
+
+        if nbest > beam:
+            raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
+        if not (Path(model_dir) / "model.bin").is_file():
+            raise SeqkdError(f"{model_dir} is not a CTranslate2 model folder (no model.bin)")
+        self.translator = ctranslate2.Translator(
+            os.fspath(model_dir), device="cpu", compute_type=compute_type,
+            intra_threads=threads, inter_threads=1)
+        self.beam, self.nbest = beam, nbest
+        self.batch_tokens, self.max_len = batch_tokens, max_len
+        self.use_vmap = use_vmap
+
+    def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]:
+        out: List[Hypotheses] = [[([], 0.0)] for _ in batch]
+        todo = [i for i, pieces in enumerate(batch) if pieces]
+        if not todo:
+            return out
+        results = self.translator.translate_batch(
+            [list(batch[i]) for i in todo], beam_size=self.beam, num_hypotheses=self.nbest,
+            return_scores=True, max_batch_size=self.batch_tokens, batch_type="tokens",
+            max_decoding_length=self.max_len, use_vmap=self.use_vmap)
+        for i, r in zip(todo, results):
+            out[i] = [(list(h), float(s)) for h, s in zip(r.hypotheses, r.scores)]
+        return out

@@ -1,0 +1,308 @@
+"""Stage 3, distill: translate the training source with the teacher (Kim & Rush 2016).
+
+The training source is cut into fixed chunks of ``chunk_size`` lines; each
+chunk's n-best lists are written atomically to ``chunks/NNNNNN.jsonl``, so an
+interrupted run resumes at the first missing chunk and shards
+(``--num-shards N --shard-id i`` takes chunks i, i+N, ...) can run on separate
+workers. Once every chunk exists, they are merged in order, one hypothesis is
+selected per line (seq-KD: the teacher's best; seq-inter: the n-best entry
+closest to the reference), anomalous pairs are flagged or dropped, and the
+distilled corpus is binarized. Layout under ``out_dir``:
+
+    chunks/NNNNNN.jsonl     n-best lists, one JSON object per source line
+    nbest.jsonl             all chunks, line i = source line i
+    hyp.TGT                 the selected translation of every source line (line-aligned)
+    filter.tsv              line, reason, score, length ratio of anomalous pairs
+    text/train.{src,tgt}    the distilled training pairs (after dropping, if asked)
+    pieces/, bin/, dict.txt, spm.model   ready for `seqkd train --data`
+    report.json
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from tqdm import tqdm
+
+from seqkd.errors import SeqkdError
+from seqkd.fairseq_tools import binarize, check_same_dictionary, teacher_dictionary_path
+from seqkd.prepare import Prepared, encode_file, load_spm
+from seqkd.stage import Stage
+from seqkd.textio import atomic_path, read_lines, write_lines, write_text
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("seq-kd", "seq-inter")
+DECODERS = ("fairseq", "ctranslate2")
+FILTERS = ("off", "flag", "drop")
+
+
+@dataclass
+class DistillConfig:
+    data: str
+    out_dir: str
+    teachers: List[str] = field(default_factory=list)
+    method: str = "seq-kd"
+    decoder: str = "ctranslate2"
+    compute_type: str = "int8"
+    beam: int = 5
+    nbest: int = 0
+    select_metric: str = "bleu"
+    batch_tokens: int = 1024
+    max_len: int = 200
+    chunk_size: int = 1000
+    filter: str = "flag"
+    min_score: Optional[float] = None
+    max_len_ratio: float = 3.0
+    num_shards: int = 1
+    shard_id: int = 0
+    threads: int = 0
+
+    def n_hypotheses(self) -> int:
+        if self.method == "seq-kd":
+            return 1
+        return self.nbest or self.beam
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def chunk_ranges(n_lines: int, chunk_size: int) -> List[Tuple[int, int]]:
+    if chunk_size < 1:
+        raise SeqkdError(f"--chunk-size must be positive, got {chunk_size}")
+    return [(s, min(s + chunk_size, n_lines)) for s in range(0, n_lines, chunk_size)]
+
+
+def shard_chunks(n_chunks: int, num_shards: int, shard_id: int) -> List[int]:
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        raise SeqkdError(f"--shard-id must be in [0, {num_shards}), got {shard_id}")
+    return list(range(shard_id, n_chunks, num_shards))
+
+
+def chunk_path(out: Path, index: int) -> Path:
+    return out / "chunks" / f"{index:06d}.jsonl"
+
+
+def merge_chunks(out: Path, ranges: Sequence[Tuple[int, int]]) -> List[List[Tuple[str, float]]]:
+    """Join chunk files in order; fail if any is missing or has the wrong number of lines."""
+    missing = [i for i in range(len(ranges)) if not chunk_path(out, i).is_file()]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise SeqkdError(f"{len(missing)} of {len(ranges)} chunks are not finished yet "
+                         f"(chunks {shown}); run the missing shards, then merge")
+    merged: List[List[Tuple[str, float]]] = []
+    for i, (start, end) in enumerate(ranges):
+        rows = [json.loads(line)["hyps"] for line in read_lines(chunk_path(out, i))]
+        if len(rows) != end - start:
+            raise SeqkdError(f"{chunk_path(out, i)} has {len(rows)} lines, expected "
+                             f"{end - start}; delete it and run distill again")
+        merged.extend([[(h, float(s)) for h, s in row] for row in rows])
+    return merged
+
+
+def sentence_similarity(hyp: str, ref: str, metric: str) -> float:
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if metric == "bleu":
+        return BLEU(effective_order=True).sentence_score(hyp, [ref]).score
+    if metric == "chrf":
+        return CHRF().sentence_score(hyp, [ref]).score
+    raise SeqkdError(f"--select-metric must be bleu or chrf, got {metric!r}")
+
+
+def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str) -> int:
+    """Index of the n-best entry closest to the reference (ties: the better-scored one)."""
+    if not hyps:
+        raise SeqkdError("select_closest: empty n-best list")
+    best, best_sim = 0, None
+    for i, (h, _) in enumerate(hyps):
+        sim = sentence_similarity(h, ref, metric)
+        if best_sim is None or sim > best_sim:
+            best, best_sim = i, sim
+    return best
+
+
+def anomaly(src: str, hyp: str, score: float, min_score: Optional[float],
+            max_len_ratio: float) -> Optional[str]:
+    """Why a distilled pair looks wrong, or None."""
+    if not hyp.strip():
+        return "empty"
+    ls, lh = len(src.split()), len(hyp.split())
+    if max(ls, lh) / max(1, min(ls, lh)) > max_len_ratio:
+        return "length_ratio"
+    if min_score is not None and score < min_score:
+        return "low_score"
+    return None
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
+    from seqkd.decoders import CT2Decoder, FairseqDecoder, convert_to_ct2
+
+    nbest = cfg.n_hypotheses()
+    if cfg.decoder == "fairseq":
+        return FairseqDecoder(cfg.teachers, prepared.bin, beam=cfg.beam, nbest=nbest,
+                              batch_tokens=cfg.batch_tokens, max_len=cfg.max_len,
+                              threads=cfg.threads)
+    if len(cfg.teachers) > 1:
+        raise SeqkdError("the ctranslate2 decoder takes one teacher; decode an ensemble "
+                         "with --decoder fairseq")
+    ct2_dir = out / f"teacher-ct2-{cfg.compute_type}"
+    if not (ct2_dir / "model.bin").is_file():
+        logger.info("converting the teacher to CTranslate2 (%s) in %s", cfg.compute_type, ct2_dir)
+        convert_to_ct2(cfg.teachers[0], prepared.bin, ct2_dir, cfg.compute_type)
+    return CT2Decoder(ct2_dir, beam=cfg.beam, nbest=nbest, batch_tokens=cfg.batch_tokens,
+                      max_len=cfg.max_len, threads=cfg.threads,
+                      compute_type="default" if cfg.compute_type == "float32" else cfg.compute_type)
+
+
+def _validate(cfg: DistillConfig) -> None:
+    if cfg.method not in METHODS:
+        raise SeqkdError(f"--method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
+    if cfg.decoder not in DECODERS:
+        raise SeqkdError(f"--decoder must be one of {', '.join(DECODERS)}, got {cfg.decoder!r}")
+    if cfg.filter not in FILTERS:
+        raise SeqkdError(f"--filter must be one of {', '.join(FILTERS)}, got {cfg.filter!r}")
+    if cfg.method == "seq-inter" and cfg.n_hypotheses() < 2:
+        raise SeqkdError("seq-inter needs an n-best list: use --nbest 2 or more (and a beam "
+                         "at least as large)")
+    if cfg.n_hypotheses() > cfg.beam:
+        raise SeqkdError(f"--nbest ({cfg.n_hypotheses()}) cannot exceed --beam ({cfg.beam})")
+    if not cfg.teachers:
+        raise SeqkdError("give the teacher checkpoint(s) with --teacher")
+    sentence_similarity("a", "a", cfg.select_metric)
+
+
+def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -> Dict:
+    """Run (this shard of) the distill stage; merge and finish once all chunks exist."""
+    from seqkd.train import checkpoint_of
+
+    _validate(cfg)
+    prepared = Prepared(cfg.data)
+    cfg.teachers = [str(checkpoint_of(t)) for t in cfg.teachers]
+    for t in cfg.teachers:
+        check_same_dictionary(prepared.dictionary, teacher_dictionary_path(t), f"teacher {t}")
+    out = Path(cfg.out_dir)
+    stage = Stage("distill", out, cfg, force=force, resumable=True,
+                  volatile=("threads", "num_shards", "shard_id", "out_dir"))
+    if not stage.begin():
+        return stage.finished()["summary"]
+    try:
+        if force and not stage.resuming and (out / "chunks").exists():
+            shutil.rmtree(out / "chunks")
+        src_pieces = read_lines(prepared.pieces("train", prepared.src))
+        ranges = chunk_ranges(len(src_pieces), cfg.chunk_size)
+        mine = [i for i in shard_chunks(len(ranges), cfg.num_shards, cfg.shard_id)
+                if not chunk_path(out, i).is_file()]
+        decode_stats = {}
+        if mine and not merge_only:
+            decode_stats = _decode(cfg, prepared, out, src_pieces, ranges, mine)
+        elif mine and merge_only:
+            pass  # merge_chunks names what is missing
+        if cfg.num_shards > 1 and not merge_only and any(
+                not chunk_path(out, i).is_file() for i in range(len(ranges))):
+            logger.info("shard %d/%d done; the last shard to finish merges (or run with "
+                        "--merge-only)", cfg.shard_id, cfg.num_shards)
+            return {"status": "shard finished", "shard_id": cfg.shard_id, **decode_stats}
+        report = _finish(cfg, prepared, out, ranges)
+        report["decode"] = decode_stats
+        write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+        stage.finish(report)
+        return report
+    finally:
+        stage.close()
+
+
+def _decode(cfg: DistillConfig, prepared: Prepared, out: Path, src_pieces: List[str],
+            ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
+    sp = load_spm(prepared.spm)
+    t_load = time.time()
+    decoder = _make_decoder(cfg, prepared, out)
+    load_s = time.time() - t_load
+    n = sum(ranges[i][1] - ranges[i][0] for i in todo)
+    logger.info("decoding %d sentences in %d chunks with %s (beam %d, %d-best)", n, len(todo),
+                cfg.decoder, cfg.beam, cfg.n_hypotheses())
+    t0 = time.time()
+    with tqdm(total=n, unit="sent", desc=f"distill[{cfg.decoder}]", smoothing=0.1) as bar:
+        for i in todo:
+            start, end = ranges[i]
+            batch = [line.split() for line in src_pieces[start:end]]
+            results = decoder.translate(batch)
+            with atomic_path(chunk_path(out, i)) as tmp:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    for hyps in results:
+                        row = [[sp.decode(pieces), round(score, 6)] for pieces, score in hyps]
+                        f.write(json.dumps({"hyps": row}, ensure_ascii=False) + "\n")
+            bar.update(end - start)
+    seconds = time.time() - t0
+    stats = {"decoder": cfg.decoder, "sentences": n, "seconds": round(seconds, 2),
+             "sentences_per_second": round(n / seconds, 2) if seconds else None,
+             "model_load_seconds": round(load_s, 2)}
+    logger.info("decoded %d sentences in %.1f s (%.1f sent/s)", n, seconds, n / max(seconds, 1e-9))
+    return stats
+
+
+def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
+            ranges: Sequence[Tuple[int, int]]) -> Dict:
+    src_text = read_lines(prepared.text("train", prepared.src))
+    ref_text = read_lines(prepared.text("train", prepared.tgt))
+    nbest = merge_chunks(out, ranges)
+    if len(nbest) != len(src_text):
+        raise SeqkdError(f"merged {len(nbest)} lines but the source has {len(src_text)}")
+    write_lines(out / "nbest.jsonl", (json.dumps({"hyps": [list(h) for h in row]},
+                                                 ensure_ascii=False) for row in nbest))
+    selected: List[Tuple[str, float]] = []
+    changed = 0
+    for row, ref in tqdm(list(zip(nbest, ref_text)), desc="select", unit="sent",
+                         disable=cfg.method == "seq-kd"):
+        k = select_closest(row, ref, cfg.select_metric) if cfg.method == "seq-inter" else 0
+        changed += k != 0
+        selected.append(row[k])
+    write_lines(out / f"hyp.{prepared.tgt}", (h for h, _ in selected))
+
+    flagged: List[str] = []
+    keep_src, keep_tgt = [], []
+    reasons: Dict[str, int] = {}
+    for i, (src, (hyp, score)) in enumerate(zip(src_text, selected), start=1):
+        why = None if cfg.filter == "off" else anomaly(src, hyp, score, cfg.min_score,
+                                                        cfg.max_len_ratio)
+        if why:
+            reasons[why] = reasons.get(why, 0) + 1
+            ratio = len(hyp.split()) / max(1, len(src.split()))
+            flagged.append(f"{i}\t{why}\t{score:.4f}\t{ratio:.2f}")
+            if cfg.filter == "drop":
+                continue
+        keep_src.append(src)
+        keep_tgt.append(hyp if hyp.strip() else ref)
+    write_lines(out / "filter.tsv", ["line\treason\tscore\tlength_ratio"] + flagged)
+    if not keep_src:
+        raise SeqkdError("every distilled pair was filtered out; check the teacher and the "
+                         "--min-score / --max-len-ratio thresholds")
+    text = out / "text"
+    write_lines(text / f"train.{prepared.src}", keep_src)
+    write_lines(text / f"train.{prepared.tgt}", keep_tgt)
+
+    sp = load_spm(prepared.spm)
+    pieces = out / "pieces"
+    for lang in (prepared.src, prepared.tgt):
+        encode_file(sp, text / f"train.{lang}", pieces / f"train.{lang}")
+    shutil.copyfile(prepared.spm, out / "spm.model")
+    shutil.copyfile(prepared.dictionary, out / "dict.txt")
+    splits = {"train": pieces / "train", "valid": prepared.pieces("valid", prepared.src).parent / "valid"}
+    for name in prepared.test_sets():
+        splits[name] = prepared.path / "pieces" / name
+    binarize(out / "bin", prepared.src, prepared.tgt, out / "dict.txt", splits,
+             workers=2, log_path=out / "fairseq-preprocess.log")
+    logger.info("distilled %d pairs (%s); %s %d anomalous pairs: %s", len(keep_src), cfg.method,
+                "dropped" if cfg.filter == "drop" else "flagged", len(flagged), reasons or "none")
+    return {"method": cfg.method, "lines": len(src_text), "pairs_written": len(keep_src),
+            "anomalous": len(flagged), "anomaly_reasons": reasons, "filter": cfg.filter,
+            "seq_inter_changed": changed if cfg.method == "seq-inter" else None}

@@ -1,0 +1,167 @@
+"""Stage 5, export: a fairseq checkpoint to a self-contained CTranslate2 folder.
+
+    OUT/model.bin, config.json, *vocabulary*   CTranslate2's converter output
+    OUT/spm.model                              the SentencePiece model
+    OUT/card.json, OUT/README.md               source, quantization, training command, scores
+
+The optional fidelity check decodes a test set with fairseq and with a
+float32 export at the same beam and reports how many 1-best outputs agree,
+plus the BLEU of the float32 and of the requested quantization.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from seqkd.errors import SeqkdError
+from seqkd.stage import Stage, versions
+from seqkd.textio import read_lines, sha256_file, write_text
+
+logger = logging.getLogger(__name__)
+
+QUANTIZATIONS = ("int8", "int8_float32", "int16", "float16", "float32")
+
+
+@dataclass
+class ExportConfig:
+    checkpoint: str
+    data: str
+    out_dir: str
+    quantization: str = "int8"
+    fidelity_test: Optional[str] = None
+    beam: int = 5
+    batch_tokens: int = 1024
+    min_agreement: float = 0.98
+    threads: int = 0
+
+
+def agreement(a: List[str], b: List[str]) -> float:
+    if len(a) != len(b):
+        raise SeqkdError(f"cannot compare {len(a)} and {len(b)} outputs")
+    return sum(x == y for x, y in zip(a, b)) / max(1, len(a))
+
+
+def decode_text(decoder, sp, lines: List[str]) -> List[str]:
+    """Translate raw lines with a piece-level decoder; return detokenized 1-best outputs."""
+    pieces = [sp.encode(line, out_type=str) for line in lines]
+    return [sp.decode(hyps[0][0]) if hyps else "" for hyps in decoder.translate(pieces)]
+
+
+def fidelity_check(cfg: ExportConfig, checkpoint: Path, prepared, exported: Path) -> Dict:
+    """fairseq vs CTranslate2 float32 1-best agreement, and BLEU of each export."""
+    import sacrebleu
+
+    from seqkd.decoders import CT2Decoder, FairseqDecoder, convert_to_ct2
+    from seqkd.prepare import load_spm
+
+    test = cfg.fidelity_test
+    src = read_lines(prepared.text(test, prepared.src))
+    ref = read_lines(prepared.text(test, prepared.tgt))
+    sp = load_spm(prepared.spm)
+    with tempfile.TemporaryDirectory(dir=exported.parent, prefix=".fidelity.") as tmp:
+        float_dir = exported if cfg.quantization == "float32" else Path(tmp) / "float32"
+        if float_dir != exported:
+            convert_to_ct2(checkpoint, prepared.bin, float_dir, "float32")
+        common = dict(beam=cfg.beam, batch_tokens=cfg.batch_tokens, threads=cfg.threads)
+        fs = decode_text(FairseqDecoder([checkpoint], prepared.bin, **common), sp, src)
+        ct_float = decode_text(CT2Decoder(float_dir, **common), sp, src)
+        ct_q = ct_float if float_dir == exported else decode_text(
+            CT2Decoder(exported, compute_type=cfg.quantization, **common), sp, src)
+    agree = agreement(fs, ct_float)
+    result = {
+        "test_set": test, "beam": cfg.beam, "lines": len(src),
+        "fairseq_ct2_float32_agreement": round(agree, 4),
+        "passed": agree >= cfg.min_agreement, "min_agreement": cfg.min_agreement,
+        "bleu_fairseq": round(sacrebleu.corpus_bleu(fs, [ref]).score, 2),
+        "bleu_ct2_float32": round(sacrebleu.corpus_bleu(ct_float, [ref]).score, 2),
+        f"bleu_ct2_{cfg.quantization}": round(sacrebleu.corpus_bleu(ct_q, [ref]).score, 2),
+    }
+    result["bleu_change_vs_float32"] = round(
+        result[f"bleu_ct2_{cfg.quantization}"] - result["bleu_ct2_float32"], 2)
+    level = logging.INFO if result["passed"] else logging.WARNING
+    logger.log(level, "fidelity on %s: fairseq and CTranslate2 float32 agree on %.1f%% of "
+               "1-best outputs (required %.0f%%); BLEU fairseq %.2f, float32 %.2f, %s %.2f",
+               test, 100 * agree, 100 * cfg.min_agreement, result["bleu_fairseq"],
+               result["bleu_ct2_float32"], cfg.quantization,
+               result[f"bleu_ct2_{cfg.quantization}"])
+    return result
+
+
+def _training_command(checkpoint: Path) -> Optional[str]:
+    for folder in (checkpoint.parent, checkpoint.parent.parent):
+        f = folder / "train_command.txt"
+        if f.is_file():
+            lines = [x for x in f.read_text().splitlines() if x and not x.startswith("#")]
+            return lines[-1] if lines else None
+    return None
+
+
+def export(cfg: ExportConfig, force: bool = False) -> Dict:
+    from seqkd.decoders import convert_to_ct2
+    from seqkd.prepare import Prepared
+    from seqkd.train import checkpoint_of
+
+    if cfg.quantization not in QUANTIZATIONS:
+        raise SeqkdError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}")
+    checkpoint = checkpoint_of(cfg.checkpoint)
+    prepared = Prepared(cfg.data)
+    from seqkd.fairseq_tools import check_same_dictionary, teacher_dictionary_path
+    check_same_dictionary(prepared.dictionary, teacher_dictionary_path(checkpoint),
+                          f"checkpoint {checkpoint}")
+    if cfg.fidelity_test and cfg.fidelity_test not in prepared.test_sets():
+        raise SeqkdError(f"no test set {cfg.fidelity_test!r} in {prepared.path}; it has: "
+                         f"{', '.join(prepared.test_sets())}")
+    out = Path(cfg.out_dir)
+    stage = Stage("export", out, cfg, force=force, volatile=("threads", "out_dir"))
+    if not stage.begin():
+        return stage.finished()["summary"]
+    try:
+        model_dir = out / "model"
+        t0 = time.time()
+        convert_to_ct2(checkpoint, prepared.bin, model_dir, cfg.quantization)
+        shutil.copyfile(prepared.spm, model_dir / "spm.model")
+        logger.info("converted %s to %s (%s) in %.1f s", checkpoint, model_dir,
+                    cfg.quantization, time.time() - t0)
+        card = {
+            "source_checkpoint": str(checkpoint.resolve()),
+            "source_sha256": sha256_file(checkpoint),
+            "quantization": cfg.quantization,
+            "languages": [prepared.src, prepared.tgt],
+            "training_command": _training_command(checkpoint),
+            "converter": "ctranslate2.converters.FairseqConverter with user_dir="
+                         "seqkd_fairseq_plugin and unsafe_deserialization=True: the checkpoint "
+                         "was written by this pipeline or named by the user, so it is trusted "
+                         "to be unpickled in full",
+            "versions": versions(),
+            "size_bytes": sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()),
+            "scores": fidelity_check(cfg, checkpoint, prepared, model_dir)
+            if cfg.fidelity_test else None,
+        }
+        write_text(model_dir / "card.json", json.dumps(card, indent=2) + "\n")
+        write_text(model_dir / "README.md", _card_markdown(card))
+        stage.finish({"model_dir": str(model_dir), "card": card})
+        return {"model_dir": str(model_dir), "card": card}
+    finally:
+        stage.close()
+
+
+def _card_markdown(card: Dict) -> str:
+    lines = [f"# seqkd export: {card['languages'][0]}→{card['languages'][1]}, "
+             f"CTranslate2 {card['quantization']}", "",
+             "Translate: `seqkd translate THIS_FOLDER < input.txt > output.txt`", "",
+             f"- source checkpoint: `{card['source_checkpoint']}` (sha256 {card['source_sha256']})",
+             f"- size: {card['size_bytes'] / 1e6:.1f} MB",
+             f"- conversion: {card['converter']}",
+             f"- versions: {json.dumps(card['versions'], sort_keys=True)}"]
+    if card["training_command"]:
+        lines += ["", "Training command:", "", "```", card["training_command"], "```"]
+    if card["scores"]:
+        lines += ["", "Scores:", "", "```", json.dumps(card["scores"], indent=2), "```"]
+    return "\n".join(lines) + "\n"
