@@ -97,7 +97,8 @@ def words(lines: List[str]) -> int:
 
 def _load_system(spec: SystemSpec, data: Path, beam: int, batch_tokens: int, threads: int,
                  max_len: int):
-    """Return (translate(lines) -> outputs, parameter count or None, bytes on disk)."""
+    """Return (translate(lines) -> outputs, parameter count (fairseq) or compute type (ct2),
+    bytes on disk)."""
     from seqkd.export import decode_text
     from seqkd.prepare import Prepared, load_spm
 
@@ -120,7 +121,20 @@ def _load_system(spec: SystemSpec, data: Path, beam: int, batch_tokens: int, thr
     model = ExportedModel(spec.path, beam=beam, threads=threads, batch_tokens=batch_tokens,
                           compute_type=spec.compute_type, max_len=max_len)
     size = sum(f.stat().st_size for f in model.dir.iterdir() if f.is_file())
-    return model.translate, None, size
+    return model.translate, model.decoder.translator.compute_type, size
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since exec (VmHWM; ru_maxrss would include the
+    parent's pages from before the exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def run_worker(job: Dict) -> Dict:
@@ -129,10 +143,12 @@ def run_worker(job: Dict) -> Dict:
     if threads == 1 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     t0 = time.perf_counter()
-    translate, params, size = _load_system(spec, Path(job["data"]), job["beam"],
+    translate, info, size = _load_system(spec, Path(job["data"]), job["beam"],
                                            job["batch_tokens"], threads, job["max_len"])
     load_s = time.perf_counter() - t0
-    result = {"load_seconds": load_s, "params": params, "disk_bytes": size, "tests": {}}
+    result = {"load_seconds": load_s, "disk_bytes": size, "tests": {},
+              "params": info if spec.kind == "fairseq" else None,
+              "compute_type": "float32" if spec.kind == "fairseq" else info}
     first = next(iter(job["tests"].values()))
     translate(first[: job["warmup_sentences"]])
     for name, src in job["tests"].items():
@@ -149,6 +165,7 @@ def run_worker(job: Dict) -> Dict:
                 translate([line])
                 latencies.append(time.perf_counter() - t)
         result["tests"][name] = {"seconds": times, "outputs": outputs, "latencies": latencies}
+    result["peak_rss_bytes"] = peak_rss_bytes()
     return result
 
 
@@ -156,7 +173,7 @@ def run_worker(job: Dict) -> Dict:
 
 
 def _run_child(job: Dict) -> Dict:
-    """Run one worker; return its result with the child's own peak RSS."""
+    """Run one worker in a child process; return its result."""
     cmd = [sys.executable, "-m", "seqkd.bench", "--worker"]
     env = dict(os.environ)
     if job["threads"]:
@@ -167,14 +184,10 @@ def _run_child(job: Dict) -> Dict:
     proc.stdin.write(json.dumps(job))
     proc.stdin.close()
     payload = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    if proc.wait() != 0:
         raise SeqkdError(f"benchmark of {job['spec']['name']} (threads {job['threads']}) "
                          f"failed with exit {proc.returncode}; see the log above")
-    result = json.loads(payload)
-    result["peak_rss_bytes"] = usage.ru_maxrss * 1024
-    return result
+    return json.loads(payload)
 
 
 def bench(cfg: BenchConfig, force: bool = False) -> Dict:
@@ -226,7 +239,7 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
                     secs = r["seconds"]
                     rows.append({
                         "system": spec.name, "kind": spec.kind, "path": spec.path,
-                        "compute_type": spec.compute_type if spec.kind == "ct2" else "float32",
+                        "compute_type": res["compute_type"],
                         "beam": beam, "threads": threads or os.cpu_count(),
                         "test_set": t, "sentences": len(src[t]),
                         "bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2),

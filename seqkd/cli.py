@@ -310,8 +310,29 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def build_run(sub) -> None:
+    p = sub.add_parser("run", help="run the whole pipeline from one YAML config",
+                       description="Run every stage of a config (see pipelines/*.yaml) into its "
+                                   "work_dir. Finished stages are skipped, interrupted ones "
+                                   "resume; a stage whose settings changed runs again with "
+                                   "every stage after it.")
+    p.add_argument("config", help="YAML config, e.g. pipelines/tiny.yaml")
+    p.add_argument("--only", nargs="+", metavar="STAGE",
+                   help="run only these stages (names as printed, e.g. prepare teacher)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args) -> int:
+    from seqkd.run import run
+
+    status = run(args.config, only=args.only)
+    print(json.dumps(status, indent=2))
+    return 0
+
+
 SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_export,
-                               build_translate, build_bench]
+                               build_translate, build_bench, build_run]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,222 @@
+"""Teacher, distillation, word-level KD, export, translate and bench on tiny models."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import seqkd
+from seqkd.errors import SeqkdError
+from seqkd.textio import read_lines
+
+
+def _distill(prepared, teacher, out, *extra):
+    return seqkd("distill", "--data", prepared, "--out", out, "--teacher", teacher,
+                 "--beam", "3", "--max-len", "30", "--chunk-size", "400", "-q", *extra)
+
+
+@pytest.fixture(scope="module")
+def distilled(prepared, teacher, tmp_path_factory):
+    out = tmp_path_factory.mktemp("distill") / "d"
+    assert _distill(prepared, teacher, out) == 0
+    return out
+
+
+def test_fairseq_decoder_keeps_input_order(prepared, teacher):
+    from seqkd.decoders import FairseqDecoder
+
+    dec = FairseqDecoder([teacher / "checkpoints" / "checkpoint_best.pt"], prepared / "bin",
+                         beam=3, max_len=30, batch_tokens=64)
+    lines = [p.split() for p in read_lines(prepared / "pieces" / "test.en")]
+    together = [h[0][0] for h in dec.translate(lines)]       # batched, sorted by length inside
+    alone = [dec.translate([x])[0][0][0] for x in lines]     # one by one
+    assert together == alone
+    assert len({" ".join(h) for h in together}) > len(lines) // 2  # outputs depend on inputs
+
+
+def test_distill_output_is_line_aligned(distilled, prepared):
+    src = read_lines(prepared / "text" / "train.en")
+    hyp = read_lines(distilled / "hyp.de")
+    assert len(hyp) == len(src)
+    assert len(read_lines(distilled / "text" / "train.de")) == len(src)  # flag mode keeps all
+    report = json.loads((distilled / "report.json").read_text())
+    assert report["lines"] == len(src) and report["decode"]["sentences_per_second"] > 0
+    # the teacher learnt the word mapping: output lengths follow the source lengths
+    same_len = sum(len(s.split()) == len(h.split()) for s, h in zip(src, hyp))
+    assert same_len > 0.3 * len(src)
+    assert (distilled / "bin" / "train.en-de.de.bin").is_file()
+
+
+def test_sharded_and_interrupted_runs_are_byte_identical(prepared, teacher, distilled,
+                                                         tmp_path, monkeypatch):
+    sharded = tmp_path / "sharded"
+    assert _distill(prepared, teacher, sharded, "--num-shards", "2", "--shard-id", "1") == 0
+    assert not (sharded / "DONE.json").exists() and not (sharded / "hyp.de").exists()
+    assert seqkd("distill", "--data", prepared, "--out", sharded, "--teacher", teacher,
+                 "--beam", "3", "--max-len", "30", "--chunk-size", "400", "--merge-only",
+                 "--num-shards", "2", "-q") == 1  # shard 0 still missing
+    assert _distill(prepared, teacher, sharded, "--num-shards", "2", "--shard-id", "0") == 0
+    assert (sharded / "hyp.de").read_bytes() == (distilled / "hyp.de").read_bytes()
+    assert (sharded / "nbest.jsonl").read_bytes() == (distilled / "nbest.jsonl").read_bytes()
+
+    # interrupt after the first chunk, then resume
+    import seqkd.distill as d
+    real = d._make_decoder
+    calls = {"n": 0}
+
+    def dying(*a, **k):
+        dec = real(*a, **k)
+        inner = dec.translate
+
+        def translate(batch):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise KeyboardInterrupt
+            return inner(batch)
+        dec.translate = translate
+        return dec
+
+    monkeypatch.setattr(d, "_make_decoder", dying)
+    resumed = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        d.distill(d.DistillConfig(data=str(prepared), out_dir=str(resumed),
+                                  teachers=[str(teacher)], beam=3, max_len=30, chunk_size=400))
+    assert (resumed / "chunks" / "000000.jsonl").is_file()
+    assert not (resumed / "chunks" / "000001.jsonl").exists()
+    assert [p.name for p in (resumed / "chunks").iterdir()] == ["000000.jsonl"]  # no partials
+    assert not (resumed / "DONE.json").exists()
+    monkeypatch.setattr(d, "_make_decoder", real)
+    assert _distill(prepared, teacher, resumed) == 0
+    assert (resumed / "hyp.de").read_bytes() == (distilled / "hyp.de").read_bytes()
+
+
+def test_seq_inter_selects_closest_from_nbest(prepared, teacher, tmp_path):
+    from seqkd.distill import sentence_similarity
+
+    out = tmp_path / "inter"
+    assert _distill(prepared, teacher, out, "--method", "seq-inter", "--nbest", "3",
+                    "--select-metric", "chrf", "--decoder", "fairseq") == 0
+    refs = read_lines(prepared / "text" / "train.de")
+    hyp = read_lines(out / "hyp.de")
+    rows = [json.loads(x)["hyps"] for x in read_lines(out / "nbest.jsonl")]
+    assert len(rows) == len(refs) == len(hyp)
+    for ref, h, row in list(zip(refs, hyp, rows))[:300]:
+        assert len(row) == 3
+        sims = [sentence_similarity(x, ref, "chrf") for x, _ in row]
+        assert h in [x for x, _ in row]
+        assert sentence_similarity(h, ref, "chrf") == max(sims)
+    report = json.loads((out / "report.json").read_text())
+    assert report["seq_inter_changed"] > 0  # some lines did not take the teacher's 1-best
+
+
+def test_teacher_with_other_dictionary_is_refused(prepared, teacher, tmp_path, capsys):
+    other = tmp_path / "other-teacher"
+    shutil.copytree(teacher, other)
+    lines = (other / "dict.txt").read_text().splitlines()
+    (other / "dict.txt").write_text("\n".join(lines[1:] + lines[:1]) + "\n")
+    rc = _distill(prepared, other, tmp_path / "x")
+    err = capsys.readouterr().err
+    assert rc == 1 and "does not match" in err and "--spm-model" in err
+    rc = seqkd("train", "--role", "student", "--data", prepared, "--out", tmp_path / "s",
+               "--max-updates", "2", "--kd-teacher", other, "-q")
+    assert rc == 1 and "does not match" in capsys.readouterr().err
+
+
+def test_word_kd_criterion_alpha_zero_equals_label_smoothed_ce(prepared, teacher, plugin):
+    import torch
+    from fairseq import tasks
+    from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq import options
+
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [str(prepared / "bin"), "--arch",
+                                                "seqkd_student_tiny", "--cpu"])
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    task.load_dataset("valid")
+    model = task.build_model(cfg.model)
+    ds = task.dataset("valid")
+    sample = ds.collater([ds[i] for i in range(8)])
+    ckpt = str(teacher / "checkpoints" / "checkpoint_best.pt")
+    ls = LabelSmoothedCrossEntropyCriterion(task, False, 0.1)
+    kd0 = plugin.criterion.WordKDCriterion(task, False, 0.1, kd_teachers=ckpt, kd_alpha=0.0)
+    model.eval()
+    with torch.no_grad():
+        a = ls(model, sample)
+        b = kd0(model, sample)
+    assert torch.allclose(a[0], b[0]) and a[1] == b[1]
+    kd1 = plugin.criterion.WordKDCriterion(task, False, 0.1, kd_teachers=ckpt, kd_alpha=1.0,
+                                           kd_temperature=2.0)
+    with torch.no_grad():
+        c = kd1(model, sample)
+    assert c[2]["kd_loss"] > 0 and torch.allclose(c[0], c[2]["kd_loss"])
+
+
+def test_student_with_word_kd_trains_logs_both_parts_and_resumes(prepared, teacher, tmp_path):
+    out = tmp_path / "student"
+    args = ["train", "--role", "student", "--data", prepared, "--out", out,
+            "--max-updates", "6", "--kd-teacher", teacher, "--kd-alpha", "0.5",
+            "--kd-temperature", "2", "--validate-interval-updates", "3", "--max-tokens", "512",
+            "-q"]
+    assert seqkd(*args) == 0
+    log = (out / "fairseq-train.log").read_text()
+    assert "kd_loss" in log and "ls_loss" in log and "seqkd_word_kd" in log
+    assert "versions" in (out / "train_command.txt").read_text()
+    # a longer budget over a finished run needs --force; an interrupted run resumes
+    assert seqkd(*args[:-1], "--max-updates", "9", "-q") == 1
+    (out / "DONE.json").unlink()
+    assert seqkd(*args) == 0
+    assert "Loaded checkpoint" in (out / "fairseq-train.log").read_text()
+
+
+def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
+    exp = tmp_path / "export"
+    assert seqkd("export", teacher, "--data", prepared, "--out", exp, "--fidelity-test", "test",
+                 "--beam", "3", "-q") == 0
+    card = json.loads((exp / "model" / "card.json").read_text())
+    scores = card["scores"]
+    assert card["quantization"] == "int8" and "unsafe_deserialization" in card["converter"]
+    assert scores["fairseq_ct2_float32_agreement"] >= 0.9
+    assert scores["passed"] == (scores["fairseq_ct2_float32_agreement"] >= 0.98)
+    assert {"bleu_fairseq", "bleu_ct2_float32", "bleu_ct2_int8", "bleu_change_vs_float32"} <= set(scores)
+    assert (exp / "model" / "spm.model").is_file()
+
+    text = "w1 w2 w3\n\nw4 w5\n"
+    out = subprocess.run([sys.executable, "-m", "seqkd", "translate", str(exp / "model"), "-q"],
+                         input=text, capture_output=True, text=True, check=True)
+    lines = out.stdout.split("\n")[:-1]
+    assert len(lines) == 3 and lines[1] == "" and lines[0].startswith("Z1x")
+
+    bench = tmp_path / "bench"
+    assert seqkd("bench", "--data", prepared, "--out", bench, "--system",
+                 f"teacher=fairseq:{teacher}", "--system", f"int8=ct2:{exp / 'model'},beam=1",
+                 "--repeats", "2", "--warmup-sentences", "5", "--latency-sentences", "5",
+                 "--beam", "3", "-q") == 0
+    report = json.loads((bench / "report.json").read_text())
+    rows = {r["system"]: r for r in report["results"]}
+    assert set(rows) == {"teacher", "int8"}
+    assert rows["int8"]["beam"] == 1 and rows["teacher"]["beam"] == 3
+    assert rows["int8"]["compute_type"].startswith("int8")
+    for r in rows.values():
+        assert r["src_wps_min"] <= r["src_wps_median"] <= r["src_wps_max"]
+        assert r["latency_p50_ms"] <= r["latency_p95_ms"]
+        assert r["peak_rss_mb"] > 0 and r["disk_mb"] > 0 and 0 <= r["bleu"] <= 100
+    assert "BLEU" in report["signature"]["sacrebleu_bleu"] or "nrefs" in report["signature"]["sacrebleu_bleu"]
+    assert (bench / "plot.png").stat().st_size > 1000
+    assert "| teacher | fairseq |" in (bench / "report.md").read_text()
+    hyps = read_lines(bench / "outputs" / "int8.t1.test.txt")
+    assert len(hyps) == len(read_lines(prepared / "text" / "test.en"))
+
+
+def test_ensemble_distill_and_ct2_refuses_ensembles(prepared, teacher, tmp_path):
+    from seqkd.distill import DistillConfig, distill
+    ckpts = [str(teacher / "checkpoints" / "checkpoint_best.pt"),
+             str(teacher / "checkpoints" / "checkpoint_last.pt")]
+    with pytest.raises(SeqkdError, match="ensemble"):
+        distill(DistillConfig(data=str(prepared), out_dir=str(tmp_path / "e1"), teachers=ckpts))
+    rep = distill(DistillConfig(data=str(prepared), out_dir=str(tmp_path / "e2"), teachers=ckpts,
+                                decoder="fairseq", beam=2, max_len=30, chunk_size=2000))
+    assert rep["lines"] == len(read_lines(prepared / "text" / "train.en"))

@@ -1,0 +1,146 @@
+"""Argument parsing, the CLI's error contract, stage stamps and checkpoint trust."""
+
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from seqkd.bench import SystemSpec, markdown_report, percentile
+from seqkd.cli import build_parser, main, parse_key_value
+from seqkd.errors import SeqkdError
+from seqkd.stage import Stage
+
+
+def test_every_stage_has_a_subcommand():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == {"prepare", "train", "distill", "export", "translate",
+                                "bench", "run"}
+
+
+def test_distill_arguments_parse_into_settings():
+    args = build_parser().parse_args(
+        ["distill", "--data", "d", "--out", "o", "--teacher", "a.pt", "b.pt",
+         "--method", "seq-inter", "--nbest", "4", "--num-shards", "3", "--shard-id", "2",
+         "--decoder", "fairseq", "--filter", "drop", "--min-score", "-2.5"])
+    assert args.teachers == ["a.pt", "b.pt"]
+    assert (args.method, args.nbest, args.num_shards, args.shard_id) == ("seq-inter", 4, 3, 2)
+    assert args.decoder == "fairseq" and args.filter == "drop" and args.min_score == -2.5
+    assert args.beam == 5 and args.batch_tokens == 1024
+
+
+def test_train_kd_arguments():
+    args = build_parser().parse_args(
+        ["train", "--role", "student", "--data", "d", "--out", "o", "--kd-teacher", "t.pt",
+         "--kd-alpha", "0.7", "--kd-temperature", "2", "--preset", "deep-enc"])
+    assert args.teachers == ["t.pt"] and args.kd_alpha == 0.7 and args.kd_temperature == 2.0
+
+
+def test_bad_choice_exits_2():
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["distill", "--data", "d", "--out", "o", "--teacher", "t",
+                                   "--method", "word-kd"])
+    assert e.value.code == 2
+
+
+def test_key_value_parsing():
+    assert parse_key_value(["a=x", "b=y=z"], "--test") == {"a": "x", "b": "y=z"}
+    for bad in (["novalue"], ["=x"], ["a=1", "a=2"]):
+        with pytest.raises(SeqkdError):
+            parse_key_value(bad, "--test")
+
+
+def test_library_errors_print_and_exit_1(tmp_path, capsys):
+    rc = main(["prepare", "--out", str(tmp_path / "o"), "--train-prefix",
+               str(tmp_path / "missing")])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "seqkd prepare: error:" in err and "missing.en" in err
+
+
+def test_python_dash_m_works():
+    out = subprocess.run([sys.executable, "-m", "seqkd", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "distill" in out.stdout
+
+
+def test_system_spec_parsing():
+    s = SystemSpec.parse("stu=ct2:/m/x,beam=1,compute_type=int8")
+    assert (s.name, s.kind, s.path, s.beam, s.compute_type) == ("stu", "ct2", "/m/x", 1, "int8")
+    for bad in ("nokind", "a=tf:/x", "a=ct2:/x,beam=two", "a=fairseq:/x,compute_type=int8"):
+        with pytest.raises(SeqkdError):
+            SystemSpec.parse(bad)
+
+
+def test_stage_skips_refuses_and_forces(tmp_path):
+    cfg = {"a": 1, "threads": 2}
+    st = Stage("demo", tmp_path, cfg, volatile=("threads",))
+    assert st.begin()
+    st.finish({"n": 1})
+    assert (tmp_path / "config.yaml").is_file()
+    # same settings (thread count is volatile): nothing to do
+    assert not Stage("demo", tmp_path, {"a": 1, "threads": 8}, volatile=("threads",)).begin()
+    with pytest.raises(SeqkdError, match="changed: a"):
+        Stage("demo", tmp_path, {"a": 2, "threads": 2}, volatile=("threads",)).begin()
+    forced = Stage("demo", tmp_path, {"a": 2, "threads": 2}, force=True, volatile=("threads",))
+    assert forced.begin()
+    assert not (tmp_path / "DONE.json").exists()
+    forced.close()
+
+
+def test_resumable_stage_refuses_other_settings_mid_run(tmp_path):
+    st = Stage("r", tmp_path, {"a": 1}, resumable=True)
+    assert st.begin()
+    st.close()  # interrupted: no DONE
+    again = Stage("r", tmp_path, {"a": 1}, resumable=True)
+    assert again.begin() and again.resuming
+    again.close()
+    with pytest.raises(SeqkdError, match="unfinished run with other settings"):
+        Stage("r", tmp_path, {"a": 3}, resumable=True).begin()
+
+
+class _NotWeights:
+    pass
+
+
+def test_trust_is_scoped_to_named_paths(tmp_path):
+    import torch
+
+    from seqkd.trust import trusted_checkpoints
+
+    trusted, other = tmp_path / "run", tmp_path / "elsewhere"
+    trusted.mkdir(), other.mkdir()
+    for d in (trusted, other):
+        torch.save({"cfg": _NotWeights()}, d / "ckpt.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(trusted / "ckpt.pt")
+    with trusted_checkpoints([trusted]):
+        assert isinstance(torch.load(trusted / "ckpt.pt")["cfg"], _NotWeights)
+        with open(trusted / "ckpt.pt", "rb") as f:  # fairseq passes open files
+            assert isinstance(torch.load(f)["cfg"], _NotWeights)
+        with pytest.raises(pickle.UnpicklingError):
+            torch.load(other / "ckpt.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(trusted / "ckpt.pt")
+
+
+def test_percentile():
+    assert percentile([3, 1, 2], 0.5) == 2
+    assert percentile([0, 10], 0.95) == pytest.approx(9.5)
+
+
+def test_markdown_report_has_one_row_per_result_and_the_signature():
+    row = dict(system="s", kind="ct2", compute_type="int8", beam=1, threads=1, bleu=10.0,
+               chrf=40.0, src_wps_median=100.0, src_wps_min=90.0, src_wps_max=110.0,
+               tgt_wps_median=95.0, latency_p50_ms=1.0, latency_p95_ms=2.0, peak_rss_mb=50.0,
+               disk_mb=3.0, test_set="t1")
+    report = {"signature": {"sacrebleu_bleu": "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0",
+                            "sacrebleu_chrf": "chrf-sig", "batch_tokens": 1024, "repeats": 3,
+                            "warmup_sentences": 100, "single_thread": "pinned",
+                            "latency": "batch 1", "cpu": "cpu", "cores": 2,
+                            "versions": {"seqkd": "0"}, "command": "seqkd bench"},
+              "results": [row, {**row, "system": "t", "test_set": "t2"}]}
+    md = markdown_report(report)
+    assert md.count("| s | ct2 | int8 | 1 | 1 | 10.0 | 40.0 | 100.0 [90.0–110.0]") == 1
+    assert "### t1" in md and "### t2" in md
+    assert "tok:13a" in md and "seqkd bench" in md

@@ -1,0 +1,140 @@
+"""Cleaning rules, strict UTF-8 reading, line-count checks, checksums, atomic writes."""
+
+import gzip
+import hashlib
+
+import pytest
+
+from seqkd import datasets
+from seqkd.errors import SeqkdError
+from seqkd.prepare import clean_pairs, normalize
+from seqkd.textio import atomic_path, count_lines, read_lines, read_parallel, write_lines
+
+
+def test_clean_pairs_applies_each_rule_and_counts_it():
+    src = ["a b", "  ", "x " * 300, "one", "a b", "c  d\te", "keep me"]
+    tgt = ["A B", "X", "y", "one two three four", "A B", "C D E", ""]
+    s, t, counts = clean_pairs(src, tgt, max_len=250, max_ratio=3.0, dedupe=True)
+    assert s == ["a b", "c d e"]
+    assert t == ["A B", "C D E"]
+    assert counts["read"] == 7
+    assert counts["kept"] == 2
+    assert counts["dropped_empty"] == 2          # "  " and the empty target
+    assert counts["dropped_too_long"] == 1
+    assert counts["dropped_ratio"] == 1          # 1 word vs 4 words
+    assert counts["dropped_duplicate"] == 1
+
+
+def test_clean_pairs_keeps_alignment():
+    src = [f"s{i} w" for i in range(50)] + [""]
+    tgt = [f"t{i} w" for i in range(50)] + ["orphan"]
+    s, t, _ = clean_pairs(src, tgt)
+    assert [x.split()[0][1:] for x in s] == [y.split()[0][1:] for y in t]
+
+
+def test_dedupe_can_be_switched_off():
+    s, _, counts = clean_pairs(["a", "a"], ["b", "b"], dedupe=False)
+    assert len(s) == 2 and counts["dropped_duplicate"] == 0
+
+
+def test_normalize_collapses_whitespace():
+    assert normalize("  a \t b\u00a0 c  ") == "a b c"
+
+
+def test_non_utf8_is_reported_with_file_and_line(tmp_path):
+    f = tmp_path / "bad.en"
+    f.write_bytes(b"fine\nalso fine\nbad \xff\xfe byte\n")
+    with pytest.raises(SeqkdError, match=r"bad\.en, line 3: .*not valid UTF-8"):
+        read_lines(f)
+
+
+def test_gzip_files_are_read(tmp_path):
+    f = tmp_path / "x.en.gz"
+    with gzip.open(f, "wt", encoding="utf-8") as g:
+        g.write("eins\nzwei\n")
+    assert read_lines(f) == ["eins", "zwei"]
+    assert count_lines(f) == 2
+
+
+def test_line_count_mismatch_names_both_files_and_counts(tmp_path):
+    (tmp_path / "a.en").write_text("1\n2\n3\n")
+    (tmp_path / "a.de").write_text("1\n2\n")
+    with pytest.raises(SeqkdError, match=r"a\.en has 3 lines.*a\.de has 2"):
+        read_parallel(tmp_path / "a.en", tmp_path / "a.de")
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SeqkdError, match="file not found"):
+        read_lines(tmp_path / "nope.txt")
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+
+    def lines():
+        yield "first"
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_lines(target, lines())
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_keeps_previous_version_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    write_lines(target, ["old"])
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError
+    assert target.read_text() == "old\n"
+
+
+def _registry(tmp_path, monkeypatch, content: bytes, digest: str):
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    (reg / "toy.yaml").write_text(
+        "name: toy\nbase_url: http://127.0.0.1:9/none/\nlangs: [en, de]\n"
+        "splits: {train: train}\n"
+        f"sha256: {{train.en.gz: {digest}, train.de.gz: {digest}}}\n")
+    mirror = tmp_path / "mirror" / "toy"
+    mirror.mkdir(parents=True)
+    for lang in ("en", "de"):
+        (mirror / f"train.{lang}.gz").write_bytes(content)
+    monkeypatch.setenv("SEQKD_REGISTRY", str(reg))
+    monkeypatch.setenv("SEQKD_DATA_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("SEQKD_CACHE", str(tmp_path / "cache"))
+    return datasets.load_manifest("toy")
+
+
+def test_mirror_file_with_right_checksum_is_used(tmp_path, monkeypatch):
+    data = gzip.compress(b"hello\n")
+    m = _registry(tmp_path, monkeypatch, data, hashlib.sha256(data).hexdigest())
+    files = datasets.fetch_split(m, "train", "en", "de")
+    assert read_lines(files["en"]) == ["hello"]
+    assert files["en"].parent == tmp_path / "cache" / "toy"
+
+
+def test_checksum_mismatch_is_refused(tmp_path, monkeypatch):
+    data = gzip.compress(b"tampered\n")
+    m = _registry(tmp_path, monkeypatch, data, "0" * 64)
+    with pytest.raises(SeqkdError, match="checksum mismatch for train.en.gz"):
+        datasets.fetch_file(m, "train.en.gz")
+    assert not (tmp_path / "cache" / "toy" / "train.en.gz").exists()
+
+
+def test_unknown_dataset_lists_registered_ones():
+    with pytest.raises(SeqkdError, match="multi30k"):
+        datasets.load_manifest("no-such-corpus")
+
+
+def test_multi30k_manifest_matches_mirror_checksums():
+    from conftest import mirror
+
+    m = datasets.load_manifest("multi30k")
+    root = mirror()
+    if root is None:
+        pytest.skip("no Multi30k mirror")
+    sums = dict(line.split()[::-1] for line in (root / "multi30k" / "SHA256SUMS").read_text().splitlines())
+    assert m.sha256 == sums

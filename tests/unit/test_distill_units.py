@@ -1,0 +1,67 @@
+"""Alignment invariants of chunking, sharding and merging; seq-inter selection; anomalies."""
+
+import json
+
+import pytest
+
+from seqkd.distill import (anomaly, chunk_path, chunk_ranges, merge_chunks, select_closest,
+                           shard_chunks)
+from seqkd.errors import SeqkdError
+
+
+@pytest.mark.parametrize("n,size", [(0, 3), (1, 3), (10, 3), (9, 3), (1000, 7)])
+def test_chunks_cover_every_line_once_in_order(n, size):
+    ranges = chunk_ranges(n, size)
+    covered = [i for s, e in ranges for i in range(s, e)]
+    assert covered == list(range(n))
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3, 5])
+def test_shards_partition_the_chunks(shards):
+    n = 11
+    got = sorted(c for s in range(shards) for c in shard_chunks(n, shards, s))
+    assert got == list(range(n))
+
+
+def test_bad_shard_id():
+    with pytest.raises(SeqkdError):
+        shard_chunks(4, 2, 2)
+
+
+def _write_chunk(out, i, rows):
+    p = chunk_path(out, i)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text("".join(json.dumps({"hyps": r}) + "\n" for r in rows))
+
+
+def test_merge_restores_source_order_and_checks_sizes(tmp_path):
+    ranges = chunk_ranges(5, 2)
+    # write chunks in reverse order, as different shards might
+    _write_chunk(tmp_path, 2, [[["l4", -1.0]]])
+    _write_chunk(tmp_path, 0, [[["l0", -1.0]], [["l1", -1.0]]])
+    with pytest.raises(SeqkdError, match="1 of 3 chunks are not finished"):
+        merge_chunks(tmp_path, ranges)
+    _write_chunk(tmp_path, 1, [[["l2", -1.0]], [["l3", -1.0]]])
+    assert [r[0][0] for r in merge_chunks(tmp_path, ranges)] == ["l0", "l1", "l2", "l3", "l4"]
+    _write_chunk(tmp_path, 1, [[["l2", -1.0]]])
+    with pytest.raises(SeqkdError, match="has 1 lines, expected 2"):
+        merge_chunks(tmp_path, ranges)
+
+
+def test_seq_inter_picks_the_hypothesis_closest_to_the_reference():
+    ref = "ein Hund läuft über die grüne Wiese"
+    nbest = [("eine Katze sitzt", -0.1), ("ein Hund läuft über die Wiese", -0.5),
+             ("Hund", -0.2)]
+    assert select_closest(nbest, ref, "bleu") == 1
+    assert select_closest(nbest, ref, "chrf") == 1
+
+
+def test_seq_inter_ties_keep_the_teachers_best():
+    assert select_closest([("a b", -0.1), ("a b", -0.9)], "x y", "bleu") == 0
+
+
+def test_anomalies():
+    assert anomaly("a b c", "", -0.1, None, 3.0) == "empty"
+    assert anomaly("a", "a b c d e", -0.1, None, 3.0) == "length_ratio"
+    assert anomaly("a b", "x y", -5.0, -2.0, 3.0) == "low_score"
+    assert anomaly("a b", "x y", -1.0, -2.0, 3.0) is None
