@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shlex
@@ -62,6 +63,15 @@ def parse_key_value(items: Optional[List[str]], what: str) -> Dict[str, str]:
     return out
 
 
+def config_from(cls, args: argparse.Namespace, **given):
+    """A stage's dataclass config from parsed arguments: every field whose name is an
+    argument's dest is taken from it; ``given`` sets the rest (renamed or derived values)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values.update(given)
+    return cls(**values)
+
+
 # ---------------------------------------------------------------- subcommands
 
 
@@ -97,13 +107,10 @@ def build_prepare(sub) -> None:
 def cmd_prepare(args) -> int:
     from seqkd.prepare import PrepareConfig, prepare
 
-    cfg = PrepareConfig(
-        out_dir=args.out, dataset=None if args.train_prefix else args.dataset,
-        src=args.src, tgt=args.tgt, train_prefix=args.train_prefix,
-        valid_prefix=args.valid_prefix, test_prefixes=parse_key_value(args.test, "--test"),
-        test_sets=args.test_sets, max_train_pairs=args.max_train_pairs, max_len=args.max_len,
-        max_ratio=args.max_ratio, dedupe=not args.no_dedupe, vocab_size=args.vocab_size,
-        spm_model=args.spm_model, dictionary=args.dictionary, workers=args.workers)
+    cfg = config_from(PrepareConfig, args, out_dir=args.out,
+                      dataset=None if args.train_prefix else args.dataset,
+                      test_prefixes=parse_key_value(args.test, "--test"),
+                      dedupe=not args.no_dedupe)
     report = prepare(cfg, force=args.force)
     print(json.dumps(report, indent=2))
     return 0
@@ -150,15 +157,8 @@ def build_train(sub) -> None:
 def cmd_train(args) -> int:
     from seqkd.train import TrainConfig, train
 
-    cfg = TrainConfig(
-        data=args.data, out_dir=args.out, role=args.role, preset=args.preset,
-        max_updates=args.max_updates, max_epoch=args.max_epoch, lr=args.lr,
-        warmup_updates=args.warmup_updates, dropout=args.dropout, max_tokens=args.max_tokens,
-        label_smoothing=args.label_smoothing, patience=args.patience,
-        validate_interval_updates=args.validate_interval_updates, seed=args.seed,
-        kd_teachers=args.teachers or [], kd_alpha=args.kd_alpha,
-        kd_temperature=args.kd_temperature, threads=args.threads,
-        extra_args=shlex.split(args.fairseq_args))
+    cfg = config_from(TrainConfig, args, out_dir=args.out, kd_teachers=args.teachers or [],
+                      extra_args=shlex.split(args.fairseq_args))
     print(json.dumps(train(cfg, force=args.force), indent=2))
     return 0
 
@@ -202,13 +202,7 @@ def build_distill(sub) -> None:
 def cmd_distill(args) -> int:
     from seqkd.distill import DistillConfig, distill
 
-    cfg = DistillConfig(
-        data=args.data, out_dir=args.out, teachers=args.teachers, method=args.method,
-        decoder=args.decoder, compute_type=args.compute_type, beam=args.beam,
-        nbest=args.nbest, select_metric=args.select_metric, batch_tokens=args.batch_tokens,
-        max_len=args.max_len, chunk_size=args.chunk_size, filter=args.filter,
-        min_score=args.min_score, max_len_ratio=args.max_len_ratio,
-        num_shards=args.num_shards, shard_id=args.shard_id, threads=args.threads)
+    cfg = config_from(DistillConfig, args, out_dir=args.out)
     print(json.dumps(distill(cfg, force=args.force, merge_only=args.merge_only), indent=2))
     return 0
 
@@ -239,10 +233,7 @@ def build_export(sub) -> None:
 def cmd_export(args) -> int:
     from seqkd.export import ExportConfig, export
 
-    cfg = ExportConfig(checkpoint=args.checkpoint, data=args.data, out_dir=args.out,
-                       quantization=args.quantization, fidelity_test=args.fidelity_test,
-                       beam=args.beam, batch_tokens=args.batch_tokens,
-                       min_agreement=args.min_agreement, threads=args.threads)
+    cfg = config_from(ExportConfig, args, out_dir=args.out)
     print(json.dumps(export(cfg, force=args.force), indent=2))
     return 0
 
@@ -293,6 +284,8 @@ def build_bench(sub) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup-sentences", type=int, default=100)
     p.add_argument("--latency-sentences", type=int, default=100)
+    p.add_argument("--max-len", type=int, default=200,
+                   help="maximum output length in pieces (default: 200)")
     add_common(p)
     p.set_defaults(func=cmd_bench)
 
@@ -300,12 +293,9 @@ def build_bench(sub) -> None:
 def cmd_bench(args) -> int:
     from seqkd.bench import BenchConfig, SystemSpec, bench
 
-    cfg = BenchConfig(data=args.data, out_dir=args.out,
+    cfg = config_from(BenchConfig, args, out_dir=args.out,
                       systems=[SystemSpec.parse(s) for s in args.system],
-                      test_sets=args.test_sets or [], beam=args.beam,
-                      batch_tokens=args.batch_tokens, threads=args.threads,
-                      repeats=args.repeats, warmup_sentences=args.warmup_sentences,
-                      latency_sentences=args.latency_sentences)
+                      test_sets=args.test_sets or [])
     bench(cfg, force=args.force)
     return 0
 

@@ -105,13 +105,19 @@ def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
 
 
 class CT2Decoder:
-    """A CTranslate2 translator on the CPU."""
+    """A CTranslate2 translator on the CPU.
+
+    ``threads`` are intra-op threads (one batch at a time: lowest latency);
+    ``parallel_batches`` runs that many batches at once, each on its own threads
+    (highest throughput for bulk work such as distillation).
+    """
 
     name = "ctranslate2"
 
     def __init__(self, model_dir: str | os.PathLike, beam: int = 5, nbest: int = 1,
                  batch_tokens: int = 1024, max_len: int = 200, threads: int = 0,
-                 compute_type: str = "default", use_vmap: bool = False):
+                 compute_type: str = "default", use_vmap: bool = False,
+                 parallel_batches: int = 1):
         import ctranslate2
 
         if nbest > beam:
@@ -120,7 +126,7 @@ class CT2Decoder:
             raise SeqkdError(f"{model_dir} is not a CTranslate2 model folder (no model.bin)")
         self.translator = ctranslate2.Translator(
             os.fspath(model_dir), device="cpu", compute_type=compute_type,
-            intra_threads=threads, inter_threads=1)
+            intra_threads=threads, inter_threads=parallel_batches)
         self.beam, self.nbest = beam, nbest
         self.batch_tokens, self.max_len = batch_tokens, max_len
         self.use_vmap = use_vmap

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -159,8 +160,10 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
     if not (ct2_dir / "model.bin").is_file():
         logger.info("converting the teacher to CTranslate2 (%s) in %s", cfg.compute_type, ct2_dir)
         convert_to_ct2(cfg.teachers[0], prepared.bin, ct2_dir, cfg.compute_type)
+    # bulk decoding: one thread per batch, as many batches at once as threads
     return CT2Decoder(ct2_dir, beam=cfg.beam, nbest=nbest, batch_tokens=cfg.batch_tokens,
-                      max_len=cfg.max_len, threads=cfg.threads,
+                      max_len=cfg.max_len, threads=1,
+                      parallel_batches=cfg.threads or os.cpu_count() or 1,
                       compute_type="default" if cfg.compute_type == "float32" else cfg.compute_type)
 
 
@@ -203,10 +206,8 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
         mine = [i for i in shard_chunks(len(ranges), cfg.num_shards, cfg.shard_id)
                 if not chunk_path(out, i).is_file()]
         decode_stats = {}
-        if mine and not merge_only:
+        if mine and not merge_only:  # with merge_only, merge_chunks names what is missing
             decode_stats = _decode(cfg, prepared, out, src_pieces, ranges, mine)
-        elif mine and merge_only:
-            pass  # merge_chunks names what is missing
         if cfg.num_shards > 1 and not merge_only and any(
                 not chunk_path(out, i).is_file() for i in range(len(ranges))):
             logger.info("shard %d/%d done; the last shard to finish merges (or run with "
@@ -296,7 +297,7 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
         encode_file(sp, text / f"train.{lang}", pieces / f"train.{lang}")
     shutil.copyfile(prepared.spm, out / "spm.model")
     shutil.copyfile(prepared.dictionary, out / "dict.txt")
-    splits = {"train": pieces / "train", "valid": prepared.pieces("valid", prepared.src).parent / "valid"}
+    splits = {"train": pieces / "train", "valid": prepared.path / "pieces" / "valid"}
     for name in prepared.test_sets():
         splits[name] = prepared.path / "pieces" / name
     binarize(out / "bin", prepared.src, prepared.tgt, out / "dict.txt", splits,

@@ -155,6 +155,10 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, Dict[str, Path]]:
     """split name -> {lang: path} for train, valid and the test sets."""
     langs = (cfg.src, cfg.tgt)
     if cfg.train_prefix:
+        if not cfg.valid_prefix:
+            raise SeqkdError("local data needs a validation set too (--valid-prefix): "
+                             "training uses it for early stopping and checkpoint selection")
+
         def local(prefix: str) -> Dict[str, Path]:
             out = {}
             for lang in langs:

@@ -46,11 +46,11 @@ def test_prepare_rejects_misaligned_and_empty_test_lines(corpus, tmp_path, capsy
     (tmp_path / "t.en").write_text("a\nb\n")
     (tmp_path / "t.de").write_text("a\n")
     rc = seqkd("prepare", "--out", tmp_path / "o", "--train-prefix", corpus / "train",
-               "--test", f"bad={tmp_path / 't'}", "-q")
+               "--valid-prefix", corpus / "valid", "--test", f"bad={tmp_path / 't'}", "-q")
     assert rc == 1 and "t.en has 2 lines" in capsys.readouterr().err
     (tmp_path / "t.de").write_text("a\n\n")
     rc = seqkd("prepare", "--out", tmp_path / "o2", "--train-prefix", corpus / "train",
-               "--test", f"bad={tmp_path / 't'}", "-q")
+               "--valid-prefix", corpus / "valid", "--test", f"bad={tmp_path / 't'}", "-q")
     assert rc == 1 and "t.de, line 2: empty line" in capsys.readouterr().err
 
 

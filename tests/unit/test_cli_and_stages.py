@@ -53,10 +53,12 @@ def test_key_value_parsing():
 
 def test_library_errors_print_and_exit_1(tmp_path, capsys):
     rc = main(["prepare", "--out", str(tmp_path / "o"), "--train-prefix",
-               str(tmp_path / "missing")])
+               str(tmp_path / "missing"), "--valid-prefix", str(tmp_path / "missing")])
     assert rc == 1
     err = capsys.readouterr().err
     assert "seqkd prepare: error:" in err and "missing.en" in err
+    rc = main(["prepare", "--out", str(tmp_path / "o"), "--train-prefix", str(tmp_path / "x")])
+    assert rc == 1 and "--valid-prefix" in capsys.readouterr().err
 
 
 def test_python_dash_m_works():
@@ -144,3 +146,19 @@ def test_markdown_report_has_one_row_per_result_and_the_signature():
     assert md.count("| s | ct2 | int8 | 1 | 1 | 10.0 | 40.0 | 100.0 [90.0–110.0]") == 1
     assert "### t1" in md and "### t2" in md
     assert "tok:13a" in md and "seqkd bench" in md
+
+
+def test_arguments_become_stage_configs():
+    from seqkd.cli import config_from
+    from seqkd.distill import DistillConfig
+    from seqkd.prepare import PrepareConfig
+
+    args = build_parser().parse_args(
+        ["distill", "--data", "d", "--out", "o", "--teacher", "t.pt", "--chunk-size", "7",
+         "--threads", "3"])
+    cfg = config_from(DistillConfig, args, out_dir=args.out)
+    assert (cfg.data, cfg.out_dir, cfg.teachers, cfg.chunk_size, cfg.threads) == (
+        "d", "o", ["t.pt"], 7, 3)
+    args = build_parser().parse_args(["prepare", "--out", "o", "--no-dedupe", "--max-ratio", "2"])
+    cfg = config_from(PrepareConfig, args, out_dir=args.out, dedupe=not args.no_dedupe)
+    assert cfg.dedupe is False and cfg.max_ratio == 2.0 and cfg.dataset == "multi30k"
