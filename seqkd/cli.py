@@ -243,8 +243,7 @@ def build_translate(sub) -> None:
                        description="Read raw text on standard input, write detokenized "
                                    "translations on standard output, one line per line.")
     p.add_argument("model", help="an `seqkd export` output folder")
-    p.add_argument("--beam", type=int, default=5)
-    p.add_argument("--batch-tokens", type=int, default=1024)
+    add_decoding(p)
     p.add_argument("--batch-lines", type=int, default=256,
                    help="lines read before translating a block (default: 256)")
     p.add_argument("--compute-type", default="default",
@@ -258,7 +257,8 @@ def cmd_translate(args) -> int:
     from seqkd.translate import ExportedModel, translate_stream
 
     model = ExportedModel(args.model, beam=args.beam, threads=args.threads,
-                          batch_tokens=args.batch_tokens, compute_type=args.compute_type)
+                          batch_tokens=args.batch_tokens, compute_type=args.compute_type,
+                          max_len=args.max_len)
     n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=args.batch_lines)
     logger.info("translated %d lines", n)
     return 0
@@ -277,15 +277,12 @@ def build_bench(sub) -> None:
                    help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
                         "folder); repeatable")
     p.add_argument("--test-sets", nargs="+", help="test sets (default: the first one)")
-    p.add_argument("--beam", type=int, default=5, help="default beam size (default: 5)")
-    p.add_argument("--batch-tokens", type=int, default=1024)
+    add_decoding(p)
     p.add_argument("--threads", type=int, nargs="+", default=[1],
                    help="thread counts to measure (0: all cores; default: 1)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup-sentences", type=int, default=100)
     p.add_argument("--latency-sentences", type=int, default=100)
-    p.add_argument("--max-len", type=int, default=200,
-                   help="maximum output length in pieces (default: 200)")
     add_common(p)
     p.set_defaults(func=cmd_bench)
 
