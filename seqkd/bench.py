@@ -191,7 +191,6 @@ def _run_child(job: Dict) -> Dict:
 
 
 def bench(cfg: BenchConfig, force: bool = False) -> Dict:
-    import sacrebleu
     from sacrebleu.metrics import BLEU, CHRF
 
     from seqkd.prepare import Prepared
