@@ -211,8 +211,7 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
     src = {t: read_lines(prepared.text(t, prepared.src)) for t in tests}
     ref = {t: read_lines(prepared.text(t, prepared.tgt)) for t in tests}
     out = Path(cfg.out_dir)
-    stage = Stage("bench", out, {**asdict(cfg), "systems": [asdict(s) for s in cfg.systems]},
-                  force=force)
+    stage = Stage("bench", out, cfg, force=force)
     if not stage.begin():
         return stage.finished()["summary"]
     try:

@@ -27,7 +27,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
@@ -46,6 +46,8 @@ FILTERS = ("off", "flag", "drop")
 
 @dataclass
 class DistillConfig:
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "num_shards", "shard_id", "out_dir")
+
     data: str
     out_dir: str
     teachers: List[str] = field(default_factory=list)
@@ -194,8 +196,7 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     for t in cfg.teachers:
         check_same_dictionary(prepared.dictionary, teacher_dictionary_path(t), f"teacher {t}")
     out = Path(cfg.out_dir)
-    stage = Stage("distill", out, cfg, force=force, resumable=True,
-                  volatile=("threads", "num_shards", "shard_id", "out_dir"))
+    stage = Stage("distill", out, cfg, force=force, resumable=True)
     if not stage.begin():
         return stage.finished()["summary"]
     try:

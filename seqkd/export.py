@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.stage import Stage, versions
@@ -31,6 +31,8 @@ QUANTIZATIONS = ("int8", "int8_float32", "int16", "float16", "float32")
 
 @dataclass
 class ExportConfig:
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "out_dir")
+
     checkpoint: str
     data: str
     out_dir: str
@@ -119,7 +121,7 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
         raise SeqkdError(f"no test set {cfg.fidelity_test!r} in {prepared.path}; it has: "
                          f"{', '.join(prepared.test_sets())}")
     out = Path(cfg.out_dir)
-    stage = Stage("export", out, cfg, force=force, volatile=("threads", "out_dir"))
+    stage = Stage("export", out, cfg, force=force)
     if not stage.begin():
         return stage.finished()["summary"]
     try:

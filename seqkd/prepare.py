@@ -19,7 +19,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PrepareConfig:
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("workers", "out_dir")
+
     out_dir: str
     dataset: Optional[str] = "multi30k"
     src: str = "en"
@@ -188,7 +190,7 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
         raise SeqkdError("--dict needs --spm-model: a dictionary is only valid with its "
                          "SentencePiece model")
     out = Path(cfg.out_dir)
-    stage = Stage("prepare", out, cfg, force=force, volatile=("workers", "out_dir"))
+    stage = Stage("prepare", out, cfg, force=force)
     if not stage.begin():
         return stage.finished()["summary"]
     try:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional
 import yaml
 
 from seqkd.errors import SeqkdError
-from seqkd.stage import Stage, clear_dir, to_dict
+from seqkd.stage import Stage, clear_dir
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +38,9 @@ class Step:
     config: Any
     action: Callable[[], Any]
     deps: List[str]
-    volatile: tuple = ("threads", "out_dir", "workers")
 
     def current(self) -> bool:
-        return Stage(self.name, self.out_dir, self.config, volatile=self.volatile).is_current()
+        return Stage(self.name, self.out_dir, self.config).is_current()
 
 
 def _fields(cls, values: Dict, where: str, **fixed) -> Any:
@@ -92,8 +91,7 @@ def plan(cfg: Dict, base: Path) -> List[Step]:
         if data_cfg.get(key):
             data_cfg[key] = rel(data_cfg[key])
     prep = _fields(PrepareConfig, data_cfg, "data", out_dir=str(data_dir))
-    steps.append(Step("prepare", data_dir, prep, lambda: prepare(prep), [],
-                      volatile=("workers", "out_dir")))
+    steps.append(Step("prepare", data_dir, prep, lambda: prepare(prep), []))
 
     teacher = cfg.get("teacher") or {}
     if teacher.get("checkpoints"):
@@ -122,8 +120,7 @@ def plan(cfg: Dict, base: Path) -> List[Step]:
         dcfg = _fields(DistillConfig, entry, f"distill {name}", data=str(data_dir),
                        out_dir=str(ddir), teachers=teachers)
         steps.append(Step(f"distill-{name}", ddir, dcfg, (lambda c=dcfg: distill(c)),
-                          ["prepare", *teacher_deps],
-                          volatile=("threads", "num_shards", "shard_id", "out_dir")))
+                          ["prepare", *teacher_deps]))
         distilled[name] = ddir
 
     export_cfg = dict(cfg.get("export") or {})
@@ -173,8 +170,7 @@ def plan(cfg: Dict, base: Path) -> List[Step]:
         bdir = work / "bench"
         bcfg = _fields(BenchConfig, bench_cfg, "bench", data=str(data_dir), out_dir=str(bdir),
                        systems=systems)
-        steps.append(Step("bench", bdir, {**to_dict(bcfg)}, lambda: bench(bcfg), deps,
-                          volatile=()))
+        steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg), deps))
     return steps
 
 
@@ -209,7 +205,7 @@ def run(config_path: str | Path, only: Optional[List[str]] = None) -> Dict[str, 
                 logger.info("%s: removing %s (it depends on %s, which runs again)",
                             later.name, later.out_dir, step.name)
                 clear_dir(later.out_dir)
-        stage = Stage(step.name, step.out_dir, step.config, volatile=step.volatile)
+        stage = Stage(step.name, step.out_dir, step.config)
         if upstream_ran or (stage.finished() is not None and not stage.is_current()):
             clear_dir(step.out_dir)
         logger.info("=== %s", step.name)

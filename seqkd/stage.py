@@ -83,18 +83,18 @@ def config_hash(settings: Dict[str, Any]) -> str:
 class Stage:
     """Book-keeping for one stage run into ``out_dir``.
 
-    ``settings`` are the values that decide the outputs; ``volatile`` keys of
-    the config (like thread counts) are recorded but do not make a finished
-    stage stale.
+    ``settings`` are the values that decide the outputs; the keys a config class
+    lists in ``VOLATILE`` (like thread counts) are recorded but do not make a
+    finished stage stale.
     """
 
     def __init__(self, name: str, out_dir: Path, config: Any, force: bool = False,
-                 volatile: tuple = (), resumable: bool = False):
+                 resumable: bool = False):
         self.name = name
         self.out_dir = Path(out_dir)
         self.config = to_dict(config) if dataclasses.is_dataclass(config) else dict(config)
-        self.volatile = tuple(volatile)
-        self.settings = {k: v for k, v in self.config.items() if k not in volatile}
+        self.volatile = tuple(getattr(config, "VOLATILE", ()))
+        self.settings = {k: v for k, v in self.config.items() if k not in self.volatile}
         self.hash = config_hash(self.settings)
         self.force = force
         self.resumable = resumable

@@ -20,7 +20,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import (PLUGIN_DIR, check_same_dictionary, run_tool,
@@ -56,6 +56,8 @@ PRESETS: Dict[str, Dict[str, Preset]] = {
 
 @dataclass
 class TrainConfig:
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "out_dir")
+
     data: str
     out_dir: str
     role: str = "student"
@@ -151,8 +153,7 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
                               f"word-level KD teacher {t}")
     save_dir = out / "checkpoints"
     args = fairseq_train_args(cfg, data, save_dir)
-    stage = Stage(f"train ({cfg.role})", out, cfg, force=force,
-                  volatile=("threads", "out_dir"), resumable=True)
+    stage = Stage(f"train ({cfg.role})", out, cfg, force=force, resumable=True)
     if not stage.begin():
         return stage.finished()["summary"]
     try:

@@ -1,8 +1,10 @@
 """Argument parsing, the CLI's error contract, stage stamps and checkpoint trust."""
 
+import dataclasses
 import pickle
 import subprocess
 import sys
+from typing import ClassVar, Tuple
 
 import pytest
 
@@ -74,17 +76,23 @@ def test_system_spec_parsing():
             SystemSpec.parse(bad)
 
 
+@dataclasses.dataclass
+class _Demo:
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads",)
+    a: int
+    threads: int = 2
+
+
 def test_stage_skips_refuses_and_forces(tmp_path):
-    cfg = {"a": 1, "threads": 2}
-    st = Stage("demo", tmp_path, cfg, volatile=("threads",))
+    st = Stage("demo", tmp_path, _Demo(a=1))
     assert st.begin()
     st.finish({"n": 1})
     assert (tmp_path / "config.yaml").is_file()
     # same settings (thread count is volatile): nothing to do
-    assert not Stage("demo", tmp_path, {"a": 1, "threads": 8}, volatile=("threads",)).begin()
+    assert not Stage("demo", tmp_path, _Demo(a=1, threads=8)).begin()
     with pytest.raises(SeqkdError, match="changed: a"):
-        Stage("demo", tmp_path, {"a": 2, "threads": 2}, volatile=("threads",)).begin()
-    forced = Stage("demo", tmp_path, {"a": 2, "threads": 2}, force=True, volatile=("threads",))
+        Stage("demo", tmp_path, _Demo(a=2)).begin()
+    forced = Stage("demo", tmp_path, _Demo(a=2), force=True)
     assert forced.begin()
     assert not (tmp_path / "DONE.json").exists()
     forced.close()
