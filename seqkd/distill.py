@@ -32,7 +32,7 @@ from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import binarize, check_same_dictionary, teacher_dictionary_path
+from seqkd.fairseq_tools import binarize, check_checkpoint_dictionary
 from seqkd.prepare import Prepared, encode_file, load_spm
 from seqkd.stage import Stage
 from seqkd.textio import atomic_path, read_lines, write_lines, write_text
@@ -194,7 +194,7 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     prepared = Prepared(cfg.data)
     cfg.teachers = [str(checkpoint_of(t)) for t in cfg.teachers]
     for t in cfg.teachers:
-        check_same_dictionary(prepared.dictionary, teacher_dictionary_path(t), f"teacher {t}")
+        check_checkpoint_dictionary(t, prepared.dictionary, "teacher")
     out = Path(cfg.out_dir)
     stage = Stage("distill", out, cfg, force=force, resumable=True)
     if not stage.begin():

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
+from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.stage import Stage, versions
 from seqkd.textio import read_lines, sha256_file, write_text
 
@@ -114,9 +115,7 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
         raise SeqkdError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}")
     checkpoint = checkpoint_of(cfg.checkpoint)
     prepared = Prepared(cfg.data)
-    from seqkd.fairseq_tools import check_same_dictionary, teacher_dictionary_path
-    check_same_dictionary(prepared.dictionary, teacher_dictionary_path(checkpoint),
-                          f"checkpoint {checkpoint}")
+    check_checkpoint_dictionary(checkpoint, prepared.dictionary, "checkpoint")
     if cfg.fidelity_test and cfg.fidelity_test not in prepared.test_sets():
         raise SeqkdError(f"no test set {cfg.fidelity_test!r} in {prepared.path}; it has: "
                          f"{', '.join(prepared.test_sets())}")

@@ -132,3 +132,9 @@ def teacher_dictionary_path(checkpoint: str | os.PathLike) -> Path:
     raise SeqkdError(
         f"no dictionary beside checkpoint {checkpoint}: put the fairseq dictionary it was "
         f"trained with into {folder} as dict.txt")
+
+
+def check_checkpoint_dictionary(checkpoint: str | os.PathLike, dictionary: str | os.PathLike,
+                                role: str) -> None:
+    """Fail clearly unless the dictionary beside ``checkpoint`` equals ``dictionary`` (the data's)."""
+    check_same_dictionary(dictionary, teacher_dictionary_path(checkpoint), f"{role} {checkpoint}")

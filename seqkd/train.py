@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import (PLUGIN_DIR, check_same_dictionary, run_tool,
-                                 teacher_dictionary_path)
+from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
 from seqkd.stage import Stage, versions
 from seqkd.textio import require_file, write_text
 
@@ -149,8 +148,7 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     out = Path(cfg.out_dir)
     cfg.kd_teachers = [str(checkpoint_of(t)) for t in cfg.kd_teachers]
     for t in cfg.kd_teachers:
-        check_same_dictionary(data / "dict.txt", teacher_dictionary_path(t),
-                              f"word-level KD teacher {t}")
+        check_checkpoint_dictionary(t, data / "dict.txt", "word-level KD teacher")
     save_dir = out / "checkpoints"
     args = fairseq_train_args(cfg, data, save_dir)
     stage = Stage(f"train ({cfg.role})", out, cfg, force=force, resumable=True)

@@ -17,7 +17,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion, LabelSmoothedCrossEntropyCriterionConfig)
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import teacher_dictionary_path, check_same_dictionary
+from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.kd_loss import word_kd_loss
 from seqkd.trust import trusted_checkpoints
 
@@ -57,8 +57,7 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         for p in paths:
             if not os.path.isfile(p):
                 raise SeqkdError(f"teacher checkpoint not found: {p}")
-            check_same_dictionary(data_dict, teacher_dictionary_path(p),
-                                  f"word-level KD teacher {p}")
+            check_checkpoint_dictionary(p, data_dict, "word-level KD teacher")
         with trusted_checkpoints(paths):
             models, _ = checkpoint_utils.load_model_ensemble(
                 paths, arg_overrides={"data": task.cfg.data}, task=task)
