@@ -166,7 +166,7 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
     return CT2Decoder(ct2_dir, beam=cfg.beam, nbest=nbest, batch_tokens=cfg.batch_tokens,
                       max_len=cfg.max_len, threads=1,
                       parallel_batches=cfg.threads or os.cpu_count() or 1,
-                      compute_type="default" if cfg.compute_type == "float32" else cfg.compute_type)
+                      compute_type=cfg.compute_type)
 
 
 def _validate(cfg: DistillConfig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Sequence
 
 from seqkd.errors import SeqkdError
+from seqkd.textio import atomic_path, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +86,6 @@ def check_same_dictionary(expected: str | os.PathLike, actual: str | os.PathLike
 
 def split_prefixes(bin_dir: Path) -> Dict[str, str]:
     """Map of split name (train, valid, test set names) to fairseq's split prefix."""
-    import json
     f = Path(bin_dir) / "splits.json"
     if not f.is_file():
         raise SeqkdError(f"{bin_dir} has no splits.json: is it the bin/ folder of `seqkd prepare`?")
@@ -98,9 +99,6 @@ def binarize(dest: Path, src: str, tgt: str, dictionary: Path,
     ``splits`` must contain ``train``; ``valid`` is optional; every other name is a
     test set. Writes ``dest/splits.json`` mapping names to fairseq's split names.
     """
-    from seqkd.textio import atomic_path, write_text
-    import json
-
     tests = [name for name in splits if name not in ("train", "valid")]
     mapping = {"train": "train"}
     args = ["--source-lang", src, "--target-lang", tgt, "--trainpref", splits["train"],

@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from seqkd import datasets
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import binarize
+from seqkd.fairseq_tools import binarize, split_prefixes
 from seqkd.stage import Stage
-from seqkd.textio import (check_no_empty, read_parallel, require_file,
+from seqkd.textio import (check_no_empty, read_lines, read_parallel, require_file,
                           write_lines, write_text)
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,6 @@ def dictionary_from_spm(sp, path: Path) -> None:
 
 
 def encode_file(sp, src: Path, dest: Path) -> None:
-    from seqkd.textio import read_lines
     lines = read_lines(src)
     write_lines(dest, (" ".join(sp.encode(line, out_type=str)) for line in lines))
 
@@ -279,5 +278,4 @@ class Prepared:
         return require_file(self.path / "pieces" / f"{split}.{lang}", f"{split} pieces")
 
     def test_sets(self) -> List[str]:
-        from seqkd.fairseq_tools import split_prefixes
         return [s for s in split_prefixes(self.bin) if s not in ("train", "valid")]
