@@ -35,6 +35,12 @@ def add_threads(p: argparse.ArgumentParser, default: int = 0) -> None:
                    help="CPU threads for decoding (0: all cores)")
 
 
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to run: auto (a CUDA GPU when one is visible, else the CPU; "
+                        "default), cpu or cuda")
+
+
 def add_decoding(p: argparse.ArgumentParser, beam: int = 5) -> None:
     p.add_argument("--beam", type=int, default=beam, help=f"beam size (default: {beam})")
     p.add_argument("--batch-tokens", type=int, default=1024,
@@ -129,8 +135,8 @@ def build_train(sub) -> None:
                    help="output folder of `seqkd prepare` or `seqkd distill`")
     p.add_argument("--out", required=True, help="output folder for checkpoints and logs")
     p.add_argument("--preset", default="tiny", choices=names,
-                   help="model and schedule preset (teacher: tiny, base; student: tiny, "
-                        "small, deep-enc)")
+                   help="model and schedule preset (teacher: tiny, base, wmt-base; student: "
+                        "tiny, small, deep-enc)")
     p.add_argument("--max-updates", type=int, help="stop after N updates")
     p.add_argument("--max-epoch", type=int, help="stop after N epochs")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
@@ -148,6 +154,7 @@ def build_train(sub) -> None:
                    help="word-level KD weight: (1-alpha)*LS-NLL + alpha*T^2*KL (default: 0.5)")
     p.add_argument("--kd-temperature", type=float, default=1.0, help="KD temperature T")
     add_threads(p)
+    add_device(p)
     p.add_argument("--fairseq-args", default="",
                    help="extra arguments passed to fairseq-train as they are (quoted string)")
     add_common(p)
@@ -175,8 +182,9 @@ def build_distill(sub) -> None:
     add_teachers(p)
     p.add_argument("--method", choices=["seq-kd", "seq-inter"], default="seq-kd")
     p.add_argument("--decoder", choices=["ctranslate2", "fairseq"], default="ctranslate2")
-    p.add_argument("--compute-type", choices=["int8", "float32", "int16"], default="int8",
-                   help="CTranslate2 teacher quantization (default: int8)")
+    p.add_argument("--compute-type", choices=["int8", "float32", "int16", "float16"],
+                   default="int8",
+                   help="CTranslate2 teacher quantization (default: int8; float16 on a GPU)")
     p.add_argument("--nbest", type=int, default=0,
                    help="n-best size for seq-inter (default: the beam size)")
     p.add_argument("--select-metric", choices=["bleu", "chrf"], default="bleu",
@@ -195,6 +203,7 @@ def build_distill(sub) -> None:
     p.add_argument("--max-len-ratio", type=float, default=3.0,
                    help="anomalous: word-length ratio of source and hypothesis above this")
     add_threads(p)
+    add_device(p)
     add_common(p)
     p.set_defaults(func=cmd_distill)
 

@@ -1,7 +1,17 @@
 """The dataset registry: manifests in ``data/``, fetched with checksums.
 
-A manifest names a dataset's files (by URL) and their SHA-256. Files are
-looked up, in order, in the cache, in the mirror folder given by
+A manifest names a dataset's files (by URL) and their SHA-256, and says how
+each split is made of them. A split is one or more parallel parts, each
+either
+
+* a pair of plain files ``PREFIX.LANG.gz`` (``splits: {train: PREFIX}``, the
+  files under ``base_url``, their digests under ``sha256``);
+* a pair of members of a downloaded archive
+  (``{file: ARCHIVE, member: "path/name.{lang}"}``, the archive under
+  ``files: {ARCHIVE: {url, sha256}}``); the parts of a split are concatenated;
+* a test set that sacrebleu fetches and checks itself (``{sacrebleu: wmt14/full}``).
+
+Files are looked up, in order, in the cache, in the mirror folder given by
 ``SEQKD_DATA_MIRROR`` (``<mirror>/<dataset>/<file>``) and on the network;
 whatever the source, a file is used only when its checksum matches.
 """
@@ -11,11 +21,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tarfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -46,21 +57,45 @@ def cache_dir() -> Path:
 @dataclass
 class Manifest:
     name: str
-    base_url: str
     langs: List[str]
-    splits: Dict[str, str]
-    sha256: Dict[str, str]
+    splits: Dict[str, Any]
+    #: plain files: BASE_URL + name, digests in ``sha256``
+    base_url: str = ""
+    sha256: Dict[str, str] = field(default_factory=dict)
+    #: files with their own URL (archives): name -> {url, sha256[, size]}
+    files: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     description: str = ""
     homepage: str = ""
 
-    def file_name(self, split: str, lang: str) -> str:
+    def source(self, file_name: str) -> Tuple[str, str]:
+        """The URL and SHA-256 of one of the dataset's files."""
+        if file_name in self.files:
+            entry = self.files[file_name]
+            return entry["url"], entry["sha256"]
+        if file_name in self.sha256:
+            return self.base_url + file_name, self.sha256[file_name]
+        raise SeqkdError(f"{file_name} is not in the manifest of {self.name}")
+
+    def parts(self, split: str) -> List[Dict[str, str]]:
+        """The parallel parts of a split, each a dict with ``file`` (and ``member``) or
+        ``sacrebleu``; ``{lang}`` in names is left for the caller to fill in."""
         if split not in self.splits:
             raise SeqkdError(
                 f"dataset {self.name} has no split {split!r}; it has: {', '.join(self.splits)}")
+        spec = self.splits[split]
+        if isinstance(spec, str):
+            return [{"file": spec + ".{lang}.gz"}]
+        parts = spec if isinstance(spec, list) else [spec]
+        for part in parts:
+            if not isinstance(part, dict) or not ({"file", "sacrebleu"} & set(part)):
+                raise SeqkdError(f"dataset {self.name}, split {split}: a part needs `file` "
+                                 f"(with `member` for an archive) or `sacrebleu`, got {part!r}")
+        return parts
+
+    def check_lang(self, lang: str) -> None:
         if lang not in self.langs:
             raise SeqkdError(
                 f"dataset {self.name} has no language {lang!r}; it has: {', '.join(self.langs)}")
-        return f"{self.splits[split]}.{lang}.gz"
 
 
 def available() -> List[str]:
@@ -91,9 +126,7 @@ def _verify(path: Path, expected: str, source: str) -> None:
 
 def fetch_file(manifest: Manifest, file_name: str, cache: Optional[Path] = None) -> Path:
     """Return a verified local copy of one file of a dataset."""
-    if file_name not in manifest.sha256:
-        raise SeqkdError(f"{file_name} is not in the manifest of {manifest.name}")
-    expected = manifest.sha256[file_name]
+    url, expected = manifest.source(file_name)
     dest = (cache or cache_dir()) / manifest.name / file_name
     if dest.is_file():
         if sha256_file(dest) == expected:
@@ -110,7 +143,6 @@ def fetch_file(manifest: Manifest, file_name: str, cache: Optional[Path] = None)
             logger.info("copied %s from mirror %s", file_name, mirror)
             return dest
         logger.info("%s not in mirror %s; trying the network", file_name, mirror)
-    url = manifest.base_url + file_name
     logger.info("downloading %s", url)
     with atomic_path(dest) as tmp:
         try:
@@ -124,7 +156,63 @@ def fetch_file(manifest: Manifest, file_name: str, cache: Optional[Path] = None)
     return dest
 
 
+def extract_member(archive: Path, member: str, dest: Path) -> Path:
+    """One file out of a (verified) tar archive, written atomically to ``dest``."""
+    if dest.is_file():
+        return dest
+    logger.info("extracting %s from %s", member, archive.name)
+    try:
+        with tarfile.open(archive) as tar:
+            try:
+                f = tar.extractfile(member)
+            except KeyError:
+                f = None
+            if f is None:
+                raise SeqkdError(f"{archive} has no file {member!r}; the manifest's member "
+                                 "name is wrong")
+            with f, atomic_path(dest) as tmp, open(tmp, "wb") as out:
+                shutil.copyfileobj(f, out)
+    except tarfile.TarError as e:
+        raise SeqkdError(f"cannot read archive {archive}: {e}") from None
+    return dest
+
+
+def fetch_sacrebleu(test_set: str, src: str, tgt: str) -> Dict[str, Path]:
+    """Source and reference of a test set, fetched (and checked) by sacrebleu."""
+    from sacrebleu.dataset import DATASETS
+    from sacrebleu.utils import get_reference_files, get_source_file
+
+    pair = f"{src}-{tgt}"
+    if test_set not in DATASETS or pair not in DATASETS[test_set].langpairs:
+        raise SeqkdError(f"sacrebleu has no test set {test_set!r} for {pair} "
+                         "(see `sacrebleu --list`)")
+    try:
+        source = get_source_file(test_set, pair)
+        refs = get_reference_files(test_set, pair)
+    except (Exception, SystemExit) as e:  # sacrebleu exits on a failed download
+        raise SeqkdError(f"sacrebleu could not fetch {test_set} {pair}: {e}; offline, fill "
+                         "its cache (the SACREBLEU environment variable names it) on a "
+                         "machine with network access") from None
+    return {src: Path(source), tgt: Path(refs[0])}
+
+
 def fetch_split(manifest: Manifest, split: str, src: str, tgt: str,
-                cache: Optional[Path] = None) -> Dict[str, Path]:
-    return {lang: fetch_file(manifest, manifest.file_name(split, lang), cache)
-            for lang in (src, tgt)}
+                cache: Optional[Path] = None) -> List[Dict[str, Path]]:
+    """Verified local files for each parallel part of a split, ``{lang: path}`` each."""
+    for lang in (src, tgt):
+        manifest.check_lang(lang)
+    root = (cache or cache_dir()) / manifest.name
+    out: List[Dict[str, Path]] = []
+    for part in manifest.parts(split):
+        if "sacrebleu" in part:
+            out.append(fetch_sacrebleu(part["sacrebleu"], src, tgt))
+        elif "member" in part:
+            archive = fetch_file(manifest, part["file"], cache)
+            out.append({lang: extract_member(
+                archive, part["member"].format(lang=lang),
+                root / "extracted" / part["file"] / part["member"].format(lang=lang))
+                for lang in (src, tgt)})
+        else:
+            out.append({lang: fetch_file(manifest, part["file"].format(lang=lang), cache)
+                        for lang in (src, tgt)})
+    return out

@@ -16,6 +16,7 @@ from typing import List, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import PLUGIN_DIR
+from seqkd.stage import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class FairseqDecoder:
 
     def __init__(self, checkpoints: Sequence[str | os.PathLike], data_bin: str | os.PathLike,
                  beam: int = 5, nbest: int = 1, batch_tokens: int = 1024, max_len: int = 200,
-                 threads: int = 0):
+                 threads: int = 0, device: str = "cpu"):
         import torch
         from fairseq import checkpoint_utils
         from fairseq.sequence_generator import SequenceGenerator
@@ -51,8 +52,11 @@ class FairseqDecoder:
         with trusted_checkpoints(paths):
             self.models, _, self.task = checkpoint_utils.load_model_ensemble_and_task(
                 paths, arg_overrides={"data": os.fspath(data_bin)})
+        self.device = resolve_device(device, torch.cuda.is_available())
         for m in self.models:
             m.eval()
+            if self.device == "cuda":
+                m.cuda()
         self.src_dict = self.task.source_dictionary
         self.tgt_dict = self.task.target_dictionary
         self.generator = SequenceGenerator(self.models, self.tgt_dict, beam_size=beam,
@@ -75,6 +79,10 @@ class FairseqDecoder:
         out: List[Hypotheses] = [[] for _ in batch]
         with torch.no_grad():
             for sample in itr:
+                if self.device == "cuda":
+                    from fairseq.utils import move_to_cuda
+
+                    sample = move_to_cuda(sample)
                 hypos = self.task.inference_step(self.generator, self.models, sample)
                 for i, sid in enumerate(sample["id"].tolist()):
                     out[sid] = [
@@ -105,7 +113,7 @@ def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
 
 
 class CT2Decoder:
-    """A CTranslate2 translator on the CPU.
+    """A CTranslate2 translator (on the CPU unless ``device`` says otherwise).
 
     ``threads`` are intra-op threads (one batch at a time: lowest latency);
     ``parallel_batches`` runs that many batches at once, each on its own threads
@@ -117,15 +125,18 @@ class CT2Decoder:
     def __init__(self, model_dir: str | os.PathLike, beam: int = 5, nbest: int = 1,
                  batch_tokens: int = 1024, max_len: int = 200, threads: int = 0,
                  compute_type: str = "default", use_vmap: bool = False,
-                 parallel_batches: int = 1):
+                 parallel_batches: int = 1, device: str = "cpu"):
         import ctranslate2
 
         if nbest > beam:
             raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
         if not (Path(model_dir) / "model.bin").is_file():
             raise SeqkdError(f"{model_dir} is not a CTranslate2 model folder (no model.bin)")
+        self.device = resolve_device(device, ctranslate2.get_cuda_device_count() > 0)
+        if self.device == "cuda":
+            parallel_batches = 1  # one model on the GPU; CPU threads only feed it
         self.translator = ctranslate2.Translator(
-            os.fspath(model_dir), device="cpu", compute_type=compute_type,
+            os.fspath(model_dir), device=self.device, compute_type=compute_type,
             intra_threads=threads, inter_threads=parallel_batches)
         self.beam, self.nbest = beam, nbest
         self.batch_tokens, self.max_len = batch_tokens, max_len

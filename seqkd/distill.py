@@ -46,7 +46,8 @@ FILTERS = ("off", "flag", "drop")
 
 @dataclass
 class DistillConfig:
-    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "num_shards", "shard_id", "out_dir")
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "device", "num_shards", "shard_id",
+                                           "out_dir")
 
     data: str
     out_dir: str
@@ -66,6 +67,8 @@ class DistillConfig:
     num_shards: int = 1
     shard_id: int = 0
     threads: int = 0
+    #: auto (a CUDA GPU when the decoder's library sees one, else the CPU), cpu or cuda
+    device: str = "auto"
 
     def n_hypotheses(self) -> int:
         if self.method == "seq-kd":
@@ -154,7 +157,7 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
     if cfg.decoder == "fairseq":
         return FairseqDecoder(cfg.teachers, prepared.bin, beam=cfg.beam, nbest=nbest,
                               batch_tokens=cfg.batch_tokens, max_len=cfg.max_len,
-                              threads=cfg.threads)
+                              threads=cfg.threads, device=cfg.device)
     if len(cfg.teachers) > 1:
         raise SeqkdError("the ctranslate2 decoder takes one teacher; decode an ensemble "
                          "with --decoder fairseq")
@@ -162,11 +165,11 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
     if not (ct2_dir / "model.bin").is_file():
         logger.info("converting the teacher to CTranslate2 (%s) in %s", cfg.compute_type, ct2_dir)
         convert_to_ct2(cfg.teachers[0], prepared.bin, ct2_dir, cfg.compute_type)
-    # bulk decoding: one thread per batch, as many batches at once as threads
+    # bulk decoding on the CPU: one thread per batch, as many batches at once as threads
     return CT2Decoder(ct2_dir, beam=cfg.beam, nbest=nbest, batch_tokens=cfg.batch_tokens,
                       max_len=cfg.max_len, threads=1,
                       parallel_batches=cfg.threads or os.cpu_count() or 1,
-                      compute_type=cfg.compute_type)
+                      compute_type=cfg.compute_type, device=cfg.device)
 
 
 def _validate(cfg: DistillConfig) -> None:

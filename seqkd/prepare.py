@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,8 +116,6 @@ def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_t
     """Train a joint SentencePiece model (no bos/eos/pad; unk is id 0)."""
     import sentencepiece as spm
 
-    import tempfile
-
     model = out_prefix.with_suffix(".model")
     with tempfile.TemporaryDirectory(dir=out_prefix.parent, prefix=".spm.") as tmpdir:
         spm.SentencePieceTrainer.train(
@@ -152,8 +151,8 @@ def encode_file(sp, src: Path, dest: Path) -> None:
 # ---------------------------------------------------------------- the stage
 
 
-def _gather_sources(cfg: PrepareConfig) -> Dict[str, Dict[str, Path]]:
-    """split name -> {lang: path} for train, valid and the test sets."""
+def _gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
+    """split name -> its parallel parts ({lang: path} each) for train, valid and tests."""
     langs = (cfg.src, cfg.tgt)
     if cfg.train_prefix:
         if not cfg.valid_prefix:
@@ -168,11 +167,9 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, Dict[str, Path]]:
                     p = Path(f"{p}.gz")
                 out[lang] = require_file(p, f"{lang} file for prefix {prefix}")
             return out
-        splits = {"train": local(cfg.train_prefix)}
-        if cfg.valid_prefix:
-            splits["valid"] = local(cfg.valid_prefix)
+        splits = {"train": [local(cfg.train_prefix)], "valid": [local(cfg.valid_prefix)]}
         for name, prefix in cfg.test_prefixes.items():
-            splits[name] = local(prefix)
+            splits[name] = [local(prefix)]
         return splits
     if not cfg.dataset:
         raise SeqkdError("give a registered dataset (--dataset) or local files (--train-prefix)")
@@ -205,8 +202,15 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
     sources = _gather_sources(cfg)
     report: Dict[str, Dict] = {}
     text = out / "text"
-    for name, files in tqdm(sources.items(), desc="read+clean", unit="split"):
-        s, t = read_parallel(files[cfg.src], files[cfg.tgt])
+    for name, parts in tqdm(sources.items(), desc="read+clean", unit="split"):
+        s, t = [], []
+        for files in parts:
+            ps, pt = read_parallel(files[cfg.src], files[cfg.tgt])
+            if name != "train":  # test and validation lines are kept as they are
+                check_no_empty(files[cfg.src], ps)
+                check_no_empty(files[cfg.tgt], pt)
+            s += ps
+            t += pt
         if name == "train":
             s, t, counts = clean_pairs(s, t, cfg.max_len, cfg.max_ratio, cfg.dedupe)
             if cfg.max_train_pairs is not None and len(s) > cfg.max_train_pairs:
@@ -214,15 +218,13 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
                 s, t = s[:cfg.max_train_pairs], t[:cfg.max_train_pairs]
                 counts["kept"] = len(s)
             if not s:
-                raise SeqkdError(f"no training pairs left after cleaning {files[cfg.src]}: "
+                raise SeqkdError(f"no training pairs left after cleaning {parts[0][cfg.src]}: "
                                  f"{dict(counts)}")
             dropped = {k: v for k, v in counts.items() if k.startswith("dropped")}
             logger.info("train: read %d pairs, kept %d; dropped: %s", counts["read"],
                         counts["kept"], dropped or "none")
             report[name] = dict(counts)
         else:
-            check_no_empty(files[cfg.src], s)
-            check_no_empty(files[cfg.tgt], t)
             report[name] = {"read": len(s), "kept": len(s)}
         write_lines(text / f"{name}.{cfg.src}", s)
         write_lines(text / f"{name}.{cfg.tgt}", t)

@@ -62,6 +62,21 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str, cuda_available: bool) -> str:
+    """``cpu`` or ``cuda`` for a requested device (``auto``: the GPU when there is one)."""
+    if device not in DEVICES:
+        raise SeqkdError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda" and not cuda_available:
+        raise SeqkdError("device cuda was asked for but no CUDA GPU is visible (with a CPU "
+                         "build of torch or CTranslate2 there never is); use device cpu or auto")
+    if device == "auto":
+        return "cuda" if cuda_available else "cpu"
+    return device
+
+
 def to_dict(config: Any) -> Dict[str, Any]:
     """A dataclass config as plain data (paths as strings)."""
     def plain(v):

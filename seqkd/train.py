@@ -24,7 +24,7 @@ from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
-from seqkd.stage import Stage, versions
+from seqkd.stage import Stage, resolve_device, versions
 from seqkd.textio import require_file, write_text
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ PRESETS: Dict[str, Dict[str, Preset]] = {
     "teacher": {
         "tiny": Preset("seqkd_teacher_tiny", 1e-3, 50, 0.1, 2048),
         "base": Preset("seqkd_teacher_base", 1e-3, 400, 0.3, 4096),
+        "wmt-base": Preset("seqkd_teacher_wmt_base", 7e-4, 4000, 0.1, 8192),
     },
     "student": {
         "tiny": Preset("seqkd_student_tiny", 1e-3, 50, 0.1, 2048),
@@ -55,7 +56,7 @@ PRESETS: Dict[str, Dict[str, Preset]] = {
 
 @dataclass
 class TrainConfig:
-    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "out_dir")
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "device", "out_dir")
 
     data: str
     out_dir: str
@@ -76,6 +77,8 @@ class TrainConfig:
     kd_alpha: float = 0.5
     kd_temperature: float = 1.0
     threads: int = 0
+    #: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda
+    device: str = "auto"
     extra_args: List[str] = field(default_factory=list)
 
 
@@ -90,7 +93,8 @@ def data_folder(path: str | Path) -> Path:
     return p
 
 
-def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path) -> List[str]:
+def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
+                       device: str = "cpu") -> List[str]:
     if cfg.role not in PRESETS:
         raise SeqkdError(f"--role must be one of {', '.join(PRESETS)}, got {cfg.role!r}")
     presets = PRESETS[cfg.role]
@@ -111,10 +115,12 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path) -> List[str
         "--dropout", str(cfg.dropout if cfg.dropout is not None else p.dropout),
         "--weight-decay", "0.0001", "--label-smoothing", str(cfg.label_smoothing),
         "--max-tokens", str(cfg.max_tokens or p.max_tokens),
-        "--save-dir", save_dir, "--seed", str(cfg.seed), "--cpu", "--num-workers", "0",
+        "--save-dir", save_dir, "--seed", str(cfg.seed), "--num-workers", "0",
         "--no-epoch-checkpoints", "--patience", str(cfg.patience),
         "--log-format", "simple", "--log-interval", "10",
     ]
+    if device == "cpu":
+        args.append("--cpu")
     if cfg.kd_teachers:
         args += ["--criterion", "seqkd_word_kd", "--kd-teachers",
                  ":".join(str(Path(t).resolve()) for t in cfg.kd_teachers),
@@ -150,7 +156,10 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     for t in cfg.kd_teachers:
         check_checkpoint_dictionary(t, data / "dict.txt", "word-level KD teacher")
     save_dir = out / "checkpoints"
-    args = fairseq_train_args(cfg, data, save_dir)
+    import torch
+
+    device = resolve_device(cfg.device, torch.cuda.is_available())
+    args = fairseq_train_args(cfg, data, save_dir, device)
     stage = Stage(f"train ({cfg.role})", out, cfg, force=force, resumable=True)
     if not stage.begin():
         return stage.finished()["summary"]
@@ -166,6 +175,7 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
             logger.info("resuming from %s", save_dir / "checkpoint_last.pt")
         threads = cfg.threads or os.cpu_count() or 1
         os.environ["OMP_NUM_THREADS"] = str(threads)
+        logger.info("training on %s (%d CPU threads)", device, threads)
         run_tool("train", args, trust=[save_dir, *cfg.kd_teachers],
                  log_path=out / "fairseq-train.log")
         best = save_dir / "checkpoint_best.pt"

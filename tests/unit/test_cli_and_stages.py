@@ -170,3 +170,51 @@ def test_arguments_become_stage_configs():
     args = build_parser().parse_args(["prepare", "--out", "o", "--no-dedupe", "--max-ratio", "2"])
     cfg = config_from(PrepareConfig, args, out_dir=args.out, dedupe=not args.no_dedupe)
     assert cfg.dedupe is False and cfg.max_ratio == 2.0 and cfg.dataset == "multi30k"
+
+
+def test_device_choice():
+    from seqkd.stage import resolve_device
+
+    assert resolve_device("auto", cuda_available=False) == "cpu"
+    assert resolve_device("auto", cuda_available=True) == "cuda"
+    assert resolve_device("cpu", cuda_available=True) == "cpu"
+    with pytest.raises(SeqkdError, match="no CUDA GPU"):
+        resolve_device("cuda", cuda_available=False)
+    with pytest.raises(SeqkdError, match="device must be one of"):
+        resolve_device("gpu", cuda_available=True)
+
+
+def test_device_reaches_fairseq_train_and_leaves_the_settings_hash_alone(tmp_path):
+    from pathlib import Path
+
+    from seqkd.cli import config_from
+    from seqkd.train import TrainConfig, fairseq_train_args
+
+    args = build_parser().parse_args(
+        ["train", "--role", "student", "--data", "d", "--out", "o", "--max-epoch", "1",
+         "--device", "cuda", "--fairseq-args=--fp16"])
+    cfg = config_from(TrainConfig, args, out_dir=args.out, extra_args=["--fp16"])
+    assert cfg.device == "cuda"
+    on_cpu = fairseq_train_args(cfg, Path("d"), Path("s"), device="cpu")
+    on_gpu = fairseq_train_args(cfg, Path("d"), Path("s"), device="cuda")
+    assert "--cpu" in on_cpu and "--cpu" not in on_gpu and on_gpu[-1] == "--fp16"
+    # the device is recorded but is not a setting that makes a finished run stale
+    a = Stage("train", tmp_path / "a", cfg)
+    b = Stage("train", tmp_path / "b", dataclasses.replace(cfg, device="cpu"))
+    assert a.hash == b.hash and a.config["device"] == "cuda" and "device" not in a.settings
+
+
+def test_every_training_preset_names_an_architecture_the_plugin_registers():
+    import ast
+    from pathlib import Path
+
+    from seqkd.fairseq_tools import PLUGIN_DIR
+    from seqkd.train import PRESETS
+
+    # read the plugin's table without importing it (fairseq registers only once)
+    tree = ast.parse((Path(PLUGIN_DIR) / "architectures.py").read_text())
+    table = next(ast.literal_eval(n.value) for n in tree.body
+                 if isinstance(n, ast.Assign) and n.targets[0].id == "PRESETS")
+    archs = {p.arch for role in PRESETS.values() for p in role.values()}
+    assert archs <= set(table), archs - set(table)
+    assert table["seqkd_teacher_wmt_base"] == (6, 6, 512, 2048, 8)

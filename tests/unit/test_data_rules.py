@@ -111,7 +111,7 @@ def _registry(tmp_path, monkeypatch, content: bytes, digest: str):
 def test_mirror_file_with_right_checksum_is_used(tmp_path, monkeypatch):
     data = gzip.compress(b"hello\n")
     m = _registry(tmp_path, monkeypatch, data, hashlib.sha256(data).hexdigest())
-    files = datasets.fetch_split(m, "train", "en", "de")
+    [files] = datasets.fetch_split(m, "train", "en", "de")
     assert read_lines(files["en"]) == ["hello"]
     assert files["en"].parent == tmp_path / "cache" / "toy"
 

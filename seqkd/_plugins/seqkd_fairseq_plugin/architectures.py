@@ -11,6 +11,7 @@ from fairseq.models.transformer import base_architecture
 PRESETS = {
     "seqkd_teacher_tiny": (2, 2, 64, 128, 2),
     "seqkd_teacher_base": (6, 6, 256, 1024, 4),
+    "seqkd_teacher_wmt_base": (6, 6, 512, 2048, 8),  # transformer-base, for WMT-size data
     "seqkd_student_tiny": (1, 1, 32, 64, 2),
     "seqkd_student_small": (3, 1, 256, 512, 4),
     "seqkd_student_deep_enc": (6, 2, 256, 1024, 4),
