@@ -136,7 +136,7 @@ def build_train(sub) -> None:
     p.add_argument("--out", required=True, help="output folder for checkpoints and logs")
     p.add_argument("--preset", default="tiny", choices=names,
                    help="model and schedule preset (teacher: tiny, base, wmt-base; student: "
-                        "tiny, small, deep-enc)")
+                        "tiny, small, deep-enc, enc6-dec1)")
     p.add_argument("--max-updates", type=int, help="stop after N updates")
     p.add_argument("--max-epoch", type=int, help="stop after N epochs")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
@@ -148,6 +148,10 @@ def build_train(sub) -> None:
                    help="early stopping: stop after N validations without a better loss")
     p.add_argument("--validate-interval-updates", type=int, default=0,
                    help="also validate and checkpoint every N updates (0: each epoch)")
+    p.add_argument("--average-last", type=int, default=0, metavar="N",
+                   help="keep the last N epoch checkpoints and write their average, "
+                        "checkpoints/checkpoint_avg.pt, which export, bench and distill then "
+                        "use for this folder (default: 0, off)")
     p.add_argument("--seed", type=int, default=1)
     add_teachers(p, flag="--kd-teacher", required=False)
     p.add_argument("--kd-alpha", type=float, default=0.5,
@@ -202,6 +206,13 @@ def build_distill(sub) -> None:
                    help="anomalous: teacher log-probability per token below this")
     p.add_argument("--max-len-ratio", type=float, default=3.0,
                    help="anomalous: word-length ratio of source and hypothesis above this")
+    p.add_argument("--loop-repeats", type=int, default=3,
+                   help="anomalous ('loop'): an n-gram of up to 4 words repeated this many "
+                        "times in a row in the output but not in the source (0: off; "
+                        "default: 3)")
+    p.add_argument("--empty", choices=["reference", "drop"], default="reference",
+                   help="an empty teacher output: train on the reference instead "
+                        "(default), or drop the pair; counted in report.json")
     add_threads(p)
     add_device(p)
     add_common(p)

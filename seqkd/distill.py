@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 METHODS = ("seq-kd", "seq-inter")
 DECODERS = ("fairseq", "ctranslate2")
 FILTERS = ("off", "flag", "drop")
+#: what an empty teacher output becomes: the training reference, or nothing (pair dropped)
+EMPTY_CHOICES = ("reference", "drop")
 
 
 @dataclass
@@ -64,6 +66,10 @@ class DistillConfig:
     filter: str = "flag"
     min_score: Optional[float] = None
     max_len_ratio: float = 3.0
+    #: anomalous ("loop"): an n-gram of up to 4 words repeated this many times in a row (0: off)
+    loop_repeats: int = 3
+    #: an empty teacher output is replaced by the reference ("reference") or dropped ("drop")
+    empty: str = "reference"
     num_shards: int = 1
     shard_id: int = 0
     threads: int = 0
@@ -134,14 +140,33 @@ def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str) -> 
     return best
 
 
+def tandem_repeat(words: Sequence[str], repeats: int, max_n: int = 4) -> Optional[str]:
+    """The first n-gram (n <= ``max_n``) that occurs ``repeats`` times in a row, or None.
+
+    This is how a looping decoder shows: "on the beach on the beach on the beach".
+    """
+    if repeats < 2:
+        return None
+    for n in range(1, max_n + 1):
+        for i in range(0, len(words) - n * repeats + 1):
+            gram = words[i:i + n]
+            if all(words[i + k * n:i + (k + 1) * n] == gram for k in range(1, repeats)):
+                return " ".join(gram)
+    return None
+
+
 def anomaly(src: str, hyp: str, score: float, min_score: Optional[float],
-            max_len_ratio: float) -> Optional[str]:
+            max_len_ratio: float, loop_repeats: int = 0) -> Optional[str]:
     """Why a distilled pair looks wrong, or None."""
     if not hyp.strip():
         return "empty"
     ls, lh = len(src.split()), len(hyp.split())
     if max(ls, lh) / max(1, min(ls, lh)) > max_len_ratio:
         return "length_ratio"
+    hyp_words = hyp.split()
+    if loop_repeats and tandem_repeat(hyp_words, loop_repeats) is not None \
+            and tandem_repeat(src.split(), loop_repeats) is None:
+        return "loop"
     if min_score is not None and score < min_score:
         return "low_score"
     return None
@@ -179,6 +204,10 @@ def _validate(cfg: DistillConfig) -> None:
         raise SeqkdError(f"--decoder must be one of {', '.join(DECODERS)}, got {cfg.decoder!r}")
     if cfg.filter not in FILTERS:
         raise SeqkdError(f"--filter must be one of {', '.join(FILTERS)}, got {cfg.filter!r}")
+    if cfg.empty not in EMPTY_CHOICES:
+        raise SeqkdError(f"--empty must be one of {', '.join(EMPTY_CHOICES)}, got {cfg.empty!r}")
+    if cfg.loop_repeats < 0 or cfg.loop_repeats == 1:
+        raise SeqkdError(f"--loop-repeats must be 0 (off) or at least 2, got {cfg.loop_repeats}")
     if cfg.method == "seq-inter" and cfg.n_hypotheses() < 2:
         raise SeqkdError("seq-inter needs an n-best list: use --nbest 2 or more (and a beam "
                          "at least as large)")
@@ -276,17 +305,24 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
     flagged: List[str] = []
     keep_src, keep_tgt = [], []
     reasons: Dict[str, int] = {}
-    for i, (src, (hyp, score)) in enumerate(zip(src_text, selected), start=1):
+    empty_replaced = empty_dropped = 0
+    for i, (src, (hyp, score), ref) in enumerate(zip(src_text, selected, ref_text), start=1):
         why = None if cfg.filter == "off" else anomaly(src, hyp, score, cfg.min_score,
-                                                        cfg.max_len_ratio)
+                                                        cfg.max_len_ratio, cfg.loop_repeats)
         if why:
             reasons[why] = reasons.get(why, 0) + 1
             ratio = len(hyp.split()) / max(1, len(src.split()))
             flagged.append(f"{i}\t{why}\t{score:.4f}\t{ratio:.2f}")
             if cfg.filter == "drop":
                 continue
+        if not hyp.strip():
+            if cfg.empty == "drop":
+                empty_dropped += 1
+                continue
+            empty_replaced += 1
+            hyp = ref
         keep_src.append(src)
-        keep_tgt.append(hyp if hyp.strip() else ref)
+        keep_tgt.append(hyp)
     write_lines(out / "filter.tsv", ["line\treason\tscore\tlength_ratio"] + flagged)
     if not keep_src:
         raise SeqkdError("every distilled pair was filtered out; check the teacher and the "
@@ -310,4 +346,6 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
                 "dropped" if cfg.filter == "drop" else "flagged", len(flagged), reasons or "none")
     return {"method": cfg.method, "lines": len(src_text), "pairs_written": len(keep_src),
             "anomalous": len(flagged), "anomaly_reasons": reasons, "filter": cfg.filter,
+            "empty_outputs": {"policy": cfg.empty, "replaced_by_reference": empty_replaced,
+                              "dropped": empty_dropped},
             "seq_inter_changed": changed if cfg.method == "seq-inter" else None}

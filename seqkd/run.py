@@ -157,11 +157,23 @@ def plan(cfg: Dict, base: Path) -> List[Step]:
     bench_cfg = dict(cfg.get("bench") or {})
     if bench_cfg:
         beams = bench_cfg.pop("student_beams", [bench_cfg.get("beam", 5)])
+        #: the teacher exported like the students (CTranslate2), benched at these beams
+        teacher_ct2_beams = bench_cfg.pop("teacher_ct2_beams", [])
         systems = []
         deps = []
         if bench_cfg.pop("teacher", True):
             systems.append(SystemSpec("teacher", "fairseq", teachers[0]))
             deps += teacher_deps
+        if teacher_ct2_beams:
+            edir = work / "export-teacher"
+            ecfg = _fields(ExportConfig, export_cfg, "export", checkpoint=teachers[0],
+                           data=str(data_dir), out_dir=str(edir))
+            steps.append(Step("export-teacher", edir, ecfg, (lambda c=ecfg: export(c)),
+                              ["prepare", *teacher_deps]))
+            for b in teacher_ct2_beams:
+                systems.append(SystemSpec(f"teacher-{ecfg.quantization}-b{b}", "ct2",
+                                          str(edir / "model"), beam=b))
+            deps.append("export-teacher")
         for name in students:
             for b in beams:
                 systems.append(SystemSpec(f"{name}-b{b}", "ct2",

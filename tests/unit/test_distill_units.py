@@ -65,3 +65,32 @@ def test_anomalies():
     assert anomaly("a", "a b c d e", -0.1, None, 3.0) == "length_ratio"
     assert anomaly("a b", "x y", -5.0, -2.0, 3.0) == "low_score"
     assert anomaly("a b", "x y", -1.0, -2.0, 3.0) is None
+
+
+# ---------------------------------------------------------------- loops in distilled outputs
+
+from seqkd.distill import tandem_repeat  # noqa: E402
+
+
+@pytest.mark.parametrize("hyp,repeats,found", [
+    ("ein Hund läuft am Strand am Strand am Strand", 3, "am Strand"),
+    ("ein ein ein Hund", 3, "ein"),
+    ("a b c d a b c d a b c d", 3, "a b c d"),
+    ("ein Hund läuft am Strand am Strand", 3, None),       # twice is not a loop at 3
+    ("ein Hund läuft am Strand am Strand", 2, "am Strand"),
+    ("a b c d e a b c d e a b c d e", 3, None),           # 5-grams are not looked at
+    ("", 3, None),
+    ("Mann", 0, None),
+])
+def test_tandem_repeat(hyp, repeats, found):
+    assert tandem_repeat(hyp.split(), repeats) == found
+
+
+def test_loop_rule_flags_outputs_that_loop_where_the_source_does_not():
+    looping = "Ein Mann in einem roten Hemd in einem roten Hemd in einem roten Hemd"
+    assert anomaly("A man in a red shirt .", looping, -0.5, None, 3.0, loop_repeats=3) == "loop"
+    assert anomaly("A man in a red shirt .", looping, -0.5, None, 3.0, loop_repeats=0) is None
+    # the source repeats itself the same way: a faithful translation, not a loop
+    assert anomaly("go go go team", "los los los Team", -0.5, None, 3.0, loop_repeats=3) is None
+    # the length-ratio rule is checked first and still wins
+    assert anomaly("a b", "x y x y x y x y", -0.1, None, 3.0, loop_repeats=3) == "length_ratio"

@@ -15,6 +15,7 @@ PRESETS = {
     "seqkd_student_tiny": (1, 1, 32, 64, 2),
     "seqkd_student_small": (3, 1, 256, 512, 4),
     "seqkd_student_deep_enc": (6, 2, 256, 1024, 4),
+    "seqkd_student_enc6_dec1": (6, 1, 256, 1024, 4),
 }
 
 

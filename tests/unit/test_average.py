@@ -1,0 +1,83 @@
+"""Checkpoint averaging (`seqkd train --average-last N`) on hand-made checkpoints."""
+
+import pytest
+import torch
+
+from seqkd.errors import SeqkdError
+from seqkd.train import (AVERAGED, TrainConfig, average_checkpoints, checkpoint_of,
+                         fairseq_train_args, last_epoch_checkpoints)
+
+
+def _ckpt(path, value, epoch):
+    torch.save({"model": {"w": torch.full((2, 3), float(value)), "steps": torch.tensor(epoch)},
+                "cfg": {"epoch": epoch}, "last_optimizer_state": {"big": torch.zeros(10)},
+                "optimizer_history": [{"num_updates": epoch * 10}],
+                "extra_state": {"epoch": epoch}}, path)
+
+
+def test_last_epoch_checkpoints_sorts_by_epoch_number(tmp_path):
+    for e in (1, 2, 9, 10, 11):
+        _ckpt(tmp_path / f"checkpoint{e}.pt", e, e)
+    _ckpt(tmp_path / "checkpoint_best.pt", 0, 0)
+    _ckpt(tmp_path / "checkpoint_last.pt", 0, 0)
+    assert [p.name for p in last_epoch_checkpoints(tmp_path, 3)] == [
+        "checkpoint9.pt", "checkpoint10.pt", "checkpoint11.pt"]
+    assert len(last_epoch_checkpoints(tmp_path, 10)) == 5
+
+
+def test_average_is_the_elementwise_mean_without_optimizer_state(tmp_path):
+    paths = []
+    for e, v in ((3, 1.0), (4, 2.0), (5, 6.0)):
+        paths.append(tmp_path / f"checkpoint{e}.pt")
+        _ckpt(paths[-1], v, e)
+    out = tmp_path / AVERAGED
+    average_checkpoints(paths, out)
+    got = torch.load(out, weights_only=False)
+    assert torch.allclose(got["model"]["w"], torch.full((2, 3), 3.0))
+    assert got["model"]["w"].dtype == torch.float32
+    assert got["model"]["steps"].item() == 5          # integer buffers: the last one's
+    assert got["cfg"] == {"epoch": 5} and "last_optimizer_state" not in got
+    assert got["averaged_from"] == ["checkpoint3.pt", "checkpoint4.pt", "checkpoint5.pt"]
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_average_refuses_checkpoints_of_different_models(tmp_path):
+    _ckpt(tmp_path / "checkpoint1.pt", 1, 1)
+    torch.save({"model": {"other": torch.zeros(1)}}, tmp_path / "checkpoint2.pt")
+    with pytest.raises(SeqkdError, match="other parameters"):
+        average_checkpoints([tmp_path / "checkpoint1.pt", tmp_path / "checkpoint2.pt"],
+                            tmp_path / AVERAGED)
+    assert not (tmp_path / AVERAGED).exists()
+
+
+def test_a_train_folder_stands_for_its_average_when_there_is_one(tmp_path):
+    ck = tmp_path / "student" / "checkpoints"
+    ck.mkdir(parents=True)
+    _ckpt(ck / "checkpoint_best.pt", 1, 1)
+    assert checkpoint_of(tmp_path / "student") == ck / "checkpoint_best.pt"
+    _ckpt(ck / AVERAGED, 1, 1)
+    assert checkpoint_of(tmp_path / "student") == ck / AVERAGED
+
+
+def test_average_last_keeps_epoch_checkpoints(tmp_path):
+    cfg = TrainConfig(data=str(tmp_path), out_dir=str(tmp_path / "o"), max_epoch=3)
+    args = fairseq_train_args(cfg, tmp_path, tmp_path / "o")
+    assert "--no-epoch-checkpoints" in args and "--keep-last-epochs" not in args
+    cfg.average_last = 4
+    args = fairseq_train_args(cfg, tmp_path, tmp_path / "o")
+    assert "--no-epoch-checkpoints" not in args
+    assert args[args.index("--keep-last-epochs") + 1] == "4"
+    cfg.average_last = -1
+    with pytest.raises(SeqkdError, match="average-last"):
+        fairseq_train_args(cfg, tmp_path, tmp_path / "o")
+
+
+def test_teacher_base_preset_is_the_v2_recipe(tmp_path):
+    cfg = TrainConfig(data=str(tmp_path), out_dir=str(tmp_path / "o"), role="teacher",
+                      preset="base", max_epoch=12)
+    args = fairseq_train_args(cfg, tmp_path, tmp_path / "o")
+    value = {k: args[args.index(k) + 1] for k in
+             ("--lr", "--warmup-updates", "--dropout", "--attention-dropout", "--max-tokens")}
+    assert value == {"--lr": "0.002", "--warmup-updates": "400", "--dropout": "0.2",
+                     "--attention-dropout": "0.1", "--max-tokens": "4096"}
+    assert "--encoder-normalize-before" in args and "--decoder-normalize-before" in args
