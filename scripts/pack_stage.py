@@ -25,8 +25,13 @@ KEEP = ("checkpoint_avg.pt", "checkpoint_best.pt")
 
 def _recast(path_or_bytes, dtype) -> bytes:
     state = torch.load(path_or_bytes, map_location="cpu", weights_only=False)
-    state["model"] = {k: v.to(dtype) if v.is_floating_point() else v
-                      for k, v in state["model"].items()}
+    model, cast, seen = state["model"], {}, {}
+    for k, v in model.items():  # tied weights (shared embeddings) stay tied, stored once
+        key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
+        if key not in seen:
+            seen[key] = v.to(dtype) if v.is_floating_point() else v
+        cast[k] = seen[key]
+    state["model"] = cast
     state.pop("last_optimizer_state", None)
     buf = io.BytesIO()
     torch.save(state, buf)

@@ -262,8 +262,17 @@ def average_checkpoints(paths: List[Path], out: Path) -> None:
                 # float tensors are summed; integer buffers are taken from the last one
                 total[k] = total[k] + v.double() if v.is_floating_point() else v.clone()
     last = state
-    averaged = {k: (v / len(paths)).to(last["model"][k].dtype) if v.is_floating_point() else v
-                for k, v in total.items()}
+    averaged = {}
+    shared: Dict[Tuple[int, int], str] = {}  # tied weights (shared embeddings) stay tied
+    for k, v in total.items():
+        ref = last["model"][k]
+        key = (ref.untyped_storage().data_ptr(), ref.storage_offset())
+        if v.is_floating_point() and key in shared and \
+                last["model"][shared[key]].shape == ref.shape:
+            averaged[k] = averaged[shared[key]]
+            continue
+        shared.setdefault(key, k)
+        averaged[k] = (v / len(paths)).to(ref.dtype) if v.is_floating_point() else v
     result = {k: v for k, v in last.items()
               if k not in ("model", "last_optimizer_state", "optimizer_history")}
     result["model"] = averaged

@@ -81,3 +81,20 @@ def test_teacher_base_preset_is_the_v2_recipe(tmp_path):
     assert value == {"--lr": "0.002", "--warmup-updates": "400", "--dropout": "0.2",
                      "--attention-dropout": "0.1", "--max-tokens": "4096"}
     assert "--encoder-normalize-before" in args and "--decoder-normalize-before" in args
+
+
+def test_tied_weights_stay_tied_and_are_stored_once(tmp_path):
+    paths = []
+    for e in (1, 2):
+        emb = torch.full((50, 40), float(e))
+        paths.append(tmp_path / f"checkpoint{e}.pt")
+        torch.save({"model": {"encoder.embed": emb, "decoder.embed": emb,
+                              "decoder.out": emb, "bias": torch.zeros(40)}}, paths[-1])
+    out = tmp_path / AVERAGED
+    average_checkpoints(paths, out)
+    got = torch.load(out, weights_only=False)["model"]
+    assert torch.allclose(got["decoder.out"], torch.full((50, 40), 1.5))
+    ptrs = {got[k].untyped_storage().data_ptr() for k in ("encoder.embed", "decoder.embed",
+                                                           "decoder.out")}
+    assert len(ptrs) == 1
+    assert out.stat().st_size < 2 * 50 * 40 * 4  # once, not three times
