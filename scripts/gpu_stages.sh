@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Run some stages of a `seqkd run` config at once on a CUDA machine that has torch but not
-# fairseq (wheels carried in .whl/), then pack each stage folder into $OUT for the way back.
+# fairseq (wheels carried in .whl/), then pack each stage folder into OUT_DIR for the way back
+# (STAGE.tgz + STAGE.pt each; scripts/pack_stage.py unpack puts them back in place).
 #   scripts/gpu_stages.sh CONFIG OUT_DIR STAGE [STAGE ...]
 # The work folder's absolute path must be the same as where the earlier stages ran, since
 # stage stamps record absolute paths: run it from a copy of the checkout at that path.
+# DEADLINE (seconds, default none): stop the stages then and pack what they have (an
+# unfinished stage travels with its best checkpoint and without DONE.json).
 set -uo pipefail
 config=$1 out=$2; shift 2
-mkdir -p "$out"
+mkdir -p "$out" /tmp/seqkd-gpu-logs
+logs=/tmp/seqkd-gpu-logs
 if compgen -G ".whl/*.whl" > /dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
@@ -16,16 +20,17 @@ python3 -c "import torch, fairseq; print('torch', torch.__version__, 'cuda', tor
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 pids=()
 for stage in "$@"; do
-  python3 -m seqkd run "$config" --only "$stage" > "$out/$stage.log" 2>&1 &
+  ${DEADLINE:+timeout --signal=TERM --kill-after=10 "$DEADLINE"} \
+    python3 -m seqkd run "$config" --only "$stage" > "$logs/$stage.log" 2>&1 &
   pids+=($!)
 done
 rc=0
 for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || { rc=1; echo "stage ${*:i+1:1} failed"; tail -20 "$out/${*:i+1:1}.log"; }
+  wait "${pids[$i]}" || { rc=1; echo "stage ${*:i+1:1} failed"; tail -20 "$logs/${*:i+1:1}.log"; }
 done
 work=$(python3 -c "import yaml,sys,os; print(os.path.realpath(yaml.safe_load(open(sys.argv[1]))['work_dir']))" "$config")
 for stage in "$@"; do
-  [[ -d "$work/$stage" ]] && python3 scripts/pack_stage.py pack "$work/$stage" "$out/$stage.tar"
+  [[ -d "$work/$stage" ]] && python3 scripts/pack_stage.py pack "$work/$stage" "$out/$stage"
 done
 ls -la "$out"
 exit $rc

@@ -1,75 +1,69 @@
 """Pack finished training-stage folders for the trip back from a GPU machine, and unpack them.
 
-A device machine returns at most a few files of 16 MiB each, so a `seqkd train` folder
-travels without its epoch, best and last checkpoints: only the checkpoint it stands for
-(``checkpoint_avg.pt``, else ``checkpoint_best.pt``), with its weights in float16, plus
-every log, stamp and config. ``unpack`` restores the folder at the same absolute path
-with the weights back in float32 (their values stay float16-rounded; the model card of
-an export from it says where it was trained through the stamp's versions).
+A device machine returns at most 8 files of at most 16 MiB each, so a `seqkd train` folder
+travels as two files: STAGE.tgz (every log, stamp and config, no checkpoints) and STAGE.pt
+(the checkpoint the folder stands for, ``checkpoint_avg.pt`` else ``checkpoint_best.pt``,
+weights in float16, tied weights once, no optimizer state). ``unpack`` restores the folder
+at the same absolute path with the weights back in float32 (their values stay
+float16-rounded).
 
-    python scripts/pack_stage.py pack STAGE_DIR OUT.tar
-    python scripts/pack_stage.py unpack IN.tar
+    python scripts/pack_stage.py pack STAGE_DIR OUT_PREFIX     # OUT_PREFIX.tgz, OUT_PREFIX.pt
+    python scripts/pack_stage.py unpack IN_PREFIX
 """
 
 from __future__ import annotations
 
-import io
 import sys
 import tarfile
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from seqkd.train import tie_equal_tensors  # noqa: E402
+
 KEEP = ("checkpoint_avg.pt", "checkpoint_best.pt")
 
 
-def _recast(path_or_bytes, dtype) -> bytes:
-    state = torch.load(path_or_bytes, map_location="cpu", weights_only=False)
-    model, cast, seen = state["model"], {}, {}
-    for k, v in model.items():  # tied weights (shared embeddings) stay tied, stored once
-        key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
-        if key not in seen:
-            seen[key] = v.to(dtype) if v.is_floating_point() else v
-        cast[k] = seen[key]
-    state["model"] = cast
+def _recast(src, dest: Path, dtype, **extra) -> None:
+    state = torch.load(src, map_location="cpu", weights_only=False)
+    state["model"] = tie_equal_tensors({k: v.to(dtype) if v.is_floating_point() else v
+                                        for k, v in state["model"].items()})
     state.pop("last_optimizer_state", None)
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    return buf.getvalue()
+    state.update(extra)
+    torch.save(state, dest)
 
 
-def pack(stage_dir: Path, out: Path) -> None:
+def pack(stage_dir: Path, prefix: str) -> None:
     stage_dir = stage_dir.resolve()
     ckpts = stage_dir / "checkpoints"
     chosen = next((ckpts / k for k in KEEP if (ckpts / k).is_file()), None)
     if chosen is None:
         sys.exit(f"{stage_dir}: no finished checkpoint to pack")
-    with tarfile.open(out, "w") as tar:
+    with tarfile.open(f"{prefix}.tgz", "w:gz") as tar:
         for f in sorted(stage_dir.rglob("*")):
             if f.is_file() and f.parent != ckpts:
                 tar.add(f, arcname=str(f))
-        data = _recast(chosen, torch.float16)
-        info = tarfile.TarInfo(str(chosen))
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
+    _recast(chosen, Path(f"{prefix}.pt"), torch.float16, packed_from=str(chosen))
 
 
-def unpack(src: Path) -> None:
-    with tarfile.open(src) as tar:
+def unpack(prefix: str) -> None:
+    with tarfile.open(f"{prefix}.tgz") as tar:
         for m in tar.getmembers():
             target = Path("/" + m.name.lstrip("/"))
             target.parent.mkdir(parents=True, exist_ok=True)
-            data = tar.extractfile(m).read()
-            if target.suffix == ".pt":
-                data = _recast(io.BytesIO(data), torch.float32)
-            target.write_bytes(data)
-            print(target)
+            target.write_bytes(tar.extractfile(m).read())
+    state = torch.load(f"{prefix}.pt", map_location="cpu", weights_only=False)
+    dest = Path(state["packed_from"])
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _recast(f"{prefix}.pt", dest, torch.float32)
+    print(dest)
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "pack":
-        pack(Path(sys.argv[2]), Path(sys.argv[3]))
+        pack(Path(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "unpack":
-        unpack(Path(sys.argv[2]))
+        unpack(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -21,9 +21,11 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
+from seqkd.procs import child_preexec
+from seqkd.textio import check_name
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,13 @@ class SystemSpec:
         name, rest = text.split("=", 1)
         kind, rest = rest.split(":", 1)
         path, *options = rest.split(",")
+        if not name.strip():
+            raise SeqkdError(f"--system {text!r}: give the system a name before '=' "
+                             "(it labels the report's row)")
+        check_name(name, "--system name")
+        if not path.strip():
+            raise SeqkdError(f"--system {name}: give the model path after '{kind}:' (a "
+                             "checkpoint or train folder for fairseq, an export folder for ct2)")
         if kind not in KINDS:
             raise SeqkdError(f"--system {name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         spec = cls(name=name, kind=kind, path=path)
@@ -77,6 +86,9 @@ class BenchConfig:
     warmup_sentences: int = 100
     latency_sentences: int = 100
     max_len: int = 200
+    #: the core single-thread runs are pinned to (default: the idlest core this process may
+    #: use, chosen when the bench starts)
+    cpu: Optional[int] = None
 
 
 def percentile(values: List[float], q: float) -> float:
@@ -114,6 +126,7 @@ def _load_system(spec: SystemSpec, data: Path, beam: int, batch_tokens: int, thr
         dec = FairseqDecoder([ckpt], prepared.bin, beam=beam, batch_tokens=batch_tokens,
                              max_len=max_len, threads=threads)
         sp = load_spm(prepared.spm)
+        # parameters() yields a tied weight (shared embeddings) once
         params = sum(p.numel() for m in dec.models for p in m.parameters())
         return (lambda lines: decode_text(dec, sp, lines)), params, ckpt.stat().st_size
     from seqkd.translate import ExportedModel
@@ -140,15 +153,18 @@ def peak_rss_bytes() -> int:
 def run_worker(job: Dict) -> Dict:
     spec = SystemSpec(**job["spec"])
     threads = job["threads"]
-    if threads == 1 and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if threads == 1 and job.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {job["cpu"]})
     t0 = time.perf_counter()
     translate, info, size = _load_system(spec, Path(job["data"]), job["beam"],
                                            job["batch_tokens"], threads, job["max_len"])
     load_s = time.perf_counter() - t0
     result = {"load_seconds": load_s, "disk_bytes": size, "tests": {},
               "params": info if spec.kind == "fairseq" else None,
-              "compute_type": "float32" if spec.kind == "fairseq" else info}
+              "compute_type": "float32" if spec.kind == "fairseq" else info,
+              # the weights as deployed: float32 parameters for fairseq (no optimizer state,
+              # tied weights once), the model folder for CTranslate2
+              "deployed_bytes": 4 * info if spec.kind == "fairseq" else size}
     first = next(iter(job["tests"].values()))
     translate(first[: job["warmup_sentences"]])
     for name, src in job["tests"].items():
@@ -172,6 +188,53 @@ def run_worker(job: Dict) -> Dict:
 # ---------------------------------------------------------------- parent
 
 
+def _cpu_times() -> Dict[int, Tuple[int, int]]:
+    """Per-core (idle, total) jiffies from /proc/stat."""
+    out = {}
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("cpu") and line[3:4].isdigit():
+                name, *vals = line.split()
+                nums = [int(v) for v in vals]
+                out[int(name[3:])] = (nums[3] + (nums[4] if len(nums) > 4 else 0), sum(nums))
+    except OSError:
+        pass
+    return out
+
+
+def pick_cpu(requested: Optional[int] = None, sample_s: float = 0.3) -> Optional[int]:
+    """The core to pin single-thread runs to: ``requested`` (checked against the cores this
+    process may use), else the idlest allowed core over a short sample."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if requested is not None:
+        if requested not in allowed:
+            raise SeqkdError(f"--cpu {requested}: this process may only use cores "
+                             f"{', '.join(map(str, allowed))}")
+        return requested
+    a = _cpu_times()
+    time.sleep(sample_s)
+    b = _cpu_times()
+    def busy(c: int) -> float:
+        if c not in a or c not in b or b[c][1] == a[c][1]:
+            return 0.0
+        return 1 - (b[c][0] - a[c][0]) / (b[c][1] - a[c][1])
+    return min(allowed, key=lambda c: (round(busy(c), 2), -c))
+
+
+def speed_signature(row: Dict, cfg: "BenchConfig", cpu: str, versions: Dict[str, str]) -> str:
+    """Every setting that affects a words/s figure, sacrebleu-style (``key:value|...``)."""
+    lib = (f"fairseq{versions.get('fairseq')}+torch{versions.get('torch')}"
+           if row["kind"] == "fairseq" else f"ctranslate2{versions.get('ctranslate2')}")
+    pin = f"cpu{row['pinned_cpu']}" if row.get("pinned_cpu") is not None else "no"
+    return "|".join([
+        f"beam:{row['beam']}", f"batch:{cfg.batch_tokens}tok", f"threads:{row['threads']}",
+        f"pin:{pin}", f"compute:{row['compute_type']}", f"repeats:{cfg.repeats}",
+        f"warmup:{cfg.warmup_sentences}", f"maxlen:{cfg.max_len}",
+        f"cpu:{cpu.replace('|', '/')}", f"lib:{lib}", f"version:seqkd{versions.get('seqkd')}"])
+
+
 def _run_child(job: Dict) -> Dict:
     """Run one worker in a child process; return its result."""
     cmd = [sys.executable, "-m", "seqkd.bench", "--worker"]
@@ -179,7 +242,7 @@ def _run_child(job: Dict) -> Dict:
     if job["threads"]:
         env["OMP_NUM_THREADS"] = str(job["threads"])
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                            text=True)
+                            text=True, preexec_fn=child_preexec())
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(json.dumps(job))
     proc.stdin.close()
@@ -188,6 +251,23 @@ def _run_child(job: Dict) -> Dict:
         raise SeqkdError(f"benchmark of {job['spec']['name']} (threads {job['threads']}) "
                          f"failed with exit {proc.returncode}; see the log above")
     return json.loads(payload)
+
+
+def _check_systems(systems: List[SystemSpec]) -> None:
+    """Every system's model is there and readable, before anything is measured."""
+    from seqkd.fairseq_tools import check_checkpoint
+    from seqkd.train import checkpoint_of
+
+    for spec in systems:
+        if spec.kind == "fairseq":
+            check_checkpoint(checkpoint_of(spec.path), f"--system {spec.name}: checkpoint")
+        else:
+            d = Path(spec.path)
+            if (d / "model" / "model.bin").is_file():
+                d = d / "model"
+            if not (d / "model.bin").is_file() or not (d / "spm.model").is_file():
+                raise SeqkdError(f"--system {spec.name}: {spec.path} is not an `seqkd export` "
+                                 "folder (model.bin and spm.model)")
 
 
 def bench(cfg: BenchConfig, force: bool = False) -> Dict:
@@ -199,6 +279,7 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
 
     if not cfg.systems:
         raise SeqkdError("give at least one --system NAME=KIND:PATH")
+    _check_systems(cfg.systems)
     names = [s.name for s in cfg.systems]
     if len(set(names)) != len(names):
         raise SeqkdError(f"system names must be unique: {names}")
@@ -211,10 +292,14 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
     src = {t: read_lines(prepared.text(t, prepared.src)) for t in tests}
     ref = {t: read_lines(prepared.text(t, prepared.tgt)) for t in tests}
     out = Path(cfg.out_dir)
+    pinned = pick_cpu(cfg.cpu) if 1 in cfg.threads else None
     stage = Stage("bench", out, cfg, force=force)
     if not stage.begin():
         return stage.finished()["summary"]
     try:
+        if pinned is not None:
+            logger.info("single-thread runs pinned to CPU %d", pinned)
+        cpu_name, lib_versions = cpu_model(), versions()
         rows = []
         bleu_metric, chrf_metric = BLEU(), CHRF()
         for spec in cfg.systems:
@@ -226,7 +311,8 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
                        "batch_tokens": cfg.batch_tokens, "threads": threads,
                        "repeats": cfg.repeats, "warmup_sentences": cfg.warmup_sentences,
                        "latency": threads == 1, "latency_sentences": cfg.latency_sentences,
-                       "max_len": cfg.max_len, "tests": src}
+                       "max_len": cfg.max_len, "tests": src,
+                       "cpu": pinned if threads == 1 else None}
                 res = _run_child(job)
                 for t in tests:
                     r = res["tests"][t]
@@ -252,9 +338,13 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
                         "latency_p95_ms": round(1000 * percentile(r["latencies"], 0.95), 2)
                         if r["latencies"] else None,
                         "peak_rss_mb": round(res["peak_rss_bytes"] / 2**20, 1),
+                        "size_mb": round(res["deployed_bytes"] / 1e6, 2),
                         "disk_mb": round(res["disk_bytes"] / 1e6, 2),
                         "params": res["params"], "load_seconds": round(res["load_seconds"], 2),
+                        "pinned_cpu": pinned if threads == 1 else None,
                     })
+                    rows[-1]["speed_signature"] = speed_signature(rows[-1], cfg, cpu_name,
+                                                                  lib_versions)
                     write_text(out / "outputs" / f"{spec.name}.t{threads}.{t}.txt",
                                "".join(h + "\n" for h in hyps))
         signature = {
@@ -265,7 +355,11 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
             "latency": f"batch 1, first {cfg.latency_sentences} sentences, 1 thread",
             "single_thread": "pinned to one core (sched_setaffinity); torch.set_num_threads(1) "
                              "/ CTranslate2 intra_threads=1, inter_threads=1",
-            "cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions(),
+            "cpu": cpu_name, "cores": os.cpu_count(), "versions": lib_versions,
+            "pinned_cpu": pinned,
+            "size": "size MB: the weights as deployed (fairseq: float32 parameters, tied "
+                    "weights once, no optimizer state; CTranslate2: the model folder); "
+                    "disk MB: the checkpoint or folder as stored",
             "command": " ".join(sys.argv),
         }
         report = {"signature": signature, "results": rows}
@@ -286,24 +380,31 @@ def markdown_report(report: Dict) -> str:
     for t in tests:
         lines += [f"### {t}", "",
                   "| system | kind | compute | beam | threads | BLEU | chrF | src words/s (median [min–max]) "
-                  "| tgt words/s | latency p50 / p95 ms | peak RSS MB | size MB |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for r in report["results"]:
-            if r["test_set"] != t:
-                continue
+                  "| × first | tgt words/s | latency p50 / p95 ms | peak RSS MB | size MB | disk MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        rows = [r for r in report["results"] if r["test_set"] == t]
+        for r in rows:
+            base = next((b for b in rows if b["threads"] == r["threads"]), r)
             lat = (f"{r['latency_p50_ms']} / {r['latency_p95_ms']}"
                    if r["latency_p50_ms"] is not None else "–")
             lines.append(
                 f"| {r['system']} | {r['kind']} | {r['compute_type']} | {r['beam']} | "
                 f"{r['threads']} | {r['bleu']} | {r['chrf']} | {r['src_wps_median']} "
-                f"[{r['src_wps_min']}–{r['src_wps_max']}] | {r['tgt_wps_median']} | {lat} | "
-                f"{r['peak_rss_mb']} | {r['disk_mb']} |")
+                f"[{r['src_wps_min']}–{r['src_wps_max']}] | "
+                f"{r['src_wps_median'] / base['src_wps_median']:.1f} | {r['tgt_wps_median']} | "
+                f"{lat} | {r['peak_rss_mb']} | {r.get('size_mb', r['disk_mb'])} | "
+                f"{r['disk_mb']} |")
         lines.append("")
     lines += ["Signature:", "", f"- BLEU: `{sig['sacrebleu_bleu']}`",
               f"- chrF: `{sig['sacrebleu_chrf']}`",
               f"- batch {sig['batch_tokens']} tokens, {sig['repeats']} timed runs after a warm-up "
               f"of {sig['warmup_sentences']} sentences; {sig['single_thread']}",
-              f"- latency: {sig['latency']}", f"- CPU: {sig['cpu']} ({sig['cores']} cores)",
+              f"- latency: {sig['latency']}", f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
+              f"single-thread runs pinned to core {sig.get('pinned_cpu')}",
+              f"- × first: src words/s over the first system's at the same thread count; "
+              f"{sig.get('size', 'size MB: files on disk')}",
+              f"- speed signature of the first row: `{report['results'][0].get('speed_signature')}`"
+              if report["results"] else "",
               f"- versions: {json.dumps(sig['versions'], sort_keys=True)}",
               f"- command: `{sig['command']}`", ""]
     return "\n".join(lines)

@@ -266,6 +266,9 @@ def build_translate(sub) -> None:
     add_decoding(p)
     p.add_argument("--batch-lines", type=int, default=256,
                    help="lines read before translating a block (default: 256)")
+    p.add_argument("--max-input-len", type=int, default=1024,
+                   help="longest input in SentencePiece pieces; a longer line is cut to it "
+                        "and named in a warning on stderr (default: 1024)")
     p.add_argument("--compute-type", default="default",
                    help="CTranslate2 compute type (default: the exported one)")
     add_threads(p, default=1)
@@ -278,7 +281,7 @@ def cmd_translate(args) -> int:
 
     model = ExportedModel(args.model, beam=args.beam, threads=args.threads,
                           batch_tokens=args.batch_tokens, compute_type=args.compute_type,
-                          max_len=args.max_len)
+                          max_len=args.max_len, max_input_len=args.max_input_len)
     n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=args.batch_lines)
     logger.info("translated %d lines", n)
     return 0
@@ -303,6 +306,9 @@ def build_bench(sub) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup-sentences", type=int, default=100)
     p.add_argument("--latency-sentences", type=int, default=100)
+    p.add_argument("--cpu", type=int, default=None,
+                   help="the core single-thread runs are pinned to (default: the idlest core "
+                        "this process may use, chosen at the start and recorded in the report)")
     add_common(p)
     p.set_defaults(func=cmd_bench)
 

@@ -25,13 +25,13 @@ import tarfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
 from seqkd.errors import SeqkdError
-from seqkd.textio import atomic_path, sha256_file
+from seqkd.textio import SAFE_NAME, atomic_path, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +109,53 @@ def load_manifest(name: str) -> Manifest:
             f"unknown dataset {name!r}; registered: {', '.join(available()) or 'none'} "
             f"(manifests live in {registry_dir()}); for your own data give file paths instead")
     raw = yaml.safe_load(path.read_text())
+    if not isinstance(raw, dict):
+        raise SeqkdError(f"bad dataset manifest {path}: it must be a mapping of keys")
     try:
-        return Manifest(**raw)
+        manifest = Manifest(**raw)
     except TypeError as e:
         raise SeqkdError(f"bad dataset manifest {path}: {e}") from None
+    problems = manifest_problems(manifest, name)
+    if problems:
+        raise SeqkdError(f"bad dataset manifest {path}:\n  " + "\n  ".join(problems))
+    return manifest
+
+
+def _relative_member(member: str) -> bool:
+    """An archive member path that stays inside the folder it is extracted to."""
+    p = PurePosixPath(member.format(lang="xx"))
+    return bool(member) and not p.is_absolute() and ".." not in p.parts and "\\" not in member
+
+
+def manifest_problems(m: Manifest, expected_name: str) -> List[str]:
+    """Every reason a manifest could write outside the cache or break a path, at once."""
+    problems = []
+    if m.name != expected_name:
+        problems.append(f"name {m.name!r} must be the manifest's file name ({expected_name!r})")
+    for lang in m.langs:
+        if not SAFE_NAME.fullmatch(str(lang)):
+            problems.append(f"language code {lang!r} is not a plain name")
+    files = set(m.sha256) | set(m.files)
+    for f in sorted(files):
+        if not SAFE_NAME.fullmatch(str(f)):
+            problems.append(f"file name {f!r} must be a plain name (letters, digits, '_', "
+                            "'-', '.'), not a path")
+    for split, spec in m.splits.items():
+        if not SAFE_NAME.fullmatch(str(split)):
+            problems.append(f"split name {split!r} must be a plain name")
+        parts = [spec] if isinstance(spec, (str, dict)) else (spec or [])
+        for part in parts:
+            if isinstance(part, str):
+                if not SAFE_NAME.fullmatch(part):
+                    problems.append(f"split {split}: prefix {part!r} must be a plain name")
+            elif isinstance(part, dict):
+                if "file" in part and not SAFE_NAME.fullmatch(
+                        str(part["file"]).format(lang="xx")):
+                    problems.append(f"split {split}: file {part['file']!r} must be a plain name")
+                if "member" in part and not _relative_member(str(part["member"])):
+                    problems.append(f"split {split}: member {part['member']!r} must be a "
+                                    "relative path inside the archive (no '..', no leading '/')")
+    return problems
 
 
 def _verify(path: Path, expected: str, source: str) -> None:
@@ -156,8 +199,13 @@ def fetch_file(manifest: Manifest, file_name: str, cache: Optional[Path] = None)
     return dest
 
 
-def extract_member(archive: Path, member: str, dest: Path) -> Path:
-    """One file out of a (verified) tar archive, written atomically to ``dest``."""
+def extract_member(archive: Path, member: str, dest: Path, root: Optional[Path] = None
+                   ) -> Path:
+    """One file out of a (verified) tar archive, written atomically to ``dest`` (which must
+    lie under ``root``, when given)."""
+    if root is not None and root.resolve() not in dest.resolve().parents:
+        raise SeqkdError(f"archive member {member!r} would be extracted to {dest}, outside "
+                         f"the cache folder {root}; fix the manifest")
     if dest.is_file():
         return dest
     logger.info("extracting %s from %s", member, archive.name)
@@ -210,7 +258,8 @@ def fetch_split(manifest: Manifest, split: str, src: str, tgt: str,
             archive = fetch_file(manifest, part["file"], cache)
             out.append({lang: extract_member(
                 archive, part["member"].format(lang=lang),
-                root / "extracted" / part["file"] / part["member"].format(lang=lang))
+                root / "extracted" / part["file"] / part["member"].format(lang=lang),
+                root=root)
                 for lang in (src, tgt)})
         else:
             out.append({lang: fetch_file(manifest, part["file"].format(lang=lang), cache)

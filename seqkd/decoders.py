@@ -125,7 +125,7 @@ class CT2Decoder:
     def __init__(self, model_dir: str | os.PathLike, beam: int = 5, nbest: int = 1,
                  batch_tokens: int = 1024, max_len: int = 200, threads: int = 0,
                  compute_type: str = "default", use_vmap: bool = False,
-                 parallel_batches: int = 1, device: str = "cpu"):
+                 parallel_batches: int = 1, device: str = "cpu", max_input_len: int = 1024):
         import ctranslate2
 
         if nbest > beam:
@@ -141,6 +141,8 @@ class CT2Decoder:
         self.beam, self.nbest = beam, nbest
         self.batch_tokens, self.max_len = batch_tokens, max_len
         self.use_vmap = use_vmap
+        #: inputs longer than this many pieces are cut to it (CTranslate2's max_input_length)
+        self.max_input_len = max_input_len
 
     def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]:
         out: List[Hypotheses] = [[([], 0.0)] for _ in batch]
@@ -150,7 +152,8 @@ class CT2Decoder:
         results = self.translator.translate_batch(
             [list(batch[i]) for i in todo], beam_size=self.beam, num_hypotheses=self.nbest,
             return_scores=True, max_batch_size=self.batch_tokens, batch_type="tokens",
-            max_decoding_length=self.max_len, use_vmap=self.use_vmap)
+            max_decoding_length=self.max_len, use_vmap=self.use_vmap,
+            max_input_length=self.max_input_len)
         for i, r in zip(todo, results):
             out[i] = [(list(h), float(s)) for h, s in zip(r.hypotheses, r.scores)]
         return out

@@ -32,8 +32,9 @@ from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import binarize, check_checkpoint_dictionary
+from seqkd.fairseq_tools import binarize, check_checkpoint, check_checkpoint_dictionary
 from seqkd.prepare import Prepared, encode_file, load_spm
+from seqkd.procs import waiting_lock
 from seqkd.stage import Stage
 from seqkd.textio import atomic_path, read_lines, write_lines, write_text
 
@@ -187,9 +188,13 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
         raise SeqkdError("the ctranslate2 decoder takes one teacher; decode an ensemble "
                          "with --decoder fairseq")
     ct2_dir = out / f"teacher-ct2-{cfg.compute_type}"
-    if not (ct2_dir / "model.bin").is_file():
-        logger.info("converting the teacher to CTranslate2 (%s) in %s", cfg.compute_type, ct2_dir)
-        convert_to_ct2(cfg.teachers[0], prepared.bin, ct2_dir, cfg.compute_type)
+    # concurrent shards share one conversion: the first converts (under the lock), the others
+    # wait and then load it; a finished conversion is never replaced
+    with waiting_lock(out / f".teacher-ct2-{cfg.compute_type}.lock"):
+        if not (ct2_dir / "model.bin").is_file():
+            logger.info("converting the teacher to CTranslate2 (%s) in %s", cfg.compute_type,
+                        ct2_dir)
+            convert_to_ct2(cfg.teachers[0], prepared.bin, ct2_dir, cfg.compute_type)
     # bulk decoding on the CPU: one thread per batch, as many batches at once as threads
     return CT2Decoder(ct2_dir, beam=cfg.beam, nbest=nbest, batch_tokens=cfg.batch_tokens,
                       max_len=cfg.max_len, threads=1,
@@ -224,7 +229,8 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
 
     _validate(cfg)
     prepared = Prepared(cfg.data)
-    cfg.teachers = [str(checkpoint_of(t)) for t in cfg.teachers]
+    cfg.teachers = [str(check_checkpoint(checkpoint_of(t), "teacher checkpoint"))
+                    for t in cfg.teachers]
     for t in cfg.teachers:
         check_checkpoint_dictionary(t, prepared.dictionary, "teacher")
     out = Path(cfg.out_dir)

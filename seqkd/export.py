@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import check_checkpoint_dictionary
+from seqkd.fairseq_tools import check_checkpoint, check_checkpoint_dictionary
 from seqkd.stage import Stage, versions
 from seqkd.textio import read_lines, sha256_file, write_text
 
@@ -113,7 +113,7 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
 
     if cfg.quantization not in QUANTIZATIONS:
         raise SeqkdError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}")
-    checkpoint = checkpoint_of(cfg.checkpoint)
+    checkpoint = check_checkpoint(checkpoint_of(cfg.checkpoint))
     prepared = Prepared(cfg.data)
     check_checkpoint_dictionary(checkpoint, prepared.dictionary, "checkpoint")
     if cfg.fidelity_test and cfg.fidelity_test not in prepared.test_sets():

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Sequence
 
 from seqkd.errors import SeqkdError
+from seqkd.procs import child_preexec
 from seqkd.textio import atomic_path, write_text
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def run_tool(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike] 
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, env=env)
+                                text=True, env=env, preexec_fn=child_preexec())
         tail: List[str] = []
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -136,3 +137,34 @@ def check_checkpoint_dictionary(checkpoint: str | os.PathLike, dictionary: str |
                                 role: str) -> None:
     """Fail clearly unless the dictionary beside ``checkpoint`` equals ``dictionary`` (the data's)."""
     check_same_dictionary(dictionary, teacher_dictionary_path(checkpoint), f"{role} {checkpoint}")
+
+
+def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
+    """``path`` when it is a readable fairseq checkpoint; else one clear error saying what
+    the file is not (missing, truncated or not a torch file, or a torch file that is not a
+    fairseq checkpoint). The file is one the user named or the pipeline wrote, so it is
+    unpickled in full (see seqkd/trust.py)."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    from seqkd.trust import trusted_checkpoints
+
+    p = Path(path)
+    if not p.is_file():
+        raise SeqkdError(f"{what} not found: {p}")
+    try:
+        with trusted_checkpoints([p]):
+            state = torch.load(p, map_location="cpu")
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError,
+            ValueError, AttributeError, ImportError, IndexError, KeyError) as e:
+        raise SeqkdError(f"{what} {p} cannot be read as a torch checkpoint "
+                         f"({type(e).__name__}: {str(e)[:200]}); it may be truncated (copy it "
+                         "again) or not a checkpoint at all") from None
+    if not isinstance(state, dict) or "model" not in state or not (
+            state.get("cfg") is not None or state.get("args") is not None):
+        raise SeqkdError(f"{what} {p} is a torch file but not a fairseq checkpoint (it needs "
+                         "'model' and 'cfg' or 'args'); give a checkpoint written by "
+                         "fairseq-train or `seqkd train`")
+    return p

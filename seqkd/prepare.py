@@ -28,7 +28,7 @@ from seqkd import datasets
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import binarize, split_prefixes
 from seqkd.stage import Stage
-from seqkd.textio import (check_no_empty, read_lines, read_parallel, require_file,
+from seqkd.textio import (check_no_empty, check_test_set_name, read_lines, read_parallel, require_file,
                           write_lines, write_text)
 
 logger = logging.getLogger(__name__)
@@ -169,14 +169,18 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
             return out
         splits = {"train": [local(cfg.train_prefix)], "valid": [local(cfg.valid_prefix)]}
         for name, prefix in cfg.test_prefixes.items():
-            splits[name] = [local(prefix)]
+            splits[check_test_set_name(name)] = [local(prefix)]
         return splits
+    if cfg.test_prefixes:
+        raise SeqkdError("test_prefixes (--test NAME=PREFIX) are for your own files: give "
+                         "--train-prefix and --valid-prefix too, or use --test-sets with a "
+                         "registered dataset")
     if not cfg.dataset:
         raise SeqkdError("give a registered dataset (--dataset) or local files (--train-prefix)")
     manifest = datasets.load_manifest(cfg.dataset)
-    names = ["train", "valid"] + list(
+    names = ["train", "valid"] + [check_test_set_name(n) for n in (
         cfg.test_sets if cfg.test_sets is not None
-        else [s for s in manifest.splits if s not in ("train", "valid")])
+        else [s for s in manifest.splits if s not in ("train", "valid")])]
     return {name: datasets.fetch_split(manifest, name, cfg.src, cfg.tgt) for name in names}
 
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import yaml
 
+from seqkd.config import Problems
 from seqkd.errors import SeqkdError
 from seqkd.stage import Stage, clear_dir
 
@@ -43,13 +44,27 @@ class Step:
         return Stage(self.name, self.out_dir, self.config).is_current()
 
 
-def _fields(cls, values: Dict, where: str, **fixed) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise SeqkdError(f"config {where}: unknown setting(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(names - set(fixed)))}")
-    return cls(**{**values, **fixed})
+def _fields(problems: Problems, cls, values: Any, where: str, **fixed) -> Any:
+    """A typed stage config from one section of the YAML, or None (problems noted)."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        problems.add(f"{where}: must be a mapping of settings, got {values!r}")
+        return None
+    clash = sorted(set(values) & set(fixed))
+    if clash:
+        problems.add(f"{where}: {', '.join(clash)} {'is' if len(clash) == 1 else 'are'} set "
+                     "by seqkd run itself; remove it from the config")
+        values = {k: v for k, v in values.items() if k not in fixed}
+    return problems.build(cls, {**values, **fixed}, where)
+
+
+def _entries(problems: Problems, cfg: Dict, section: str) -> List[Dict]:
+    entries = cfg.get(section) or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        problems.add(f"{section}: must be a list of mappings (one per {section} entry)")
+        return []
+    return [dict(e) for e in entries]
 
 
 def load_config(path: str | Path) -> Dict:
@@ -60,6 +75,11 @@ def load_config(path: str | Path) -> Dict:
         cfg = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise SeqkdError(f"{p} is not valid YAML: {e}") from None
+    except UnicodeDecodeError:
+        raise SeqkdError(f"{p} is not UTF-8 text") from None
+    if not isinstance(cfg, dict):
+        raise SeqkdError(f"{p}: a config is a mapping of sections (work_dir, data, teacher, "
+                         f"distill, students, export, bench), not a {type(cfg).__name__}")
     allowed = {"work_dir", "data", "teacher", "distill", "students", "export", "bench"}
     unknown = sorted(set(cfg) - allowed)
     if unknown:
@@ -70,14 +90,17 @@ def load_config(path: str | Path) -> Dict:
     return cfg
 
 
-def plan(cfg: Dict, base: Path) -> List[Step]:
-    """The ordered list of stages a config asks for."""
+def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
+    """The ordered list of stages a config asks for; every problem in it raised at once."""
     from seqkd.bench import BenchConfig, SystemSpec, bench
     from seqkd.distill import DistillConfig, distill
     from seqkd.export import ExportConfig, export
     from seqkd.prepare import PrepareConfig, prepare
     from seqkd.train import TrainConfig, train
 
+    problems = Problems(source)
+    if not isinstance(cfg.get("work_dir"), str) or not cfg["work_dir"]:
+        raise SeqkdError(f"{source}: work_dir must be a folder name")
     # relative paths in the config are relative to the folder seqkd runs in
     work = (base / cfg["work_dir"]).resolve()
     steps: List[Step] = []
@@ -85,104 +108,138 @@ def plan(cfg: Dict, base: Path) -> List[Step]:
     def rel(p: str) -> str:
         return str((base / p).resolve())
 
-    data_dir = work / "data"
-    data_cfg = dict(cfg.get("data") or {})
-    for key in ("spm_model", "dictionary", "train_prefix", "valid_prefix"):
-        if data_cfg.get(key):
-            data_cfg[key] = rel(data_cfg[key])
-    prep = _fields(PrepareConfig, data_cfg, "data", out_dir=str(data_dir))
-    steps.append(Step("prepare", data_dir, prep, lambda: prepare(prep), []))
+    def section(name: str) -> Dict:
+        value = cfg.get(name) or {}
+        if not isinstance(value, dict):
+            problems.add(f"{name}: must be a mapping of settings, got {value!r}")
+            return {}
+        return dict(value)
 
-    teacher = cfg.get("teacher") or {}
+    data_dir = work / "data"
+    data_cfg = section("data")
+    for key in ("spm_model", "dictionary", "train_prefix", "valid_prefix"):
+        if isinstance(data_cfg.get(key), str) and data_cfg[key]:
+            data_cfg[key] = rel(data_cfg[key])
+    if isinstance(data_cfg.get("test_prefixes"), dict):
+        data_cfg["test_prefixes"] = {k: rel(v) if isinstance(v, str) else v
+                                     for k, v in data_cfg["test_prefixes"].items()}
+    prep = _fields(problems, PrepareConfig, data_cfg, "data", out_dir=str(data_dir))
+    if prep is not None:
+        steps.append(Step("prepare", data_dir, prep, lambda: prepare(prep), []))
+
+    teacher = section("teacher")
+    teachers: List[str] = []
+    teacher_deps: List[str] = []
     if teacher.get("checkpoints"):
-        teachers = [rel(c) for c in teacher["checkpoints"]]
-        teacher_deps: List[str] = []
-        if not (prep.spm_model and prep.dictionary):
-            raise SeqkdError("with teacher.checkpoints, set data.spm_model and data.dictionary "
-                             "to the teacher's SentencePiece model and dictionary")
+        if not isinstance(teacher["checkpoints"], list) or not all(
+                isinstance(c, str) for c in teacher["checkpoints"]):
+            problems.add("teacher.checkpoints: must be a list of checkpoint paths")
+        else:
+            teachers = [rel(c) for c in teacher["checkpoints"]]
+        if prep is not None and not (prep.spm_model and prep.dictionary):
+            problems.add("with teacher.checkpoints, set data.spm_model and data.dictionary "
+                         "to the teacher's SentencePiece model and dictionary")
     elif "train" in teacher:
         tdir = work / "teacher"
-        tcfg = _fields(TrainConfig, teacher["train"], "teacher.train", data=str(data_dir),
-                       out_dir=str(tdir), role="teacher")
-        steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg), ["prepare"]))
+        tcfg = _fields(problems, TrainConfig, teacher["train"], "teacher.train",
+                       data=str(data_dir), out_dir=str(tdir), role="teacher")
+        if tcfg is not None:
+            steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg), ["prepare"]))
         teachers = [str(tdir / "checkpoints" / "checkpoint_best.pt")]
         teacher_deps = ["teacher"]
     else:
-        raise SeqkdError("config: set teacher.checkpoints (existing teacher) or teacher.train")
+        problems.add("teacher: set teacher.checkpoints (existing teacher) or teacher.train")
 
     distilled: Dict[str, Path] = {}
-    for entry in cfg.get("distill") or []:
-        entry = dict(entry)
+    for entry in _entries(problems, cfg, "distill"):
         name = entry.pop("name", None)
-        if not name:
-            raise SeqkdError("config distill: every entry needs a name")
+        if not isinstance(name, str) or not name:
+            problems.add("distill: every entry needs a name")
+            continue
         ddir = work / f"distill-{name}"
-        dcfg = _fields(DistillConfig, entry, f"distill {name}", data=str(data_dir),
+        dcfg = _fields(problems, DistillConfig, entry, f"distill {name}", data=str(data_dir),
                        out_dir=str(ddir), teachers=teachers)
-        steps.append(Step(f"distill-{name}", ddir, dcfg, (lambda c=dcfg: distill(c)),
-                          ["prepare", *teacher_deps]))
+        if dcfg is not None:
+            steps.append(Step(f"distill-{name}", ddir, dcfg, (lambda c=dcfg: distill(c)),
+                              ["prepare", *teacher_deps]))
         distilled[name] = ddir
 
-    export_cfg = dict(cfg.get("export") or {})
+    export_cfg = section("export")
     students: List[str] = []
-    for entry in cfg.get("students") or []:
-        entry = dict(entry)
+    for entry in _entries(problems, cfg, "students"):
         name = entry.pop("name", None)
-        source = entry.pop("data", "references")
+        source_name = entry.pop("data", "references")
         word_kd = entry.pop("word_kd", None)
-        if not name:
-            raise SeqkdError("config students: every entry needs a name")
-        if source == "references":
+        if not isinstance(name, str) or not name:
+            problems.add("students: every entry needs a name")
+            continue
+        if source_name == "references":
             sdata, sdeps = data_dir, ["prepare"]
-        elif source in distilled:
-            sdata, sdeps = distilled[source], [f"distill-{source}"]
+        elif source_name in distilled:
+            sdata, sdeps = distilled[source_name], [f"distill-{source_name}"]
         else:
-            raise SeqkdError(f"config student {name}: data must be 'references' or a distill "
-                             f"name ({', '.join(distilled) or 'none defined'})")
-        if word_kd:
+            problems.add(f"student {name}: data must be 'references' or a distill name "
+                         f"({', '.join(distilled) or 'none defined'}), got {source_name!r}")
+            continue
+        if word_kd is not None:
+            if not isinstance(word_kd, dict) or set(word_kd) - {"alpha", "temperature"}:
+                problems.add(f"student {name}: word_kd takes alpha and temperature, "
+                             f"got {word_kd!r}")
+                continue
             entry.update(kd_teachers=teachers, kd_alpha=word_kd.get("alpha", 0.5),
                          kd_temperature=word_kd.get("temperature", 1.0))
             sdeps = sdeps + teacher_deps
         sdir = work / f"student-{name}"
-        scfg = _fields(TrainConfig, entry, f"student {name}", data=str(sdata),
+        scfg = _fields(problems, TrainConfig, entry, f"student {name}", data=str(sdata),
                        out_dir=str(sdir), role="student")
-        steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c)), sdeps))
         edir = work / f"export-{name}"
-        ecfg = _fields(ExportConfig, export_cfg, "export", checkpoint=str(sdir),
+        ecfg = _fields(problems, ExportConfig, export_cfg, "export", checkpoint=str(sdir),
                        data=str(data_dir), out_dir=str(edir))
+        if scfg is None or ecfg is None:
+            continue
+        steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c)), sdeps))
         steps.append(Step(f"export-{name}", edir, ecfg, (lambda c=ecfg: export(c)),
                           [f"student-{name}"]))
         students.append(name)
 
-    bench_cfg = dict(cfg.get("bench") or {})
+    bench_cfg = section("bench")
     if bench_cfg:
         beams = bench_cfg.pop("student_beams", [bench_cfg.get("beam", 5)])
         #: the teacher exported like the students (CTranslate2), benched at these beams
         teacher_ct2_beams = bench_cfg.pop("teacher_ct2_beams", [])
+        with_teacher = bench_cfg.pop("teacher", True)
+        for key, value in (("student_beams", beams), ("teacher_ct2_beams", teacher_ct2_beams)):
+            if not isinstance(value, list) or not all(
+                    isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in value):
+                problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
+                beams, teacher_ct2_beams = [], []
         systems = []
         deps = []
-        if bench_cfg.pop("teacher", True):
+        if with_teacher and teachers:
             systems.append(SystemSpec("teacher", "fairseq", teachers[0]))
             deps += teacher_deps
-        if teacher_ct2_beams:
+        if teacher_ct2_beams and teachers:
             edir = work / "export-teacher"
-            ecfg = _fields(ExportConfig, export_cfg, "export", checkpoint=teachers[0],
+            ecfg = _fields(problems, ExportConfig, export_cfg, "export", checkpoint=teachers[0],
                            data=str(data_dir), out_dir=str(edir))
-            steps.append(Step("export-teacher", edir, ecfg, (lambda c=ecfg: export(c)),
-                              ["prepare", *teacher_deps]))
-            for b in teacher_ct2_beams:
-                systems.append(SystemSpec(f"teacher-{ecfg.quantization}-b{b}", "ct2",
-                                          str(edir / "model"), beam=b))
-            deps.append("export-teacher")
+            if ecfg is not None:
+                steps.append(Step("export-teacher", edir, ecfg, (lambda c=ecfg: export(c)),
+                                  ["prepare", *teacher_deps]))
+                for b in teacher_ct2_beams:
+                    systems.append(SystemSpec(f"teacher-{ecfg.quantization}-b{b}", "ct2",
+                                              str(edir / "model"), beam=b))
+                deps.append("export-teacher")
         for name in students:
             for b in beams:
                 systems.append(SystemSpec(f"{name}-b{b}", "ct2",
                                           str(work / f"export-{name}" / "model"), beam=b))
             deps.append(f"export-{name}")
         bdir = work / "bench"
-        bcfg = _fields(BenchConfig, bench_cfg, "bench", data=str(data_dir), out_dir=str(bdir),
-                       systems=systems)
-        steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg), deps))
+        bcfg = _fields(problems, BenchConfig, bench_cfg, "bench", data=str(data_dir),
+                       out_dir=str(bdir), systems=systems)
+        if bcfg is not None:
+            steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg), deps))
+    problems.raise_if_any()
     return steps
 
 
@@ -200,7 +257,7 @@ def dependents(steps: List[Step], name: str) -> List[Step]:
 def run(config_path: str | Path, only: Optional[List[str]] = None) -> Dict[str, str]:
     """Run every stage that is not finished with its current settings; return what happened."""
     cfg = load_config(config_path)
-    steps = plan(cfg, Path.cwd())
+    steps = plan(cfg, Path.cwd(), str(config_path))
     ran: set = set()
     status: Dict[str, str] = {}
     for step in steps:

@@ -14,7 +14,9 @@ import hashlib
 import logging
 import os
 import shutil
+import re
 import tempfile
+import zlib
 from pathlib import Path
 from typing import IO, Iterable, Iterator, List, Sequence
 
@@ -29,25 +31,43 @@ def _open_binary(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def _broken_gzip(path: Path, e: Exception) -> SeqkdError:
+    what = "truncated" if isinstance(e, EOFError) else "not a valid gzip file"
+    return SeqkdError(f"{path}: {what} ({type(e).__name__}: {e}); download or copy it again, "
+                      "or give the uncompressed file")
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """The raw lines of a file (``.gz`` decompressed); a broken archive names the file."""
+    try:
+        with _open_binary(path) as f:
+            yield from f
+    except _GZIP_ERRORS as e:
+        raise _broken_gzip(path, e) from None
+
+
 def iter_lines(path: str | os.PathLike) -> Iterator[str]:
     """Yield the lines of a UTF-8 text file (``.gz`` too) without their newline.
 
-    Raises :class:`SeqkdError` naming the file and line on undecodable bytes.
+    Raises :class:`SeqkdError` naming the file and line on undecodable bytes, and naming
+    the file when a ``.gz`` is truncated or corrupt.
     """
     path = Path(path)
     if not path.is_file():
         raise SeqkdError(f"file not found: {path}")
-    with _open_binary(path) as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise SeqkdError(
-                    f"{path}, line {lineno}: bytes that are not valid UTF-8 "
-                    f"({raw[max(0, e.start - 10):e.end + 10]!r}); convert the file to UTF-8 "
-                    "(e.g. with iconv) or remove the line"
-                ) from None
-            yield line.rstrip("\n").rstrip("\r")
+    for lineno, raw in enumerate(_raw_lines(path), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SeqkdError(
+                f"{path}, line {lineno}: bytes that are not valid UTF-8 "
+                f"({raw[max(0, e.start - 10):e.end + 10]!r}); convert the file to UTF-8 "
+                "(e.g. with iconv) or remove the line"
+            ) from None
+        yield line.rstrip("\n").rstrip("\r")
 
 
 def read_lines(path: str | os.PathLike) -> List[str]:
@@ -58,11 +78,7 @@ def count_lines(path: str | os.PathLike) -> int:
     path = Path(path)
     if not path.is_file():
         raise SeqkdError(f"file not found: {path}")
-    n = 0
-    with _open_binary(path) as f:
-        for _ in f:
-            n += 1
-    return n
+    return sum(1 for _ in _raw_lines(path))
 
 
 def read_parallel(src: str | os.PathLike, tgt: str | os.PathLike) -> tuple[List[str], List[str]]:
@@ -76,8 +92,34 @@ def read_parallel(src: str | os.PathLike, tgt: str | os.PathLike) -> tuple[List[
     return s, t
 
 
+#: names that become file names (test sets, dataset files): no path separators, no commas
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: split names that seqkd itself gives the training and validation sets
+RESERVED_SPLITS = ("train", "valid")
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` when it is safe as a file name (letters, digits, ``_``, ``-``, ``.``)."""
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        raise SeqkdError(f"{what} {name!r} is not allowed: use letters, digits, '_', '-' and "
+                         "'.' only, starting with a letter or digit (it becomes a file name)")
+    return name
+
+
+def check_test_set_name(name: str) -> str:
+    check_name(name, "test set name")
+    if name in RESERVED_SPLITS:
+        raise SeqkdError(f"test set name {name!r} is reserved for the "
+                         f"{'training' if name == 'train' else 'validation'} set; "
+                         f"name the test set otherwise (reserved: {', '.join(RESERVED_SPLITS)})")
+    return name
+
+
 def check_no_empty(path: str | os.PathLike, lines: Sequence[str]) -> None:
-    """Fail on the first empty line (for sets that must not be cleaned, like test sets)."""
+    """Fail on an empty set or its first empty line (for sets that are not cleaned)."""
+    if not lines:
+        raise SeqkdError(f"{path} is empty; a test or validation set needs at least one "
+                         "sentence pair")
     for i, line in enumerate(lines, start=1):
         if not line.strip():
             raise SeqkdError(

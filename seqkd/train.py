@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
+from seqkd.fairseq_tools import (PLUGIN_DIR, check_checkpoint, check_checkpoint_dictionary,
+                                 run_tool)
+from seqkd.procs import folder_lock
 from seqkd.stage import Stage, resolve_device, versions
 from seqkd.textio import atomic_path, require_file, write_text
 
@@ -172,7 +174,8 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     """Train (or resume training) a model; return a summary."""
     data = data_folder(cfg.data)
     out = Path(cfg.out_dir)
-    cfg.kd_teachers = [str(checkpoint_of(t)) for t in cfg.kd_teachers]
+    cfg.kd_teachers = [str(check_checkpoint(checkpoint_of(t), "word-level KD teacher"))
+                       for t in cfg.kd_teachers]
     for t in cfg.kd_teachers:
         check_checkpoint_dictionary(t, data / "dict.txt", "word-level KD teacher")
     save_dir = out / "checkpoints"
@@ -181,6 +184,12 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     device = resolve_device(cfg.device, torch.cuda.is_available())
     args = fairseq_train_args(cfg, data, save_dir, device)
     stage = Stage(f"train ({cfg.role})", out, cfg, force=force, resumable=True)
+    with folder_lock(out, f"train ({cfg.role})"):
+        return _train(cfg, stage, data, out, save_dir, device, args, force)
+
+
+def _train(cfg: TrainConfig, stage: Stage, data: Path, out: Path, save_dir: Path, device: str,
+           args: List[str], force: bool) -> Dict:
     if not stage.begin():
         return stage.finished()["summary"]
     try:
@@ -242,6 +251,26 @@ def last_epoch_checkpoints(save_dir: Path, n: int) -> List[Path]:
     return [f for _, f in sorted(found)[-n:]]
 
 
+def tie_equal_tensors(state: Dict[str, "torch.Tensor"]) -> Dict[str, "torch.Tensor"]:
+    """The state dict with identical float tensors of one shape made one tensor, so a tied
+    weight (shared embeddings) is stored once. Checkpoints saved from a GPU hold tied weights
+    as separate copies (fairseq moves each tensor to the CPU on its own)."""
+    import torch
+
+    kept: List["torch.Tensor"] = []
+    out = {}
+    for k, v in state.items():
+        if v.is_floating_point():
+            same = next((u for u in kept if u.shape == v.shape and u.dtype == v.dtype
+                         and torch.equal(u, v)), None)
+            if same is None:
+                kept.append(v)
+            else:
+                v = same
+        out[k] = v
+    return out
+
+
 def average_checkpoints(paths: List[Path], out: Path) -> None:
     """Write the element-wise mean of the models in ``paths`` (fairseq checkpoints that this
     run wrote) as a fairseq checkpoint: the last one's config, no optimizer state."""
@@ -262,20 +291,11 @@ def average_checkpoints(paths: List[Path], out: Path) -> None:
                 # float tensors are summed; integer buffers are taken from the last one
                 total[k] = total[k] + v.double() if v.is_floating_point() else v.clone()
     last = state
-    averaged = {}
-    shared: Dict[Tuple[int, int], str] = {}  # tied weights (shared embeddings) stay tied
-    for k, v in total.items():
-        ref = last["model"][k]
-        key = (ref.untyped_storage().data_ptr(), ref.storage_offset())
-        if v.is_floating_point() and key in shared and \
-                last["model"][shared[key]].shape == ref.shape:
-            averaged[k] = averaged[shared[key]]
-            continue
-        shared.setdefault(key, k)
-        averaged[k] = (v / len(paths)).to(ref.dtype) if v.is_floating_point() else v
+    averaged = {k: (v / len(paths)).to(last["model"][k].dtype) if v.is_floating_point() else v
+                for k, v in total.items()}
     result = {k: v for k, v in last.items()
               if k not in ("model", "last_optimizer_state", "optimizer_history")}
-    result["model"] = averaged
+    result["model"] = tie_equal_tensors(averaged)
     result["optimizer_history"] = last.get("optimizer_history", [])[-1:]
     result["averaged_from"] = [p.name for p in paths]
     with atomic_path(out) as tmp:

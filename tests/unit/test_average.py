@@ -98,3 +98,20 @@ def test_tied_weights_stay_tied_and_are_stored_once(tmp_path):
                                                            "decoder.out")}
     assert len(ptrs) == 1
     assert out.stat().st_size < 2 * 50 * 40 * 4  # once, not three times
+
+
+def test_tied_weights_saved_as_separate_copies_are_tied_again(tmp_path):
+    # a checkpoint written from a GPU holds each tied weight as its own copy
+    paths = []
+    for e in (1, 2):
+        emb = torch.full((50, 40), float(e))
+        paths.append(tmp_path / f"checkpoint{e}.pt")
+        torch.save({"model": {"encoder.embed": emb.clone(), "decoder.embed": emb.clone(),
+                              "other": torch.full((50, 40), 7.0)}}, paths[-1])
+    average_checkpoints(paths, tmp_path / AVERAGED)
+    got = torch.load(tmp_path / AVERAGED, weights_only=False)["model"]
+    assert got["encoder.embed"].untyped_storage().data_ptr() == \
+        got["decoder.embed"].untyped_storage().data_ptr()
+    assert got["other"].untyped_storage().data_ptr() != \
+        got["encoder.embed"].untyped_storage().data_ptr()
+    assert torch.allclose(got["other"], torch.full((50, 40), 7.0))

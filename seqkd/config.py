@@ -1,0 +1,143 @@
+"""Typed stage configs: values from YAML or the command line checked against the dataclass.
+
+Every stage's settings are a dataclass whose field types (``int``, ``float``, ``str``,
+``bool``, ``Optional[...]``, ``List[...]``, ``Dict[str, ...]``) and ``metadata`` (``choices``,
+``min``, ``max``) say what a value may be. :func:`build` checks a whole mapping and returns
+every problem at once, so a config is judged before any stage starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Dict, List, Tuple, Type
+
+from seqkd.errors import SeqkdError
+
+
+def _type_name(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + " (or null)"
+    if origin in (list, List):
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin in (dict, Dict):
+        return f"a mapping of {_type_name(typing.get_args(tp)[1])}"
+    return {int: "a whole number", float: "a number", str: "a string", bool: "true or false"
+            }.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def check_value(tp, value) -> Tuple[bool, Any]:
+    """(ok, value converted where harmless: an int where a float is wanted)."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True, value
+    if origin is typing.Union:
+        if value is None and type(None) in typing.get_args(tp):
+            return True, None
+        for arg in typing.get_args(tp):
+            if arg is type(None):
+                continue
+            ok, v = check_value(arg, value)
+            if ok:
+                return True, v
+        return False, value
+    if origin in (list, List):
+        if not isinstance(value, (list, tuple)):
+            return False, value
+        inner = typing.get_args(tp)[0] if typing.get_args(tp) else Any
+        out = []
+        for item in value:
+            ok, v = check_value(inner, item)
+            if not ok:
+                return False, value
+            out.append(v)
+        return True, out
+    if origin in (dict, Dict):
+        if not isinstance(value, dict):
+            return False, value
+        kt, vt = typing.get_args(tp) or (Any, Any)
+        out = {}
+        for k, v in value.items():
+            ok_k, k2 = check_value(kt, k)
+            ok_v, v2 = check_value(vt, v)
+            if not (ok_k and ok_v):
+                return False, value
+            out[k2] = v2
+        return True, out
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if tp is str:
+        return isinstance(value, str), value
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return isinstance(value, tp), value
+    return True, value
+
+
+def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[str, Any],
+                                                                         List[str]]:
+    """Checked values for ``cls`` and the problems found (unknown keys, wrong types,
+    values outside ``choices`` / ``min`` / ``max``)."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    problems: List[str] = []
+    out: Dict[str, Any] = {}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        problems.append(f"{where}: unknown setting(s) {', '.join(unknown)}; known: "
+                        f"{', '.join(sorted(fields))}")
+    for name, value in values.items():
+        if name not in fields:
+            continue
+        ok, converted = check_value(hints[name], value)
+        if not ok:
+            problems.append(f"{where}: {name} must be {_type_name(hints[name])}, "
+                            f"got {value!r}")
+            continue
+        meta = fields[name].metadata
+        choices = meta.get("choices")
+        if choices and converted is not None and converted not in choices:
+            problems.append(f"{where}: {name} must be one of {', '.join(map(str, choices))}, "
+                            f"got {converted!r}")
+        lo, hi = meta.get("min"), meta.get("max")
+        if isinstance(converted, (int, float)) and not isinstance(converted, bool):
+            if lo is not None and converted < lo:
+                problems.append(f"{where}: {name} must be at least {lo}, got {converted!r}")
+            if hi is not None and converted > hi:
+                problems.append(f"{where}: {name} must be at most {hi}, got {converted!r}")
+        out[name] = converted
+    missing = [n for n, f in fields.items() if n not in values and
+               f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        problems.append(f"{where}: missing setting(s) {', '.join(missing)}")
+    return out, problems
+
+
+class Problems:
+    """Collects config problems from many places; raises them together."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.items: List[str] = []
+
+    def build(self, cls: Type, values: Dict[str, Any], where: str):
+        """An instance of ``cls``, or None (the problems noted) when the values are bad."""
+        checked, problems = field_problems(cls, values, where)
+        self.items += problems
+        return None if problems else cls(**checked)
+
+    def add(self, problem: str) -> None:
+        self.items.append(problem)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            n = len(self.items)
+            raise SeqkdError(f"{self.source}: {n} problem{'s' if n > 1 else ''} in the config; "
+                             "nothing was run:\n  " + "\n  ".join(self.items))

@@ -1,0 +1,75 @@
+"""Child processes that die with their parent, and folder locks that name their holder.
+
+``kill -9`` of seqkd must not leave fairseq writing checkpoints on its own: every child is
+started with ``PR_SET_PDEATHSIG`` (Linux), so the kernel kills it when seqkd dies, however
+seqkd dies. A folder that only one process may write to (a checkpoint folder) is guarded by
+an ``flock`` on a lock file holding the writer's pid; the kernel drops the lock when the
+writer dies, so a stale lock file never blocks a rerun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from seqkd.errors import SeqkdError
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def child_preexec() -> Optional[Callable[[], None]]:
+    """A ``preexec_fn`` for subprocess.Popen that ties the child's life to this process."""
+    return _die_with_parent if sys.platform.startswith("linux") else None
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, what: str, shared: bool = False) -> Iterator[None]:
+    """Hold ``folder/.seqkd.lock`` while the block runs; fail at once, naming the holder's
+    pid, when another live process holds it (``shared`` locks only exclude exclusive ones)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".seqkd.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise SeqkdError(f"{what}: another seqkd process (pid {holder}) is writing to "
+                             f"{folder}; wait for it to finish or stop it, then run again"
+                             ) from None
+        if not shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def waiting_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``, waiting for it (for short critical sections that
+    concurrent workers share, such as converting a teacher once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
