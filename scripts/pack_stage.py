@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from seqkd.train import tie_equal_tensors  # noqa: E402
+from seqkd.checkpoints import tie_equal_tensors  # noqa: E402
 
 KEEP = ("checkpoint_avg.pt", "checkpoint_best.pt")
 

@@ -1,6 +1,6 @@
 """seqkd: sequence-level knowledge distillation for neural machine translation."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from seqkd.errors import SeqkdError  # noqa: E402
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from seqkd.config import setting
 from seqkd.errors import SeqkdError
 from seqkd.procs import child_preexec
 from seqkd.textio import check_name
@@ -78,17 +79,33 @@ class BenchConfig:
     data: str
     out_dir: str
     systems: List[SystemSpec] = field(default_factory=list)
-    test_sets: List[str] = field(default_factory=list)
-    beam: int = 5
-    batch_tokens: int = 1024
-    threads: List[int] = field(default_factory=lambda: [1])
-    repeats: int = 3
-    warmup_sentences: int = 100
-    latency_sentences: int = 100
-    max_len: int = 200
-    #: the core single-thread runs are pinned to (default: the idlest core this process may
-    #: use, chosen when the bench starts)
-    cpu: Optional[int] = None
+    test_sets: List[str] = setting(help="test sets (default: the data folder's first)",
+                                   default_factory=list)
+    beam: int = setting(5, "beam size of systems that do not name one", min=1)
+    batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
+    threads: List[int] = setting(help="thread counts to measure (0: the physical cores this "
+                                 "process may use)", default_factory=lambda: [1])
+    repeats: int = setting(3, "timed runs per system and test set (median, min, max)", min=1)
+    warmup_sentences: int = setting(100, "sentences translated before timing", min=0)
+    latency_sentences: int = setting(100, "sentences timed one by one for latency", min=0)
+    max_len: int = setting(200, "maximum output length in pieces", min=1)
+    cpu: Optional[int] = setting(None, "the core single-thread runs are pinned to (default: "
+                                 "the idlest core this process may use, chosen at the start "
+                                 "and recorded in the report)", min=0)
+
+
+    def input_files(self) -> List[Path]:
+        """The test data's stamp and every system's model file."""
+        from seqkd.checkpoints import resolved_checkpoints
+
+        files = [Path(self.data) / "DONE.json"]
+        for spec in self.systems:
+            if spec.kind == "fairseq":
+                files += resolved_checkpoints([spec.path])
+            else:
+                d = Path(spec.path)
+                files.append((d / "model" if (d / "model").is_dir() else d) / "model.bin")
+        return files
 
 
 def percentile(values: List[float], q: float) -> float:
@@ -111,14 +128,13 @@ def _load_system(spec: SystemSpec, data: Path, beam: int, batch_tokens: int, thr
                  max_len: int):
     """Return (translate(lines) -> outputs, parameter count (fairseq) or compute type (ct2),
     bytes on disk)."""
-    from seqkd.export import decode_text
-    from seqkd.prepare import Prepared, load_spm
+    from seqkd.corpus import Prepared, decode_text, load_spm
 
     if spec.kind == "fairseq":
         import torch
 
         from seqkd.decoders import FairseqDecoder
-        from seqkd.train import checkpoint_of
+        from seqkd.checkpoints import checkpoint_of
 
         torch.set_num_threads(threads)
         prepared = Prepared(data)
@@ -129,7 +145,7 @@ def _load_system(spec: SystemSpec, data: Path, beam: int, batch_tokens: int, thr
         # parameters() yields a tied weight (shared embeddings) once
         params = sum(p.numel() for m in dec.models for p in m.parameters())
         return (lambda lines: decode_text(dec, sp, lines)), params, ckpt.stat().st_size
-    from seqkd.translate import ExportedModel
+    from seqkd.decoders import ExportedModel
 
     model = ExportedModel(spec.path, beam=beam, threads=threads, batch_tokens=batch_tokens,
                           compute_type=spec.compute_type, max_len=max_len)
@@ -255,8 +271,7 @@ def _run_child(job: Dict) -> Dict:
 
 def _check_systems(systems: List[SystemSpec]) -> None:
     """Every system's model is there and readable, before anything is measured."""
-    from seqkd.fairseq_tools import check_checkpoint
-    from seqkd.train import checkpoint_of
+    from seqkd.checkpoints import check_checkpoint, checkpoint_of
 
     for spec in systems:
         if spec.kind == "fairseq":
@@ -273,8 +288,8 @@ def _check_systems(systems: List[SystemSpec]) -> None:
 def bench(cfg: BenchConfig, force: bool = False) -> Dict:
     from sacrebleu.metrics import BLEU, CHRF
 
-    from seqkd.prepare import Prepared
-    from seqkd.stage import Stage, cpu_model, versions
+    from seqkd.corpus import Prepared
+    from seqkd.stage import Stage, cpu_model, default_threads, versions
     from seqkd.textio import read_lines, write_text
 
     if not cfg.systems:
@@ -324,7 +339,7 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
                     rows.append({
                         "system": spec.name, "kind": spec.kind, "path": spec.path,
                         "compute_type": res["compute_type"],
-                        "beam": beam, "threads": threads or os.cpu_count(),
+                        "beam": beam, "threads": threads or default_threads(),
                         "test_set": t, "sentences": len(src[t]),
                         "bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2),
                         "src_words": sw, "tgt_words": tw,
@@ -367,7 +382,8 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
         write_text(out / "report.md", markdown_report(report))
         plot(rows, out / "plot.png")
         stage.finish({"report": str(out / "report.json")})
-        sys.stderr.write(markdown_report(report))
+        if not os.environ.get("TQDM_DISABLE"):  # not with -q
+            sys.stderr.write(markdown_report(report))
         return report
     finally:
         stage.close()

@@ -6,11 +6,13 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import shlex
 import sys
 from typing import Callable, Dict, List, Optional
 
 from seqkd import __version__
+from seqkd.config import Problems, add_arguments
 from seqkd.errors import SeqkdError
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,9 @@ def add_langs(p: argparse.ArgumentParser) -> None:
 
 def add_threads(p: argparse.ArgumentParser, default: int = 0) -> None:
     p.add_argument("--threads", type=int, default=default,
-                   help="CPU threads for decoding (0: all cores)")
+                   help="CPU threads (0: the physical cores this process may use, so a "
+                        "loaded or hyper-threaded machine is not oversubscribed; default: "
+                        f"{default})")
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
@@ -71,41 +75,31 @@ def parse_key_value(items: Optional[List[str]], what: str) -> Dict[str, str]:
 
 def config_from(cls, args: argparse.Namespace, **given):
     """A stage's dataclass config from parsed arguments: every field whose name is an
-    argument's dest is taken from it; ``given`` sets the rest (renamed or derived values)."""
+    argument's dest is taken from it; ``given`` sets the rest (renamed or derived values).
+    The values are checked like a YAML config's (bounds too), all problems at once."""
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in vars(args).items() if k in names}
     values.update(given)
-    return cls(**values)
+    problems = Problems("")
+    cfg = problems.build(cls, values, "")
+    problems.raise_if_any()
+    return cfg
 
 
 # ---------------------------------------------------------------- subcommands
 
 
 def build_prepare(sub) -> None:
+    from seqkd.prepare import PrepareConfig
+
     p = sub.add_parser("prepare", help="fetch, clean, SentencePiece and binarize a corpus",
                        description="Fetch a registered dataset (or read local files), clean it, "
                                    "train a joint SentencePiece model and binarize for fairseq.")
     p.add_argument("--out", required=True, help="output folder (e.g. WORK/data)")
-    p.add_argument("--dataset", default="multi30k",
-                   help="registered dataset name (data/*.yaml; default: multi30k)")
-    p.add_argument("--train-prefix", help="local training files PREFIX.SRC and PREFIX.TGT "
-                                          "(instead of --dataset)")
-    p.add_argument("--valid-prefix", help="local validation files PREFIX.SRC and PREFIX.TGT")
     p.add_argument("--test", action="append", metavar="NAME=PREFIX",
-                   help="local test set (repeatable)")
-    p.add_argument("--test-sets", nargs="*",
-                   help="registered test splits to prepare (default: all of the dataset's)")
-    add_langs(p)
-    p.add_argument("--max-train-pairs", type=int, help="keep only the first N cleaned pairs")
-    p.add_argument("--max-len", type=int, default=250, help="drop pairs with a side over N words")
-    p.add_argument("--max-ratio", type=float, default=3.0,
-                   help="drop pairs whose word-length ratio exceeds R (default: 3)")
-    p.add_argument("--no-dedupe", action="store_true", help="keep repeated pairs")
-    p.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece pieces")
-    p.add_argument("--spm-model", help="use this SentencePiece model (e.g. the teacher's)")
-    p.add_argument("--dict", dest="dictionary",
-                   help="use this fairseq dictionary (with --spm-model; e.g. the teacher's)")
-    p.add_argument("--workers", type=int, default=2, help="parallel workers")
+                   help="your own test set (repeatable); NAME: letters, digits, _ - . only, "
+                        "not train or valid")
+    add_arguments(p, PrepareConfig)
     add_common(p)
     p.set_defaults(func=cmd_prepare)
 
@@ -114,53 +108,28 @@ def cmd_prepare(args) -> int:
     from seqkd.prepare import PrepareConfig, prepare
 
     cfg = config_from(PrepareConfig, args, out_dir=args.out,
-                      dataset=None if args.train_prefix else args.dataset,
-                      test_prefixes=parse_key_value(args.test, "--test"),
-                      dedupe=not args.no_dedupe)
+                      test_prefixes=parse_key_value(args.test, "--test"))
     report = prepare(cfg, force=args.force)
     print(json.dumps(report, indent=2))
     return 0
 
 
 def build_train(sub) -> None:
-    from seqkd.train import PRESETS
+    from seqkd.train import PRESETS, TrainConfig
 
-    names = sorted({n for role in PRESETS.values() for n in role})
     p = sub.add_parser("train", help="train a teacher or a student with fairseq",
                        description="Train a fairseq transformer teacher, or a student (on "
                                    "references or distilled data, optionally with word-level "
                                    "KD). Resumes from the last checkpoint after an interruption.")
-    p.add_argument("--role", choices=sorted(PRESETS), required=True)
+    p.add_argument("--role", choices=sorted(PRESETS), required=True,
+                   help="what to train (sets the preset table)")
     p.add_argument("--data", required=True,
                    help="output folder of `seqkd prepare` or `seqkd distill`")
     p.add_argument("--out", required=True, help="output folder for checkpoints and logs")
-    p.add_argument("--preset", default="tiny", choices=names,
-                   help="model and schedule preset (teacher: tiny, base, wmt-base; student: "
-                        "tiny, small, deep-enc, enc6-dec1)")
-    p.add_argument("--max-updates", type=int, help="stop after N updates")
-    p.add_argument("--max-epoch", type=int, help="stop after N epochs")
-    p.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
-    p.add_argument("--warmup-updates", type=int, help="default: the preset's")
-    p.add_argument("--dropout", type=float, help="default: the preset's")
-    p.add_argument("--max-tokens", type=int, help="batch size in tokens (default: the preset's)")
-    p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--patience", type=int, default=5,
-                   help="early stopping: stop after N validations without a better loss")
-    p.add_argument("--validate-interval-updates", type=int, default=0,
-                   help="also validate and checkpoint every N updates (0: each epoch)")
-    p.add_argument("--average-last", type=int, default=0, metavar="N",
-                   help="keep the last N epoch checkpoints and write their average, "
-                        "checkpoints/checkpoint_avg.pt, which export, bench and distill then "
-                        "use for this folder (default: 0, off)")
-    p.add_argument("--seed", type=int, default=1)
     add_teachers(p, flag="--kd-teacher", required=False)
-    p.add_argument("--kd-alpha", type=float, default=0.5,
-                   help="word-level KD weight: (1-alpha)*LS-NLL + alpha*T^2*KL (default: 0.5)")
-    p.add_argument("--kd-temperature", type=float, default=1.0, help="KD temperature T")
-    add_threads(p)
-    add_device(p)
     p.add_argument("--fairseq-args", default="",
                    help="extra arguments passed to fairseq-train as they are (quoted string)")
+    add_arguments(p, TrainConfig)
     add_common(p)
     p.set_defaults(func=cmd_train)
 
@@ -175,6 +144,8 @@ def cmd_train(args) -> int:
 
 
 def build_distill(sub) -> None:
+    from seqkd.distill import DistillConfig
+
     p = sub.add_parser("distill", help="translate the training source with the teacher",
                        description="Sequence-level KD (Kim & Rush 2016): beam-search the whole "
                                    "training source with the teacher; seq-KD keeps the best "
@@ -184,50 +155,35 @@ def build_distill(sub) -> None:
     p.add_argument("--data", required=True, help="output folder of `seqkd prepare`")
     p.add_argument("--out", required=True, help="output folder (e.g. WORK/distill)")
     add_teachers(p)
-    p.add_argument("--method", choices=["seq-kd", "seq-inter"], default="seq-kd")
-    p.add_argument("--decoder", choices=["ctranslate2", "fairseq"], default="ctranslate2")
-    p.add_argument("--compute-type", choices=["int8", "float32", "int16", "float16"],
-                   default="int8",
-                   help="CTranslate2 teacher quantization (default: int8; float16 on a GPU)")
-    p.add_argument("--nbest", type=int, default=0,
-                   help="n-best size for seq-inter (default: the beam size)")
-    p.add_argument("--select-metric", choices=["bleu", "chrf"], default="bleu",
-                   help="seq-inter: sentence-level similarity to the reference")
-    add_decoding(p)
-    p.add_argument("--chunk-size", type=int, default=1000,
-                   help="lines per resumable chunk (default: 1000)")
-    p.add_argument("--num-shards", type=int, default=1, help="split the work over N workers")
-    p.add_argument("--shard-id", type=int, default=0, help="this worker's shard (0-based)")
+    p.add_argument("--num-shards", type=int, default=None,
+                   help="split the work over N workers (default: the job array's size, from "
+                        "SLURM_ARRAY_TASK_COUNT or WORLD_SIZE when set, else 1)")
+    p.add_argument("--shard-id", type=int, default=None,
+                   help="this worker's shard, 0-based (default: SLURM_ARRAY_TASK_ID minus "
+                        "SLURM_ARRAY_TASK_MIN, or RANK, when set, else 0)")
     p.add_argument("--merge-only", action="store_true",
                    help="decode nothing; merge finished shards (fails if any is missing)")
-    p.add_argument("--filter", choices=["off", "flag", "drop"], default="flag",
-                   help="what to do with anomalous pairs (default: flag in filter.tsv)")
-    p.add_argument("--min-score", type=float,
-                   help="anomalous: teacher log-probability per token below this")
-    p.add_argument("--max-len-ratio", type=float, default=3.0,
-                   help="anomalous: word-length ratio of source and hypothesis above this")
-    p.add_argument("--loop-repeats", type=int, default=3,
-                   help="anomalous ('loop'): an n-gram of up to 4 words repeated this many "
-                        "times in a row in the output but not in the source (0: off; "
-                        "default: 3)")
-    p.add_argument("--empty", choices=["reference", "drop"], default="reference",
-                   help="an empty teacher output: train on the reference instead "
-                        "(default), or drop the pair; counted in report.json")
-    add_threads(p)
-    add_device(p)
+    add_arguments(p, DistillConfig)
     add_common(p)
     p.set_defaults(func=cmd_distill)
 
 
 def cmd_distill(args) -> int:
-    from seqkd.distill import DistillConfig, distill
+    from seqkd.distill import DistillConfig, distill, scheduler_shard
 
+    if args.num_shards is None and args.shard_id is None:
+        args.num_shards, args.shard_id = scheduler_shard(os.environ) or (1, 0)
+    elif args.num_shards is None or args.shard_id is None:
+        raise SeqkdError("give --num-shards and --shard-id together (or neither, to take them "
+                         "from the job array's environment)")
     cfg = config_from(DistillConfig, args, out_dir=args.out)
     print(json.dumps(distill(cfg, force=args.force, merge_only=args.merge_only), indent=2))
     return 0
 
 
 def build_export(sub) -> None:
+    from seqkd.export import ExportConfig
+
     p = sub.add_parser("export", help="convert a checkpoint to CTranslate2 (int8 by default)",
                        description="Convert a fairseq checkpoint (or a `seqkd train` folder) with "
                                    "CTranslate2's converter into a self-contained folder with "
@@ -236,16 +192,7 @@ def build_export(sub) -> None:
     p.add_argument("--data", required=True,
                    help="the data folder the model was trained on (prepare/distill output)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--quantization", default="int8",
-                   choices=["int8", "int8_float32", "int16", "float16", "float32"])
-    p.add_argument("--fidelity-test", metavar="TEST_SET",
-                   help="compare fairseq and CTranslate2 float32 1-best outputs on this test "
-                        "set, and report the BLEU of the export")
-    p.add_argument("--min-agreement", type=float, default=0.98,
-                   help="fidelity: required share of identical 1-best outputs (default 0.98)")
-    p.add_argument("--beam", type=int, default=5, help="fidelity check beam size")
-    p.add_argument("--batch-tokens", type=int, default=1024)
-    add_threads(p)
+    add_arguments(p, ExportConfig, skip=("checkpoint",))
     add_common(p)
     p.set_defaults(func=cmd_export)
 
@@ -288,6 +235,8 @@ def cmd_translate(args) -> int:
 
 
 def build_bench(sub) -> None:
+    from seqkd.bench import BenchConfig
+
     p = sub.add_parser("bench", help="speed, latency, memory, size and BLEU/chrF side by side",
                        description="Measure systems on test sets in one run: words/sec "
                                    "(1 thread pinned, and more), latency at batch 1, peak "
@@ -299,16 +248,7 @@ def build_bench(sub) -> None:
                    metavar="NAME=KIND:PATH[,beam=N][,compute_type=T]",
                    help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
                         "folder); repeatable")
-    p.add_argument("--test-sets", nargs="+", help="test sets (default: the first one)")
-    add_decoding(p)
-    p.add_argument("--threads", type=int, nargs="+", default=[1],
-                   help="thread counts to measure (0: all cores; default: 1)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--warmup-sentences", type=int, default=100)
-    p.add_argument("--latency-sentences", type=int, default=100)
-    p.add_argument("--cpu", type=int, default=None,
-                   help="the core single-thread runs are pinned to (default: the idlest core "
-                        "this process may use, chosen at the start and recorded in the report)")
+    add_arguments(p, BenchConfig, skip=("systems",))
     add_common(p)
     p.set_defaults(func=cmd_bench)
 
@@ -360,9 +300,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(quiet: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if quiet:  # -q: warnings and errors only, no progress bars, no report on stderr
+        os.environ["TQDM_DISABLE"] = "1"
+    else:
+        os.environ.pop("TQDM_DISABLE", None)
+    # the root logger passes INFO on, so every stage's log.txt is complete; -q only quiets
+    # the terminal
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                           datefmt="%H:%M:%S"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_seqkd_terminal", False)]:
+        root.removeHandler(old)
+    handler._seqkd_terminal = True
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -88,35 +88,36 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     problems: List[str] = []
+    where = f"{where}: " if where else ""
     out: Dict[str, Any] = {}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        problems.append(f"{where}: unknown setting(s) {', '.join(unknown)}; known: "
+        problems.append(f"{where}unknown setting(s) {', '.join(unknown)}; known: "
                         f"{', '.join(sorted(fields))}")
     for name, value in values.items():
         if name not in fields:
             continue
         ok, converted = check_value(hints[name], value)
         if not ok:
-            problems.append(f"{where}: {name} must be {_type_name(hints[name])}, "
+            problems.append(f"{where}{name} must be {_type_name(hints[name])}, "
                             f"got {value!r}")
             continue
         meta = fields[name].metadata
         choices = meta.get("choices")
         if choices and converted is not None and converted not in choices:
-            problems.append(f"{where}: {name} must be one of {', '.join(map(str, choices))}, "
+            problems.append(f"{where}{name} must be one of {', '.join(map(str, choices))}, "
                             f"got {converted!r}")
         lo, hi = meta.get("min"), meta.get("max")
         if isinstance(converted, (int, float)) and not isinstance(converted, bool):
             if lo is not None and converted < lo:
-                problems.append(f"{where}: {name} must be at least {lo}, got {converted!r}")
+                problems.append(f"{where}{name} must be at least {lo}, got {converted!r}")
             if hi is not None and converted > hi:
-                problems.append(f"{where}: {name} must be at most {hi}, got {converted!r}")
+                problems.append(f"{where}{name} must be at most {hi}, got {converted!r}")
         out[name] = converted
     missing = [n for n, f in fields.items() if n not in values and
                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
-        problems.append(f"{where}: missing setting(s) {', '.join(missing)}")
+        problems.append(f"{where}missing setting(s) {', '.join(missing)}")
     return out, problems
 
 
@@ -131,13 +132,91 @@ class Problems:
         """An instance of ``cls``, or None (the problems noted) when the values are bad."""
         checked, problems = field_problems(cls, values, where)
         self.items += problems
-        return None if problems else cls(**checked)
+        if problems:
+            return None
+        try:
+            return cls(**checked)
+        except SeqkdError as e:  # a check of the class itself (__post_init__)
+            self.items.append(f"{where}: {e}" if where else str(e))
+            return None
 
     def add(self, problem: str) -> None:
         self.items.append(problem)
 
     def raise_if_any(self) -> None:
+        where = f"{self.source}: " if self.source else ""
+        if len(self.items) == 1:
+            raise SeqkdError(f"{where}{self.items[0]}")
         if self.items:
-            n = len(self.items)
-            raise SeqkdError(f"{self.source}: {n} problem{'s' if n > 1 else ''} in the config; "
-                             "nothing was run:\n  " + "\n  ".join(self.items))
+            raise SeqkdError(f"{where}{len(self.items)} problems; nothing was run:\n  "
+                             + "\n  ".join(self.items))
+
+
+# ---------------------------------------------------------------- one definition per setting
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices=None, min=None,
+            max=None, flag: str | None = None, metavar: str | None = None,
+            default_factory: Any = dataclasses.MISSING):
+    """A config field that is also its command-line option: type from the annotation, default,
+    help, allowed values and bounds written once, here. The CLI option is ``--field-name``
+    (or ``flag``); YAML values are checked against the same ``choices``/``min``/``max``."""
+    meta = {"help": help}
+    for key, value in (("choices", choices), ("min", min), ("max", max), ("flag", flag),
+                       ("metavar", metavar)):
+        if value is not None:
+            meta[key] = tuple(value) if key == "choices" else value
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _plain(tp):
+    """(scalar type, is_list, optional) of an annotation."""
+    optional = False
+    if typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        optional, tp = True, args[0]
+    if typing.get_origin(tp) in (list, List):
+        return typing.get_args(tp)[0], True, optional
+    return tp, False, optional
+
+
+def add_arguments(parser, cls: Type, skip=()) -> None:
+    """Add a command-line option for every field of ``cls`` declared with :func:`setting`
+    (except ``skip`` and those the parser has already)."""
+    hints = typing.get_type_hints(cls)
+    taken = {s for a in parser._actions for s in a.option_strings}
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        if "help" not in meta or f.name in skip:
+            continue
+        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        if flag in taken:
+            continue
+        default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else f.default)
+        tp, is_list, _ = _plain(hints[f.name])
+        kwargs: Dict[str, Any] = {"dest": f.name, "help": meta["help"]}
+        if tp is bool:
+            if default:
+                parser.add_argument("--no-" + f.name.replace("_", "-"), action="store_false",
+                                    **kwargs)
+            else:
+                parser.add_argument(flag, action="store_true", **kwargs)
+            continue
+        if default is not dataclasses.MISSING:
+            kwargs["default"] = default
+            shown = " ".join(map(str, default)) if isinstance(default, list) else default
+            kwargs["help"] += f" (default: {shown})" if default not in (None, [], "") else ""
+        else:
+            kwargs["required"] = True
+        if tp in (int, float, str):
+            kwargs["type"] = tp
+        if is_list:
+            kwargs["nargs"] = "+"
+        if "choices" in meta:
+            kwargs["choices"] = meta["choices"]
+        if "metavar" in meta:
+            kwargs["metavar"] = meta["metavar"]
+        parser.add_argument(flag, **kwargs)

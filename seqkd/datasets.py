@@ -18,6 +18,7 @@ whatever the source, a file is used only when its checksum matches.
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import os
 import shutil
@@ -36,15 +37,19 @@ from seqkd.textio import SAFE_NAME, atomic_path, sha256_file
 logger = logging.getLogger(__name__)
 
 MIRROR_ENV = "SEQKD_DATA_MIRROR"
+OWN_FILES_HINT = ("For your own files in any language pair: --train-prefix P --valid-prefix P "
+                  "--src XX --tgt YY (files P.XX, P.YY), or a copy of pipelines/own-corpus.yaml; "
+                  "see 'Your own corpus' in the README")
 CACHE_ENV = "SEQKD_CACHE"
 
 
 def registry_dir() -> Path:
-    """The folder with the dataset manifests (``data/`` at the project root)."""
+    """The folder with the dataset manifests: ``$SEQKD_REGISTRY``, else the package's own
+    ``seqkd/registry/`` (package data, so an installed wheel finds them too)."""
     env = os.environ.get("SEQKD_REGISTRY")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "data"
+    return Path(str(importlib.resources.files("seqkd") / "registry"))
 
 
 def cache_dir() -> Path:
@@ -95,7 +100,8 @@ class Manifest:
     def check_lang(self, lang: str) -> None:
         if lang not in self.langs:
             raise SeqkdError(
-                f"dataset {self.name} has no language {lang!r}; it has: {', '.join(self.langs)}")
+                f"dataset {self.name} has no language {lang!r}; it has: {', '.join(self.langs)}. "
+                f"{OWN_FILES_HINT}")
 
 
 def available() -> List[str]:
@@ -107,7 +113,7 @@ def load_manifest(name: str) -> Manifest:
     if not path.is_file():
         raise SeqkdError(
             f"unknown dataset {name!r}; registered: {', '.join(available()) or 'none'} "
-            f"(manifests live in {registry_dir()}); for your own data give file paths instead")
+            f"(manifests live in {registry_dir()}). {OWN_FILES_HINT}")
     raw = yaml.safe_load(path.read_text())
     if not isinstance(raw, dict):
         raise SeqkdError(f"bad dataset manifest {path}: it must be a mapping of keys")

@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Protocol, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import PLUGIN_DIR
@@ -21,6 +21,16 @@ from seqkd.stage import resolve_device
 logger = logging.getLogger(__name__)
 
 Hypotheses = List[Tuple[List[str], float]]
+
+
+class Decoder(Protocol):
+    """What distill, export, bench and translate ask of a decoder. For each input (a list
+    of pieces) in input order, its n-best list, best first; an empty input gets
+    ``[([], 0.0)]`` without reaching the model, and an empty batch gives ``[]``."""
+
+    name: str
+
+    def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]: ...
 
 
 def _import_plugin() -> None:
@@ -68,15 +78,18 @@ class FairseqDecoder:
     def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]:
         import torch
 
+        out: List[Hypotheses] = [[([], 0.0)] for _ in batch]
+        todo = [i for i, pieces in enumerate(batch) if pieces]
+        if not todo:
+            return out
         tokens = []
-        for pieces in batch:
+        for pieces in (batch[i] for i in todo):
             ids = [self.src_dict.index(p) for p in pieces][: self.max_positions - 1]
             tokens.append(torch.LongTensor(ids + [self.src_dict.eos()]))
         dataset = self.task.build_dataset_for_inference(tokens, [t.numel() for t in tokens])
         itr = self.task.get_batch_iterator(
             dataset=dataset, max_tokens=self.batch_tokens, max_positions=self.max_positions,
             ignore_invalid_inputs=False).next_epoch_itr(shuffle=False)
-        out: List[Hypotheses] = [[] for _ in batch]
         with torch.no_grad():
             for sample in itr:
                 if self.device == "cuda":
@@ -85,7 +98,7 @@ class FairseqDecoder:
                     sample = move_to_cuda(sample)
                 hypos = self.task.inference_step(self.generator, self.models, sample)
                 for i, sid in enumerate(sample["id"].tolist()):
-                    out[sid] = [
+                    out[todo[sid]] = [
                         (self.tgt_dict.string(h["tokens"]).split(), float(h["score"]))
                         for h in hypos[i][: self.nbest]
                     ]
@@ -157,3 +170,48 @@ class CT2Decoder:
         for i, r in zip(todo, results):
             out[i] = [(list(h), float(s)) for h, s in zip(r.hypotheses, r.scores)]
         return out
+
+
+class ExportedModel:
+    """An `seqkd export` folder: CTranslate2 model plus its SentencePiece model."""
+
+    def __init__(self, model_dir: str | Path, beam: int = 5, threads: int = 0,
+                 batch_tokens: int = 1024, compute_type: str = "default", max_len: int = 200,
+                 max_input_len: int = 1024):
+        from seqkd.corpus import load_spm
+
+        d = Path(model_dir)
+        if (d / "model" / "model.bin").is_file():
+            d = d / "model"
+        if not (d / "spm.model").is_file():
+            raise SeqkdError(f"{model_dir} is not an `seqkd export` folder (no spm.model "
+                             "beside model.bin)")
+        self.dir = d
+        self.sp = load_spm(d / "spm.model")
+        self.decoder = CT2Decoder(d, beam=beam, threads=threads, batch_tokens=batch_tokens,
+                                  compute_type=compute_type, max_len=max_len,
+                                  max_input_len=max_input_len)
+        self.max_len, self.max_input_len = max_len, max_input_len
+
+    def translate(self, lines: List[str], first_line: Optional[int] = None) -> List[str]:
+        """Translations of ``lines``. With ``first_line`` (the number of ``lines[0]`` in the
+        input), a warning on stderr names every line that was cut (input over
+        ``max_input_len`` pieces, or output stopped at ``max_len``)."""
+        from seqkd.corpus import encode_lines
+
+        pieces = encode_lines(self.sp, lines)
+        hyps = self.decoder.translate(pieces)
+        if first_line is not None:
+            self._warn_cut(pieces, hyps, first_line)
+        return [self.sp.decode(h[0][0]) for h in hyps]
+
+    def _warn_cut(self, pieces, hyps, first_line: int) -> None:
+        for i, p in enumerate(pieces):
+            if len(p) > self.max_input_len:
+                logger.warning("line %d has %d pieces; only the first %d were translated "
+                               "(raise --max-input-len to translate more)", first_line + i,
+                               len(p), self.max_input_len)
+        for i, h in enumerate(hyps):
+            if len(h[0][0]) >= self.max_len:
+                logger.warning("line %d: the translation reached --max-len (%d pieces) and "
+                               "may be cut short", first_line + i, self.max_len)

@@ -20,6 +20,7 @@ distilled corpus is binarized. Layout under ``out_dir``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -32,10 +33,12 @@ from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import binarize, check_checkpoint, check_checkpoint_dictionary
-from seqkd.prepare import Prepared, encode_file, load_spm
+from seqkd.config import setting
+from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
+from seqkd.fairseq_tools import binarize, check_checkpoint_dictionary
+from seqkd.corpus import Prepared, encode_file, load_spm
 from seqkd.procs import waiting_lock
-from seqkd.stage import Stage
+from seqkd.stage import Stage, default_threads
 from seqkd.textio import atomic_path, read_lines, write_lines, write_text
 
 logger = logging.getLogger(__name__)
@@ -55,27 +58,41 @@ class DistillConfig:
     data: str
     out_dir: str
     teachers: List[str] = field(default_factory=list)
-    method: str = "seq-kd"
-    decoder: str = "ctranslate2"
-    compute_type: str = "int8"
-    beam: int = 5
-    nbest: int = 0
-    select_metric: str = "bleu"
-    batch_tokens: int = 1024
-    max_len: int = 200
-    chunk_size: int = 1000
-    filter: str = "flag"
-    min_score: Optional[float] = None
-    max_len_ratio: float = 3.0
-    #: anomalous ("loop"): an n-gram of up to 4 words repeated this many times in a row (0: off)
-    loop_repeats: int = 3
-    #: an empty teacher output is replaced by the reference ("reference") or dropped ("drop")
-    empty: str = "reference"
+    method: str = setting("seq-kd", "seq-kd keeps the teacher's best hypothesis, seq-inter the "
+                          "n-best entry closest to the reference", choices=METHODS)
+    decoder: str = setting("ctranslate2", "the teacher's decoder; an ensemble needs fairseq",
+                           choices=DECODERS)
+    compute_type: str = setting("int8", "CTranslate2 teacher quantization (float16 on a GPU)",
+                                choices=("int8", "float32", "int16", "float16"))
+    beam: int = setting(5, "beam size", min=1)
+    nbest: int = setting(0, "n-best size for seq-inter (0: the beam size)", min=0)
+    select_metric: str = setting("bleu", "seq-inter: sentence-level similarity to the reference",
+                                 choices=("bleu", "chrf"))
+    batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
+    max_len: int = setting(200, "maximum output length in pieces", min=1)
+    chunk_size: int = setting(1000, "lines per resumable chunk", min=1)
+    filter: str = setting("flag", "anomalous pairs: listed in filter.tsv (flag), removed (drop) "
+                          "or not looked for (off)", choices=FILTERS)
+    min_score: Optional[float] = setting(None, "anomalous: teacher log-probability per token "
+                                         "below this")
+    max_len_ratio: float = setting(3.0, "anomalous: word-length ratio of source and hypothesis "
+                                   "above this", min=1.0)
+    loop_repeats: int = setting(3, "anomalous ('loop'): an n-gram of up to 4 words repeated "
+                                "this many times in a row in the output but not in the source "
+                                "(0: off)", min=0)
+    empty: str = setting("reference", "an empty teacher output: train on the reference "
+                         "instead, or drop the pair; counted in report.json",
+                         choices=EMPTY_CHOICES)
     num_shards: int = 1
     shard_id: int = 0
-    threads: int = 0
-    #: auto (a CUDA GPU when the decoder's library sees one, else the CPU), cpu or cuda
-    device: str = "auto"
+    threads: int = setting(0, "CPU threads: batches decoded at once, one thread each (0: the "
+                           "physical cores this process may use)", min=0)
+    device: str = setting("auto", "where to decode: auto (a CUDA GPU when the decoder's "
+                          "library sees one, else the CPU), cpu or cuda",
+                          choices=("auto", "cpu", "cuda"))
+
+    def input_files(self) -> List[Path]:
+        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
 
     def n_hypotheses(self) -> int:
         if self.method == "seq-kd":
@@ -96,6 +113,28 @@ def shard_chunks(n_chunks: int, num_shards: int, shard_id: int) -> List[int]:
     if num_shards < 1 or not 0 <= shard_id < num_shards:
         raise SeqkdError(f"--shard-id must be in [0, {num_shards}), got {shard_id}")
     return list(range(shard_id, n_chunks, num_shards))
+
+
+def scheduler_shard(env) -> Optional[Tuple[int, int]]:
+    """(number of shards, this shard) from a job array's environment: a Slurm array
+    (SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN) or torchrun
+    (WORLD_SIZE, RANK); None when neither is set."""
+    def num(key):
+        value = env.get(key)
+        if value is None:
+            return None
+        if not str(value).strip().isdigit():
+            raise SeqkdError(f"{key}={value!r} in the environment is not a number")
+        return int(value)
+
+    count, task = num("SLURM_ARRAY_TASK_COUNT"), num("SLURM_ARRAY_TASK_ID")
+    if count is not None and task is not None:
+        shard = task - (num("SLURM_ARRAY_TASK_MIN") or 0)
+        return count, shard
+    world, rank = num("WORLD_SIZE"), num("RANK")
+    if world is not None and rank is not None:
+        return world, rank
+    return None
 
 
 def chunk_path(out: Path, index: int) -> Path:
@@ -198,7 +237,7 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
     # bulk decoding on the CPU: one thread per batch, as many batches at once as threads
     return CT2Decoder(ct2_dir, beam=cfg.beam, nbest=nbest, batch_tokens=cfg.batch_tokens,
                       max_len=cfg.max_len, threads=1,
-                      parallel_batches=cfg.threads or os.cpu_count() or 1,
+                      parallel_batches=cfg.threads or default_threads(),
                       compute_type=cfg.compute_type, device=cfg.device)
 
 
@@ -225,16 +264,16 @@ def _validate(cfg: DistillConfig) -> None:
 
 def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -> Dict:
     """Run (this shard of) the distill stage; merge and finish once all chunks exist."""
-    from seqkd.train import checkpoint_of
-
     _validate(cfg)
     prepared = Prepared(cfg.data)
-    cfg.teachers = [str(check_checkpoint(checkpoint_of(t), "teacher checkpoint"))
-                    for t in cfg.teachers]
+    # the stamp keeps the teachers as given (a train folder stays a folder); the decoder
+    # gets the checkpoint files they stand for
+    stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True)
+    cfg = dataclasses.replace(cfg, teachers=[
+        str(check_checkpoint(checkpoint_of(t), "teacher checkpoint")) for t in cfg.teachers])
     for t in cfg.teachers:
         check_checkpoint_dictionary(t, prepared.dictionary, "teacher")
     out = Path(cfg.out_dir)
-    stage = Stage("distill", out, cfg, force=force, resumable=True)
     if not stage.begin():
         return stage.finished()["summary"]
     try:
@@ -252,11 +291,16 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
             logger.info("shard %d/%d done; the last shard to finish merges (or run with "
                         "--merge-only)", cfg.shard_id, cfg.num_shards)
             return {"status": "shard finished", "shard_id": cfg.shard_id, **decode_stats}
-        report = _finish(cfg, prepared, out, ranges)
-        report["decode"] = decode_stats
-        write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
-        stage.finish(report)
-        return report
+        # shards that finish together merge one after the other; the second finds it done
+        with waiting_lock(out / ".merge.lock"):
+            if stage.is_current():
+                logger.info("another shard merged already")
+                return stage.finished()["summary"]
+            report = _finish(cfg, prepared, out, ranges)
+            report["decode"] = decode_stats
+            write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+            stage.finish(report)
+            return report
     finally:
         stage.close()
 

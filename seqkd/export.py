@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import check_checkpoint, check_checkpoint_dictionary
+from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
+from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.stage import Stage, versions
+from seqkd.config import setting
+from seqkd.corpus import Prepared, decode_text, load_spm
 from seqkd.textio import read_lines, sha256_file, write_text
 
 logger = logging.getLogger(__name__)
@@ -37,12 +40,19 @@ class ExportConfig:
     checkpoint: str
     data: str
     out_dir: str
-    quantization: str = "int8"
-    fidelity_test: Optional[str] = None
-    beam: int = 5
-    batch_tokens: int = 1024
-    min_agreement: float = 0.98
-    threads: int = 0
+    quantization: str = setting("int8", "CTranslate2 weight type", choices=QUANTIZATIONS)
+    fidelity_test: Optional[str] = setting(
+        None, "compare fairseq and CTranslate2 float32 1-best outputs on this test set, and "
+        "report the BLEU of the export", metavar="TEST_SET")
+    beam: int = setting(5, "fidelity check beam size", min=1)
+    batch_tokens: int = setting(1024, "fidelity check batch size in source tokens", min=1)
+    min_agreement: float = setting(0.98, "fidelity: required share of identical 1-best "
+                                   "outputs", min=0.0, max=1.0)
+    threads: int = setting(0, "CPU threads for the fidelity check (0: the physical cores this "
+                           "process may use)", min=0)
+
+    def input_files(self) -> List[Path]:
+        return [Path(self.data) / "DONE.json", *resolved_checkpoints([self.checkpoint])]
 
 
 def agreement(a: List[str], b: List[str]) -> float:
@@ -51,18 +61,11 @@ def agreement(a: List[str], b: List[str]) -> float:
     return sum(x == y for x, y in zip(a, b)) / max(1, len(a))
 
 
-def decode_text(decoder, sp, lines: List[str]) -> List[str]:
-    """Translate raw lines with a piece-level decoder; return detokenized 1-best outputs."""
-    pieces = [sp.encode(line, out_type=str) for line in lines]
-    return [sp.decode(hyps[0][0]) if hyps else "" for hyps in decoder.translate(pieces)]
-
-
 def fidelity_check(cfg: ExportConfig, checkpoint: Path, prepared, exported: Path) -> Dict:
     """fairseq vs CTranslate2 float32 1-best agreement, and BLEU of each export."""
     import sacrebleu
 
     from seqkd.decoders import CT2Decoder, FairseqDecoder, convert_to_ct2
-    from seqkd.prepare import load_spm
 
     test = cfg.fidelity_test
     src = read_lines(prepared.text(test, prepared.src))
@@ -108,8 +111,6 @@ def _training_command(checkpoint: Path) -> Optional[str]:
 
 def export(cfg: ExportConfig, force: bool = False) -> Dict:
     from seqkd.decoders import convert_to_ct2
-    from seqkd.prepare import Prepared
-    from seqkd.train import checkpoint_of
 
     if cfg.quantization not in QUANTIZATIONS:
         raise SeqkdError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}")

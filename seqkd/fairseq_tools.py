@@ -21,10 +21,21 @@ logger = logging.getLogger(__name__)
 PLUGIN_DIR = Path(__file__).resolve().parent / "_plugins" / "seqkd_fairseq_plugin"
 
 
+#: replaces ``python -m seqkd.fairseq_entry`` (a command line, split like a shell would): the
+#: seam where tests put a fake fairseq that records its arguments
+ENTRY_ENV = "SEQKD_FAIRSEQ_ENTRY"
+
+
+def fairseq_entry() -> List[str]:
+    """The command that runs a fairseq tool: the one place it is decided."""
+    override = os.environ.get(ENTRY_ENV)
+    return shlex.split(override) if override else [sys.executable, "-m", "seqkd.fairseq_entry"]
+
+
 def run_tool(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike] = (),
              log_path: Path | None = None) -> None:
     """Run ``fairseq-<tool> args`` in a child process, trusting ``trust`` checkpoints."""
-    cmd = [sys.executable, "-m", "seqkd.fairseq_entry", tool]
+    cmd = fairseq_entry() + [tool]
     for t in trust:
         cmd += ["--trust", os.fspath(t)]
     cmd += ["--"] + [os.fspath(a) for a in args]
@@ -137,34 +148,3 @@ def check_checkpoint_dictionary(checkpoint: str | os.PathLike, dictionary: str |
                                 role: str) -> None:
     """Fail clearly unless the dictionary beside ``checkpoint`` equals ``dictionary`` (the data's)."""
     check_same_dictionary(dictionary, teacher_dictionary_path(checkpoint), f"{role} {checkpoint}")
-
-
-def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
-    """``path`` when it is a readable fairseq checkpoint; else one clear error saying what
-    the file is not (missing, truncated or not a torch file, or a torch file that is not a
-    fairseq checkpoint). The file is one the user named or the pipeline wrote, so it is
-    unpickled in full (see seqkd/trust.py)."""
-    import pickle
-    import zipfile
-
-    import torch
-
-    from seqkd.trust import trusted_checkpoints
-
-    p = Path(path)
-    if not p.is_file():
-        raise SeqkdError(f"{what} not found: {p}")
-    try:
-        with trusted_checkpoints([p]):
-            state = torch.load(p, map_location="cpu")
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError,
-            ValueError, AttributeError, ImportError, IndexError, KeyError) as e:
-        raise SeqkdError(f"{what} {p} cannot be read as a torch checkpoint "
-                         f"({type(e).__name__}: {str(e)[:200]}); it may be truncated (copy it "
-                         "again) or not a checkpoint at all") from None
-    if not isinstance(state, dict) or "model" not in state or not (
-            state.get("cfg") is not None or state.get("args") is not None):
-        raise SeqkdError(f"{what} {p} is a torch file but not a fairseq checkpoint (it needs "
-                         "'model' and 'cfg' or 'args'); give a checkpoint written by "
-                         "fairseq-train or `seqkd train`")
-    return p

@@ -26,7 +26,9 @@ from tqdm import tqdm
 
 from seqkd import datasets
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import binarize, split_prefixes
+from seqkd.config import setting
+from seqkd.corpus import encode_file, load_spm
+from seqkd.fairseq_tools import binarize
 from seqkd.stage import Stage
 from seqkd.textio import (check_no_empty, check_test_set_name, read_lines, read_parallel, require_file,
                           write_lines, write_text)
@@ -39,26 +41,49 @@ class PrepareConfig:
     VOLATILE: ClassVar[Tuple[str, ...]] = ("workers", "out_dir")
 
     out_dir: str
-    dataset: Optional[str] = "multi30k"
-    src: str = "en"
-    tgt: str = "de"
+    dataset: Optional[str] = setting("multi30k", "registered dataset (seqkd/registry/*.yaml); "
+                                     "ignored with --train-prefix")
+    src: str = setting("en", "source language code (the suffix of your files)")
+    tgt: str = setting("de", "target language code")
     #: local files instead of a registered dataset: prefixes, files are PREFIX.LANG
-    train_prefix: Optional[str] = None
-    valid_prefix: Optional[str] = None
+    train_prefix: Optional[str] = setting(None, "your own training files PREFIX.SRC and "
+                                          "PREFIX.TGT (plain or .gz), instead of --dataset")
+    valid_prefix: Optional[str] = setting(None, "your own validation files PREFIX.SRC and "
+                                          "PREFIX.TGT")
     test_prefixes: Dict[str, str] = field(default_factory=dict)
-    #: registered test splits to prepare (default: all but train and valid)
-    test_sets: Optional[List[str]] = None
-    #: keep only the first N training pairs (after cleaning), for small runs
-    max_train_pairs: Optional[int] = None
-    max_len: int = 250
-    max_ratio: float = 3.0
-    dedupe: bool = True
-    vocab_size: int = 8000
-    spm_model_type: str = "unigram"
-    #: reuse an existing SentencePiece model and fairseq dictionary (a teacher's)
-    spm_model: Optional[str] = None
-    dictionary: Optional[str] = None
-    workers: int = 2
+    test_sets: Optional[List[str]] = setting(None, "registered test splits to prepare "
+                                             "(default: all of the dataset's)")
+    max_train_pairs: Optional[int] = setting(None, "keep only the first N cleaned training "
+                                             "pairs (for small runs)", min=1)
+    max_len: int = setting(250, "drop training pairs with a side longer than N words", min=1)
+    max_ratio: float = setting(3.0, "drop training pairs whose word-length ratio exceeds R",
+                               min=1.0)
+    dedupe: bool = setting(True, "keep repeated training pairs (default: drop them)")
+    vocab_size: int = setting(8000, "joint SentencePiece vocabulary size", min=10)
+    spm_model_type: str = setting("unigram", "SentencePiece model type",
+                                  choices=("unigram", "bpe", "char", "word"))
+    spm_model: Optional[str] = setting(None, "reuse this SentencePiece model (e.g. the "
+                                       "teacher's) instead of training one")
+    dictionary: Optional[str] = setting(None, "reuse this fairseq dictionary (with "
+                                        "--spm-model; e.g. the teacher's)", flag="--dict")
+    workers: int = setting(2, "parallel workers for SentencePiece and binarizing", min=1)
+
+    def __post_init__(self) -> None:
+        if self.train_prefix:  # own files: no registered dataset is read, none is recorded
+            self.dataset = None
+        for name in [*self.test_prefixes, *(self.test_sets or [])]:
+            check_test_set_name(name)
+
+    def input_files(self) -> List[Path]:
+        """The local files this stage reads (their content goes into the stage's stamp)."""
+        files = [Path(p) for p in (self.spm_model, self.dictionary) if p]
+        prefixes = [self.train_prefix, self.valid_prefix, *self.test_prefixes.values()]
+        for prefix in filter(None, prefixes):
+            for lang in (self.src, self.tgt):
+                p = Path(f"{prefix}.{lang}")
+                files.append(p if p.is_file() or not Path(f"{p}.gz").is_file()
+                             else Path(f"{p}.gz"))
+        return files
 
 
 # ---------------------------------------------------------------- cleaning
@@ -129,23 +154,11 @@ def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_t
     return model
 
 
-def load_spm(path: str | Path):
-    import sentencepiece as spm
-
-    require_file(path, "SentencePiece model")
-    return spm.SentencePieceProcessor(model_file=str(path))
-
-
 def dictionary_from_spm(sp, path: Path) -> None:
     """A fairseq dictionary with every piece but <unk> (fairseq adds its own specials)."""
     specials = {sp.id_to_piece(sp.unk_id())}
     write_lines(path, (f"{sp.id_to_piece(i)} 1" for i in range(sp.get_piece_size())
                        if sp.id_to_piece(i) not in specials and not sp.is_control(i)))
-
-
-def encode_file(sp, src: Path, dest: Path) -> None:
-    lines = read_lines(src)
-    write_lines(dest, (" ".join(sp.encode(line, out_type=str)) for line in lines))
 
 
 # ---------------------------------------------------------------- the stage
@@ -189,6 +202,10 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
     if cfg.dictionary and not cfg.spm_model:
         raise SeqkdError("--dict needs --spm-model: a dictionary is only valid with its "
                          "SentencePiece model")
+    if not cfg.train_prefix and cfg.dataset:  # a bad manifest or language: before any folder
+        manifest = datasets.load_manifest(cfg.dataset)
+        for lang in (cfg.src, cfg.tgt):
+            manifest.check_lang(lang)
     out = Path(cfg.out_dir)
     stage = Stage("prepare", out, cfg, force=force)
     if not stage.begin():
@@ -259,29 +276,3 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
     report["vocab"] = {"spm_pieces": sp.get_piece_size(),
                        "dictionary_symbols": sum(1 for _ in open(dict_path, encoding="utf-8"))}
     return report
-
-
-class Prepared:
-    """Read access to a finished prepare folder."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        done = self.path / "DONE.json"
-        if not done.is_file():
-            raise SeqkdError(f"{self.path} is not a finished prepare folder (no DONE.json); "
-                             "run `seqkd prepare` first")
-        self.settings = json.loads(done.read_text())["settings"]
-        self.src = self.settings["src"]
-        self.tgt = self.settings["tgt"]
-        self.bin = self.path / "bin"
-        self.spm = self.path / "spm.model"
-        self.dictionary = self.path / "dict.txt"
-
-    def text(self, split: str, lang: str) -> Path:
-        return require_file(self.path / "text" / f"{split}.{lang}", f"{split} text")
-
-    def pieces(self, split: str, lang: str) -> Path:
-        return require_file(self.path / "pieces" / f"{split}.{lang}", f"{split} pieces")
-
-    def test_sets(self) -> List[str]:
-        return [s for s in split_prefixes(self.bin) if s not in ("train", "valid")]

@@ -277,6 +277,11 @@ def run(config_path: str | Path, only: Optional[List[str]] = None) -> Dict[str, 
         stage = Stage(step.name, step.out_dir, step.config)
         if upstream_ran or (stage.finished() is not None and not stage.is_current()):
             clear_dir(step.out_dir)
+        elif stage.unfinished_with_other_settings():
+            # nothing finished is lost: an interrupted run whose settings changed starts over
+            logger.info("%s: %s holds an unfinished run with other settings; starting it over",
+                        step.name, step.out_dir)
+            clear_dir(step.out_dir)
         logger.info("=== %s", step.name)
         step.action()
         ran.add(step.name)

@@ -15,11 +15,12 @@ import json
 import logging
 import platform
 import shlex
+import os
 import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import yaml
 
@@ -77,6 +78,56 @@ def resolve_device(device: str, cuda_available: bool) -> str:
     return device
 
 
+def default_threads() -> int:
+    """Threads for a job that may use the whole machine: the physical cores, capped by the
+    cores this process may run on (``sched_getaffinity``), so that hyper-threads and cores
+    taken away by a cgroup or taskset are not oversubscribed."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    physical = set()
+    try:
+        phys = core = None
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "physical id":
+                phys = value.strip()
+            elif key == "core id":
+                core = value.strip()
+            elif not line.strip() and core is not None:
+                physical.add((phys, core))
+                phys = core = None
+        if core is not None:
+            physical.add((phys, core))
+    except OSError:
+        pass
+    return max(1, min(allowed, len(physical) or allowed))
+
+
+_DIGESTS: Dict[Tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """``size:sha256`` of a file (cached per path, size and modification time)."""
+    from seqkd.textio import sha256_file
+
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = f"{st.st_size}:{sha256_file(p)}"
+    return _DIGESTS[key]
+
+
+def input_digests(config: Any) -> Dict[str, str]:
+    """Content digests of the local files a config reads (``config.input_files()``), so a
+    file changed under the same name makes the stage stale."""
+    files = getattr(config, "input_files", None)
+    if files is None:
+        return {}
+    return {str(f): file_digest(f) for f in files() if Path(f).is_file()}
+
+
 def to_dict(config: Any) -> Dict[str, Any]:
     """A dataclass config as plain data (paths as strings)."""
     def plain(v):
@@ -109,6 +160,11 @@ class Stage:
         self.out_dir = Path(out_dir)
         self.config = to_dict(config) if dataclasses.is_dataclass(config) else dict(config)
         self.volatile = tuple(getattr(config, "VOLATILE", ()))
+        digests = input_digests(config)
+        if digests:  # recorded in config.yaml too: what was really read
+            self.config["input_files"] = digests
+        # the code is part of the key: another seqkd version makes a finished stage stale
+        self.config["seqkd_version"] = __version__
         self.settings = {k: v for k, v in self.config.items() if k not in self.volatile}
         self.hash = config_hash(self.settings)
         self.force = force
@@ -130,6 +186,15 @@ class Stage:
     def is_current(self) -> bool:
         done = self.finished()
         return done is not None and done.get("config_hash") == self.hash
+
+    def unfinished_with_other_settings(self) -> bool:
+        """True when the folder holds a started, unfinished run whose settings differ."""
+        started = self.out_dir / CONFIG_FILE
+        if self.finished() is not None or not started.is_file():
+            return False
+        previous = yaml.safe_load(started.read_text()) or {}
+        previous = {k: v for k, v in previous.items() if k not in self.volatile}
+        return config_hash(previous) != self.hash
 
     def begin(self) -> bool:
         """Return False when the stage is already finished with these settings.

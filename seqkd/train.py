@@ -12,6 +12,7 @@ Training runs ``fairseq-train`` in a child process with seqkd's plugin
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -23,10 +24,13 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import (PLUGIN_DIR, check_checkpoint, check_checkpoint_dictionary,
-                                 run_tool)
+from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
+                               checkpoint_of, last_epoch_checkpoints, resolved_checkpoints)
+from seqkd.config import setting
+from seqkd.corpus import data_folder
+from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
 from seqkd.procs import folder_lock
-from seqkd.stage import Stage, resolve_device, versions
+from seqkd.stage import Stage, default_threads, resolve_device, versions
 from seqkd.textio import atomic_path, require_file, write_text
 
 logger = logging.getLogger(__name__)
@@ -70,39 +74,43 @@ class TrainConfig:
 
     data: str
     out_dir: str
-    role: str = "student"
-    preset: str = "tiny"
-    max_updates: Optional[int] = None
-    max_epoch: Optional[int] = None
-    lr: Optional[float] = None
-    warmup_updates: Optional[int] = None
-    dropout: Optional[float] = None
-    max_tokens: Optional[int] = None
-    label_smoothing: float = 0.1
-    patience: int = 5
-    validate_interval_updates: int = 0
-    #: keep the last N epoch checkpoints and write their average (checkpoint_avg.pt); 0: off
-    average_last: int = 0
-    seed: int = 1
+    role: str = setting("student", "what to train (sets the preset table)",
+                        choices=tuple(PRESETS))
+    preset: str = setting("tiny", "model and schedule preset (" + "; ".join(
+        f"{role}: {', '.join(table)}" for role, table in PRESETS.items()) + ")",
+        choices=tuple(dict.fromkeys(n for table in PRESETS.values() for n in table)))
+    max_updates: Optional[int] = setting(None, "stop after N updates", min=1)
+    max_epoch: Optional[int] = setting(None, "stop after N epochs", min=1)
+    lr: Optional[float] = setting(None, "peak learning rate (default: the preset's)", min=0.0)
+    warmup_updates: Optional[int] = setting(None, "warm-up updates (default: the preset's)",
+                                            min=0)
+    dropout: Optional[float] = setting(None, "dropout (default: the preset's)", min=0.0,
+                                       max=1.0)
+    max_tokens: Optional[int] = setting(None, "batch size in tokens (default: the preset's)",
+                                        min=1)
+    label_smoothing: float = setting(0.1, "label smoothing", min=0.0, max=1.0)
+    patience: int = setting(5, "early stopping: stop after N validations without a better loss",
+                            min=0)
+    validate_interval_updates: int = setting(0, "also validate and checkpoint every N updates "
+                                             "(0: each epoch)", min=0)
+    average_last: int = setting(0, "keep the last N epoch checkpoints and write their average, "
+                                "checkpoints/checkpoint_avg.pt, which export, bench and distill "
+                                "then use for this folder (0: off)", min=0, metavar="N")
+    seed: int = setting(1, "random seed")
     #: word-level KD: teacher checkpoint(s); empty = plain label-smoothed cross-entropy
     kd_teachers: List[str] = field(default_factory=list)
-    kd_alpha: float = 0.5
-    kd_temperature: float = 1.0
-    threads: int = 0
-    #: auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda
-    device: str = "auto"
+    kd_alpha: float = setting(0.5, "word-level KD weight: (1-alpha)*LS-NLL + alpha*T^2*KL",
+                              min=0.0, max=1.0)
+    kd_temperature: float = setting(1.0, "word-level KD temperature T", min=0.0)
+    threads: int = setting(0, "CPU threads for training (0: the physical cores this process "
+                           "may use)", min=0)
+    device: str = setting("auto", "where to train: auto (a CUDA GPU when one is visible, else "
+                          "the CPU), cpu or cuda", choices=("auto", "cpu", "cuda"))
     extra_args: List[str] = field(default_factory=list)
 
-
-def data_folder(path: str | Path) -> Path:
-    """A folder with bin/, dict.txt and spm.model (a prepare or distill output)."""
-    p = Path(path)
-    for need in ("bin", "dict.txt", "spm.model", "DONE.json"):
-        if not (p / need).exists():
-            raise SeqkdError(
-                f"{p} is not a finished data folder ({need} missing): give the output "
-                "folder of `seqkd prepare` or `seqkd distill`")
-    return p
+    def input_files(self) -> List[Path]:
+        # the data folder's stamp: a rerun of the stage that made it makes this one stale
+        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers)]
 
 
 def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
@@ -174,8 +182,12 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     """Train (or resume training) a model; return a summary."""
     data = data_folder(cfg.data)
     out = Path(cfg.out_dir)
-    cfg.kd_teachers = [str(check_checkpoint(checkpoint_of(t), "word-level KD teacher"))
-                       for t in cfg.kd_teachers]
+    # the stamp keeps the KD teachers as given (a train folder stays a folder); fairseq gets
+    # the checkpoint files they stand for
+    stage = Stage(f"train ({cfg.role})", out, cfg, force=force, resumable=True)
+    cfg = dataclasses.replace(cfg, kd_teachers=[
+        str(check_checkpoint(checkpoint_of(t), "word-level KD teacher"))
+        for t in cfg.kd_teachers])
     for t in cfg.kd_teachers:
         check_checkpoint_dictionary(t, data / "dict.txt", "word-level KD teacher")
     save_dir = out / "checkpoints"
@@ -183,7 +195,6 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
 
     device = resolve_device(cfg.device, torch.cuda.is_available())
     args = fairseq_train_args(cfg, data, save_dir, device)
-    stage = Stage(f"train ({cfg.role})", out, cfg, force=force, resumable=True)
     with folder_lock(out, f"train ({cfg.role})"):
         return _train(cfg, stage, data, out, save_dir, device, args, force)
 
@@ -202,7 +213,7 @@ def _train(cfg: TrainConfig, stage: Stage, data: Path, out: Path, save_dir: Path
                    f"# seqkd: {shlex.join(sys.argv)}\n# versions: {versions()}\n{cmd}\n")
         if (save_dir / "checkpoint_last.pt").is_file():
             logger.info("resuming from %s", save_dir / "checkpoint_last.pt")
-        threads = cfg.threads or os.cpu_count() or 1
+        threads = cfg.threads or default_threads()
         os.environ["OMP_NUM_THREADS"] = str(threads)
         logger.info("training on %s (%d CPU threads)", device, threads)
         run_tool("train", args, trust=[save_dir, *cfg.kd_teachers],
@@ -226,77 +237,3 @@ def _train(cfg: TrainConfig, stage: Stage, data: Path, out: Path, save_dir: Path
         return summary
     finally:
         stage.close()
-
-
-def checkpoint_of(path: str | Path) -> Path:
-    """A checkpoint file, or the checkpoint a `seqkd train` folder stands for: its averaged
-    checkpoint when it was trained with ``--average-last``, else its best one."""
-    p = Path(path)
-    if p.is_dir():
-        averaged = p / "checkpoints" / AVERAGED
-        p = averaged if averaged.is_file() else p / "checkpoints" / "checkpoint_best.pt"
-    return require_file(p, "checkpoint")
-
-
-AVERAGED = "checkpoint_avg.pt"
-
-
-def last_epoch_checkpoints(save_dir: Path, n: int) -> List[Path]:
-    """The ``n`` epoch checkpoints (``checkpointE.pt``) of the highest epochs, oldest first."""
-    found = []
-    for f in save_dir.glob("checkpoint*.pt"):
-        m = re.fullmatch(r"checkpoint(\d+)\.pt", f.name)
-        if m:
-            found.append((int(m.group(1)), f))
-    return [f for _, f in sorted(found)[-n:]]
-
-
-def tie_equal_tensors(state: Dict[str, "torch.Tensor"]) -> Dict[str, "torch.Tensor"]:
-    """The state dict with identical float tensors of one shape made one tensor, so a tied
-    weight (shared embeddings) is stored once. Checkpoints saved from a GPU hold tied weights
-    as separate copies (fairseq moves each tensor to the CPU on its own)."""
-    import torch
-
-    kept: List["torch.Tensor"] = []
-    out = {}
-    for k, v in state.items():
-        if v.is_floating_point():
-            same = next((u for u in kept if u.shape == v.shape and u.dtype == v.dtype
-                         and torch.equal(u, v)), None)
-            if same is None:
-                kept.append(v)
-            else:
-                v = same
-        out[k] = v
-    return out
-
-
-def average_checkpoints(paths: List[Path], out: Path) -> None:
-    """Write the element-wise mean of the models in ``paths`` (fairseq checkpoints that this
-    run wrote) as a fairseq checkpoint: the last one's config, no optimizer state."""
-    import torch
-
-    total = None
-    for path in paths:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        model = state["model"]
-        if total is None:
-            total = {k: v.double() if v.is_floating_point() else v.clone()
-                     for k, v in model.items()}
-        else:
-            if set(model) != set(total):
-                raise SeqkdError(f"{path} holds other parameters than {paths[0]}; "
-                                 "cannot average them")
-            for k, v in model.items():
-                # float tensors are summed; integer buffers are taken from the last one
-                total[k] = total[k] + v.double() if v.is_floating_point() else v.clone()
-    last = state
-    averaged = {k: (v / len(paths)).to(last["model"][k].dtype) if v.is_floating_point() else v
-                for k, v in total.items()}
-    result = {k: v for k, v in last.items()
-              if k not in ("model", "last_optimizer_state", "optimizer_history")}
-    result["model"] = tie_equal_tensors(averaged)
-    result["optimizer_history"] = last.get("optimizer_history", [])[-1:]
-    result["averaged_from"] = [p.name for p in paths]
-    with atomic_path(out) as tmp:
-        torch.save(result, tmp)

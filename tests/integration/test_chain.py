@@ -11,6 +11,8 @@ from conftest import seqkd
 from seqkd.errors import SeqkdError
 from seqkd.textio import read_lines
 
+pytestmark = pytest.mark.slow  # real fairseq training or decoding
+
 
 def _distill(prepared, teacher, out, *extra):
     return seqkd("distill", "--data", prepared, "--out", out, "--teacher", teacher,
@@ -220,3 +222,23 @@ def test_ensemble_distill_and_ct2_refuses_ensembles(prepared, teacher, tmp_path)
     rep = distill(DistillConfig(data=str(prepared), out_dir=str(tmp_path / "e2"), teachers=ckpts,
                                 decoder="fairseq", beam=2, max_len=30, chunk_size=2000))
     assert rep["lines"] == len(read_lines(prepared / "text" / "train.en"))
+
+
+def test_two_shards_started_together_merge_like_one_run(prepared, teacher, distilled, tmp_path):
+    """Both shards convert the teacher into the same folder at the same moment: one converts,
+    the other waits and loads it; the merged result is the unsharded one, byte for byte."""
+    out = tmp_path / "together"
+    cmd = [sys.executable, "-m", "seqkd", "distill", "--data", str(prepared), "--out", str(out),
+           "--teacher", str(teacher), "--beam", "3", "--max-len", "30", "--chunk-size", "400",
+           "--num-shards", "2", "-q"]
+    procs = [subprocess.Popen(cmd + ["--shard-id", str(i)], stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    errs = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    if not (out / "DONE.json").exists():  # both finished decoding at once: merge now
+        assert seqkd("distill", "--data", prepared, "--out", out, "--teacher", teacher,
+                     "--beam", "3", "--max-len", "30", "--chunk-size", "400", "--merge-only",
+                     "--num-shards", "2", "-q") == 0
+    assert (out / "hyp.de").read_bytes() == (distilled / "hyp.de").read_bytes()
+    assert (out / "nbest.jsonl").read_bytes() == (distilled / "nbest.jsonl").read_bytes()
+    assert len(list(out.glob("teacher-ct2-*"))) == 1

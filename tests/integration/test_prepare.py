@@ -7,6 +7,8 @@ import pytest
 from conftest import mirror, seqkd
 from seqkd.textio import read_lines
 
+pytestmark = pytest.mark.slow  # real fairseq training or decoding
+
 
 def test_prepare_layout_counts_and_rerun(corpus, tmp_path, capsys):
     src = (corpus / "train.en").read_text().splitlines()

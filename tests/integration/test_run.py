@@ -11,6 +11,8 @@ import yaml
 
 from conftest import REPO, mirror, seqkd
 
+pytestmark = pytest.mark.slow  # real fairseq training or decoding
+
 
 def _config(corpus, work, student_updates=4):
     return {
@@ -77,3 +79,76 @@ def test_tiny_pipeline_from_the_readme(tmp_path):
                        "seqkd-wordkd-b1", "seqkd-wordkd-b4"}
     assert (work / "bench" / "plot.png").is_file()
     assert "kd_loss" in (work / "student-seqkd-wordkd" / "fairseq-train.log").read_text()
+
+
+def test_a_teacher_given_as_train_folder_keeps_later_stages_current(corpus, teacher, tmp_path,
+                                                                    capsys):
+    """teacher.checkpoints naming a `seqkd train` folder: the second run changes nothing
+    (distill and the word-KD student used to rewrite the path and go stale every time)."""
+    work = tmp_path / "work"
+    cfg = _config(corpus, work)
+    cfg["data"]["spm_model"] = str(teacher / "spm.model")
+    cfg["data"]["dictionary"] = str(teacher / "dict.txt")
+    cfg["teacher"] = {"checkpoints": [str(teacher)]}
+    cfg["students"][0]["word_kd"] = {"alpha": 0.5}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
+    assert seqkd("run", tmp_path / "run.yaml", "-q") == 0
+    assert set(json.loads(capsys.readouterr().out).values()) == {"ran"}
+    before = _mtimes(work)
+    assert seqkd("run", tmp_path / "run.yaml", "-q") == 0
+    assert set(json.loads(capsys.readouterr().out).values()) == {"up to date"}
+    assert _mtimes(work) == before
+    settings = json.loads((work / "distill-kd" / "DONE.json").read_text())["settings"]
+    assert settings["teachers"] == [str(teacher)]          # recorded as given
+    assert list(settings["input_files"]) == [str(teacher / "checkpoints" / "checkpoint_best.pt")]
+
+
+def _prepare_only(corpus, work):
+    return {"work_dir": str(work),
+            "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                     "vocab_size": 60},
+            "teacher": {"train": {"preset": "tiny", "max_updates": 1}}}
+
+
+def test_a_changed_local_file_makes_prepare_run_again(corpus, tmp_path, capsys):
+    local = tmp_path / "c"
+    local.mkdir()
+    for f in ("train.en", "train.de", "valid.en", "valid.de"):
+        (local / f).write_text("\n".join((corpus / f).read_text().splitlines()[:300]) + "\n")
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump(_prepare_only(local, tmp_path / "w")))
+    assert seqkd("run", cfg, "--only", "prepare", "-q") == 0
+    assert json.loads(capsys.readouterr().out)["prepare"] == "ran"
+    recorded = yaml.safe_load((tmp_path / "w" / "data" / "config.yaml").read_text())
+    assert recorded["dataset"] is None and str(local / "train.en") in recorded["input_files"]
+    assert seqkd("run", cfg, "--only", "prepare", "-q") == 0
+    assert json.loads(capsys.readouterr().out)["prepare"] == "up to date"
+    # same name, same size, other content
+    text = (local / "train.de").read_text()
+    assert "Z1x" in text
+    (local / "train.de").write_text(text.replace("Z1x", "Z2x", 1))
+    assert (local / "train.de").stat().st_size == len(text.encode())
+    assert seqkd("run", cfg, "--only", "prepare", "-q") == 0
+    assert json.loads(capsys.readouterr().out)["prepare"] == "ran"
+
+
+def test_run_continues_after_the_settings_of_an_interrupted_stage_changed(corpus, tmp_path,
+                                                                         capsys):
+    from seqkd.prepare import PrepareConfig
+    from seqkd.stage import Stage
+
+    work = tmp_path / "w"
+    cfg = _prepare_only(corpus, work)
+    # an interrupted prepare with vocab_size 50: config.yaml written, no DONE.json
+    old = PrepareConfig(out_dir=str(work / "data"), dataset=None,
+                        train_prefix=str(corpus / "train"), valid_prefix=str(corpus / "valid"),
+                        vocab_size=50)
+    stage = Stage("prepare", work / "data", old)
+    assert stage.begin()
+    stage.close()
+    (work / "data" / "half-written.tmp").write_text("x")
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
+    assert seqkd("run", tmp_path / "run.yaml", "--only", "prepare", "-q") == 0
+    assert json.loads(capsys.readouterr().out)["prepare"] == "ran"
+    assert not (work / "data" / "half-written.tmp").exists()
+    assert json.loads((work / "data" / "DONE.json").read_text())["settings"]["vocab_size"] == 60

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from seqkd.errors import SeqkdError
-from seqkd.train import (AVERAGED, TrainConfig, average_checkpoints, checkpoint_of,
-                         fairseq_train_args, last_epoch_checkpoints)
+from seqkd.checkpoints import (AVERAGED, average_checkpoints, checkpoint_of,
+                               last_epoch_checkpoints)
+from seqkd.train import TrainConfig, fairseq_train_args
 
 
 def _ckpt(path, value, epoch):

@@ -164,12 +164,52 @@ def test_arguments_become_stage_configs():
     args = build_parser().parse_args(
         ["distill", "--data", "d", "--out", "o", "--teacher", "t.pt", "--chunk-size", "7",
          "--threads", "3"])
-    cfg = config_from(DistillConfig, args, out_dir=args.out)
+    cfg = config_from(DistillConfig, args, out_dir=args.out, num_shards=1, shard_id=0)
     assert (cfg.data, cfg.out_dir, cfg.teachers, cfg.chunk_size, cfg.threads) == (
         "d", "o", ["t.pt"], 7, 3)
-    args = build_parser().parse_args(["prepare", "--out", "o", "--no-dedupe", "--max-ratio", "2"])
-    cfg = config_from(PrepareConfig, args, out_dir=args.out, dedupe=not args.no_dedupe)
+    args = build_parser().parse_args(["prepare", "--out", "o", "--no-dedupe", "--max-ratio", "2",
+                                      "--spm-model-type", "bpe"])
+    cfg = config_from(PrepareConfig, args, out_dir=args.out)
     assert cfg.dedupe is False and cfg.max_ratio == 2.0 and cfg.dataset == "multi30k"
+    assert cfg.spm_model_type == "bpe"
+
+
+def test_arguments_are_checked_like_yaml_values():
+    from seqkd.cli import config_from
+    from seqkd.distill import DistillConfig
+
+    args = build_parser().parse_args(
+        ["distill", "--data", "d", "--out", "o", "--teacher", "t.pt", "--chunk-size", "0",
+         "--beam", "-1"])
+    with pytest.raises(SeqkdError) as e:
+        config_from(DistillConfig, args, out_dir=args.out, num_shards=1, shard_id=0)
+    assert "2 problems" in str(e.value) and "chunk_size must be at least 1" in str(e.value)
+    assert "beam must be at least 1" in str(e.value)
+
+
+def test_one_definition_per_setting_reaches_cli_and_yaml():
+    """A field declared with setting() is a CLI option and a checked YAML key at once."""
+    import dataclasses as dc
+
+    from seqkd.config import Problems, add_arguments, setting
+
+    @dc.dataclass
+    class Demo:
+        out_dir: str = setting(help="where")
+        widgets: int = setting(3, "how many widgets", min=1)
+        colour: str = setting("red", "the colour", choices=("red", "blue"))
+
+    import argparse
+    p = argparse.ArgumentParser()
+    add_arguments(p, Demo)
+    assert p.parse_args(["--out-dir", "o", "--widgets", "5"]).widgets == 5
+    for bad in (["--out-dir", "o", "--colour", "green"], ["--widgets", "2"]):  # out-dir needed
+        with pytest.raises(SystemExit):
+            p.parse_args(bad)
+    problems = Problems("demo.yaml")
+    assert problems.build(Demo, {"out_dir": "o", "widgets": 0, "colour": "green"}, "demo") is None
+    assert problems.items == ["demo: widgets must be at least 1, got 0",
+                              "demo: colour must be one of red, blue, got 'green'"]
 
 
 def test_device_choice():
@@ -214,7 +254,7 @@ def test_every_training_preset_names_an_architecture_the_plugin_registers():
     # read the plugin's table without importing it (fairseq registers only once)
     tree = ast.parse((Path(PLUGIN_DIR) / "architectures.py").read_text())
     table = next(ast.literal_eval(n.value) for n in tree.body
-                 if isinstance(n, ast.Assign) and n.targets[0].id == "PRESETS")
+                 if isinstance(n, ast.Assign) and n.targets[0].id == "SHAPES")
     archs = {p.arch for role in PRESETS.values() for p in role.values()}
     assert archs <= set(table), archs - set(table)
     assert table["seqkd_teacher_wmt_base"] == (6, 6, 512, 2048, 8)

@@ -94,3 +94,43 @@ def test_loop_rule_flags_outputs_that_loop_where_the_source_does_not():
     assert anomaly("go go go team", "los los los Team", -0.5, None, 3.0, loop_repeats=3) is None
     # the length-ratio rule is checked first and still wins
     assert anomaly("a b", "x y x y x y x y", -0.1, None, 3.0, loop_repeats=3) == "length_ratio"
+
+
+# ---------------------------------------------------------------- job arrays
+
+from seqkd.distill import scheduler_shard  # noqa: E402
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({}, None),
+    ({"SLURM_ARRAY_TASK_COUNT": "8", "SLURM_ARRAY_TASK_ID": "3"}, (8, 3)),
+    ({"SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_ID": "11",
+      "SLURM_ARRAY_TASK_MIN": "10"}, (4, 1)),
+    ({"WORLD_SIZE": "2", "RANK": "1"}, (2, 1)),
+    ({"SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_ID": "0", "WORLD_SIZE": "2",
+      "RANK": "1"}, (4, 0)),                                   # the array wins
+    ({"RANK": "1"}, None),
+])
+def test_shards_from_the_job_array_environment(env, expected):
+    assert scheduler_shard(env) == expected
+
+
+def test_a_bad_array_variable_is_an_error():
+    with pytest.raises(SeqkdError, match="SLURM_ARRAY_TASK_ID"):
+        scheduler_shard({"SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_ID": "x"})
+
+
+def test_distill_cli_takes_the_shard_from_the_environment(monkeypatch):
+    import seqkd.distill as d
+    from seqkd.cli import main
+
+    seen = {}
+    monkeypatch.setattr(d, "distill", lambda cfg, force, merge_only: seen.update(
+        n=cfg.num_shards, i=cfg.shard_id) or {})
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "5")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "4")
+    assert main(["distill", "--data", "d", "--out", "o", "--teacher", "t.pt", "-q"]) == 0
+    assert seen == {"n": 5, "i": 4}
+    assert main(["distill", "--data", "d", "--out", "o", "--teacher", "t.pt",
+                 "--num-shards", "2", "--shard-id", "0", "-q"]) == 0
+    assert seen == {"n": 2, "i": 0}

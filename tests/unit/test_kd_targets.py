@@ -37,3 +37,16 @@ def test_missed_targets_are_reported_per_test_set():
     assert a["met"] == {"within_teacher": False, "above_baseline": False, "speed": False}
     assert b["met"] == {"within_teacher": True, "above_baseline": True, "speed": False}
     assert (a["gap_to_teacher"], a["gain_over_baseline"]) == (2.5, -0.5)
+
+
+def test_greedy_students_against_the_greedy_baseline_and_the_ct2_teacher():
+    results = [_row("teacher", 20.0, 100.0), _row("teacher-int8-b5", 19.9, 400.0),
+               _row("teacher-int8-b1", 19.0, 1600.0),
+               _row("baseline-b1", 17.0, 3000.0), _row("baseline-b5", 18.5, 900.0),
+               _row("seqkd-b1", 19.3, 2500.0), _row("seqkd-b5", 19.6, 800.0)]
+    [row] = _load().check(results, "teacher", "baseline", 1.0, 2.0, 20.0, student_beam=1)
+    # teacher-int8 rows are teachers, not students; b5 rows are left out at beam 1
+    assert (row["best_kd"], row["baseline"]) == ("seqkd-b1", "baseline-b1")
+    assert (row["gap_to_teacher"], row["gain_over_baseline"], row["speedup"]) == (0.7, 2.3, 25.0)
+    assert row["speedup_vs_teacher-int8-b5"] == 6.2
+    assert row["met"] == {"within_teacher": True, "above_baseline": True, "speed": True}

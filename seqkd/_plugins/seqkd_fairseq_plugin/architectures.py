@@ -8,7 +8,7 @@ from fairseq.models import register_model_architecture
 from fairseq.models.transformer import base_architecture
 
 #: name -> (encoder layers, decoder layers, width, ffn width, heads)
-PRESETS = {
+SHAPES = {
     "seqkd_teacher_tiny": (2, 2, 64, 128, 2),
     "seqkd_teacher_base": (6, 6, 256, 1024, 4),
     "seqkd_teacher_wmt_base": (6, 6, 512, 2048, 8),  # transformer-base, for WMT-size data
@@ -35,5 +35,5 @@ def _register(name, enc_layers, dec_layers, dim, ffn, heads):
     register_model_architecture("transformer", name)(arch)
 
 
-for _name, _dims in PRESETS.items():
+for _name, _dims in SHAPES.items():
     _register(_name, *_dims)

@@ -1,0 +1,129 @@
+"""Checkpoints, shared by the stages: which file a folder stands for, reading one safely,
+averaging epoch checkpoints, and keeping tied weights tied."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Dict, List
+
+from seqkd.errors import SeqkdError
+from seqkd.textio import atomic_path, require_file
+
+
+def checkpoint_of(path: str | Path) -> Path:
+    """A checkpoint file, or the checkpoint a `seqkd train` folder stands for: its averaged
+    checkpoint when it was trained with ``--average-last``, else its best one."""
+    p = Path(path)
+    if p.is_dir():
+        averaged = p / "checkpoints" / AVERAGED
+        p = averaged if averaged.is_file() else p / "checkpoints" / "checkpoint_best.pt"
+    return require_file(p, "checkpoint")
+
+
+AVERAGED = "checkpoint_avg.pt"
+
+
+def resolved_checkpoints(paths: List[str]) -> List[Path]:
+    """The checkpoint files that exist for ``paths`` (files or train folders)."""
+    out = []
+    for p in paths:
+        try:
+            out.append(checkpoint_of(p))
+        except SeqkdError:
+            pass
+    return out
+
+
+def last_epoch_checkpoints(save_dir: Path, n: int) -> List[Path]:
+    """The ``n`` epoch checkpoints (``checkpointE.pt``) of the highest epochs, oldest first."""
+    found = []
+    for f in save_dir.glob("checkpoint*.pt"):
+        m = re.fullmatch(r"checkpoint(\d+)\.pt", f.name)
+        if m:
+            found.append((int(m.group(1)), f))
+    return [f for _, f in sorted(found)[-n:]]
+
+
+def tie_equal_tensors(state: Dict[str, "torch.Tensor"]) -> Dict[str, "torch.Tensor"]:
+    """The state dict with identical float tensors of one shape made one tensor, so a tied
+    weight (shared embeddings) is stored once. Checkpoints saved from a GPU hold tied weights
+    as separate copies (fairseq moves each tensor to the CPU on its own)."""
+    import torch
+
+    kept: List["torch.Tensor"] = []
+    out = {}
+    for k, v in state.items():
+        if v.is_floating_point():
+            same = next((u for u in kept if u.shape == v.shape and u.dtype == v.dtype
+                         and torch.equal(u, v)), None)
+            if same is None:
+                kept.append(v)
+            else:
+                v = same
+        out[k] = v
+    return out
+
+
+def average_checkpoints(paths: List[Path], out: Path) -> None:
+    """Write the element-wise mean of the models in ``paths`` (fairseq checkpoints that this
+    run wrote) as a fairseq checkpoint: the last one's config, no optimizer state."""
+    import torch
+
+    total = None
+    for path in paths:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model = state["model"]
+        if total is None:
+            total = {k: v.double() if v.is_floating_point() else v.clone()
+                     for k, v in model.items()}
+        else:
+            if set(model) != set(total):
+                raise SeqkdError(f"{path} holds other parameters than {paths[0]}; "
+                                 "cannot average them")
+            for k, v in model.items():
+                # float tensors are summed; integer buffers are taken from the last one
+                total[k] = total[k] + v.double() if v.is_floating_point() else v.clone()
+    last = state
+    averaged = {k: (v / len(paths)).to(last["model"][k].dtype) if v.is_floating_point() else v
+                for k, v in total.items()}
+    result = {k: v for k, v in last.items()
+              if k not in ("model", "last_optimizer_state", "optimizer_history")}
+    result["model"] = tie_equal_tensors(averaged)
+    result["optimizer_history"] = last.get("optimizer_history", [])[-1:]
+    result["averaged_from"] = [p.name for p in paths]
+    with atomic_path(out) as tmp:
+        torch.save(result, tmp)
+
+
+def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
+    """``path`` when it is a readable fairseq checkpoint; else one clear error saying what
+    the file is not (missing, truncated or not a torch file, or a torch file that is not a
+    fairseq checkpoint). The file is one the user named or the pipeline wrote, so it is
+    unpickled in full (see seqkd/trust.py)."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    from seqkd.trust import trusted_checkpoints
+
+    p = Path(path)
+    if not p.is_file():
+        raise SeqkdError(f"{what} not found: {p}")
+    try:
+        with trusted_checkpoints([p]):
+            state = torch.load(p, map_location="cpu")
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError,
+            ValueError, AttributeError, ImportError, IndexError, KeyError) as e:
+        reason = (str(e).splitlines() or [""])[0].split(". ")[0][:160]
+        raise SeqkdError(f"{what} {p} cannot be read as a torch checkpoint "
+                         f"({type(e).__name__}: {reason}); it may be truncated (copy it "
+                         "again) or not a checkpoint at all") from None
+    if not isinstance(state, dict) or "model" not in state or not (
+            state.get("cfg") is not None or state.get("args") is not None):
+        raise SeqkdError(f"{what} {p} is a torch file but not a fairseq checkpoint (it needs "
+                         "'model' and 'cfg' or 'args'); give a checkpoint written by "
+                         "fairseq-train or `seqkd train`")
+    return p

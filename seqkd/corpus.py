@@ -1,0 +1,72 @@
+"""Corpora on disk, shared by the stages: SentencePiece in and out, and the data folders
+that `seqkd prepare` and `seqkd distill` write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List
+
+from seqkd.errors import SeqkdError
+from seqkd.fairseq_tools import split_prefixes
+from seqkd.textio import read_lines, require_file, write_lines
+
+
+def load_spm(path: str | Path):
+    import sentencepiece as spm
+
+    require_file(path, "SentencePiece model")
+    return spm.SentencePieceProcessor(model_file=str(path))
+
+
+def encode_file(sp, src: Path, dest: Path) -> None:
+    lines = read_lines(src)
+    write_lines(dest, (" ".join(sp.encode(line, out_type=str)) for line in lines))
+
+
+def encode_lines(sp, lines: List[str]) -> List[List[str]]:
+    """Raw lines as SentencePiece pieces (outer white space stripped), for a decoder."""
+    return [sp.encode(line.strip(), out_type=str) for line in lines]
+
+
+def decode_text(decoder, sp, lines: List[str]) -> List[str]:
+    """Translate raw lines with a piece-level decoder; return detokenized 1-best outputs."""
+    return [sp.decode(hyps[0][0]) if hyps else ""
+            for hyps in decoder.translate(encode_lines(sp, lines))]
+
+
+def data_folder(path: str | Path) -> Path:
+    """A folder with bin/, dict.txt and spm.model (a prepare or distill output)."""
+    p = Path(path)
+    for need in ("bin", "dict.txt", "spm.model", "DONE.json"):
+        if not (p / need).exists():
+            raise SeqkdError(
+                f"{p} is not a finished data folder ({need} missing): give the output "
+                "folder of `seqkd prepare` or `seqkd distill`")
+    return p
+
+
+class Prepared:
+    """Read access to a finished prepare folder."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        done = self.path / "DONE.json"
+        if not done.is_file():
+            raise SeqkdError(f"{self.path} is not a finished prepare folder (no DONE.json); "
+                             "run `seqkd prepare` first")
+        self.settings = json.loads(done.read_text())["settings"]
+        self.src = self.settings["src"]
+        self.tgt = self.settings["tgt"]
+        self.bin = self.path / "bin"
+        self.spm = self.path / "spm.model"
+        self.dictionary = self.path / "dict.txt"
+
+    def text(self, split: str, lang: str) -> Path:
+        return require_file(self.path / "text" / f"{split}.{lang}", f"{split} text")
+
+    def pieces(self, split: str, lang: str) -> Path:
+        return require_file(self.path / "pieces" / f"{split}.{lang}", f"{split} pieces")
+
+    def test_sets(self) -> List[str]:
+        return [s for s in split_prefixes(self.bin) if s not in ("train", "valid")]

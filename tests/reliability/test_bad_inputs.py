@@ -1,0 +1,75 @@
+"""Every bad input of tests/reliability/cases.py gets one clear error: exit 1, the message
+names what to fix, no traceback, nothing left that looks finished. docs/RELIABILITY.md is
+made from these cases: `SEQKD_UPDATE_DOCS=1 pytest tests/reliability` rewrites it, and
+test_reliability_doc_is_current fails when it no longer matches."""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from cases import CASES, DATA_SETUPS  # noqa: E402
+from conftest import REPO  # noqa: E402
+
+from seqkd.cli import main  # noqa: E402
+
+DOC = REPO / "docs" / "RELIABILITY.md"
+MESSAGES = {}
+
+
+def _run(args, capsys):
+    rc = main([str(a) for a in args])
+    return rc, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_gets_one_clear_error(case, tmp_path, capsys, monkeypatch, request):
+    monkeypatch.delenv("SEQKD_REGISTRY", raising=False)
+    if case.needs_data:
+        data = request.getfixturevalue("prepared")
+        args = DATA_SETUPS[case.id](tmp_path, data)
+    else:
+        args = case.setup(tmp_path)
+    try:
+        rc, err = _run(args + ["-q"] if args[0] != "translate" else args, capsys)
+    finally:
+        os.environ.pop("SEQKD_REGISTRY", None)
+    assert rc == 1, err
+    assert "Traceback" not in err
+    lines = [x for x in err.splitlines() if "error:" in x]
+    assert len(lines) == 1, err  # one error, not a cascade
+    message = err[err.index("error:") + len("error:"):].strip()
+    for needle in case.expect:
+        assert needle in message, (needle, message)
+    if case.absent:
+        assert not (tmp_path / case.absent).exists(), f"{case.absent} was left behind"
+    MESSAGES[case.id] = re.sub(r"\S*" + re.escape(str(tmp_path)) + r"/?", "…/", message)
+
+
+def render() -> str:
+    rows = ["# Bad inputs and what seqkd says", "",
+            "Made by `SEQKD_UPDATE_DOCS=1 pytest tests/reliability` from the cases in "
+            "`tests/reliability/cases.py`; each one exits with status 1, prints one error and no "
+            "traceback, and leaves nothing that looks finished. Paths of the test's temporary "
+            "folder are shown as `…/`. Issue items refer to issue 11.", "",
+            "| case | issue item | input | message |", "|---|---|---|---|"]
+    for c in CASES:
+        msg = MESSAGES[c.id].replace("|", "\\|").replace("\n", "<br>")
+        rows.append(f"| `{c.id}` | {c.issue_item} | {c.what} | {msg} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_reliability_doc_is_current():
+    missing = [c.id for c in CASES if c.id not in MESSAGES]
+    if missing:
+        pytest.skip(f"cases not run in this session: {', '.join(missing)}")
+    text = render()
+    if os.environ.get("SEQKD_UPDATE_DOCS"):
+        DOC.write_text(text)
+    assert DOC.is_file() and DOC.read_text() == text, (
+        "docs/RELIABILITY.md is out of date: run SEQKD_UPDATE_DOCS=1 pytest tests/reliability")

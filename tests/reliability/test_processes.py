@@ -1,0 +1,168 @@
+"""Children die with seqkd, one writer per checkpoint folder, concurrent shards share one
+teacher conversion, and translate warns on cut lines and keeps lines before a bad one."""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from seqkd.errors import SeqkdError
+from seqkd.procs import child_preexec, folder_lock, waiting_lock
+from seqkd.decoders import ExportedModel
+from seqkd.translate import translate_stream
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_child_dies_when_its_parent_is_killed(tmp_path):
+    """kill -9 of the parent (as of seqkd) takes its child (as fairseq) with it."""
+    pidfile = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import subprocess, sys, time
+        from seqkd.procs import child_preexec
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                 preexec_fn=child_preexec())
+        open({str(pidfile)!r}, "w").write(str(child.pid))
+        time.sleep(60)
+        """)])
+    for _ in range(100):
+        if pidfile.is_file() and pidfile.read_text():
+            break
+        time.sleep(0.1)
+    child = int(pidfile.read_text())
+    assert _alive(child)
+    parent.kill()
+    parent.wait()
+    for _ in range(50):
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child), "the child outlived its killed parent"
+
+
+def test_without_the_preexec_hook_the_child_would_survive(tmp_path):
+    """The control: the same setup without child_preexec leaves an orphan (so the test above
+    can fail)."""
+    pidfile = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        open({str(pidfile)!r}, "w").write(str(child.pid))
+        time.sleep(60)
+        """)])
+    for _ in range(100):
+        if pidfile.is_file() and pidfile.read_text():
+            break
+        time.sleep(0.1)
+    child = int(pidfile.read_text())
+    parent.kill()
+    parent.wait()
+    time.sleep(0.5)
+    try:
+        assert _alive(child)
+    finally:
+        os.kill(child, 9)
+
+
+def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from seqkd.procs import folder_lock
+        with folder_lock(Path({str(tmp_path)!r}), "train"):
+            print("locked", flush=True)
+            time.sleep(30)
+        """)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    try:
+        with pytest.raises(SeqkdError, match=f"pid {holder.pid}"):
+            with folder_lock(tmp_path, "train"):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone: its lock went with it, although the lock file stays
+    assert (tmp_path / ".seqkd.lock").is_file()
+    with folder_lock(tmp_path, "train"):
+        pass
+
+
+def test_waiting_lock_serialises_a_shared_conversion(tmp_path):
+    """Two workers that each convert when model.bin is missing: the second waits and finds
+    the first one's folder, which is never replaced."""
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        from pathlib import Path
+        from seqkd.procs import waiting_lock
+        from seqkd.textio import atomic_path
+        out = Path({str(tmp_path)!r})
+        with waiting_lock(out / ".conv.lock"):
+            if not (out / "model" / "model.bin").is_file():
+                with atomic_path(out / "model") as tmp:
+                    tmp.mkdir()
+                    time.sleep(0.5)
+                    (tmp / "model.bin").write_text(str(os.getpid()))
+                print("converted", flush=True)
+            else:
+                print("reused", flush=True)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    said = sorted(p.communicate()[0].strip() for p in procs)
+    assert said == ["converted", "reused"]
+    assert (tmp_path / "model" / "model.bin").read_text() in {str(p.pid) for p in procs}
+
+
+class _EchoDecoder:
+    """Stands in for CTranslate2: returns the input pieces, capped at max_len."""
+
+    def __init__(self, max_len):
+        self.max_len = max_len
+
+    def translate(self, batch):
+        return [[(list(p)[: self.max_len], 0.0)] for p in batch]
+
+
+def _model(prepared, max_len=200, max_input_len=1024):
+    from seqkd.corpus import load_spm
+
+    m = ExportedModel.__new__(ExportedModel)
+    m.sp = load_spm(prepared / "spm.model")
+    m.decoder = _EchoDecoder(max_len)
+    m.max_len, m.max_input_len = max_len, max_input_len
+    return m
+
+
+def test_translate_names_lines_that_were_cut(prepared, caplog):
+    model = _model(prepared, max_len=12, max_input_len=30)
+    long_line = " ".join(["w1 w2 w3"] * 40)
+    out = io.StringIO()
+    n = translate_stream(model, io.BytesIO(f"w1 w2\n{long_line}\nw3\n".encode()), out)
+    assert n == 3 and len(out.getvalue().splitlines()) == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("line 2 has" in w and "only the first 30" in w for w in warnings), warnings
+    assert any("line 2: the translation reached --max-len" in w for w in warnings), warnings
+    assert not any("line 1" in w or "line 3" in w for w in warnings)
+
+
+def test_translate_writes_the_lines_before_a_bad_one(prepared):
+    model = _model(prepared)
+    out = io.StringIO()
+    with pytest.raises(SeqkdError, match="line 3: bytes that are not valid UTF-8"):
+        translate_stream(model, io.BytesIO(b"w1 w2\nw3\n\xff\xfe bad\nw4\n"), out,
+                         batch_lines=256)
+    assert out.getvalue().splitlines() == ["w1 w2", "w3"]

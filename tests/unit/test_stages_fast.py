@@ -1,0 +1,161 @@
+"""Stage logic over a fake fairseq (tests/fixtures/fake_fairseq.py) and a fake decoder: the
+exact fairseq command lines, resuming, averaging, failures, line alignment. Milliseconds to
+seconds, no model is trained."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import HERE, seqkd
+from seqkd.errors import SeqkdError
+
+FAKE = HERE / "fixtures" / "fake_fairseq.py"
+
+
+@pytest.fixture
+def fake_fairseq(tmp_path, monkeypatch):
+    log = tmp_path / "fake-fairseq.jsonl"
+    monkeypatch.setenv("SEQKD_FAIRSEQ_ENTRY", f"{sys.executable} {FAKE}")
+    monkeypatch.setenv("SEQKD_FAKE_LOG", str(log))
+
+    def calls():
+        return [json.loads(x) for x in log.read_text().splitlines()] if log.is_file() else []
+    return calls
+
+
+@pytest.fixture
+def fake_data(corpus, tmp_path, fake_fairseq):
+    """A prepared folder: real cleaning and SentencePiece, fake fairseq-preprocess."""
+    out = tmp_path / "data"
+    assert seqkd("prepare", "--out", out, "--train-prefix", corpus / "train",
+                 "--valid-prefix", corpus / "valid", "--test", f"t1={corpus / 'test'}",
+                 "--test", f"t2={corpus / 'test'}", "--vocab-size", "60", "-q") == 0
+    return out
+
+
+def test_prepare_gives_fairseq_preprocess_these_arguments(fake_data, fake_fairseq, corpus):
+    (call,) = fake_fairseq()
+    argv, pieces = call["argv"], fake_data / "pieces"
+    dest = argv[argv.index("--destdir") + 1]
+    assert argv == ["--source-lang", "en", "--target-lang", "de",
+                    "--trainpref", str(pieces / "train"),
+                    "--srcdict", str(fake_data / "dict.txt"),
+                    "--tgtdict", str(fake_data / "dict.txt"), "--workers", "2",
+                    "--validpref", str(pieces / "valid"),
+                    "--testpref", f"{pieces / 't1'},{pieces / 't2'}", "--destdir", dest]
+    assert call["tool"] == "preprocess" and call["trust"] == []
+    assert json.loads((fake_data / "bin" / "splits.json").read_text()) == {
+        "train": "train", "valid": "valid", "t1": "test", "t2": "test1"}
+
+
+def _train_args(data, out, *extra):
+    return ["train", "--role", "student", "--data", data, "--out", out, "--preset",
+            "enc6-dec1", "--max-epoch", "3", "--threads", "1", "-q", *extra]
+
+
+def test_student_training_command_and_checkpoint_average(fake_data, fake_fairseq, tmp_path):
+    out = tmp_path / "student"
+    assert seqkd(*_train_args(fake_data, out, "--average-last", "2")) == 0
+    call = fake_fairseq()[-1]
+    save = str(out / "checkpoints")
+    assert call["tool"] == "train" and call["trust"] == [save]
+    from seqkd.fairseq_tools import PLUGIN_DIR
+    assert call["argv"] == [
+        str(fake_data / "bin"), "--user-dir", str(PLUGIN_DIR), "--arch",
+        "seqkd_student_enc6_dec1", "--share-all-embeddings", "--optimizer", "adam",
+        "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0", "--lr", "0.002",
+        "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "400", "--dropout", "0.2",
+        "--weight-decay", "0.0001", "--label-smoothing", "0.1", "--max-tokens", "8192",
+        "--save-dir", save, "--seed", "1", "--num-workers", "0", "--patience", "5",
+        "--log-format", "simple", "--log-interval", "10", "--keep-last-epochs", "2",
+        "--attention-dropout", "0.1", "--encoder-normalize-before",
+        "--decoder-normalize-before", "--cpu", "--criterion", "label_smoothed_cross_entropy",
+        "--max-epoch", "3"]
+    done = json.loads((out / "DONE.json").read_text())["summary"]
+    assert done["averaged"] == ["checkpoint2.pt", "checkpoint3.pt"]
+    assert done["checkpoint"] == str(out / "checkpoints" / "checkpoint_avg.pt")
+    assert done["best_valid_loss"] == 3.5
+    avg = torch.load(done["checkpoint"], weights_only=False)
+    assert avg["model"]["w"].tolist() == [2.5, 2.5]
+
+
+def test_word_kd_student_trusts_its_teacher_and_names_it_once(fake_data, fake_fairseq, tmp_path):
+    teacher = tmp_path / "teacher"
+    (teacher / "checkpoints").mkdir(parents=True)
+    torch.save({"model": {"w": torch.zeros(1)}, "cfg": {}},
+               teacher / "checkpoints" / "checkpoint_best.pt")
+    (teacher / "dict.txt").write_text((fake_data / "dict.txt").read_text())
+    out = tmp_path / "s"
+    assert seqkd(*_train_args(fake_data, out, "--kd-teacher", teacher, "--kd-alpha", "0.7")) == 0
+    call = fake_fairseq()[-1]
+    ckpt = str(teacher / "checkpoints" / "checkpoint_best.pt")
+    assert call["trust"] == [str(out / "checkpoints"), ckpt]
+    argv = call["argv"]
+    assert argv[argv.index("--criterion") + 1:argv.index("--criterion") + 8] == [
+        "seqkd_word_kd", "--kd-teachers", ckpt, "--kd-alpha", "0.7", "--kd-temperature", "1.0"]
+    # the stamp records the teacher as given (the folder), with its content digest
+    settings = json.loads((out / "DONE.json").read_text())["settings"]
+    assert settings["kd_teachers"] == [str(teacher)] and ckpt in settings["input_files"]
+
+
+def test_failed_training_leaves_no_stamp_and_a_rerun_resumes(fake_data, fake_fairseq,
+                                                            tmp_path, monkeypatch, capsys):
+    out = tmp_path / "s"
+    monkeypatch.setenv("SEQKD_FAKE_FAIL", "train")
+    assert seqkd(*_train_args(fake_data, out)) == 1
+    err = capsys.readouterr().err
+    assert "fairseq-train failed (exit 1)" in err and "told to fail" in err
+    assert "fairseq-train.log" in err and not (out / "DONE.json").exists()
+    # as if it had been killed after epoch 1
+    (out / "checkpoints").mkdir(exist_ok=True)
+    torch.save({"model": {"w": torch.ones(2)}, "cfg": {"epoch": 1}},
+               out / "checkpoints" / "checkpoint_last.pt")
+    monkeypatch.delenv("SEQKD_FAKE_FAIL")
+    assert seqkd(*_train_args(fake_data, out)) == 0
+    assert "resuming from" in (out / "log.txt").read_text()
+    assert "loaded checkpoint" in (out / "fairseq-train.log").read_text()
+    assert (out / "DONE.json").is_file()
+
+
+class EchoDecoder:
+    """Implements seqkd.decoders.Decoder: the n-best are the input and its reverse."""
+
+    name = "echo"
+
+    def translate(self, batch):
+        return [[(list(p), -0.1), (list(reversed(p)), -0.2)] if p else [([], 0.0)]
+                for p in batch]
+
+
+def test_distill_logic_with_a_fake_decoder(fake_data, fake_fairseq, tmp_path, monkeypatch):
+    import seqkd.distill as distill
+
+    teacher = tmp_path / "t.pt"
+    torch.save({"model": {}, "cfg": {}}, teacher)
+    (tmp_path / "dict.txt").write_text((fake_data / "dict.txt").read_text())
+    monkeypatch.setattr(distill, "_make_decoder", lambda cfg, prepared, out: EchoDecoder())
+    out = tmp_path / "d"
+    assert seqkd("distill", "--data", fake_data, "--out", out, "--teacher", teacher,
+                 "--method", "seq-inter", "--nbest", "2", "--beam", "2", "--chunk-size", "333",
+                 "-q") == 0
+    src = (fake_data / "text" / "train.en").read_text().splitlines()
+    hyp = (out / "hyp.de").read_text().splitlines()
+    assert len(hyp) == len(src) and hyp[:50] == src[:50]   # echo: line i is source line i
+    assert len(list((out / "chunks").glob("*.jsonl"))) == -(-len(src) // 333)
+    report = json.loads((out / "report.json").read_text())
+    assert report["lines"] == len(src) and report["empty_outputs"]["replaced_by_reference"] == 0
+    assert fake_fairseq()[-1]["tool"] == "preprocess"
+
+
+def test_both_decoders_follow_the_protocol_on_empty_input():
+    from seqkd.decoders import CT2Decoder, FairseqDecoder
+
+    for cls in (CT2Decoder, FairseqDecoder):
+        dec = cls.__new__(cls)  # no model: empty inputs must not reach it
+        if cls is CT2Decoder:
+            dec.translator = None
+        assert dec.translate([]) == []
+        assert dec.translate([[], []]) == [[([], 0.0)], [([], 0.0)]]
