@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Dict, List
+from typing import TYPE_CHECKING, Dict, List
 
 from seqkd.errors import SeqkdError
 from seqkd.textio import atomic_path, require_file
+
+if TYPE_CHECKING:
+    import torch
 
 
 def checkpoint_of(path: str | Path) -> Path:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +28,8 @@ from seqkd.config import setting
 from seqkd.corpus import encode_file, load_spm
 from seqkd.fairseq_tools import binarize
 from seqkd.stage import Stage
-from seqkd.textio import (check_no_empty, check_test_set_name, read_lines, read_parallel, require_file,
-                          write_lines, write_text)
+from seqkd.textio import (atomic_path, check_no_empty, check_test_set_name, iter_lines,
+                          read_parallel, require_file, write_lines, write_text)
 
 logger = logging.getLogger(__name__)
 
@@ -138,19 +136,33 @@ def clean_pairs(src: Sequence[str], tgt: Sequence[str], max_len: int = 250,
 
 def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_type: str,
               threads: int) -> Path:
-    """Train a joint SentencePiece model (no bos/eos/pad; unk is id 0)."""
+    """Train a joint SentencePiece model (no bos/eos/pad; unk is id 0).
+
+    The sentences are streamed in and the model is written from memory with a fixed random
+    seed, so the same text gives the same spm.model byte for byte, wherever it is trained
+    (a model trained from files records their paths in it)."""
+    import io
+
     import sentencepiece as spm
 
+    def sentences():
+        for path in inputs:
+            yield from iter_lines(path)
+
+    buffer = io.BytesIO()
+    spm.set_random_generator_seed(1)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=sentences(), model_writer=buffer,
+        vocab_size=vocab_size, model_type=model_type, character_coverage=1.0,
+        bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0, hard_vocab_limit=False,
+        num_threads=threads, input_sentence_size=2_000_000, shuffle_input_sentence=True,
+        minloglevel=2)
     model = out_prefix.with_suffix(".model")
-    with tempfile.TemporaryDirectory(dir=out_prefix.parent, prefix=".spm.") as tmpdir:
-        spm.SentencePieceTrainer.train(
-            input=[str(p) for p in inputs], model_prefix=f"{tmpdir}/spm",
-            vocab_size=vocab_size, model_type=model_type, character_coverage=1.0,
-            bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0, hard_vocab_limit=False,
-            num_threads=threads, input_sentence_size=2_000_000, shuffle_input_sentence=True,
-            minloglevel=2)
-        os.replace(f"{tmpdir}/spm.vocab", out_prefix.with_suffix(".vocab"))
-        os.replace(f"{tmpdir}/spm.model", model)
+    with atomic_path(model) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    sp = spm.SentencePieceProcessor(model_proto=buffer.getvalue())
+    write_lines(out_prefix.with_suffix(".vocab"),
+                (f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}" for i in range(sp.get_piece_size())))
     return model
 
 

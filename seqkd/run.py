@@ -17,7 +17,6 @@ removed first, so no later stage can keep outputs built from old inputs.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path

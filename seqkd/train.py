@@ -31,7 +31,7 @@ from seqkd.corpus import data_folder
 from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
 from seqkd.procs import folder_lock
 from seqkd.stage import Stage, default_threads, resolve_device, versions
-from seqkd.textio import atomic_path, require_file, write_text
+from seqkd.textio import write_text
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import BinaryIO, Iterator, List, Optional, TextIO
+from typing import BinaryIO, Iterator, List, TextIO
 
 from seqkd.decoders import ExportedModel
 from seqkd.errors import SeqkdError

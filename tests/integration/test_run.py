@@ -79,6 +79,11 @@ def test_tiny_pipeline_from_the_readme(tmp_path):
                        "seqkd-wordkd-b1", "seqkd-wordkd-b4"}
     assert (work / "bench" / "plot.png").is_file()
     assert "kd_loss" in (work / "student-seqkd-wordkd" / "fairseq-train.log").read_text()
+    # the seqkd student averages its last 2 epoch checkpoints, and that is what is exported
+    done = json.loads((work / "student-seqkd" / "DONE.json").read_text())["summary"]
+    assert len(done["averaged"]) == 2 and done["checkpoint"].endswith("checkpoint_avg.pt")
+    card = json.loads((work / "export-seqkd" / "model" / "card.json").read_text())
+    assert card["source_checkpoint"].endswith("student-seqkd/checkpoints/checkpoint_avg.pt")
 
 
 def test_a_teacher_given_as_train_folder_keeps_later_stages_current(corpus, teacher, tmp_path,
@@ -100,7 +105,8 @@ def test_a_teacher_given_as_train_folder_keeps_later_stages_current(corpus, teac
     assert _mtimes(work) == before
     settings = json.loads((work / "distill-kd" / "DONE.json").read_text())["settings"]
     assert settings["teachers"] == [str(teacher)]          # recorded as given
-    assert list(settings["input_files"]) == [str(teacher / "checkpoints" / "checkpoint_best.pt")]
+    assert set(settings["input_files"]) == {str(work / "data" / "DONE.json"),
+                                            str(teacher / "checkpoints" / "checkpoint_best.pt")}
 
 
 def _prepare_only(corpus, work):
@@ -152,3 +158,4 @@ def test_run_continues_after_the_settings_of_an_interrupted_stage_changed(corpus
     assert json.loads(capsys.readouterr().out)["prepare"] == "ran"
     assert not (work / "data" / "half-written.tmp").exists()
     assert json.loads((work / "data" / "DONE.json").read_text())["settings"]["vocab_size"] == 60
+

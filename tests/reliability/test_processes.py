@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from seqkd.errors import SeqkdError
-from seqkd.procs import child_preexec, folder_lock, waiting_lock
+from seqkd.procs import folder_lock
 from seqkd.decoders import ExportedModel
 from seqkd.translate import translate_stream
 
@@ -28,14 +28,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_a_child_dies_when_its_parent_is_killed(tmp_path):
-    """kill -9 of the parent (as of seqkd) takes its child (as fairseq) with it."""
+def _kill_parent_of_a_sleeping_child(tmp_path, preexec: bool) -> int:
+    """Start a parent that starts a sleeping child (with or without child_preexec), kill -9
+    the parent, return the child's pid."""
     pidfile = tmp_path / "child.pid"
+    hook = "preexec_fn=child_preexec()" if preexec else "preexec_fn=None"
     parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import subprocess, sys, time
         from seqkd.procs import child_preexec
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                                 preexec_fn=child_preexec())
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                                 {hook})
         open({str(pidfile)!r}, "w").write(str(child.pid))
         time.sleep(60)
         """)])
@@ -47,31 +49,22 @@ def test_a_child_dies_when_its_parent_is_killed(tmp_path):
     assert _alive(child)
     parent.kill()
     parent.wait()
-    for _ in range(50):
+    for _ in range(20):
         if not _alive(child):
             break
         time.sleep(0.1)
+    return child
+
+
+def test_a_child_dies_when_its_parent_is_killed(tmp_path):
+    """kill -9 of the parent (as of seqkd) takes its child (as fairseq) with it."""
+    child = _kill_parent_of_a_sleeping_child(tmp_path, preexec=True)
     assert not _alive(child), "the child outlived its killed parent"
 
 
 def test_without_the_preexec_hook_the_child_would_survive(tmp_path):
-    """The control: the same setup without child_preexec leaves an orphan (so the test above
-    can fail)."""
-    pidfile = tmp_path / "child.pid"
-    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-        open({str(pidfile)!r}, "w").write(str(child.pid))
-        time.sleep(60)
-        """)])
-    for _ in range(100):
-        if pidfile.is_file() and pidfile.read_text():
-            break
-        time.sleep(0.1)
-    child = int(pidfile.read_text())
-    parent.kill()
-    parent.wait()
-    time.sleep(0.5)
+    """The control: without child_preexec the child is orphaned (so the test above can fail)."""
+    child = _kill_parent_of_a_sleeping_child(tmp_path, preexec=False)
     try:
         assert _alive(child)
     finally:

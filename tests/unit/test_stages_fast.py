@@ -4,13 +4,11 @@ seconds, no model is trained."""
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import HERE, seqkd
-from seqkd.errors import SeqkdError
 
 FAKE = HERE / "fixtures" / "fake_fairseq.py"
 
