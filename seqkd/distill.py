@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 
-from tqdm import tqdm
 
 from seqkd.errors import SeqkdError
 from seqkd.config import setting
@@ -38,7 +37,7 @@ from seqkd.fairseq_tools import binarize, check_checkpoint_dictionary
 from seqkd.corpus import Prepared, encode_file, load_spm
 from seqkd.procs import waiting_lock
 from seqkd.stage import Stage, default_threads
-from seqkd.textio import atomic_path, read_lines, write_lines, write_text
+from seqkd.textio import atomic_path, progress, read_lines, write_lines, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +313,7 @@ def _decode(cfg: DistillConfig, prepared: Prepared, out: Path, src_pieces: List[
     logger.info("decoding %d sentences in %d chunks with %s (beam %d, %d-best)", n, len(todo),
                 cfg.decoder, cfg.beam, cfg.n_hypotheses())
     t0 = time.time()
-    with tqdm(total=n, unit="sent", desc=f"distill[{cfg.decoder}]", smoothing=0.1) as bar:
+    with progress(total=n, unit="sent", desc=f"distill[{cfg.decoder}]", smoothing=0.1) as bar:
         for i in todo:
             start, end = ranges[i]
             batch = [line.split() for line in src_pieces[start:end]]
@@ -344,7 +343,7 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
                                                  ensure_ascii=False) for row in nbest))
     selected: List[Tuple[str, float]] = []
     changed = 0
-    for row, ref in tqdm(list(zip(nbest, ref_text)), desc="select", unit="sent",
+    for row, ref in progress(list(zip(nbest, ref_text)), desc="select", unit="sent",
                          disable=cfg.method == "seq-kd"):
         k = select_closest(row, ref, cfg.select_metric) if cfg.method == "seq-inter" else 0
         changed += k != 0

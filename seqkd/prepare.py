@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 
-from tqdm import tqdm
 
 from seqkd import datasets
 from seqkd.errors import SeqkdError
@@ -28,7 +27,7 @@ from seqkd.config import setting
 from seqkd.corpus import encode_file, load_spm
 from seqkd.fairseq_tools import binarize
 from seqkd.stage import Stage
-from seqkd.textio import (atomic_path, check_no_empty, check_test_set_name, iter_lines,
+from seqkd.textio import (atomic_path, check_no_empty, check_test_set_name, iter_lines, progress,
                           read_parallel, require_file, write_lines, write_text)
 
 logger = logging.getLogger(__name__)
@@ -190,7 +189,12 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
                 p = Path(f"{prefix}.{lang}")
                 if not p.is_file() and Path(f"{p}.gz").is_file():
                     p = Path(f"{p}.gz")
-                out[lang] = require_file(p, f"{lang} file for prefix {prefix}")
+                if not p.is_file():
+                    raise SeqkdError(
+                        f"{lang} file for prefix {prefix} not found: {p} (nor {p}.gz); a prefix "
+                        f"stands for PREFIX.SRC and PREFIX.TGT with the codes of --src and --tgt "
+                        f"(now {cfg.src} and {cfg.tgt}; they default to en and de)")
+                out[lang] = p
             return out
         splits = {"train": [local(cfg.train_prefix)], "valid": [local(cfg.valid_prefix)]}
         for name, prefix in cfg.test_prefixes.items():
@@ -235,7 +239,7 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
     sources = _gather_sources(cfg)
     report: Dict[str, Dict] = {}
     text = out / "text"
-    for name, parts in tqdm(sources.items(), desc="read+clean", unit="split"):
+    for name, parts in progress(sources.items(), desc="read+clean", unit="split"):
         s, t = [], []
         for files in parts:
             ps, pt = read_parallel(files[cfg.src], files[cfg.tgt])
@@ -278,7 +282,7 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
         dictionary_from_spm(sp, dict_path)
 
     pieces = out / "pieces"
-    for name in tqdm(list(sources), desc="encode", unit="split"):
+    for name in progress(list(sources), desc="encode", unit="split"):
         for lang in (cfg.src, cfg.tgt):
             encode_file(sp, text / f"{name}.{lang}", pieces / f"{name}.{lang}")
 

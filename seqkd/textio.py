@@ -185,3 +185,12 @@ def require_file(path: str | os.PathLike, what: str) -> Path:
     if not p.is_file():
         raise SeqkdError(f"{what} not found: {p}")
     return p
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm progress bar on stderr, off with ``seqkd -q`` (which sets TQDM_DISABLE) or when
+    ``disable`` says so."""
+    from tqdm import tqdm
+
+    kwargs["disable"] = bool(kwargs.get("disable")) or bool(os.environ.get("TQDM_DISABLE"))
+    return tqdm(iterable, **kwargs)

@@ -157,3 +157,12 @@ def test_both_decoders_follow_the_protocol_on_empty_input():
             dec.translator = None
         assert dec.translate([]) == []
         assert dec.translate([[], []]) == [[([], 0.0)], [([], 0.0)]]
+
+
+def test_quiet_means_nothing_on_stderr(corpus, tmp_path, fake_fairseq, capsys):
+    """-q: no progress bars, no info lines; the stage's log.txt still has everything."""
+    out = tmp_path / "q"
+    assert seqkd("prepare", "--out", out, "--train-prefix", corpus / "train", "--valid-prefix",
+                 corpus / "valid", "--vocab-size", "60", "-q") == 0
+    assert capsys.readouterr().err == ""
+    assert "prepare: starting in" in (out / "log.txt").read_text()
