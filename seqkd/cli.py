@@ -272,6 +272,9 @@ def build_run(sub) -> None:
     p.add_argument("config", help="YAML config, e.g. pipelines/tiny.yaml")
     p.add_argument("--only", nargs="+", metavar="STAGE",
                    help="run only these stages (names as printed, e.g. prepare teacher)")
+    p.add_argument("--restart", nargs="+", metavar="STAGE", default=[],
+                   help="start these stages over: their folders and those of every stage "
+                        "after them are removed first (the one way to start over)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -279,7 +282,7 @@ def build_run(sub) -> None:
 def cmd_run(args) -> int:
     from seqkd.run import run
 
-    status = run(args.config, only=args.only)
+    status = run(args.config, only=args.only, restart=args.restart)
     print(json.dumps(status, indent=2))
     return 0
 

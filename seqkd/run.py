@@ -253,10 +253,23 @@ def dependents(steps: List[Step], name: str) -> List[Step]:
     return out
 
 
-def run(config_path: str | Path, only: Optional[List[str]] = None) -> Dict[str, str]:
-    """Run every stage that is not finished with its current settings; return what happened."""
+def run(config_path: str | Path, only: Optional[List[str]] = None,
+        restart: Optional[List[str]] = None) -> Dict[str, str]:
+    """Run every stage that is not finished with its current settings; return what happened.
+    ``restart`` names stages to start over (their folders and every later stage's removed)."""
     cfg = load_config(config_path)
     steps = plan(cfg, Path.cwd(), str(config_path))
+    names = [s.name for s in steps]
+    unknown = sorted((set(only or []) | set(restart or [])) - set(names))
+    if unknown:
+        raise SeqkdError(f"no stage named {', '.join(unknown)} in {config_path}; its stages: "
+                         f"{', '.join(names)}")
+    for step in steps:
+        if step.name in (restart or []):
+            for s in [step, *dependents(steps, step.name)]:
+                if s.out_dir.exists():
+                    logger.info("%s: starting over (removing %s)", s.name, s.out_dir)
+                    clear_dir(s.out_dir)
     ran: set = set()
     status: Dict[str, str] = {}
     for step in steps:

@@ -159,3 +159,16 @@ def test_run_continues_after_the_settings_of_an_interrupted_stage_changed(corpus
     assert not (work / "data" / "half-written.tmp").exists()
     assert json.loads((work / "data" / "DONE.json").read_text())["settings"]["vocab_size"] == 60
 
+
+
+def test_restart_starts_a_finished_stage_over_and_names_unknown_stages(corpus, tmp_path, capsys):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump(_prepare_only(corpus, tmp_path / "w")))
+    assert seqkd("run", cfg, "--only", "prepare", "-q") == 0
+    first = (tmp_path / "w" / "data" / "DONE.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert seqkd("run", cfg, "--only", "prepare", "--restart", "prepare", "-q") == 0
+    assert json.loads(capsys.readouterr().out)["prepare"] == "ran"
+    assert (tmp_path / "w" / "data" / "DONE.json").stat().st_mtime_ns != first
+    assert seqkd("run", cfg, "--restart", "prepar", "-q") == 1
+    assert "no stage named prepar" in capsys.readouterr().err
