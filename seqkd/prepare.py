@@ -59,6 +59,9 @@ class PrepareConfig:
     vocab_size: int = setting(8000, "joint SentencePiece vocabulary size", min=10)
     spm_model_type: str = setting("unigram", "SentencePiece model type",
                                   choices=("unigram", "bpe", "char", "word"))
+    character_coverage: float = setting(1.0, "share of characters SentencePiece covers (lower "
+                                        "it, e.g. to 0.9995, for scripts with thousands of "
+                                        "characters)", min=0.98, max=1.0)
     spm_model: Optional[str] = setting(None, "reuse this SentencePiece model (e.g. the "
                                        "teacher's) instead of training one")
     dictionary: Optional[str] = setting(None, "reuse this fairseq dictionary (with "
@@ -134,7 +137,7 @@ def clean_pairs(src: Sequence[str], tgt: Sequence[str], max_len: int = 250,
 
 
 def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_type: str,
-              threads: int) -> Path:
+              threads: int, character_coverage: float = 1.0) -> Path:
     """Train a joint SentencePiece model (no bos/eos/pad; unk is id 0).
 
     The sentences are streamed in and the model is written from memory with a fixed random
@@ -152,7 +155,7 @@ def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_t
     spm.set_random_generator_seed(1)
     spm.SentencePieceTrainer.train(
         sentence_iterator=sentences(), model_writer=buffer,
-        vocab_size=vocab_size, model_type=model_type, character_coverage=1.0,
+        vocab_size=vocab_size, model_type=model_type, character_coverage=character_coverage,
         bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0, hard_vocab_limit=False,
         num_threads=threads, input_sentence_size=2_000_000, shuffle_input_sentence=True,
         minloglevel=2)
@@ -274,7 +277,7 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
         logger.info("training a joint SentencePiece model (%s, %d pieces)", cfg.spm_model_type,
                     cfg.vocab_size)
         train_spm([text / f"train.{cfg.src}", text / f"train.{cfg.tgt}"], out / "spm",
-                  cfg.vocab_size, cfg.spm_model_type, cfg.workers)
+                  cfg.vocab_size, cfg.spm_model_type, cfg.workers, cfg.character_coverage)
     sp = load_spm(spm_model)
     if cfg.dictionary:
         shutil.copyfile(require_file(cfg.dictionary, "fairseq dictionary"), dict_path)

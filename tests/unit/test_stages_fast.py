@@ -166,3 +166,27 @@ def test_quiet_means_nothing_on_stderr(corpus, tmp_path, fake_fairseq, capsys):
                  corpus / "valid", "--vocab-size", "60", "-q") == 0
     assert capsys.readouterr().err == ""
     assert "prepare: starting in" in (out / "log.txt").read_text()
+
+
+def test_a_new_setting_reaches_cli_yaml_stamp_and_sentencepiece(corpus, tmp_path, fake_fairseq):
+    """character_coverage was added as one field: it is a CLI option, a checked YAML key, part
+    of the stamp and reaches SentencePiece's trainer."""
+    from seqkd.cli import build_parser
+    from seqkd.config import Problems
+    from seqkd.prepare import PrepareConfig
+
+    args = build_parser().parse_args(["prepare", "--out", "o", "--character-coverage", "0.99"])
+    assert args.character_coverage == 0.99
+    problems = Problems("x.yaml")
+    problems.build(PrepareConfig, {"out_dir": "o", "character_coverage": 2}, "data")
+    assert problems.items == ["data: character_coverage must be at most 1.0, got 2.0"]
+    models = {}
+    for cc in ("1.0", "0.99"):
+        out = tmp_path / f"cc{cc}"
+        assert seqkd("prepare", "--out", out, "--train-prefix", corpus / "train",
+                     "--valid-prefix", corpus / "valid", "--vocab-size", "60",
+                     "--character-coverage", cc, "-q") == 0
+        settings = json.loads((out / "DONE.json").read_text())["settings"]
+        assert settings["character_coverage"] == float(cc)
+        models[cc] = (out / "spm.model").read_bytes()
+    assert models["1.0"] != models["0.99"]  # the trainer got it (it is stored in the model)
