@@ -41,6 +41,8 @@ class SystemSpec:
     path: str
     beam: Optional[int] = None
     compute_type: str = "default"
+    #: restrict the output vocabulary with the export's vocabulary map (ct2 only)
+    vmap: bool = False
 
     @classmethod
     def parse(cls, text: str) -> "SystemSpec":
@@ -66,11 +68,13 @@ class SystemSpec:
                 spec.beam = int(value)
             elif key == "compute_type" and value:
                 spec.compute_type = value
+            elif key == "vmap" and value in ("0", "1"):
+                spec.vmap = value == "1"
             else:
                 raise SeqkdError(f"--system {name}: unknown option {opt!r} "
-                                 "(beam=N or compute_type=T)")
-        if kind == "fairseq" and spec.compute_type != "default":
-            raise SeqkdError(f"--system {name}: compute_type is for ct2 systems")
+                                 "(beam=N, compute_type=T or vmap=0|1)")
+        if kind == "fairseq" and (spec.compute_type != "default" or spec.vmap):
+            raise SeqkdError(f"--system {name}: compute_type and vmap are for ct2 systems")
         return spec
 
 
@@ -148,7 +152,7 @@ def _load_system(spec: SystemSpec, data: Path, beam: int, batch_tokens: int, thr
     from seqkd.decoders import ExportedModel
 
     model = ExportedModel(spec.path, beam=beam, threads=threads, batch_tokens=batch_tokens,
-                          compute_type=spec.compute_type, max_len=max_len)
+                          compute_type=spec.compute_type, max_len=max_len, use_vmap=spec.vmap)
     size = sum(f.stat().st_size for f in model.dir.iterdir() if f.is_file())
     return model.translate, model.decoder.translator.compute_type, size
 
@@ -246,7 +250,8 @@ def speed_signature(row: Dict, cfg: "BenchConfig", cpu: str, versions: Dict[str,
     pin = f"cpu{row['pinned_cpu']}" if row.get("pinned_cpu") is not None else "no"
     return "|".join([
         f"beam:{row['beam']}", f"batch:{cfg.batch_tokens}tok", f"threads:{row['threads']}",
-        f"pin:{pin}", f"compute:{row['compute_type']}", f"repeats:{cfg.repeats}",
+        f"pin:{pin}", f"compute:{row['compute_type']}", f"vmap:{int(row.get('vmap', False))}",
+        f"repeats:{cfg.repeats}",
         f"warmup:{cfg.warmup_sentences}", f"maxlen:{cfg.max_len}",
         f"cpu:{cpu.replace('|', '/')}", f"lib:{lib}", f"version:seqkd{versions.get('seqkd')}"])
 
@@ -283,6 +288,9 @@ def _check_systems(systems: List[SystemSpec]) -> None:
             if not (d / "model.bin").is_file() or not (d / "spm.model").is_file():
                 raise SeqkdError(f"--system {spec.name}: {spec.path} is not an `seqkd export` "
                                  "folder (model.bin and spm.model)")
+            if spec.vmap and not (d / "vmap.txt").is_file():
+                raise SeqkdError(f"--system {spec.name}: {spec.path} has no vocabulary map "
+                                 "(vmap.txt); export it with `seqkd export --vmap`")
 
 
 def bench(cfg: BenchConfig, force: bool = False) -> Dict:
@@ -338,6 +346,7 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
                     secs = r["seconds"]
                     rows.append({
                         "system": spec.name, "kind": spec.kind, "path": spec.path,
+                        "vmap": spec.vmap,
                         "compute_type": res["compute_type"],
                         "beam": beam, "threads": threads or default_threads(),
                         "test_set": t, "sentences": len(src[t]),

@@ -213,6 +213,9 @@ def build_translate(sub) -> None:
     add_decoding(p)
     p.add_argument("--batch-lines", type=int, default=256,
                    help="lines read before translating a block (default: 256)")
+    p.add_argument("--vmap", action="store_true",
+                   help="restrict each output to the export's vocabulary map (needs "
+                        "`seqkd export --vmap`)")
     p.add_argument("--max-input-len", type=int, default=1024,
                    help="longest input in SentencePiece pieces; a longer line is cut to it "
                         "and named in a warning on stderr (default: 1024)")
@@ -228,7 +231,8 @@ def cmd_translate(args) -> int:
 
     model = ExportedModel(args.model, beam=args.beam, threads=args.threads,
                           batch_tokens=args.batch_tokens, compute_type=args.compute_type,
-                          max_len=args.max_len, max_input_len=args.max_input_len)
+                          max_len=args.max_len, max_input_len=args.max_input_len,
+                          use_vmap=args.vmap)
     n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=args.batch_lines)
     logger.info("translated %d lines", n)
     return 0

@@ -106,7 +106,8 @@ class FairseqDecoder:
 
 
 def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
-                   out_dir: str | os.PathLike, quantization: str = "int8") -> Path:
+                   out_dir: str | os.PathLike, quantization: str = "int8",
+                   vmap: Optional[str | os.PathLike] = None) -> Path:
     """Convert a (trusted) fairseq checkpoint with CTranslate2's own converter.
 
     The checkpoint is one the pipeline wrote or the user named, so the
@@ -121,7 +122,8 @@ def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
         converter = FairseqConverter(os.fspath(checkpoint), os.fspath(data_bin),
                                      user_dir=str(PLUGIN_DIR), unsafe_deserialization=True)
         converter.convert(os.fspath(tmp), quantization=None if quantization == "float32"
-                          else quantization, force=True)
+                          else quantization, force=True,
+                          vmap=os.fspath(vmap) if vmap else None)
     return out
 
 
@@ -177,7 +179,7 @@ class ExportedModel:
 
     def __init__(self, model_dir: str | Path, beam: int = 5, threads: int = 0,
                  batch_tokens: int = 1024, compute_type: str = "default", max_len: int = 200,
-                 max_input_len: int = 1024):
+                 max_input_len: int = 1024, use_vmap: bool = False):
         from seqkd.corpus import load_spm
 
         d = Path(model_dir)
@@ -186,11 +188,14 @@ class ExportedModel:
         if not (d / "spm.model").is_file():
             raise SeqkdError(f"{model_dir} is not an `seqkd export` folder (no spm.model "
                              "beside model.bin)")
+        if use_vmap and not (d / "vmap.txt").is_file():
+            raise SeqkdError(f"{model_dir} has no vocabulary map (vmap.txt): export it with "
+                             "`seqkd export --vmap`")
         self.dir = d
         self.sp = load_spm(d / "spm.model")
         self.decoder = CT2Decoder(d, beam=beam, threads=threads, batch_tokens=batch_tokens,
                                   compute_type=compute_type, max_len=max_len,
-                                  max_input_len=max_input_len)
+                                  max_input_len=max_input_len, use_vmap=use_vmap)
         self.max_len, self.max_input_len = max_len, max_input_len
 
     def translate(self, lines: List[str], first_line: Optional[int] = None) -> List[str]:

@@ -26,7 +26,7 @@ from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.stage import Stage, versions
 from seqkd.config import setting
 from seqkd.corpus import Prepared, decode_text, load_spm
-from seqkd.textio import read_lines, sha256_file, write_text
+from seqkd.textio import read_lines, require_file, sha256_file, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +50,18 @@ class ExportConfig:
                                    "outputs", min=0.0, max=1.0)
     threads: int = setting(0, "CPU threads for the fidelity check (0: the physical cores this "
                            "process may use)", min=0)
+    vmap: bool = setting(False, "also write a vocabulary map (vmap.txt, from eflomal word "
+                         "alignments of --vmap-data's training pieces) for translate and bench "
+                         "to use with vmap=1")
+    vmap_top_k: int = setting(20, "vocabulary map: aligned target pieces kept per source "
+                              "piece or bigram", min=1)
+    vmap_data: Optional[str] = setting(None, "the data folder whose training pairs are aligned "
+                                       "for the vocabulary map (default: --data; give the "
+                                       "distill folder to align the distilled data)")
 
     def input_files(self) -> List[Path]:
-        return [Path(self.data) / "DONE.json", *resolved_checkpoints([self.checkpoint])]
+        extra = [Path(self.vmap_data) / "DONE.json"] if self.vmap and self.vmap_data else []
+        return [Path(self.data) / "DONE.json", *resolved_checkpoints([self.checkpoint]), *extra]
 
 
 def agreement(a: List[str], b: List[str]) -> float:
@@ -126,8 +135,19 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
         return stage.finished()["summary"]
     try:
         model_dir = out / "model"
+        vmap_info = None
+        vmap_file = None
+        if cfg.vmap:
+            from seqkd.vocab_map import build_vocabulary_map
+
+            source = Path(cfg.vmap_data) if cfg.vmap_data else prepared.path
+            pieces = [require_file(source / "pieces" / f"train.{lang}", "training pieces for "
+                                   "the vocabulary map") for lang in (prepared.src, prepared.tgt)]
+            vmap_file = out / "vmap.txt"
+            vmap_info = build_vocabulary_map(*pieces, vmap_file, top_k=cfg.vmap_top_k)
+            vmap_info["data"] = str(source)
         t0 = time.time()
-        convert_to_ct2(checkpoint, prepared.bin, model_dir, cfg.quantization)
+        convert_to_ct2(checkpoint, prepared.bin, model_dir, cfg.quantization, vmap=vmap_file)
         shutil.copyfile(prepared.spm, model_dir / "spm.model")
         logger.info("converted %s to %s (%s) in %.1f s", checkpoint, model_dir,
                     cfg.quantization, time.time() - t0)
@@ -135,6 +155,7 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
             "source_checkpoint": str(checkpoint.resolve()),
             "source_sha256": sha256_file(checkpoint),
             "quantization": cfg.quantization,
+            "vocabulary_map": vmap_info,
             "languages": [prepared.src, prepared.tgt],
             "training_command": _training_command(checkpoint),
             "converter": "ctranslate2.converters.FairseqConverter with user_dir="

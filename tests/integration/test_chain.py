@@ -242,3 +242,40 @@ def test_two_shards_started_together_merge_like_one_run(prepared, teacher, disti
     assert (out / "hyp.de").read_bytes() == (distilled / "hyp.de").read_bytes()
     assert (out / "nbest.jsonl").read_bytes() == (distilled / "nbest.jsonl").read_bytes()
     assert len(list(out.glob("teacher-ct2-*"))) == 1
+
+
+def test_export_with_a_vocabulary_map_restricts_translate_and_bench(prepared, teacher, tmp_path):
+    from seqkd.decoders import ExportedModel
+    from seqkd.vocab_map import candidates
+
+    out = tmp_path / "export"
+    assert seqkd("export", teacher, "--data", prepared, "--out", out, "--vmap",
+                 "--vmap-top-k", "2", "-q") == 0
+    model = out / "model"
+    lines = (model / "vmap.txt").read_text().splitlines()
+    card = json.loads((model / "card.json").read_text())
+    assert card["vocabulary_map"]["top_k"] == 2 and card["vocabulary_map"]["entries"] == \
+        len(lines) - 1
+    # every output piece is one the map allows for that source
+    src = read_lines(prepared / "text" / "test.en")
+    m = ExportedModel(model, beam=1, use_vmap=True)
+    for line in src[:20]:
+        pieces = m.sp.encode(line, out_type=str)
+        hyp = m.decoder.translate([pieces])[0][0][0]
+        assert set(hyp) <= candidates(lines, pieces), (line, hyp)
+    with pytest.raises(SeqkdError, match="no vocabulary map"):
+        ExportedModel(_plain_export(prepared, teacher, tmp_path), use_vmap=True)
+    bench = tmp_path / "bench"
+    assert seqkd("bench", "--data", prepared, "--out", bench, "--test-sets", "test",
+                 "--system", f"v=ct2:{model},beam=1,vmap=1", "--system", f"n=ct2:{model},beam=1",
+                 "--repeats", "1", "--warmup-sentences", "2", "--latency-sentences", "2",
+                 "-q") == 0
+    rows = {r["system"]: r for r in json.loads((bench / "report.json").read_text())["results"]}
+    assert rows["v"]["vmap"] is True and "vmap:1" in rows["v"]["speed_signature"]
+    assert rows["n"]["vmap"] is False and "vmap:0" in rows["n"]["speed_signature"]
+
+
+def _plain_export(prepared, teacher, tmp_path):
+    out = tmp_path / "plain"
+    assert seqkd("export", teacher, "--data", prepared, "--out", out, "-q") == 0
+    return out / "model"
