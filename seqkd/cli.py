@@ -249,9 +249,9 @@ def build_bench(sub) -> None:
     p.add_argument("--data", required=True, help="prepare output folder (test sets, SPM)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--system", action="append", required=True,
-                   metavar="NAME=KIND:PATH[,beam=N][,compute_type=T]",
+                   metavar="NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=1]",
                    help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
-                        "folder); repeatable")
+                        "folder; vmap=1 uses its vocabulary map); repeatable")
     add_arguments(p, BenchConfig, skip=("systems",))
     add_common(p)
     p.set_defaults(func=cmd_bench)
