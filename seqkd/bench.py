@@ -288,6 +288,14 @@ def _check_systems(systems: List[SystemSpec]) -> None:
             if not (d / "model.bin").is_file() or not (d / "spm.model").is_file():
                 raise SeqkdError(f"--system {spec.name}: {spec.path} is not an `seqkd export` "
                                  "folder (model.bin and spm.model)")
+            if spec.compute_type != "default":
+                import ctranslate2
+
+                supported = ctranslate2.get_supported_compute_types("cpu")
+                if spec.compute_type not in supported:
+                    raise SeqkdError(f"--system {spec.name}: compute_type {spec.compute_type} is "
+                                     "not supported on this CPU; it supports "
+                                     f"{', '.join(sorted(supported))}")
             if spec.vmap and not (d / "vmap.txt").is_file():
                 raise SeqkdError(f"--system {spec.name}: {spec.path} has no vocabulary map "
                                  "(vmap.txt); export it with `seqkd export --vmap`")

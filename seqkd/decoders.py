@@ -150,9 +150,15 @@ class CT2Decoder:
         self.device = resolve_device(device, ctranslate2.get_cuda_device_count() > 0)
         if self.device == "cuda":
             parallel_batches = 1  # one model on the GPU; CPU threads only feed it
-        self.translator = ctranslate2.Translator(
-            os.fspath(model_dir), device=self.device, compute_type=compute_type,
-            intra_threads=threads, inter_threads=parallel_batches)
+        try:
+            self.translator = ctranslate2.Translator(
+                os.fspath(model_dir), device=self.device, compute_type=compute_type,
+                intra_threads=threads, inter_threads=parallel_batches)
+        except (ValueError, RuntimeError) as e:
+            supported = sorted(ctranslate2.get_supported_compute_types(self.device))
+            raise SeqkdError(f"CTranslate2 cannot load {model_dir} with compute type "
+                             f"{compute_type} on {self.device}: {e} (this machine supports: "
+                             f"{', '.join(supported)})") from None
         self.beam, self.nbest = beam, nbest
         self.batch_tokens, self.max_len = batch_tokens, max_len
         self.use_vmap = use_vmap

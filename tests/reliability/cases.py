@@ -66,6 +66,13 @@ def _empty_valid(d: Path) -> List[str]:
     return args
 
 
+def _fake_export(d: Path, system: str) -> List[str]:
+    (d / "model").mkdir()
+    for f in ("model.bin", "spm.model"):
+        (d / "model" / f).write_bytes(b"")
+    return ["bench", "--data", str(d), "--out", str(d / "b"), "--system", system.format(d)]
+
+
 def _config(d: Path, text: str) -> List[str]:
     (d / "run.yaml").write_text(text)
     return ["run", str(d / "run.yaml")]
@@ -147,6 +154,9 @@ CASES = [
     Case("bench-empty-path", "11.7", "`bench --system s=ct2:` (no path)",
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system", "s=ct2:"],
          ["give the model path after 'ct2:'"], "b"),
+    Case("bench-compute-type", "11.7", "`bench --system s=ct2:PATH,compute_type=float16` on a "
+         "CPU (no float16 there)", lambda d: _fake_export(d, "s=ct2:{}/model,compute_type=float16"),
+         ["compute_type float16 is not supported on this CPU"], "b"),
     Case("manifest-escape", "11.11", "a dataset manifest whose member or file names leave the "
          "cache (`../`)", lambda d: _manifest(d, EVIL_MEMBER),
          ["bad dataset manifest", "member '../../outside.{lang}'", "file '../b.tgz'"], "out"),

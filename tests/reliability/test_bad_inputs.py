@@ -48,7 +48,10 @@ def test_bad_input_gets_one_clear_error(case, tmp_path, capsys, monkeypatch, req
         assert needle in message, (needle, message)
     if case.absent:
         assert not (tmp_path / case.absent).exists(), f"{case.absent} was left behind"
-    MESSAGES[case.id] = re.sub(r"\S*" + re.escape(str(tmp_path)) + r"/?", "…/", message)
+    message = re.sub(r"\S*" + re.escape(str(tmp_path)) + r"/?", "…/", message)
+    # the compute types a CPU supports differ between machines
+    MESSAGES[case.id] = re.sub(r"it supports [a-z0-9_, ]+", "it supports (this CPU's list)",
+                               message)
 
 
 def render() -> str:
