@@ -443,25 +443,62 @@ def markdown_report(report: Dict) -> str:
     return "\n".join(lines)
 
 
+def _place_labels(ax, points: List[Tuple[float, float, str]], fontsize: int = 7) -> None:
+    """Annotate points so that no two labels overlap: each label tries a few positions around
+    its point (right, below, left, above, further out) and takes the first free one."""
+    ax.figure.canvas.draw()
+    to_px = ax.transData.transform
+    placed: List[Tuple[float, float, float, float]] = []
+    char_w, line_h = 0.62 * fontsize, 1.3 * fontsize
+    for x, y, label in sorted(points, key=lambda p: (p[0], -p[1])):
+        px, py = to_px((x, y))
+        w = char_w * len(label)
+        choice = None
+        for dx, dy in ((4, 3), (4, -line_h - 2), (-w - 4, 3), (-w - 4, -line_h - 2),
+                       (4, line_h + 4), (4, -2 * line_h - 6), (-w - 4, line_h + 4),
+                       (-w - 4, -2 * line_h - 6), (4, 2 * line_h + 6), (4, -3 * line_h - 8)):
+            box = (px + dx, py + dy, px + dx + w, py + dy + line_h)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                       for b in placed):
+                choice = (dx, dy, box)
+                break
+        if choice is None:  # crowded: the first position, as before
+            choice = (4, 3, (px + 4, py + 3, px + 4 + w, py + 3 + line_h))
+        dx, dy, box = choice
+        placed.append(box)
+        ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset pixels",
+                    fontsize=fontsize, arrowprops=None if abs(dy) < line_h else
+                    {"arrowstyle": "-", "lw": 0.4, "color": "0.5"})
+
+
 def plot(rows: List[Dict], path: Path) -> None:
+    """BLEU against single-thread words/s, one panel per test set, labels that do not
+    overlap."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     single = [r for r in rows if r["threads"] == 1] or rows
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for t in dict.fromkeys(r["test_set"] for r in single):
+    tests = list(dict.fromkeys(r["test_set"] for r in single))
+    fig, axes = plt.subplots(len(tests), 1, figsize=(8, 3.6 * len(tests)), squeeze=False)
+    for ax, t in zip(axes[:, 0], tests):
         pts = [r for r in single if r["test_set"] == t]
-        ax.scatter([r["src_wps_median"] for r in pts], [r["bleu"] for r in pts], label=t)
-        for r in pts:
-            ax.annotate(f"{r['system']} (b{r['beam']})", (r["src_wps_median"], r["bleu"]),
-                        fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_xlabel("source words / second (1 thread, log scale)")
-    ax.set_ylabel("BLEU (sacrebleu)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+        ax.scatter([r["src_wps_median"] for r in pts], [r["bleu"] for r in pts], s=18)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        xs = [r["src_wps_median"] for r in pts]
+        ys = [r["bleu"] for r in pts]
+        ax.set_xlim(min(xs) / 1.5, max(xs) * 2.2)
+        ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+        ax.set_title(t, fontsize=9)
+        ax.set_ylabel("BLEU (sacrebleu)")
+        ax.grid(True, alpha=0.3)
+        _place_labels(ax, [(r["src_wps_median"], r["bleu"],
+                            f"{r['system']}" + (f" (b{r['beam']})" if f"b{r['beam']}"
+                                                 not in r["system"] else "")) for r in pts])
+    axes[-1, 0].set_xlabel("source words / second (1 thread, log scale)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
