@@ -101,14 +101,14 @@ class BenchConfig:
     def input_files(self) -> List[Path]:
         """The test data's stamp and every system's model file."""
         from seqkd.checkpoints import resolved_checkpoints
+        from seqkd.decoders import export_model_dir
 
         files = [Path(self.data) / "DONE.json"]
         for spec in self.systems:
             if spec.kind == "fairseq":
                 files += resolved_checkpoints([spec.path])
             else:
-                d = Path(spec.path)
-                files.append((d / "model" if (d / "model").is_dir() else d) / "model.bin")
+                files.append(export_model_dir(spec.path) / "model.bin")
         return files
 
 
@@ -277,14 +277,13 @@ def _run_child(job: Dict) -> Dict:
 def _check_systems(systems: List[SystemSpec]) -> None:
     """Every system's model is there and readable, before anything is measured."""
     from seqkd.checkpoints import check_checkpoint, checkpoint_of
+    from seqkd.decoders import export_model_dir
 
     for spec in systems:
         if spec.kind == "fairseq":
             check_checkpoint(checkpoint_of(spec.path), f"--system {spec.name}: checkpoint")
         else:
-            d = Path(spec.path)
-            if (d / "model" / "model.bin").is_file():
-                d = d / "model"
+            d = export_model_dir(spec.path)
             if not (d / "model.bin").is_file() or not (d / "spm.model").is_file():
                 raise SeqkdError(f"--system {spec.name}: {spec.path} is not an `seqkd export` "
                                  "folder (model.bin and spm.model)")

@@ -27,22 +27,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
 
 
-def add_langs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--src", default="en", help="source language code (default: en)")
-    p.add_argument("--tgt", default="de", help="target language code (default: de)")
-
-
 def add_threads(p: argparse.ArgumentParser, default: int = 0) -> None:
     p.add_argument("--threads", type=int, default=default,
                    help="CPU threads (0: the physical cores this process may use, so a "
                         "loaded or hyper-threaded machine is not oversubscribed; default: "
                         f"{default})")
-
-
-def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where to run: auto (a CUDA GPU when one is visible, else the CPU; "
-                        "default), cpu or cuda")
 
 
 def add_decoding(p: argparse.ArgumentParser, beam: int = 5) -> None:

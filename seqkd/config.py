@@ -2,8 +2,9 @@
 
 Every stage's settings are a dataclass whose field types (``int``, ``float``, ``str``,
 ``bool``, ``Optional[...]``, ``List[...]``, ``Dict[str, ...]``) and ``metadata`` (``choices``,
-``min``, ``max``) say what a value may be. :func:`build` checks a whole mapping and returns
-every problem at once, so a config is judged before any stage starts.
+``min``, ``max``) say what a value may be. :meth:`Problems.build` checks a whole mapping and
+:func:`check_config` a built config; both report every problem at once, so a config is
+judged before any stage starts.
 """
 
 from __future__ import annotations
@@ -121,6 +122,15 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
     return out, problems
 
 
+def check_config(cfg: Any) -> None:
+    """Check a config built in code (not from YAML or the command line) by the same rules:
+    its field types, choices and bounds; all problems in one error."""
+    values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+    problems = Problems("")
+    problems.items += field_problems(type(cfg), values, "")[1]
+    problems.raise_if_any()
+
+
 class Problems:
     """Collects config problems from many places; raises them together."""
 
@@ -172,14 +182,12 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices=None,
 
 
 def _plain(tp):
-    """(scalar type, is_list, optional) of an annotation."""
-    optional = False
+    """(scalar type, is_list) of an annotation, Optional[...] unwrapped."""
     if typing.get_origin(tp) is typing.Union:
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        optional, tp = True, args[0]
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
     if typing.get_origin(tp) in (list, List):
-        return typing.get_args(tp)[0], True, optional
-    return tp, False, optional
+        return typing.get_args(tp)[0], True
+    return tp, False
 
 
 def add_arguments(parser, cls: Type, skip=()) -> None:
@@ -196,7 +204,7 @@ def add_arguments(parser, cls: Type, skip=()) -> None:
             continue
         default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
                    else f.default)
-        tp, is_list, _ = _plain(hints[f.name])
+        tp, is_list = _plain(hints[f.name])
         kwargs: Dict[str, Any] = {"dest": f.name, "help": meta["help"]}
         if tp is bool:
             if default:

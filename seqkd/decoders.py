@@ -180,6 +180,13 @@ class CT2Decoder:
         return out
 
 
+def export_model_dir(path: str | os.PathLike) -> Path:
+    """The CTranslate2 model folder of an `seqkd export` output: ``PATH/model`` when the
+    export's top folder is given, else ``PATH`` itself."""
+    d = Path(path)
+    return d / "model" if (d / "model" / "model.bin").is_file() else d
+
+
 class ExportedModel:
     """An `seqkd export` folder: CTranslate2 model plus its SentencePiece model."""
 
@@ -188,9 +195,7 @@ class ExportedModel:
                  max_input_len: int = 1024, use_vmap: bool = False):
         from seqkd.corpus import load_spm
 
-        d = Path(model_dir)
-        if (d / "model" / "model.bin").is_file():
-            d = d / "model"
+        d = export_model_dir(model_dir)
         if not (d / "spm.model").is_file():
             raise SeqkdError(f"{model_dir} is not an `seqkd export` folder (no spm.model "
                              "beside model.bin)")

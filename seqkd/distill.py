@@ -31,7 +31,7 @@ from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 
 
 from seqkd.errors import SeqkdError
-from seqkd.config import setting
+from seqkd.config import check_config, setting
 from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
 from seqkd.fairseq_tools import binarize, check_checkpoint_dictionary
 from seqkd.corpus import Prepared, encode_file, load_spm
@@ -240,15 +240,8 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
 
 
 def _validate(cfg: DistillConfig) -> None:
-    if cfg.method not in METHODS:
-        raise SeqkdError(f"--method must be one of {', '.join(METHODS)}, got {cfg.method!r}")
-    if cfg.decoder not in DECODERS:
-        raise SeqkdError(f"--decoder must be one of {', '.join(DECODERS)}, got {cfg.decoder!r}")
-    if cfg.filter not in FILTERS:
-        raise SeqkdError(f"--filter must be one of {', '.join(FILTERS)}, got {cfg.filter!r}")
-    if cfg.empty not in EMPTY_CHOICES:
-        raise SeqkdError(f"--empty must be one of {', '.join(EMPTY_CHOICES)}, got {cfg.empty!r}")
-    if cfg.loop_repeats < 0 or cfg.loop_repeats == 1:
+    check_config(cfg)  # types, choices and bounds of every setting
+    if cfg.loop_repeats == 1:
         raise SeqkdError(f"--loop-repeats must be 0 (off) or at least 2, got {cfg.loop_repeats}")
     if cfg.method == "seq-inter" and cfg.n_hypotheses() < 2:
         raise SeqkdError("seq-inter needs an n-best list: use --nbest 2 or more (and a beam "
@@ -257,7 +250,6 @@ def _validate(cfg: DistillConfig) -> None:
         raise SeqkdError(f"--nbest ({cfg.n_hypotheses()}) cannot exceed --beam ({cfg.beam})")
     if not cfg.teachers:
         raise SeqkdError("give the teacher checkpoint(s) with --teacher")
-    sentence_similarity("a", "a", cfg.select_metric)
 
 
 def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -> Dict:

@@ -24,7 +24,7 @@ from seqkd.errors import SeqkdError
 from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
 from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.stage import Stage, versions
-from seqkd.config import setting
+from seqkd.config import check_config, setting
 from seqkd.corpus import Prepared, decode_text, load_spm
 from seqkd.textio import read_lines, require_file, sha256_file, write_text
 
@@ -121,8 +121,7 @@ def _training_command(checkpoint: Path) -> Optional[str]:
 def export(cfg: ExportConfig, force: bool = False) -> Dict:
     from seqkd.decoders import convert_to_ct2
 
-    if cfg.quantization not in QUANTIZATIONS:
-        raise SeqkdError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}")
+    check_config(cfg)  # types, choices and bounds of every setting
     checkpoint = check_checkpoint(checkpoint_of(cfg.checkpoint))
     prepared = Prepared(cfg.data)
     check_checkpoint_dictionary(checkpoint, prepared.dictionary, "checkpoint")

@@ -78,12 +78,15 @@ class PrepareConfig:
         """The local files this stage reads (their content goes into the stage's stamp)."""
         files = [Path(p) for p in (self.spm_model, self.dictionary) if p]
         prefixes = [self.train_prefix, self.valid_prefix, *self.test_prefixes.values()]
-        for prefix in filter(None, prefixes):
-            for lang in (self.src, self.tgt):
-                p = Path(f"{prefix}.{lang}")
-                files.append(p if p.is_file() or not Path(f"{p}.gz").is_file()
-                             else Path(f"{p}.gz"))
-        return files
+        return files + [local_file(prefix, lang) for prefix in filter(None, prefixes)
+                        for lang in (self.src, self.tgt)]
+
+
+def local_file(prefix: str, lang: str) -> Path:
+    """``PREFIX.LANG``, or ``PREFIX.LANG.gz`` when only that exists."""
+    p = Path(f"{prefix}.{lang}")
+    gz = Path(f"{p}.gz")
+    return gz if not p.is_file() and gz.is_file() else p
 
 
 # ---------------------------------------------------------------- cleaning
@@ -189,9 +192,7 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
         def local(prefix: str) -> Dict[str, Path]:
             out = {}
             for lang in langs:
-                p = Path(f"{prefix}.{lang}")
-                if not p.is_file() and Path(f"{p}.gz").is_file():
-                    p = Path(f"{p}.gz")
+                p = local_file(prefix, lang)
                 if not p.is_file():
                     raise SeqkdError(
                         f"{lang} file for prefix {prefix} not found: {p} (nor {p}.gz); a prefix "
@@ -200,8 +201,8 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
                 out[lang] = p
             return out
         splits = {"train": [local(cfg.train_prefix)], "valid": [local(cfg.valid_prefix)]}
-        for name, prefix in cfg.test_prefixes.items():
-            splits[check_test_set_name(name)] = [local(prefix)]
+        for name, prefix in cfg.test_prefixes.items():  # names checked by PrepareConfig
+            splits[name] = [local(prefix)]
         return splits
     if cfg.test_prefixes:
         raise SeqkdError("test_prefixes (--test NAME=PREFIX) are for your own files: give "
@@ -210,9 +211,10 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
     if not cfg.dataset:
         raise SeqkdError("give a registered dataset (--dataset) or local files (--train-prefix)")
     manifest = datasets.load_manifest(cfg.dataset)
-    names = ["train", "valid"] + [check_test_set_name(n) for n in (
+    # test_sets were checked by PrepareConfig, the manifest's split names by load_manifest
+    names = ["train", "valid"] + list(
         cfg.test_sets if cfg.test_sets is not None
-        else [s for s in manifest.splits if s not in ("train", "valid")])]
+        else [s for s in manifest.splits if s not in ("train", "valid")])
     return {name: datasets.fetch_split(manifest, name, cfg.src, cfg.tgt) for name in names}
 
 

@@ -39,9 +39,6 @@ class Step:
     action: Callable[[], Any]
     deps: List[str]
 
-    def current(self) -> bool:
-        return Stage(self.name, self.out_dir, self.config).is_current()
-
 
 def _fields(problems: Problems, cls, values: Any, where: str, **fixed) -> Any:
     """A typed stage config from one section of the YAML, or None (problems noted)."""
@@ -242,6 +239,14 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
     return steps
 
 
+def _clear(steps: List[Step], why: str) -> None:
+    """Remove the folders of ``steps`` (those that exist), saying why in the log."""
+    for s in steps:
+        if s.out_dir.exists():
+            logger.info("%s: removing %s (%s)", s.name, s.out_dir, why)
+            clear_dir(s.out_dir)
+
+
 def dependents(steps: List[Step], name: str) -> List[Step]:
     """Every step that depends on ``name``, directly or not, in order."""
     found: List[str] = [name]
@@ -266,10 +271,7 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
                          f"{', '.join(names)}")
     for step in steps:
         if step.name in (restart or []):
-            for s in [step, *dependents(steps, step.name)]:
-                if s.out_dir.exists():
-                    logger.info("%s: starting over (removing %s)", s.name, s.out_dir)
-                    clear_dir(s.out_dir)
+            _clear([step, *dependents(steps, step.name)], f"{step.name} starts over")
     ran: set = set()
     status: Dict[str, str] = {}
     for step in steps:
@@ -277,16 +279,12 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
             status[step.name] = "not selected"
             continue
         upstream_ran = any(d in ran for d in step.deps)
-        if step.current() and not upstream_ran:
+        stage = Stage(step.name, step.out_dir, step.config)
+        if stage.is_current() and not upstream_ran:
             status[step.name] = "up to date"
             logger.info("%s: up to date", step.name)
             continue
-        for later in dependents(steps, step.name):
-            if later.out_dir.exists():
-                logger.info("%s: removing %s (it depends on %s, which runs again)",
-                            later.name, later.out_dir, step.name)
-                clear_dir(later.out_dir)
-        stage = Stage(step.name, step.out_dir, step.config)
+        _clear(dependents(steps, step.name), f"it depends on {step.name}, which runs again")
         if upstream_ran or (stage.finished() is not None and not stage.is_current()):
             clear_dir(step.out_dir)
         elif stage.unfinished_with_other_settings():

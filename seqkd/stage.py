@@ -14,8 +14,8 @@ import importlib.metadata
 import json
 import logging
 import platform
-import shlex
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -187,14 +187,20 @@ class Stage:
         done = self.finished()
         return done is not None and done.get("config_hash") == self.hash
 
+    def _started_hash(self) -> Optional[str]:
+        """The settings hash of the run that wrote config.yaml (finished or not), or None."""
+        started = self.out_dir / CONFIG_FILE
+        if not started.is_file():
+            return None
+        previous = yaml.safe_load(started.read_text()) or {}
+        return config_hash({k: v for k, v in previous.items() if k not in self.volatile})
+
     def unfinished_with_other_settings(self) -> bool:
         """True when the folder holds a started, unfinished run whose settings differ."""
-        started = self.out_dir / CONFIG_FILE
-        if self.finished() is not None or not started.is_file():
+        if self.finished() is not None:
             return False
-        previous = yaml.safe_load(started.read_text()) or {}
-        previous = {k: v for k, v in previous.items() if k not in self.volatile}
-        return config_hash(previous) != self.hash
+        started = self._started_hash()
+        return started is not None and started != self.hash
 
     def begin(self) -> bool:
         """Return False when the stage is already finished with these settings.
@@ -216,11 +222,9 @@ class Stage:
                 f"(changed: {', '.join(changed) or 'unknown'}); use --force to overwrite it, "
                 "or choose another output folder"
             )
-        started = self.out_dir / CONFIG_FILE
-        if done is None and self.resumable and started.is_file():
-            previous = yaml.safe_load(started.read_text()) or {}
-            previous = {k: v for k, v in previous.items() if k not in self.volatile}
-            if config_hash(previous) == self.hash:
+        started = self._started_hash() if done is None and self.resumable else None
+        if started is not None:
+            if started == self.hash:
                 self.resuming = True
             elif not self.force:
                 raise SeqkdError(

@@ -195,12 +195,13 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
 
     device = resolve_device(cfg.device, torch.cuda.is_available())
     args = fairseq_train_args(cfg, data, save_dir, device)
-    with folder_lock(out, f"train ({cfg.role})"):
-        return _train(cfg, stage, data, out, save_dir, device, args, force)
+    with folder_lock(out, f"train ({cfg.role})"):  # one writer per checkpoint folder
+        return _run_training(cfg, stage, data, args, device, force)
 
 
-def _train(cfg: TrainConfig, stage: Stage, data: Path, out: Path, save_dir: Path, device: str,
-           args: List[str], force: bool) -> Dict:
+def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], device: str,
+                  force: bool) -> Dict:
+    out, save_dir = stage.out_dir, stage.out_dir / "checkpoints"
     if not stage.begin():
         return stage.finished()["summary"]
     try:

@@ -258,3 +258,16 @@ def test_every_training_preset_names_an_architecture_the_plugin_registers():
     archs = {p.arch for role in PRESETS.values() for p in role.values()}
     assert archs <= set(table), archs - set(table)
     assert table["seqkd_teacher_wmt_base"] == (6, 6, 512, 2048, 8)
+
+
+def test_configs_built_in_code_are_checked_by_the_same_rules():
+    """distill and export check a config made in Python like one from YAML or the CLI."""
+    from seqkd.distill import DistillConfig, _validate
+
+    cfg = DistillConfig(data="d", out_dir="o", teachers=["t.pt"], method="word-kd", beam=0)
+    with pytest.raises(SeqkdError) as e:
+        _validate(cfg)
+    assert "2 problems" in str(e.value) and "method must be one of seq-kd, seq-inter" in \
+        str(e.value) and "beam must be at least 1" in str(e.value)
+    with pytest.raises(SeqkdError, match="loop-repeats must be 0"):
+        _validate(DistillConfig(data="d", out_dir="o", teachers=["t.pt"], loop_repeats=1))
