@@ -16,7 +16,8 @@ TEACHER_DIR = SHARED / "models" / "multi30k-en-de-teacher"
 
 def mirror() -> Path | None:
     env = os.environ.get("SEQKD_DATA_MIRROR")
-    for candidate in ([Path(env)] if env else []) + [SHARED / "datasets"]:
+    # resolved: tests run seqkd from other folders, where a relative mirror would not resolve
+    for candidate in ([Path(env).resolve()] if env else []) + [SHARED / "datasets"]:
         if (candidate / "multi30k" / "train.en.gz").is_file():
             return candidate
     return None
