@@ -88,6 +88,14 @@ class TrainConfig:
                                        max=1.0)
     max_tokens: Optional[int] = setting(None, "batch size in tokens (default: the preset's)",
                                         min=1)
+    encoder_layers: Optional[int] = setting(None, "encoder layers (default: the preset's)", min=1)
+    decoder_layers: Optional[int] = setting(None, "decoder layers (default: the preset's)", min=1)
+    embed_dim: Optional[int] = setting(None, "model width, encoder and decoder (default: the "
+                                       "preset's)", min=1)
+    ffn_dim: Optional[int] = setting(None, "feed-forward width, encoder and decoder (default: "
+                                     "the preset's)", min=1)
+    heads: Optional[int] = setting(None, "attention heads, encoder and decoder (default: the "
+                                   "preset's); must divide the width", min=1)
     label_smoothing: float = setting(0.1, "label smoothing", min=0.0, max=1.0)
     patience: int = setting(5, "early stopping: stop after N validations without a better loss",
                             min=0)
@@ -145,6 +153,7 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
         args += ["--keep-last-epochs", str(cfg.average_last)]
     else:
         args.append("--no-epoch-checkpoints")
+    args += shape_args(cfg)
     if p.attention_dropout:
         args += ["--attention-dropout", str(p.attention_dropout)]
     if p.pre_norm:
@@ -165,6 +174,26 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
         args += ["--validate-interval-updates", str(cfg.validate_interval_updates),
                  "--save-interval-updates", str(cfg.validate_interval_updates)]
     return [os.fspath(a) for a in args] + list(cfg.extra_args)
+
+
+def shape_args(cfg: TrainConfig) -> List[str]:
+    """fairseq arguments for the shape settings given (the preset's architecture fills in
+    the rest)."""
+    width = cfg.embed_dim
+    if cfg.heads is not None and width is not None and width % cfg.heads:
+        raise SeqkdError(f"--heads {cfg.heads} does not divide --embed-dim {width}; choose "
+                         f"a number of heads that does (e.g. {width // 64 or 1})")
+    out: List[str] = []
+    for value, flags in ((cfg.encoder_layers, ["--encoder-layers"]),
+                         (cfg.decoder_layers, ["--decoder-layers"]),
+                         (width, ["--encoder-embed-dim", "--decoder-embed-dim"]),
+                         (cfg.ffn_dim, ["--encoder-ffn-embed-dim", "--decoder-ffn-embed-dim"]),
+                         (cfg.heads, ["--encoder-attention-heads",
+                                      "--decoder-attention-heads"])):
+        if value is not None:
+            for flag in flags:
+                out += [flag, str(value)]
+    return out
 
 
 def best_valid_loss(log_path: Path) -> Optional[float]:
