@@ -35,7 +35,8 @@ KINDS = ("fairseq", "ct2")
 
 @dataclass
 class SystemSpec:
-    """One system to measure: ``NAME=KIND:PATH[,beam=N][,compute_type=T]``."""
+    """One system to measure: ``NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=0|1]
+    [,inter=N][,threads=N][,batch=N]``."""
     name: str
     kind: str
     path: str
@@ -43,6 +44,12 @@ class SystemSpec:
     compute_type: str = "default"
     #: restrict the output vocabulary with the export's vocabulary map (ct2 only)
     vmap: bool = False
+    #: CTranslate2 inter_threads: batches translated at once, each on ``threads`` threads
+    inter: int = 1
+    #: measured at this thread count only (default: the bench's --threads)
+    threads: Optional[int] = None
+    #: batch size in source tokens (default: the bench's --batch-tokens)
+    batch: Optional[int] = None
 
     @classmethod
     def parse(cls, text: str) -> "SystemSpec":
@@ -70,11 +77,15 @@ class SystemSpec:
                 spec.compute_type = value
             elif key == "vmap" and value in ("0", "1"):
                 spec.vmap = value == "1"
+            elif key in ("inter", "threads", "batch") and value.isdigit() and int(value) >= 1:
+                setattr(spec, key, int(value))
             else:
-                raise SeqkdError(f"--system {name}: unknown option {opt!r} "
-                                 "(beam=N, compute_type=T or vmap=0|1)")
-        if kind == "fairseq" and (spec.compute_type != "default" or spec.vmap):
-            raise SeqkdError(f"--system {name}: compute_type and vmap are for ct2 systems")
+                raise SeqkdError(f"--system {name}: unknown option {opt!r} (beam=N, "
+                                 "compute_type=T, vmap=0|1, inter=N, threads=N or batch=N, "
+                                 "N >= 1)")
+        if kind == "fairseq" and (spec.compute_type != "default" or spec.vmap or spec.inter > 1):
+            raise SeqkdError(f"--system {name}: compute_type, vmap and inter are for ct2 "
+                             "systems")
         return spec
 
 
@@ -152,7 +163,8 @@ def _load_system(spec: SystemSpec, data: Path, beam: int, batch_tokens: int, thr
     from seqkd.decoders import ExportedModel
 
     model = ExportedModel(spec.path, beam=beam, threads=threads, batch_tokens=batch_tokens,
-                          compute_type=spec.compute_type, max_len=max_len, use_vmap=spec.vmap)
+                          compute_type=spec.compute_type, max_len=max_len, use_vmap=spec.vmap,
+                          parallel_batches=spec.inter)
     size = sum(f.stat().st_size for f in model.dir.iterdir() if f.is_file())
     return model.translate, model.decoder.translator.compute_type, size
 
@@ -173,7 +185,7 @@ def peak_rss_bytes() -> int:
 def run_worker(job: Dict) -> Dict:
     spec = SystemSpec(**job["spec"])
     threads = job["threads"]
-    if threads == 1 and job.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
+    if job.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {job["cpu"]})
     t0 = time.perf_counter()
     translate, info, size = _load_system(spec, Path(job["data"]), job["beam"],
@@ -249,11 +261,38 @@ def speed_signature(row: Dict, cfg: "BenchConfig", cpu: str, versions: Dict[str,
            if row["kind"] == "fairseq" else f"ctranslate2{versions.get('ctranslate2')}")
     pin = f"cpu{row['pinned_cpu']}" if row.get("pinned_cpu") is not None else "no"
     return "|".join([
-        f"beam:{row['beam']}", f"batch:{cfg.batch_tokens}tok", f"threads:{row['threads']}",
+        f"beam:{row['beam']}", f"batch:{row['batch_tokens']}tok", f"threads:{row['threads']}",
+        f"inter:{row.get('inter_threads', 1)}",
         f"pin:{pin}", f"compute:{row['compute_type']}", f"vmap:{int(row.get('vmap', False))}",
         f"repeats:{cfg.repeats}",
         f"warmup:{cfg.warmup_sentences}", f"maxlen:{cfg.max_len}",
         f"cpu:{cpu.replace('|', '/')}", f"lib:{lib}", f"version:seqkd{versions.get('seqkd')}"])
+
+
+def system_shape(spec: SystemSpec):
+    """The model's :class:`~seqkd.model_cost.ModelShape`, or None when it cannot be known (a
+    CTranslate2 export without a recorded shape whose source checkpoint is gone)."""
+    from seqkd.checkpoints import checkpoint_of, checkpoint_shape
+    from seqkd.decoders import export_model_dir
+    from seqkd.model_cost import ModelShape
+
+    if spec.kind == "fairseq":
+        return checkpoint_shape(checkpoint_of(spec.path))
+    card_path = export_model_dir(spec.path) / "card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+    if card.get("shape"):
+        return ModelShape(**card["shape"])
+    source = Path(card.get("source_checkpoint") or "/nonexistent")
+    return checkpoint_shape(source) if source.is_file() else None
+
+
+def cost_fields(shape, src_pieces: int, tgt_pieces: int, beam: int, seconds: float) -> Dict:
+    """A row's arithmetic cost: MACs per source and target token and the rate achieved."""
+    if shape is None:
+        return {"macs_per_src_token": None, "macs_per_tgt_token": None, "gmacs_per_s": None}
+    ms, mt = shape.macs_per_source_token(), shape.macs_per_target_token()
+    return {"macs_per_src_token": ms, "macs_per_tgt_token": mt,
+            "gmacs_per_s": round((src_pieces * ms + tgt_pieces * beam * mt) / seconds / 1e9, 2)}
 
 
 def _run_child(job: Dict) -> Dict:
@@ -303,7 +342,7 @@ def _check_systems(systems: List[SystemSpec]) -> None:
 def bench(cfg: BenchConfig, force: bool = False) -> Dict:
     from sacrebleu.metrics import BLEU, CHRF
 
-    from seqkd.corpus import Prepared
+    from seqkd.corpus import Prepared, encode_lines, load_spm
     from seqkd.stage import Stage, cpu_model, default_threads, versions
     from seqkd.textio import read_lines, write_text
 
@@ -332,17 +371,24 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
         cpu_name, lib_versions = cpu_model(), versions()
         rows = []
         bleu_metric, chrf_metric = BLEU(), CHRF()
+        sp = load_spm(prepared.spm)
+        src_pieces = {t: sum(len(p) for p in encode_lines(sp, src[t])) for t in tests}
         for spec in cfg.systems:
             beam = spec.beam or cfg.beam
-            for threads in cfg.threads:
-                logger.info("measuring %s (%s, beam %d, %s threads)", spec.name, spec.kind, beam,
-                            threads or "all")
+            shape = system_shape(spec)
+            batch = spec.batch or cfg.batch_tokens
+            for threads in ([spec.threads] if spec.threads else cfg.threads):
+                logger.info("measuring %s (%s, beam %d, %s threads%s, batch %d tokens)",
+                            spec.name, spec.kind, beam, threads or "all",
+                            f" x {spec.inter} batches" if spec.inter > 1 else "", batch)
+                one_core = threads == 1 and spec.inter == 1
                 job = {"spec": asdict(spec), "data": str(prepared.path), "beam": beam,
-                       "batch_tokens": cfg.batch_tokens, "threads": threads,
+                       "batch_tokens": batch, "threads": threads,
                        "repeats": cfg.repeats, "warmup_sentences": cfg.warmup_sentences,
-                       "latency": threads == 1, "latency_sentences": cfg.latency_sentences,
+                       "latency": one_core and batch == cfg.batch_tokens,
+                       "latency_sentences": cfg.latency_sentences,
                        "max_len": cfg.max_len, "tests": src,
-                       "cpu": pinned if threads == 1 else None}
+                       "cpu": pinned if one_core else None}
                 res = _run_child(job)
                 for t in tests:
                     r = res["tests"][t]
@@ -351,11 +397,13 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
                     chrf = chrf_metric.corpus_score(hyps, [ref[t]])
                     sw, tw = words(src[t]), words(hyps)
                     secs = r["seconds"]
+                    tgt_pieces = sum(len(p) for p in encode_lines(sp, hyps))
                     rows.append({
                         "system": spec.name, "kind": spec.kind, "path": spec.path,
                         "vmap": spec.vmap,
                         "compute_type": res["compute_type"],
                         "beam": beam, "threads": threads or default_threads(),
+                        "inter_threads": spec.inter, "batch_tokens": batch,
                         "test_set": t, "sentences": len(src[t]),
                         "bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2),
                         "src_words": sw, "tgt_words": tw,
@@ -372,7 +420,10 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
                         "size_mb": round(res["deployed_bytes"] / 1e6, 2),
                         "disk_mb": round(res["disk_bytes"] / 1e6, 2),
                         "params": res["params"], "load_seconds": round(res["load_seconds"], 2),
-                        "pinned_cpu": pinned if threads == 1 else None,
+                        "pinned_cpu": pinned if one_core else None,
+                        "src_pieces": src_pieces[t], "tgt_pieces": tgt_pieces,
+                        **cost_fields(shape, src_pieces[t], tgt_pieces, beam,
+                                      statistics.median(secs)),
                     })
                     rows[-1]["speed_signature"] = speed_signature(rows[-1], cfg, cpu_name,
                                                                   lib_versions)
@@ -381,7 +432,8 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
         signature = {
             "sacrebleu_bleu": bleu_metric.get_signature().format(),
             "sacrebleu_chrf": chrf_metric.get_signature().format(),
-            "batch_tokens": cfg.batch_tokens, "default_beam": cfg.beam, "threads": cfg.threads,
+            "batch_tokens": cfg.batch_tokens, "default_beam": cfg.beam,
+            "threads": cfg.threads,
             "repeats": cfg.repeats, "warmup_sentences": cfg.warmup_sentences,
             "latency": f"batch 1, first {cfg.latency_sentences} sentences, 1 thread",
             "single_thread": "pinned to one core (sched_setaffinity); torch.set_num_threads(1) "
@@ -391,6 +443,10 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
             "size": "size MB: the weights as deployed (fairseq: float32 parameters, tied "
                     "weights once, no optimizer state; CTranslate2: the model folder); "
                     "disk MB: the checkpoint or folder as stored",
+            "macs": "MACs per source / target token: multiply-accumulates of the weight "
+                    "matrices one token passes through (seqkd/model_cost.py; attention scores, "
+                    "softmax and norms not counted); GMAC/s: (source pieces x MACs per source "
+                    "token + output pieces x beam x MACs per target token) / median seconds",
             "command": " ".join(sys.argv),
         }
         report = {"signature": signature, "results": rows}
@@ -411,21 +467,28 @@ def markdown_report(report: Dict) -> str:
     tests = list(dict.fromkeys(r["test_set"] for r in report["results"]))
     for t in tests:
         lines += [f"### {t}", "",
-                  "| system | kind | compute | beam | threads | BLEU | chrF | src words/s (median [min–max]) "
-                  "| × first | tgt words/s | latency p50 / p95 ms | peak RSS MB | size MB | disk MB |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| system | kind | compute | beam | threads | batch | BLEU | chrF "
+                  "| src words/s (median [min–max]) | × first | tgt words/s "
+                  "| latency p50 / p95 ms | peak RSS MB | size MB | disk MB "
+                  "| MMACs / src, tgt token | GMAC/s |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         rows = [r for r in report["results"] if r["test_set"] == t]
         for r in rows:
-            base = next((b for b in rows if b["threads"] == r["threads"]), r)
+            base = next((b for b in rows if _setting(b) == _setting(r)), r)
             lat = (f"{r['latency_p50_ms']} / {r['latency_p95_ms']}"
                    if r["latency_p50_ms"] is not None else "–")
+            threads = (f"{r['threads']}×{r['inter_threads']}" if r.get("inter_threads", 1) > 1
+                       else str(r["threads"]))
+            macs = (f"{r['macs_per_src_token'] / 1e6:.2f}, {r['macs_per_tgt_token'] / 1e6:.2f}"
+                    if r.get("macs_per_src_token") else "–")
             lines.append(
                 f"| {r['system']} | {r['kind']} | {r['compute_type']} | {r['beam']} | "
-                f"{r['threads']} | {r['bleu']} | {r['chrf']} | {r['src_wps_median']} "
+                f"{threads} | {r.get('batch_tokens', sig['batch_tokens'])} | {r['bleu']} | "
+                f"{r['chrf']} | {r['src_wps_median']} "
                 f"[{r['src_wps_min']}–{r['src_wps_max']}] | "
                 f"{r['src_wps_median'] / base['src_wps_median']:.1f} | {r['tgt_wps_median']} | "
                 f"{lat} | {r['peak_rss_mb']} | {r.get('size_mb', r['disk_mb'])} | "
-                f"{r['disk_mb']} |")
+                f"{r['disk_mb']} | {macs} | {r.get('gmacs_per_s') or '–'} |")
         lines.append("")
     lines += ["Signature:", "", f"- BLEU: `{sig['sacrebleu_bleu']}`",
               f"- chrF: `{sig['sacrebleu_chrf']}`",
@@ -433,13 +496,32 @@ def markdown_report(report: Dict) -> str:
               f"of {sig['warmup_sentences']} sentences; {sig['single_thread']}",
               f"- latency: {sig['latency']}", f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
               f"single-thread runs pinned to core {sig.get('pinned_cpu')}",
-              f"- × first: src words/s over the first system's at the same thread count; "
+              f"- × first: src words/s over the first system's at the same threads and batch; "
+              f"threads A×B: B batches at once on A threads each (CTranslate2 inter_threads); "
               f"{sig.get('size', 'size MB: files on disk')}",
               f"- speed signature of the first row: `{report['results'][0].get('speed_signature')}`"
               if report["results"] else "",
+              f"- {sig.get('macs', 'MACs: not recorded')}",
               f"- versions: {json.dumps(sig['versions'], sort_keys=True)}",
               f"- command: `{sig['command']}`", ""]
     return "\n".join(lines)
+
+
+def _setting(row: Dict) -> Tuple:
+    """The measuring conditions of a row that a speed ratio must hold equal."""
+    return (row["threads"], row.get("inter_threads", 1), row.get("batch_tokens"))
+
+
+def pareto_front(points: List[Tuple[float, float]]) -> List[int]:
+    """Indices of the points no other point beats: none is at least as fast and at least as
+    good with one of the two strictly better. Fastest first."""
+    front = []
+    for i, (x, y) in enumerate(points):
+        dominated = any((x2 >= x and y2 >= y) and (x2 > x or y2 > y)
+                        for j, (x2, y2) in enumerate(points) if j != i)
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: -points[i][0])
 
 
 def _place_labels(ax, points: List[Tuple[float, float, str]], fontsize: int = 7) -> None:
@@ -479,12 +561,23 @@ def plot(rows: List[Dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
-    single = [r for r in rows if r["threads"] == 1] or rows
+    default_batch = rows[0].get("batch_tokens") if rows else None
+    single = [r for r in rows if r["threads"] == 1 and r.get("inter_threads", 1) == 1
+              and r.get("batch_tokens") == default_batch] or rows
     tests = list(dict.fromkeys(r["test_set"] for r in single))
     fig, axes = plt.subplots(len(tests), 1, figsize=(8, 3.6 * len(tests)), squeeze=False)
     for ax, t in zip(axes[:, 0], tests):
         pts = [r for r in single if r["test_set"] == t]
-        ax.scatter([r["src_wps_median"] for r in pts], [r["bleu"] for r in pts], s=18)
+        front = pareto_front([(r["src_wps_median"], r["bleu"]) for r in pts])
+        on_front = set(front)
+        ax.scatter([r["src_wps_median"] for i, r in enumerate(pts) if i not in on_front],
+                   [r["bleu"] for i, r in enumerate(pts) if i not in on_front], s=18,
+                   facecolors="none", edgecolors="C0", label="dominated")
+        ax.scatter([pts[i]["src_wps_median"] for i in front], [pts[i]["bleu"] for i in front],
+                   s=22, color="C3", label="Pareto front (nothing faster and better)")
+        ax.step([pts[i]["src_wps_median"] for i in front], [pts[i]["bleu"] for i in front],
+                where="post", color="C3", lw=0.8, ls="--")
+        ax.legend(fontsize=7, loc="lower left")
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
         xs = [r["src_wps_median"] for r in pts]

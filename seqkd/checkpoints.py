@@ -130,3 +130,19 @@ def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
                          "'model' and 'cfg' or 'args'); give a checkpoint written by "
                          "fairseq-train or `seqkd train`")
     return p
+
+
+def checkpoint_shape(path: str | os.PathLike):
+    """The :class:`~seqkd.model_cost.ModelShape` of a fairseq transformer checkpoint (read
+    memory-mapped: only the header and tensor metadata are touched)."""
+    import torch
+
+    from seqkd.model_cost import shape_from_weights
+    from seqkd.trust import trusted_checkpoints
+
+    with trusted_checkpoints([Path(path)]):
+        try:
+            state = torch.load(path, map_location="cpu", mmap=True)
+        except RuntimeError:  # an old (non-zip) torch file cannot be memory-mapped
+            state = torch.load(path, map_location="cpu")
+    return shape_from_weights({k: tuple(v.shape) for k, v in state["model"].items()})

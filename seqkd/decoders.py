@@ -192,7 +192,8 @@ class ExportedModel:
 
     def __init__(self, model_dir: str | Path, beam: int = 5, threads: int = 0,
                  batch_tokens: int = 1024, compute_type: str = "default", max_len: int = 200,
-                 max_input_len: int = 1024, use_vmap: bool = False):
+                 max_input_len: int = 1024, use_vmap: bool = False,
+                 parallel_batches: int = 1):
         from seqkd.corpus import load_spm
 
         d = export_model_dir(model_dir)
@@ -206,7 +207,8 @@ class ExportedModel:
         self.sp = load_spm(d / "spm.model")
         self.decoder = CT2Decoder(d, beam=beam, threads=threads, batch_tokens=batch_tokens,
                                   compute_type=compute_type, max_len=max_len,
-                                  max_input_len=max_input_len, use_vmap=use_vmap)
+                                  max_input_len=max_input_len, use_vmap=use_vmap,
+                                  parallel_batches=parallel_batches)
         self.max_len, self.max_input_len = max_len, max_input_len
 
     def translate(self, lines: List[str], first_line: Optional[int] = None) -> List[str]:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
+from seqkd.checkpoints import (check_checkpoint, checkpoint_of, checkpoint_shape,
+                               resolved_checkpoints)
 from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.stage import Stage, versions
 from seqkd.config import check_config, setting
@@ -156,6 +157,7 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
             "quantization": cfg.quantization,
             "vocabulary_map": vmap_info,
             "languages": [prepared.src, prepared.tgt],
+            "shape": checkpoint_shape(checkpoint).as_dict(),
             "training_command": _training_command(checkpoint),
             "converter": "ctranslate2.converters.FairseqConverter with user_dir="
                          "seqkd_fairseq_plugin and unsafe_deserialization=True: the checkpoint "
@@ -180,6 +182,8 @@ def _card_markdown(card: Dict) -> str:
              "Translate: `seqkd translate THIS_FOLDER < input.txt > output.txt`", "",
              f"- source checkpoint: `{card['source_checkpoint']}` (sha256 {card['source_sha256']})",
              f"- size: {card['size_bytes'] / 1e6:.1f} MB",
+             "- shape: " + (", ".join(f"{k} {v}" for k, v in card["shape"].items())
+                            if card.get("shape") else "not recorded"),
              f"- conversion: {card['converter']}",
              f"- versions: {json.dumps(card['versions'], sort_keys=True)}"]
     if card["training_command"]:

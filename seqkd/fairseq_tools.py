@@ -32,19 +32,76 @@ def fairseq_entry() -> List[str]:
     return shlex.split(override) if override else [sys.executable, "-m", "seqkd.fairseq_entry"]
 
 
-def run_tool(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike] = (),
-             log_path: Path | None = None) -> None:
-    """Run ``fairseq-<tool> args`` in a child process, trusting ``trust`` checkpoints."""
+def _tool_command(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike]) -> List[str]:
     cmd = fairseq_entry() + [tool]
     for t in trust:
         cmd += ["--trust", os.fspath(t)]
-    cmd += ["--"] + [os.fspath(a) for a in args]
+    return cmd + ["--"] + [os.fspath(a) for a in args]
+
+
+def free_port() -> int:
+    """A TCP port on this machine that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rank_log(log_path: Path, rank: int) -> Path:
+    """Where rank ``rank`` (> 0) of a multi-process run writes its output."""
+    return log_path.with_name(f"{log_path.stem}.rank{rank}{log_path.suffix}")
+
+
+def run_tool(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike] = (),
+             log_path: Path | None = None, nproc: int = 1) -> None:
+    """Run ``fairseq-<tool> args`` in a child process, trusting ``trust`` checkpoints.
+
+    With ``nproc`` > 1, runs that many processes of one torch.distributed job on this machine
+    (ranks 0..nproc-1, TCP rendezvous on a free local port; ``args`` carry the world size and
+    backend). Rank 0 logs to ``log_path``, rank R to :func:`rank_log`; when any rank fails the
+    others are stopped, so no rank waits forever for a peer that is gone."""
+    if nproc == 1:
+        return _run_ranks(tool, [_tool_command(tool, args, trust)], log_path)
+    init = f"tcp://127.0.0.1:{free_port()}"
+    return _run_ranks(tool, [_tool_command(tool, [*args, "--distributed-rank", str(r),
+                                                  "--distributed-init-method", init], trust)
+                             for r in range(nproc)], log_path)
+
+
+def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None) -> None:
+    import threading
+
+    cmd = cmds[0]
     logger.info("running: %s", shlex.join(cmd))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     log = open(log_path, "a", encoding="utf-8") if log_path else None
+    peers: List[subprocess.Popen] = []
+    failed: List[int] = []
     try:
+        for rank, peer_cmd in enumerate(cmds[1:], start=1):
+            out = (open(rank_log(log_path, rank), "a", encoding="utf-8") if log_path
+                   else subprocess.DEVNULL)
+            peers.append(subprocess.Popen(peer_cmd, stdout=out, stderr=subprocess.STDOUT,
+                                          text=True, env=env, preexec_fn=child_preexec()))
+            if log_path:
+                out.close()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env, preexec_fn=child_preexec())
+        stop = threading.Event()
+
+        def watch() -> None:  # a rank that fails ends the job: its peers would wait forever
+            while not stop.wait(0.5):
+                for rank, p in enumerate(peers, start=1):
+                    if p.poll() not in (None, 0) and rank not in failed:
+                        failed.append(rank)
+                        for q in [proc, *peers]:
+                            if q.poll() is None:
+                                q.terminate()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        if peers:
+            watcher.start()
         tail: List[str] = []
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -55,13 +112,27 @@ def run_tool(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike] 
             if " | " in line or "ERROR" in line or "Error" in line:
                 logger.info("fairseq-%s: %s", tool, line.rstrip())
         rc = proc.wait()
+        for p in peers:
+            if rc != 0 and p.poll() is None:
+                p.terminate()
+            p.wait()
+        stop.set()
+        rcs = [rc] + [p.returncode for p in peers]
     finally:
+        for p in peers:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         if log:
             log.close()
-    if rc != 0:
+    if failed or any(rcs):
+        bad = failed[0] if failed else next(r for r, c in enumerate(rcs) if c)
+        where = (f"\nfull log: {rank_log(log_path, bad) if bad else log_path}"
+                 if log_path else "")
         raise SeqkdError(
-            f"fairseq-{tool} failed (exit {rc}); last lines:\n" + "\n".join(tail)
-            + (f"\nfull log: {log_path}" if log_path else ""))
+            f"fairseq-{tool} failed (exit {rcs[bad]}" + (f", rank {bad} of {len(rcs)}"
+                                                         if len(rcs) > 1 else "")
+            + ")" + ("; last lines:\n" + "\n".join(tail) if not bad else "") + where)
 
 
 def read_dictionary(path: str | os.PathLike) -> List[str]:

@@ -70,7 +70,7 @@ PRESETS: Dict[str, Dict[str, Preset]] = {
 
 @dataclass
 class TrainConfig:
-    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "device", "out_dir")
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "device", "nproc", "out_dir")
 
     data: str
     out_dir: str
@@ -88,14 +88,14 @@ class TrainConfig:
                                        max=1.0)
     max_tokens: Optional[int] = setting(None, "batch size in tokens (default: the preset's)",
                                         min=1)
-    encoder_layers: Optional[int] = setting(None, "encoder layers (default: the preset's)", min=1)
-    decoder_layers: Optional[int] = setting(None, "decoder layers (default: the preset's)", min=1)
+    encoder_layers: Optional[int] = setting(None, "encoder layers (default: the preset's)", min=1, metavar="N")
+    decoder_layers: Optional[int] = setting(None, "decoder layers (default: the preset's)", min=1, metavar="N")
     embed_dim: Optional[int] = setting(None, "model width, encoder and decoder (default: the "
-                                       "preset's)", min=1)
+                                       "preset's)", min=1, metavar="N")
     ffn_dim: Optional[int] = setting(None, "feed-forward width, encoder and decoder (default: "
-                                     "the preset's)", min=1)
+                                     "the preset's)", min=1, metavar="N")
     heads: Optional[int] = setting(None, "attention heads, encoder and decoder (default: the "
-                                   "preset's); must divide the width", min=1)
+                                   "preset's); must divide the width", min=1, metavar="N")
     label_smoothing: float = setting(0.1, "label smoothing", min=0.0, max=1.0)
     patience: int = setting(5, "early stopping: stop after N validations without a better loss",
                             min=0)
@@ -114,6 +114,13 @@ class TrainConfig:
                            "may use)", min=0)
     device: str = setting("auto", "where to train: auto (a CUDA GPU when one is visible, else "
                           "the CPU), cpu or cuda", choices=("auto", "cpu", "cuda"))
+    fp16: bool = setting(False, "mixed-precision training on CUDA (fairseq --fp16); the CPU "
+                         "trains in float32")
+    nproc: int = setting(1, "training processes on this machine, one torch.distributed job "
+                         "(fairseq's data-parallel training; cuda: one per GPU, NCCL; cpu: gloo, "
+                         "the threads shared among them). Each process takes 1/N of the batch "
+                         "(--max-tokens), so an update sees as many tokens as one process would",
+                         min=1, metavar="N")
     extra_args: List[str] = field(default_factory=list)
 
     def input_files(self) -> List[Path]:
@@ -142,7 +149,7 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
                                 else p.warmup_updates),
         "--dropout", str(cfg.dropout if cfg.dropout is not None else p.dropout),
         "--weight-decay", "0.0001", "--label-smoothing", str(cfg.label_smoothing),
-        "--max-tokens", str(cfg.max_tokens or p.max_tokens),
+        "--max-tokens", str(per_process_tokens(cfg.max_tokens or p.max_tokens, cfg.nproc)),
         "--save-dir", save_dir, "--seed", str(cfg.seed), "--num-workers", "0",
         "--patience", str(cfg.patience), "--log-format", "simple", "--log-interval", "10",
     ]
@@ -160,6 +167,17 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
         args += ["--encoder-normalize-before", "--decoder-normalize-before"]
     if device == "cpu":
         args.append("--cpu")
+    elif cfg.fp16:
+        args.append("--fp16")
+    if cfg.nproc > 1:
+        args += ["--distributed-world-size", str(cfg.nproc)]
+        if device == "cpu":
+            # seqkd starts the ranks itself (fairseq spawns one process per CUDA device, none
+            # on a CPU) and adds --distributed-rank and --distributed-init-method to each;
+            # PyTorch's DistributedDataParallel wants a device per rank, fairseq's own
+            # all-reduce wrapper (legacy_ddp) does not
+            args += ["--distributed-backend", "gloo", "--ddp-backend", "legacy_ddp",
+                     "--distributed-no-spawn", "--device-id", "0"]
     if cfg.kd_teachers:
         args += ["--criterion", "seqkd_word_kd", "--kd-teachers",
                  ":".join(str(Path(t).resolve()) for t in cfg.kd_teachers),
@@ -174,6 +192,12 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
         args += ["--validate-interval-updates", str(cfg.validate_interval_updates),
                  "--save-interval-updates", str(cfg.validate_interval_updates)]
     return [os.fspath(a) for a in args] + list(cfg.extra_args)
+
+
+def per_process_tokens(max_tokens: int, nproc: int) -> int:
+    """Batch size of each of ``nproc`` processes so that an update (one batch per process,
+    gradients summed) holds about ``max_tokens`` tokens, as one process would."""
+    return -(-max_tokens // nproc)
 
 
 def shape_args(cfg: TrainConfig) -> List[str]:
@@ -223,6 +247,12 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     import torch
 
     device = resolve_device(cfg.device, torch.cuda.is_available())
+    if cfg.fp16 and device != "cuda":
+        raise SeqkdError("--fp16 is for training on a CUDA GPU; this run is on the CPU "
+                         "(drop fp16, or train where a GPU is visible with --device cuda)")
+    if device == "cuda" and cfg.nproc > torch.cuda.device_count():
+        raise SeqkdError(f"--nproc {cfg.nproc}: this machine has {torch.cuda.device_count()} "
+                         "CUDA device(s); on a GPU machine fairseq runs one process per GPU")
     args = fairseq_train_args(cfg, data, save_dir, device)
     with folder_lock(out, f"train ({cfg.role})"):  # one writer per checkpoint folder
         return _run_training(cfg, stage, data, args, device, force)
@@ -244,10 +274,17 @@ def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], d
         if (save_dir / "checkpoint_last.pt").is_file():
             logger.info("resuming from %s", save_dir / "checkpoint_last.pt")
         threads = cfg.threads or default_threads()
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-        logger.info("training on %s (%d CPU threads)", device, threads)
+        ranks = cfg.nproc if device == "cpu" else 1  # on GPUs fairseq spawns the ranks
+        os.environ["OMP_NUM_THREADS"] = str(max(1, threads // ranks))
+        if cfg.nproc > 1:
+            logger.info("training on %s with %d processes (%s), %d CPU threads each, %s "
+                        "tokens per process and batch", device, cfg.nproc,
+                        "gloo" if device == "cpu" else "NCCL", max(1, threads // ranks),
+                        args[args.index("--max-tokens") + 1])
+        else:
+            logger.info("training on %s (%d CPU threads)", device, threads)
         run_tool("train", args, trust=[save_dir, *cfg.kd_teachers],
-                 log_path=out / "fairseq-train.log")
+                 log_path=out / "fairseq-train.log", nproc=ranks)
         best = save_dir / "checkpoint_best.pt"
         if not best.is_file():
             raise SeqkdError(f"fairseq-train ended without {best}; see {out / 'fairseq-train.log'}")

@@ -185,6 +185,11 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     assert scores["passed"] == (scores["fairseq_ct2_float32_agreement"] >= 0.98)
     assert {"bleu_fairseq", "bleu_ct2_float32", "bleu_ct2_int8", "bleu_change_vs_float32"} <= set(scores)
     assert (exp / "model" / "spm.model").is_file()
+    # the tiny teacher preset: 2+2 layers, width 64, feed-forward 128
+    assert {k: card["shape"][k] for k in ("encoder_layers", "decoder_layers", "width",
+                                          "encoder_ffn")} == {
+        "encoder_layers": 2, "decoder_layers": 2, "width": 64, "encoder_ffn": 128}
+    assert "- shape: encoder_layers 2" in (exp / "model" / "README.md").read_text()
 
     text = "w1 w2 w3\n\nw4 w5\n"
     out = subprocess.run([sys.executable, "-m", "seqkd", "translate", str(exp / "model"), "-q"],
@@ -195,16 +200,29 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     bench = tmp_path / "bench"
     assert seqkd("bench", "--data", prepared, "--out", bench, "--system",
                  f"teacher=fairseq:{teacher}", "--system", f"int8=ct2:{exp / 'model'},beam=1",
+                 "--system", f"int8-x2=ct2:{exp / 'model'},beam=1,inter=2,batch=64",
                  "--repeats", "2", "--warmup-sentences", "5", "--latency-sentences", "5",
                  "--beam", "3", "-q") == 0
     report = json.loads((bench / "report.json").read_text())
     rows = {r["system"]: r for r in report["results"]}
-    assert set(rows) == {"teacher", "int8"}
+    assert set(rows) == {"teacher", "int8", "int8-x2"}
     assert rows["int8"]["beam"] == 1 and rows["teacher"]["beam"] == 3
+    # a system's own batch size and inter_threads; two workers are not pinned to one core
+    x2 = rows["int8-x2"]
+    assert (x2["batch_tokens"], x2["inter_threads"], x2["pinned_cpu"]) == (64, 2, None)
+    assert x2["latency_p50_ms"] is None and "inter:2" in x2["speed_signature"]
+    a, b = (read_lines(bench / "outputs" / f"{n}.t1.test.txt") for n in ("int8-x2", "int8"))
+    # greedy output hardly depends on batching (int8 padding may flip a rare tie)
+    assert len(a) == len(b) and sum(x == y for x, y in zip(a, b)) >= 0.9 * len(b)
+    # costs from the shapes: the same model, the same MACs per token
+    assert rows["int8"]["macs_per_src_token"] == rows["teacher"]["macs_per_src_token"] > 0
+    assert rows["int8"]["macs_per_tgt_token"] == rows["teacher"]["macs_per_tgt_token"] > 0
+    assert rows["int8"]["gmacs_per_s"] > 0
     assert rows["int8"]["compute_type"].startswith("int8")
     for r in rows.values():
         assert r["src_wps_min"] <= r["src_wps_median"] <= r["src_wps_max"]
-        assert r["latency_p50_ms"] <= r["latency_p95_ms"]
+        if r["latency_p50_ms"] is not None:
+            assert r["latency_p50_ms"] <= r["latency_p95_ms"]
         assert r["peak_rss_mb"] > 0 and r["disk_mb"] > 0 and 0 <= r["bleu"] <= 100
     assert "BLEU" in report["signature"]["sacrebleu_bleu"] or "nrefs" in report["signature"]["sacrebleu_bleu"]
     assert (bench / "plot.png").stat().st_size > 1000

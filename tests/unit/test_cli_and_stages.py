@@ -71,7 +71,11 @@ def test_python_dash_m_works():
 def test_system_spec_parsing():
     s = SystemSpec.parse("stu=ct2:/m/x,beam=1,compute_type=int8")
     assert (s.name, s.kind, s.path, s.beam, s.compute_type) == ("stu", "ct2", "/m/x", 1, "int8")
-    for bad in ("nokind", "a=tf:/x", "a=ct2:/x,beam=two", "a=fairseq:/x,compute_type=int8"):
+    s = SystemSpec.parse("p=ct2:/m/x,inter=2,threads=1,batch=256")
+    assert (s.inter, s.threads, s.batch) == (2, 1, 256)
+    for bad in ("nokind", "a=tf:/x", "a=ct2:/x,beam=two", "a=fairseq:/x,compute_type=int8",
+                "a=ct2:/x,inter=0", "a=fairseq:/x,inter=2", "a=ct2:/x,batch=0",
+                "a=ct2:/x,threads=two"):
         with pytest.raises(SeqkdError):
             SystemSpec.parse(bad)
 
@@ -139,6 +143,35 @@ def test_percentile():
     assert percentile([0, 10], 0.95) == pytest.approx(9.5)
 
 
+def test_trust_covers_fairseqs_rank_to_rank_broadcast_and_no_other_buffer(tmp_path):
+    """Multi-process training: rank 0 loads the trusted checkpoint and fairseq sends it to the
+    other ranks, which unpickle it from memory in fairseq.distributed.utils."""
+    import io
+
+    import torch
+
+    from seqkd.trust import trusted_checkpoints
+
+    buf = io.BytesIO()
+    torch.save({"cfg": _NotWeights()}, buf)
+    fake_fairseq = {"__name__": "fairseq.distributed.utils", "torch": torch}
+    exec("def _broadcast_object_slow(buffer):\n    return torch.load(buffer)", fake_fairseq)
+    elsewhere = {"__name__": "somewhere.else", "torch": torch}
+    exec("def _broadcast_object_slow(buffer):\n    return torch.load(buffer)", elsewhere)
+    with trusted_checkpoints([tmp_path]):
+        buf.seek(0)
+        assert isinstance(fake_fairseq["_broadcast_object_slow"](buf)["cfg"], _NotWeights)
+        buf.seek(0)
+        with pytest.raises(pickle.UnpicklingError):
+            elsewhere["_broadcast_object_slow"](buf)
+        buf.seek(0)
+        with pytest.raises(pickle.UnpicklingError):
+            torch.load(buf)
+    buf.seek(0)  # outside a trusted block, not even fairseq's broadcast
+    with pytest.raises(pickle.UnpicklingError):
+        fake_fairseq["_broadcast_object_slow"](buf)
+
+
 def test_markdown_report_has_one_row_per_result_and_the_signature():
     row = dict(system="s", kind="ct2", compute_type="int8", beam=1, threads=1, bleu=10.0,
                chrf=40.0, src_wps_median=100.0, src_wps_min=90.0, src_wps_max=110.0,
@@ -151,7 +184,18 @@ def test_markdown_report_has_one_row_per_result_and_the_signature():
                             "versions": {"seqkd": "0"}, "command": "seqkd bench"},
               "results": [row, {**row, "system": "t", "test_set": "t2"}]}
     md = markdown_report(report)
-    assert md.count("| s | ct2 | int8 | 1 | 1 | 10.0 | 40.0 | 100.0 [90.0–110.0]") == 1
+    assert md.count("| s | ct2 | int8 | 1 | 1 | 1024 | 10.0 | 40.0 | 100.0 [90.0–110.0]") == 1
+    # an older report without batch/cost fields still renders: the signature's batch, no MACs
+    assert md.count("| 3.0 | – | – |") == 2
+    # inter_threads and costs: "1×2", MMACs per source and target token, GMAC/s; the speed
+    # ratio is taken against a row measured the same way
+    fast = {**row, "system": "u", "inter_threads": 2, "batch_tokens": 256,
+            "src_wps_median": 300.0, "macs_per_src_token": 2_500_000,
+            "macs_per_tgt_token": 4_750_000, "gmacs_per_s": 1.25}
+    md2 = markdown_report({**report, "results": [row, fast]})
+    assert "| u | ct2 | int8 | 1 | 1×2 | 256 | 10.0 |" in md2
+    assert "| 1.0 | 95.0 |" in md2.split("| u |")[1]  # its own setting's first row: itself
+    assert "| 2.50, 4.75 | 1.25 |" in md2
     assert "### t1" in md and "### t2" in md
     assert "tok:13a" in md and "seqkd bench" in md
 

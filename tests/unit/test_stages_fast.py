@@ -190,3 +190,44 @@ def test_a_new_setting_reaches_cli_yaml_stamp_and_sentencepiece(corpus, tmp_path
         assert settings["character_coverage"] == float(cc)
         models[cc] = (out / "spm.model").read_bytes()
     assert models["1.0"] != models["0.99"]  # the trainer got it (it is stored in the model)
+
+
+def test_nproc_on_cpu_starts_one_rank_each_with_its_share_of_the_batch(fake_data, fake_fairseq,
+                                                                       tmp_path):
+    out = tmp_path / "student"
+    assert seqkd(*_train_args(fake_data, out, "--nproc", "3", "--threads", "6")) == 0
+    calls = [c for c in fake_fairseq() if c["tool"] == "train"]
+    assert len(calls) == 3
+    ranks, inits = [], set()
+    for c in calls:
+        a = c["argv"]
+        pairs = dict(zip(a, a[1:]))
+        assert pairs["--max-tokens"] == "2731"  # ceil(8192 / 3): an update still ~8192 tokens
+        assert pairs["--distributed-world-size"] == "3"
+        assert pairs["--distributed-backend"] == "gloo"
+        assert pairs["--ddp-backend"] == "legacy_ddp" and "--distributed-no-spawn" in a
+        ranks.append(pairs["--distributed-rank"])
+        inits.add(pairs["--distributed-init-method"])
+    assert sorted(ranks) == ["0", "1", "2"]
+    (init,) = inits  # one rendezvous for all
+    assert init.startswith("tcp://127.0.0.1:")
+    assert (out / "checkpoints" / "checkpoint_best.pt").is_file()
+    assert (out / "fairseq-train.rank1.log").is_file()
+    # nproc is where the run happens, not what is trained: a rerun with 1 process is finished
+    before = len(fake_fairseq())
+    assert seqkd(*_train_args(fake_data, out)) == 0
+    assert len(fake_fairseq()) == before
+
+
+def test_a_failed_rank_stops_the_others_and_is_named(fake_data, fake_fairseq, tmp_path,
+                                                     monkeypatch, capsys):
+    import time
+
+    monkeypatch.setenv("SEQKD_FAKE_FAIL_RANK", "1")
+    out = tmp_path / "student"
+    t = time.monotonic()
+    assert seqkd(*_train_args(fake_data, out, "--nproc", "2")) == 1
+    assert time.monotonic() - t < 30  # rank 0 (waiting 60 s for its peer) was stopped
+    err = capsys.readouterr().err
+    assert "rank 1 of 2" in err and "fairseq-train.rank1.log" in err
+    assert not (out / "DONE.json").exists()
