@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Student shapes on one distilled corpus and one budget, exported and benched in one run
 # (docs/RESULTS.md, "Student shapes"). Needs the KD table's run (pipelines/multi30k-en-de.yaml):
-#   scripts/shapes_front.sh KD_WORK OUT [STAGE]     STAGE: train, export, bench (default all)
+#   scripts/shapes_front.sh KD_WORK OUT [STAGE]     STAGE: train, export, bench (default all),
+#                                                    or headline (not in all; see the end)
 # KD_WORK: that run's work folder (data/, distill-seqkd/, student-seqkd/); OUT: a new folder.
 # Each shape trains 3 epochs on 1 thread (two at a time on 2 cores: run two copies with
 # SHAPES set, e.g. SHAPES="e12d1 e3d1w384"), so that the budget is the same for all.
@@ -42,4 +43,22 @@ if [[ $stage == all || $stage == bench ]]; then
          --system "kd30-batch4096=ct2:$k,beam=1,compute_type=int8,batch=4096")
   seqkd bench --data "$kd/data" --out "$out/bench" --test-sets test_2016_flickr \
     test_2017_flickr --threads 1 --repeats 3 "${args[@]}" -q
+fi
+
+# The headline with the vocabulary map: the fairseq teacher beside the greedy baseline and best
+# KD student, each exported float32 with a map and run as int8 (docs/RESULTS.md says why).
+if [[ $stage == headline ]]; then
+  seqkd export "$kd/student-baseline" --data "$kd/data" --out "$out/export-baseline-f32" \
+    --quantization float32 --vmap --vmap-top-k 10 -q
+  seqkd export "$kd/student-seqkd-wordkd" --data "$kd/data" --out "$out/export-wordkd-f32" \
+    --quantization float32 --vmap --vmap-top-k 10 --vmap-data "$kd/distill-seqkd" -q
+  b=$out/export-baseline-f32/model w=$out/export-wordkd-f32/model
+  seqkd bench --data "$kd/data" --out "$out/bench-headline" --test-sets test_2016_flickr \
+    test_2017_flickr --threads 1 --repeats 3 \
+    --system "teacher=fairseq:${TEACHER:-../shared/models/multi30k-en-de-teacher-v2/checkpoint.pt},beam=5" \
+    --system "teacher-ct2-b5=ct2:$kd/export-teacher/model,beam=5,compute_type=int8" \
+    --system "baseline-b1=ct2:$b,beam=1,compute_type=int8" \
+    --system "baseline-vmap-b1=ct2:$b,beam=1,compute_type=int8,vmap=1" \
+    --system "kd-wordkd-b1=ct2:$w,beam=1,compute_type=int8" \
+    --system "kd-wordkd-vmap-b1=ct2:$w,beam=1,compute_type=int8,vmap=1" -q
 fi
