@@ -140,6 +140,13 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
         if cfg.vmap:
             from seqkd.vocab_map import build_vocabulary_map
 
+            if cfg.quantization.startswith("int8"):
+                logger.warning("--vmap with %s weights: CTranslate2 gains little from a map "
+                               "on an int8-stored model (1.03x greedy here, against 1.47x "
+                               "float32-stored, docs/RESULTS.md); for speed, export with "
+                               "--quantization float32 and translate with --compute-type "
+                               "int8 --vmap", cfg.quantization)
+
             source = Path(cfg.vmap_data) if cfg.vmap_data else prepared.path
             pieces = [require_file(source / "pieces" / f"train.{lang}", "training pieces for "
                                    "the vocabulary map") for lang in (prepared.src, prepared.tgt)]
