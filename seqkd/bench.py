@@ -525,31 +525,39 @@ def pareto_front(points: List[Tuple[float, float]]) -> List[int]:
 
 
 def _place_labels(ax, points: List[Tuple[float, float, str]], fontsize: int = 7) -> None:
-    """Annotate points so that no two labels overlap: each label tries a few positions around
-    its point (right, below, left, above, further out) and takes the first free one."""
-    ax.figure.canvas.draw()
-    to_px = ax.transData.transform
-    placed: List[Tuple[float, float, float, float]] = []
-    char_w, line_h = 0.62 * fontsize, 1.3 * fontsize
+    """Annotate points so that no two labels overlap: each label tries positions around its
+    point (right, left, then one line further up or down at a time), measured as drawn, and
+    takes the first that overlaps no label placed before it (when none is free: the one that
+    overlaps least)."""
+    renderer = ax.figure.canvas.get_renderer()
+    placed: List = []
+    step = 1.4 * fontsize  # one line, in points
+    spots = [(dx, dy, ha) for k in range(6) for dy in ((2, -step) if k == 0 else
+                                                        (2 + k * step, -(k + 1) * step))
+             for dx, ha in ((3, "left"), (-3, "right"))]
+
+    def overlap(box) -> float:
+        return sum(max(0.0, min(box.x1, b.x1) - max(box.x0, b.x0))
+                   * max(0.0, min(box.y1, b.y1) - max(box.y0, b.y0)) for b in placed)
+
     for x, y, label in sorted(points, key=lambda p: (p[0], -p[1])):
-        px, py = to_px((x, y))
-        w = char_w * len(label)
-        choice = None
-        for dx, dy in ((4, 3), (4, -line_h - 2), (-w - 4, 3), (-w - 4, -line_h - 2),
-                       (4, line_h + 4), (4, -2 * line_h - 6), (-w - 4, line_h + 4),
-                       (-w - 4, -2 * line_h - 6), (4, 2 * line_h + 6), (4, -3 * line_h - 8)):
-            box = (px + dx, py + dy, px + dx + w, py + dy + line_h)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
-                       for b in placed):
-                choice = (dx, dy, box)
+        best = None
+        for dx, dy, ha in spots:
+            ann = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points",
+                              fontsize=fontsize, ha=ha,
+                              arrowprops=None if abs(dy) < step else
+                              {"arrowstyle": "-", "lw": 0.4, "color": "0.5"})
+            box = ann.get_window_extent(renderer).expanded(1.04, 1.1)
+            cost = overlap(box)
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, ann, box)
+            else:
+                ann.remove()
+            if cost == 0:
                 break
-        if choice is None:  # crowded: the first position, as before
-            choice = (4, 3, (px + 4, py + 3, px + 4 + w, py + 3 + line_h))
-        dx, dy, box = choice
-        placed.append(box)
-        ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset pixels",
-                    fontsize=fontsize, arrowprops=None if abs(dy) < line_h else
-                    {"arrowstyle": "-", "lw": 0.4, "color": "0.5"})
+        placed.append(best[2])
 
 
 def plot(rows: List[Dict], path: Path) -> None:
@@ -565,7 +573,8 @@ def plot(rows: List[Dict], path: Path) -> None:
     single = [r for r in rows if r["threads"] == 1 and r.get("inter_threads", 1) == 1
               and r.get("batch_tokens") == default_batch] or rows
     tests = list(dict.fromkeys(r["test_set"] for r in single))
-    fig, axes = plt.subplots(len(tests), 1, figsize=(8, 3.6 * len(tests)), squeeze=False)
+    fig, axes = plt.subplots(len(tests), 1, figsize=(8, 3.6 * len(tests)), squeeze=False,
+                             dpi=120)  # the dpi it is saved at: labels are measured as drawn
     for ax, t in zip(axes[:, 0], tests):
         pts = [r for r in single if r["test_set"] == t]
         front = pareto_front([(r["src_wps_median"], r["bleu"]) for r in pts])
@@ -587,11 +596,13 @@ def plot(rows: List[Dict], path: Path) -> None:
         ax.set_title(t, fontsize=9)
         ax.set_ylabel("BLEU (sacrebleu)")
         ax.grid(True, alpha=0.3)
+    axes[-1, 0].set_xlabel("source words / second (1 thread, log scale)")
+    fig.tight_layout()  # before the labels: they are placed where the axes end up
+    for ax, t in zip(axes[:, 0], tests):
         _place_labels(ax, [(r["src_wps_median"], r["bleu"],
                             f"{r['system']}" + (f" (b{r['beam']})" if f"b{r['beam']}"
-                                                 not in r["system"] else "")) for r in pts])
-    axes[-1, 0].set_xlabel("source words / second (1 thread, log scale)")
-    fig.tight_layout()
+                                                 not in r["system"] else ""))
+                           for r in single if r["test_set"] == t])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120)

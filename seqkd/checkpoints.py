@@ -146,3 +146,18 @@ def checkpoint_shape(path: str | os.PathLike):
         except RuntimeError:  # an old (non-zip) torch file cannot be memory-mapped
             state = torch.load(path, map_location="cpu")
     return shape_from_weights({k: tuple(v.shape) for k, v in state["model"].items()})
+
+
+def updates_done(path: str | os.PathLike) -> int | None:
+    """The number of updates a fairseq checkpoint was saved at, or None when it cannot be
+    read (fairseq then deals with the file itself)."""
+    import torch
+
+    from seqkd.trust import trusted_checkpoints
+
+    try:
+        with trusted_checkpoints([Path(path)]):
+            state = torch.load(path, map_location="cpu", mmap=True)
+        return int(state["optimizer_history"][-1]["num_updates"])
+    except Exception:  # truncated, not zip-serialized, or not a fairseq checkpoint
+        return None

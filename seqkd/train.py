@@ -25,7 +25,8 @@ from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
-                               checkpoint_of, last_epoch_checkpoints, resolved_checkpoints)
+                               checkpoint_of, last_epoch_checkpoints, resolved_checkpoints,
+                               updates_done)
 from seqkd.config import setting
 from seqkd.corpus import data_folder
 from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
@@ -271,8 +272,17 @@ def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], d
         cmd = "fairseq-train " + shlex.join(args)
         write_text(out / "train_command.txt",
                    f"# seqkd: {shlex.join(sys.argv)}\n# versions: {versions()}\n{cmd}\n")
-        if (save_dir / "checkpoint_last.pt").is_file():
-            logger.info("resuming from %s", save_dir / "checkpoint_last.pt")
+        last = save_dir / "checkpoint_last.pt"
+        spent = False
+        if last.is_file():
+            logger.info("resuming from %s", last)
+            done = updates_done(last) if cfg.max_updates is not None else None
+            # killed after fairseq's last save: started again, fairseq would train one more
+            # update before it looks at the budget
+            spent = done is not None and done >= cfg.max_updates
+            if spent:
+                logger.info("%s is at %d updates, the budget (--max-updates %d): fairseq is "
+                            "not started again", last, done, cfg.max_updates)
         threads = cfg.threads or default_threads()
         ranks = cfg.nproc if device == "cpu" else 1  # on GPUs fairseq spawns the ranks
         os.environ["OMP_NUM_THREADS"] = str(max(1, threads // ranks))
@@ -283,8 +293,9 @@ def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], d
                         args[args.index("--max-tokens") + 1])
         else:
             logger.info("training on %s (%d CPU threads)", device, threads)
-        run_tool("train", args, trust=[save_dir, *cfg.kd_teachers],
-                 log_path=out / "fairseq-train.log", nproc=ranks)
+        if not spent:
+            run_tool("train", args, trust=[save_dir, *cfg.kd_teachers],
+                     log_path=out / "fairseq-train.log", nproc=ranks)
         best = save_dir / "checkpoint_best.pt"
         if not best.is_file():
             raise SeqkdError(f"fairseq-train ended without {best}; see {out / 'fairseq-train.log'}")

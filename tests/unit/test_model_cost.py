@@ -77,3 +77,31 @@ def test_shape_settings_reach_fairseq_and_bad_heads_are_refused(tmp_path):
     with pytest.raises(SeqkdError, match="does not divide"):
         fairseq_train_args(TrainConfig(data="d", out_dir="o", max_epoch=1, embed_dim=384,
                                        heads=5), tmp_path, tmp_path / "c")
+
+
+def test_plot_labels_do_not_overlap_when_points_crowd():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seqkd.bench import _place_labels
+
+    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=120)
+    # the headline run's crowded corner: long names a short distance apart on a log axis
+    pts = [(5940, 29.70, "kd-wordkd-b1"), (8982, 29.70, "kd-wordkd-vmap-b1"),
+           (8096, 29.32, "baseline-b1"), (10372, 29.18, "baseline-vmap-b1"),
+           (9000, 29.69, "another-long-system-name")]
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts])
+    ax.set_xscale("log")
+    ax.set_xlim(300, 25000)
+    ax.set_ylim(28.4, 30.7)
+    fig.tight_layout()
+    _place_labels(ax, pts)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(p[2] for p in pts)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    plt.close(fig)

@@ -231,3 +231,24 @@ def test_a_failed_rank_stops_the_others_and_is_named(fake_data, fake_fairseq, tm
     err = capsys.readouterr().err
     assert "rank 1 of 2" in err and "fairseq-train.rank1.log" in err
     assert not (out / "DONE.json").exists()
+
+
+def test_a_run_killed_after_fairseqs_last_save_finishes_without_training_again(
+        fake_data, fake_fairseq, tmp_path):
+    """fairseq started on a checkpoint already at --max-update trains one update more before
+    it checks the budget (seen as 61 of 60 in the fault-injection test); seqkd does not
+    start it then."""
+    out = tmp_path / "student"
+    args = _train_args(fake_data, out, "--max-updates", "30")  # the fake saves 10 per epoch
+    assert seqkd(*args) == 0
+    calls = len(fake_fairseq())
+    (out / "DONE.json").unlink()  # killed after fairseq's final save, before the stamp
+    assert seqkd(*args) == 0
+    assert len(fake_fairseq()) == calls  # not started again
+    log = (out / "log.txt").read_text()
+    assert "is at 30 updates, the budget (--max-updates 30): fairseq is not started again" in log
+    assert (out / "DONE.json").is_file()
+    # below the budget it does resume
+    (out / "DONE.json").unlink()
+    assert seqkd(*_train_args(fake_data, out, "--max-updates", "40", "--force")) == 0
+    assert len(fake_fairseq()) == calls + 1
