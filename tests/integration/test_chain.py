@@ -1,6 +1,7 @@
 """Teacher, distillation, word-level KD, export, translate and bench on tiny models."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -167,11 +168,16 @@ def test_student_with_word_kd_trains_logs_both_parts_and_resumes(prepared, teach
     log = (out / "fairseq-train.log").read_text()
     assert "kd_loss" in log and "ls_loss" in log and "seqkd_word_kd" in log
     assert "versions" in (out / "train_command.txt").read_text()
-    # a longer budget over a finished run needs --force; an interrupted run resumes
+    # a longer budget over a finished run needs --force; an interrupted run resumes: killed
+    # after update 3 (its checkpoint_last.pt was the one of update 3, and no stamp)
     assert seqkd(*args[:-1], "--max-updates", "9", "-q") == 1
     (out / "DONE.json").unlink()
+    ckpts = out / "checkpoints"
+    shutil.copyfile(ckpts / "checkpoint_1_3.pt", ckpts / "checkpoint_last.pt")
     assert seqkd(*args) == 0
-    assert "Loaded checkpoint" in (out / "fairseq-train.log").read_text()
+    log = (out / "fairseq-train.log").read_text()
+    assert re.search(r"Loaded checkpoint .*checkpoint_last\.pt \(epoch 1 @ 3 updates\)", log)
+    assert "num_updates 6" in log.split("Loaded checkpoint")[-1]
 
 
 def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):

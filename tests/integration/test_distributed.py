@@ -1,6 +1,7 @@
 """`seqkd train --nproc 2` on the CPU: fairseq's data-parallel training over gloo."""
 
 import re
+import shutil
 
 import pytest
 
@@ -23,7 +24,7 @@ def _epoch_stat(log: str, key: str) -> float:
 def test_two_processes_train_a_model_that_loads_and_resumes_with_the_same_batch(prepared,
                                                                                tmp_path):
     two, one = tmp_path / "two", tmp_path / "one"
-    assert _train(prepared, two, "--nproc", "2") == 0
+    assert _train(prepared, two, "--nproc", "2", "--validate-interval-updates", "3") == 0
     log = (two / "fairseq-train.log").read_text()
     assert "training on 2 devices" in log
     assert "max tokens per device = 256" in log  # 512 split over the two processes
@@ -44,8 +45,13 @@ def test_two_processes_train_a_model_that_loads_and_resumes_with_the_same_batch(
     hyps = dec.translate([["▁a", "▁b"], ["▁c"]])
     assert len(hyps) == 2 and all(h and isinstance(h[0][0], list) for h in hyps)
 
-    # interrupted (no stamp) and run again with two processes: fairseq resumes
+    # killed after update 3 (checkpoint_last.pt of update 3, no stamp), run again with two
+    # processes: rank 0 loads the checkpoint, rank 1 gets it from rank 0, training goes on to 6
     (two / "DONE.json").unlink()
-    assert _train(prepared, two, "--nproc", "2") == 0
+    ckpts = two / "checkpoints"
+    shutil.copyfile(ckpts / "checkpoint_1_3.pt", ckpts / "checkpoint_last.pt")
+    assert _train(prepared, two, "--nproc", "2", "--validate-interval-updates", "3") == 0
     log = (two / "fairseq-train.log").read_text()
-    assert re.search(r"Loaded checkpoint .*checkpoint_last\.pt \(epoch \d+ @ 6 updates\)", log)
+    assert re.search(r"Loaded checkpoint .*checkpoint_last\.pt \(epoch 1 @ 3 updates\)", log)
+    assert _epoch_stat(log.split("Loaded checkpoint")[-1], "num_updates") == 6
+    assert "Error" not in (two / "fairseq-train.rank1.log").read_text()
