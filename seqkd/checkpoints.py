@@ -117,7 +117,12 @@ def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
         raise SeqkdError(f"{what} not found: {p}")
     try:
         with trusted_checkpoints([p]):
-            state = torch.load(p, map_location="cpu")
+            try:  # memory-mapped: the check reads the structure, not every tensor's bytes
+                state = torch.load(p, map_location="cpu", mmap=True)
+            except RuntimeError as e:
+                if "mmap" not in str(e):  # not an old-format file that cannot be mapped
+                    raise
+                state = torch.load(p, map_location="cpu")
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError,
             ValueError, AttributeError, ImportError, IndexError, KeyError) as e:
         reason = (str(e).splitlines() or [""])[0].split(". ")[0][:160]
