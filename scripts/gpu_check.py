@@ -21,14 +21,13 @@ DONE.json), each wave's wall time and the total.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import yaml
 
@@ -37,18 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def gpu_config(cfg: Dict, base: Path, work_dir: Path, ct2_cuda: bool) -> Dict:
     """The config to run on a CUDA machine: paths made absolute (relative to ``base``)."""
-    out = copy.deepcopy(cfg)
+    from seqkd.run import absolute_paths
+
+    out = absolute_paths(cfg, base)
     out["work_dir"] = str(work_dir)
-    data = out.get("data") or {}
-    for key in ("spm_model", "dictionary", "train_prefix", "valid_prefix"):
-        if isinstance(data.get(key), str):
-            data[key] = str((base / data[key]).resolve())
-    if isinstance(data.get("test_prefixes"), dict):
-        data["test_prefixes"] = {k: str((base / v).resolve())
-                                 for k, v in data["test_prefixes"].items()}
     teacher = out.get("teacher") or {}
-    if teacher.get("checkpoints"):
-        teacher["checkpoints"] = [str((base / c).resolve()) for c in teacher["checkpoints"]]
     if isinstance(teacher.get("train"), dict):
         teacher["train"].update(device="cuda", fp16=True)
     for entry in out.get("distill") or []:
@@ -70,8 +62,6 @@ def waves(steps, with_exports: bool) -> List[List[str]]:
     for s in steps:  # plan() lists a stage after its dependencies
         if s.name.startswith("export-") and not with_exports:
             continue
-        if s.name == "bench":
-            continue
         level[s.name] = 1 + max((level[d] for d in s.deps if d in level), default=-1)
     out: List[List[str]] = [[] for _ in range(1 + max(level.values(), default=-1))]
     for name, lv in level.items():
@@ -79,20 +69,16 @@ def waves(steps, with_exports: bool) -> List[List[str]]:
     return out
 
 
-def _ct2_cuda() -> bool:
+def _ctranslate2() -> Tuple[bool, bool]:
+    """(CTranslate2 imports, it sees a CUDA device)."""
     try:
         import ctranslate2
-        return ctranslate2.get_cuda_device_count() > 0
-    except Exception:  # not installed, or its CUDA build does not load here
-        return False
-
-
-def _has_ct2() -> bool:
+    except Exception:  # not installed, or its build does not load here
+        return False, False
     try:
-        import ctranslate2  # noqa: F401
-        return True
-    except Exception:
-        return False
+        return True, ctranslate2.get_cuda_device_count() > 0
+    except Exception:  # its CUDA part does not load
+        return True, False
 
 
 def _gpu_name() -> str:
@@ -143,10 +129,11 @@ def main(argv=None) -> int:
     from seqkd.run import load_config, plan
 
     report_dir = Path(args.report_dir).resolve()
+    has_ct2, ct2_cuda = _ctranslate2()
     try:
         cfg = load_config(args.config)
-        derived = gpu_config(cfg, Path.cwd(), report_dir / "work", _ct2_cuda())
-        groups = waves(plan(derived, Path.cwd(), source=args.config), _has_ct2())
+        derived = gpu_config(cfg, Path.cwd(), report_dir / "work", ct2_cuda)
+        groups = waves(plan(derived, Path.cwd(), source=args.config), has_ct2)
     except SeqkdError as e:
         print(f"gpu_check: error: {e}", file=sys.stderr)
         return 1
@@ -173,7 +160,7 @@ def main(argv=None) -> int:
     import torch
 
     report = {"gpu": _gpu_name(), "torch": torch.__version__,
-              "ctranslate2_cuda": _ct2_cuda(), "waves": done, "stages": stages,
+              "ctranslate2_cuda": ct2_cuda, "waves": done, "stages": stages,
               "total_seconds": round(time.time() - t0, 1), "deadline": args.deadline,
               "complete": all(v is not None for v in stages.values()),
               "command": " ".join([sys.executable, *sys.argv])}

@@ -452,7 +452,7 @@ def bench(cfg: BenchConfig, force: bool = False) -> Dict:
         report = {"signature": signature, "results": rows}
         write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
         write_text(out / "report.md", markdown_report(report))
-        plot(rows, out / "plot.png")
+        plot(rows, out / "plot.png", cfg.batch_tokens)
         stage.finish({"report": str(out / "report.json")})
         if not os.environ.get("TQDM_DISABLE"):  # not with -q
             sys.stderr.write(markdown_report(report))
@@ -560,18 +560,20 @@ def _place_labels(ax, points: List[Tuple[float, float, str]], fontsize: int = 7)
         placed.append(best[2])
 
 
-def plot(rows: List[Dict], path: Path) -> None:
+def plot(rows: List[Dict], path: Path, batch_tokens: Optional[int] = None) -> None:
     """BLEU against single-thread words/s, one panel per test set, labels that do not
-    overlap."""
+    overlap; rows measured at ``batch_tokens`` (default: the first row's), one batch at a
+    time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
-    default_batch = rows[0].get("batch_tokens") if rows else None
+    if batch_tokens is None and rows:
+        batch_tokens = rows[0].get("batch_tokens")
     single = [r for r in rows if r["threads"] == 1 and r.get("inter_threads", 1) == 1
-              and r.get("batch_tokens") == default_batch] or rows
+              and r.get("batch_tokens") == batch_tokens] or rows
     tests = list(dict.fromkeys(r["test_set"] for r in single))
     fig, axes = plt.subplots(len(tests), 1, figsize=(8, 3.6 * len(tests)), squeeze=False,
                              dpi=120)  # the dpi it is saved at: labels are measured as drawn

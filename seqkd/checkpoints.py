@@ -108,21 +108,11 @@ def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     import pickle
     import zipfile
 
-    import torch
-
-    from seqkd.trust import trusted_checkpoints
-
     p = Path(path)
     if not p.is_file():
         raise SeqkdError(f"{what} not found: {p}")
     try:
-        with trusted_checkpoints([p]):
-            try:  # memory-mapped: the check reads the structure, not every tensor's bytes
-                state = torch.load(p, map_location="cpu", mmap=True)
-            except RuntimeError as e:
-                if "mmap" not in str(e):  # not an old-format file that cannot be mapped
-                    raise
-                state = torch.load(p, map_location="cpu")
+        state = load_mapped(p)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError,
             ValueError, AttributeError, ImportError, IndexError, KeyError) as e:
         reason = (str(e).splitlines() or [""])[0].split(". ")[0][:160]
@@ -137,32 +127,35 @@ def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     return p
 
 
-def checkpoint_shape(path: str | os.PathLike):
-    """The :class:`~seqkd.model_cost.ModelShape` of a fairseq transformer checkpoint (read
-    memory-mapped: only the header and tensor metadata are touched)."""
+def load_mapped(path: str | os.PathLike) -> Dict:
+    """A checkpoint the user named or the pipeline wrote, unpickled in full (see
+    seqkd/trust.py) and memory-mapped: its structure is read, a tensor's bytes only when
+    used. An old-format (non-zip) file, which cannot be mapped, is read whole."""
     import torch
 
-    from seqkd.model_cost import shape_from_weights
     from seqkd.trust import trusted_checkpoints
 
     with trusted_checkpoints([Path(path)]):
         try:
-            state = torch.load(path, map_location="cpu", mmap=True)
-        except RuntimeError:  # an old (non-zip) torch file cannot be memory-mapped
-            state = torch.load(path, map_location="cpu")
+            return torch.load(path, map_location="cpu", mmap=True)
+        except RuntimeError as e:
+            if "mmap" not in str(e):  # a broken file, not one that cannot be mapped
+                raise
+            return torch.load(path, map_location="cpu")
+
+
+def checkpoint_shape(path: str | os.PathLike):
+    """The :class:`~seqkd.model_cost.ModelShape` of a fairseq transformer checkpoint."""
+    from seqkd.model_cost import shape_from_weights
+
+    state = load_mapped(path)
     return shape_from_weights({k: tuple(v.shape) for k, v in state["model"].items()})
 
 
 def updates_done(path: str | os.PathLike) -> int | None:
     """The number of updates a fairseq checkpoint was saved at, or None when it cannot be
     read (fairseq then deals with the file itself)."""
-    import torch
-
-    from seqkd.trust import trusted_checkpoints
-
     try:
-        with trusted_checkpoints([Path(path)]):
-            state = torch.load(path, map_location="cpu", mmap=True)
-        return int(state["optimizer_history"][-1]["num_updates"])
-    except Exception:  # truncated, not zip-serialized, or not a fairseq checkpoint
+        return int(load_mapped(path)["optimizer_history"][-1]["num_updates"])
+    except Exception:  # truncated or not a fairseq checkpoint
         return None

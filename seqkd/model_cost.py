@@ -66,7 +66,3 @@ def shape_from_weights(shapes: Mapping[str, Sequence[int]]) -> ModelShape:
         output_vocab=int(first("decoder.output_projection.weight",
                                "decoder.embed_tokens.weight")[0]))
 
-
-def shape_of_module(model) -> ModelShape:
-    """The shape of a loaded fairseq model."""
-    return shape_from_weights({k: tuple(v.shape) for k, v in model.state_dict().items()})

@@ -17,6 +17,7 @@ removed first, so no later stage can keep outputs built from old inputs.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,32 @@ def load_config(path: str | Path) -> Dict:
     return cfg
 
 
+#: data-section keys that name local files or file prefixes
+DATA_PATH_KEYS = ("spm_model", "dictionary", "train_prefix", "valid_prefix")
+
+
+def absolute_paths(cfg: Dict, base: Path) -> Dict:
+    """A copy of ``cfg`` with its local paths (data files and prefixes, teacher checkpoints)
+    resolved against ``base``, the folder seqkd runs in; values of a wrong type are left as
+    they are for :func:`plan` to report."""
+    out = copy.deepcopy(cfg)
+
+    def rel(p):
+        return str((base / p).resolve()) if isinstance(p, str) and p else p
+
+    data = out.get("data")
+    if isinstance(data, dict):
+        for key in DATA_PATH_KEYS:
+            if key in data:
+                data[key] = rel(data[key])
+        if isinstance(data.get("test_prefixes"), dict):
+            data["test_prefixes"] = {k: rel(v) for k, v in data["test_prefixes"].items()}
+    teacher = out.get("teacher")
+    if isinstance(teacher, dict) and isinstance(teacher.get("checkpoints"), list):
+        teacher["checkpoints"] = [rel(c) for c in teacher["checkpoints"]]
+    return out
+
+
 def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
     """The ordered list of stages a config asks for; every problem in it raised at once."""
     from seqkd.bench import BenchConfig, SystemSpec, bench
@@ -99,10 +126,8 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
         raise SeqkdError(f"{source}: work_dir must be a folder name")
     # relative paths in the config are relative to the folder seqkd runs in
     work = (base / cfg["work_dir"]).resolve()
+    cfg = absolute_paths(cfg, base)
     steps: List[Step] = []
-
-    def rel(p: str) -> str:
-        return str((base / p).resolve())
 
     def section(name: str) -> Dict:
         value = cfg.get(name) or {}
@@ -113,12 +138,6 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
 
     data_dir = work / "data"
     data_cfg = section("data")
-    for key in ("spm_model", "dictionary", "train_prefix", "valid_prefix"):
-        if isinstance(data_cfg.get(key), str) and data_cfg[key]:
-            data_cfg[key] = rel(data_cfg[key])
-    if isinstance(data_cfg.get("test_prefixes"), dict):
-        data_cfg["test_prefixes"] = {k: rel(v) if isinstance(v, str) else v
-                                     for k, v in data_cfg["test_prefixes"].items()}
     prep = _fields(problems, PrepareConfig, data_cfg, "data", out_dir=str(data_dir))
     if prep is not None:
         steps.append(Step("prepare", data_dir, prep, lambda: prepare(prep), []))
@@ -131,7 +150,7 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
                 isinstance(c, str) for c in teacher["checkpoints"]):
             problems.add("teacher.checkpoints: must be a list of checkpoint paths")
         else:
-            teachers = [rel(c) for c in teacher["checkpoints"]]
+            teachers = list(teacher["checkpoints"])
         if prep is not None and not (prep.spm_model and prep.dictionary):
             problems.add("with teacher.checkpoints, set data.spm_model and data.dictionary "
                          "to the teacher's SentencePiece model and dictionary")

@@ -285,11 +285,12 @@ def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], d
                             "not started again", last, done, cfg.max_updates)
         threads = cfg.threads or default_threads()
         ranks = cfg.nproc if device == "cpu" else 1  # on GPUs fairseq spawns the ranks
-        os.environ["OMP_NUM_THREADS"] = str(max(1, threads // ranks))
+        per_rank = max(1, threads // ranks)
+        os.environ["OMP_NUM_THREADS"] = str(per_rank)
         if cfg.nproc > 1:
             logger.info("training on %s with %d processes (%s), %d CPU threads each, %s "
                         "tokens per process and batch", device, cfg.nproc,
-                        "gloo" if device == "cpu" else "NCCL", max(1, threads // ranks),
+                        "gloo" if device == "cpu" else "NCCL", per_rank,
                         args[args.index("--max-tokens") + 1])
         else:
             logger.info("training on %s (%d CPU threads)", device, threads)
