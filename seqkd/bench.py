@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from seqkd.config import setting
+from seqkd.config import MAX_BEAM, setting
 from seqkd.errors import SeqkdError
 from seqkd.procs import child_preexec
 from seqkd.textio import check_name
@@ -71,7 +71,7 @@ class SystemSpec:
         spec = cls(name=name, kind=kind, path=path)
         for opt in options:
             key, _, value = opt.partition("=")
-            if key == "beam" and value.isdigit():
+            if key == "beam" and value.isdigit() and 1 <= int(value) <= MAX_BEAM:
                 spec.beam = int(value)
             elif key == "compute_type" and value:
                 spec.compute_type = value
@@ -80,9 +80,9 @@ class SystemSpec:
             elif key in ("inter", "threads", "batch") and value.isdigit() and int(value) >= 1:
                 setattr(spec, key, int(value))
             else:
-                raise SeqkdError(f"--system {name}: unknown option {opt!r} (beam=N, "
-                                 "compute_type=T, vmap=0|1, inter=N, threads=N or batch=N, "
-                                 "N >= 1)")
+                raise SeqkdError(f"--system {name}: unknown option {opt!r} (beam=N with N "
+                                 f"from 1 to {MAX_BEAM}, compute_type=T, vmap=0|1, inter=N, "
+                                 "threads=N or batch=N, N >= 1)")
         if kind == "fairseq" and (spec.compute_type != "default" or spec.vmap or spec.inter > 1):
             raise SeqkdError(f"--system {name}: compute_type, vmap and inter are for ct2 "
                              "systems")
@@ -96,7 +96,8 @@ class BenchConfig:
     systems: List[SystemSpec] = field(default_factory=list)
     test_sets: List[str] = setting(help="test sets (default: the data folder's first)",
                                    default_factory=list)
-    beam: int = setting(5, "beam size of systems that do not name one", min=1)
+    beam: int = setting(5, "beam size of systems that do not name one", min=1,
+                        max=MAX_BEAM)
     batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
     threads: List[int] = setting(help="thread counts to measure (0: the physical cores this "
                                  "process may use)", default_factory=lambda: [1])
@@ -271,7 +272,9 @@ def speed_signature(row: Dict, cfg: "BenchConfig", cpu: str, versions: Dict[str,
 
 def system_shape(spec: SystemSpec):
     """The model's :class:`~seqkd.model_cost.ModelShape`, or None when it cannot be known (a
-    CTranslate2 export without a recorded shape whose source checkpoint is gone)."""
+    CTranslate2 export whose card records no shape: its row then has no MACs). Only a
+    checkpoint the user named as a fairseq system is read; a card's ``source_checkpoint`` is
+    never loaded, since a card is not something the user vouched for."""
     from seqkd.checkpoints import checkpoint_of, checkpoint_shape
     from seqkd.decoders import export_model_dir
     from seqkd.model_cost import ModelShape
@@ -280,10 +283,15 @@ def system_shape(spec: SystemSpec):
         return checkpoint_shape(checkpoint_of(spec.path))
     card_path = export_model_dir(spec.path) / "card.json"
     card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
-    if card.get("shape"):
-        return ModelShape(**card["shape"])
-    source = Path(card.get("source_checkpoint") or "/nonexistent")
-    return checkpoint_shape(source) if source.is_file() else None
+    shape = card.get("shape")
+    if isinstance(shape, dict):
+        try:
+            return ModelShape(**shape)
+        except TypeError:
+            pass
+    logger.info("%s: its card records no model shape; the row has no MACs per token",
+                spec.name)
+    return None
 
 
 def cost_fields(shape, src_pieces: int, tgt_pieces: int, beam: int, seconds: float) -> Dict:
@@ -564,6 +572,9 @@ def plot(rows: List[Dict], path: Path, batch_tokens: Optional[int] = None) -> No
     """BLEU against single-thread words/s, one panel per test set, labels that do not
     overlap; rows measured at ``batch_tokens`` (default: the first row's), one batch at a
     time."""
+    # matplotlib keeps a font cache in ~/.cache and ~/.config unless told otherwise: keep it
+    # beside the plot, inside the folder the user named
+    os.environ.setdefault("MPLCONFIGDIR", str(path.parent / ".matplotlib"))
     import matplotlib
 
     matplotlib.use("Agg")

@@ -119,6 +119,17 @@ def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
         raise SeqkdError(f"{what} {p} cannot be read as a torch checkpoint "
                          f"({type(e).__name__}: {reason}); it may be truncated (copy it "
                          "again) or not a checkpoint at all") from None
+    if zipfile.is_zipfile(p):
+        # torch's reader does not check the archive's CRCs: damaged tensor bytes would load
+        # (and export, and translate) as garbage without a word
+        try:
+            with zipfile.ZipFile(p) as z:
+                damaged = z.testzip()
+        except (zipfile.BadZipFile, OSError) as e:
+            damaged = f"the archive ({e})"
+        if damaged:
+            raise SeqkdError(f"{what} {p} is corrupt: {damaged} fails its checksum (CRC); "
+                             "copy the checkpoint again or use another one")
     if not isinstance(state, dict) or "model" not in state or not (
             state.get("cfg") is not None or state.get("args") is not None):
         raise SeqkdError(f"{what} {p} is a torch file but not a fairseq checkpoint (it needs "

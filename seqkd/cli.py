@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import logging
 import os
 import shlex
+import shutil
 import sys
+from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from seqkd import __version__
@@ -25,21 +28,6 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="overwrite a finished run in the output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
-
-
-def add_threads(p: argparse.ArgumentParser, default: int = 0) -> None:
-    p.add_argument("--threads", type=int, default=default,
-                   help="CPU threads (0: the physical cores this process may use, so a "
-                        "loaded or hyper-threaded machine is not oversubscribed; default: "
-                        f"{default})")
-
-
-def add_decoding(p: argparse.ArgumentParser, beam: int = 5) -> None:
-    p.add_argument("--beam", type=int, default=beam, help=f"beam size (default: {beam})")
-    p.add_argument("--batch-tokens", type=int, default=1024,
-                   help="batch size in source tokens (default: 1024)")
-    p.add_argument("--max-len", type=int, default=200,
-                   help="maximum output length in pieces (default: 200)")
 
 
 def add_teachers(p: argparse.ArgumentParser, flag: str = "--teacher", required: bool = True) -> None:
@@ -195,34 +183,29 @@ def cmd_export(args) -> int:
 
 
 def build_translate(sub) -> None:
+    from seqkd.translate import TranslateConfig
+
     p = sub.add_parser("translate", help="translate stdin to stdout with an exported model",
                        description="Read raw text on standard input, write detokenized "
                                    "translations on standard output, one line per line.")
     p.add_argument("model", help="an `seqkd export` output folder")
-    add_decoding(p)
-    p.add_argument("--batch-lines", type=int, default=256,
-                   help="lines read before translating a block (default: 256)")
-    p.add_argument("--vmap", action="store_true",
-                   help="restrict each output to the export's vocabulary map (needs "
-                        "`seqkd export --vmap`)")
-    p.add_argument("--max-input-len", type=int, default=1024,
-                   help="longest input in SentencePiece pieces; a longer line is cut to it "
-                        "and named in a warning on stderr (default: 1024)")
-    p.add_argument("--compute-type", default="default",
-                   help="CTranslate2 compute type (default: the exported one)")
-    add_threads(p, default=1)
+    add_arguments(p, TranslateConfig)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_translate)
 
 
 def cmd_translate(args) -> int:
-    from seqkd.translate import ExportedModel, translate_stream
+    from seqkd.translate import TranslateConfig, translate_stream
 
-    model = ExportedModel(args.model, beam=args.beam, threads=args.threads,
-                          batch_tokens=args.batch_tokens, compute_type=args.compute_type,
-                          max_len=args.max_len, max_input_len=args.max_input_len,
-                          use_vmap=args.vmap)
-    n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=args.batch_lines)
+    cfg = config_from(TranslateConfig, args)
+    model = cfg.load()
+    try:
+        n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=cfg.batch_lines)
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, as other filters do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     logger.info("translated %d lines", n)
     return 0
 
@@ -318,6 +301,24 @@ def setup_logging(quiet: bool = False) -> None:
     root.setLevel(logging.INFO)
 
 
+def os_error_message(e: OSError) -> Optional[str]:
+    """One line for the errors of the machine rather than of seqkd (a full disk, a folder
+    that cannot be written), or None for anything else."""
+    where = e.filename or "an output file"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        folder = Path(where).parent if e.filename else Path.cwd()
+        try:
+            free = f"{shutil.disk_usage(folder).free / 1e6:.0f} MB free there now"
+        except OSError:
+            free = "free space unknown"
+        return (f"no space left on the device while writing {where} ({free}); unfinished "
+                "outputs are under temporary names and were not kept: free some space, or "
+                "choose a folder on another disk, and run again")
+    if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return f"cannot write {where} ({e.strerror}); give a folder you may write to"
+    return None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -327,6 +328,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return args.func(args)
     except SeqkdError as e:
         print(f"seqkd {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        message = os_error_message(e)
+        if message is None:
+            raise
+        print(f"seqkd {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"seqkd {args.command}: interrupted; finished outputs are kept and a re-run "

@@ -10,10 +10,15 @@ judged before any stage starts.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from typing import Any, Dict, List, Tuple, Type
 
 from seqkd.errors import SeqkdError
+
+#: the largest beam any stage accepts: beyond it memory grows past what a translation needs
+#: (a beam of 100,000 asks CTranslate2 for gigabytes) and quality does not improve
+MAX_BEAM = 64
 
 
 def _type_name(tp) -> str:
@@ -108,6 +113,11 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
         if choices and converted is not None and converted not in choices:
             problems.append(f"{where}{name} must be one of {', '.join(map(str, choices))}, "
                             f"got {converted!r}")
+        pattern = meta.get("pattern")
+        if pattern and isinstance(converted, str) and not re.fullmatch(pattern, converted):
+            problems.append(f"{where}{name} {converted!r} is not allowed: use letters, digits, "
+                            "'_', '-' and '.' only, starting with a letter or digit (it "
+                            "becomes part of file names)")
         lo, hi = meta.get("min"), meta.get("max")
         if isinstance(converted, (int, float)) and not isinstance(converted, bool):
             if lo is not None and converted < lo:
@@ -166,14 +176,17 @@ class Problems:
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices=None, min=None,
-            max=None, flag: str | None = None, metavar: str | None = None,
+            max=None, pattern: str | None = None, flag: str | None = None,
+            metavar: str | None = None,
             default_factory: Any = dataclasses.MISSING):
     """A config field that is also its command-line option: type from the annotation, default,
     help, allowed values and bounds written once, here. The CLI option is ``--field-name``
-    (or ``flag``); YAML values are checked against the same ``choices``/``min``/``max``."""
+    (or ``flag``); YAML values are checked against the same ``choices``/``min``/``max`` and,
+    for names that become file names, ``pattern`` (a regular expression the whole value must
+    match)."""
     meta = {"help": help}
-    for key, value in (("choices", choices), ("min", min), ("max", max), ("flag", flag),
-                       ("metavar", metavar)):
+    for key, value in (("choices", choices), ("min", min), ("max", max), ("pattern", pattern),
+                       ("flag", flag), ("metavar", metavar)):
         if value is not None:
             meta[key] = tuple(value) if key == "choices" else value
     if default_factory is not dataclasses.MISSING:

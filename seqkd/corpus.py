@@ -16,7 +16,11 @@ def load_spm(path: str | Path):
     import sentencepiece as spm
 
     require_file(path, "SentencePiece model")
-    return spm.SentencePieceProcessor(model_file=str(path))
+    try:
+        return spm.SentencePieceProcessor(model_file=str(path))
+    except (RuntimeError, OSError) as e:
+        raise SeqkdError(f"{path} is not a SentencePiece model ({str(e).strip()[:120]}); give "
+                         "the .model file that spm_train wrote") from None
 
 
 def encode_file(sp, src: Path, dest: Path) -> None:
@@ -55,7 +59,17 @@ class Prepared:
         if not done.is_file():
             raise SeqkdError(f"{self.path} is not a finished prepare folder (no DONE.json); "
                              "run `seqkd prepare` first")
-        self.settings = json.loads(done.read_text())["settings"]
+        try:
+            record = json.loads(done.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise SeqkdError(f"{done} is damaged (not JSON); run `seqkd prepare` into "
+                             f"{self.path} again") from None
+        stage = record.get("stage") if isinstance(record, dict) else None
+        if stage != "prepare" or "src" not in (record.get("settings") or {}):
+            raise SeqkdError(f"{self.path} is not a prepare folder (it holds a finished "
+                             f"{stage or 'unknown'} stage); give the output folder of "
+                             "`seqkd prepare` (WORK/data)")
+        self.settings = record["settings"]
         self.src = self.settings["src"]
         self.tgt = self.settings["tgt"]
         self.bin = self.path / "bin"

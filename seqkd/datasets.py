@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional, Tuple
 
-import yaml
-
+from seqkd.config import field_problems
 from seqkd.errors import SeqkdError
-from seqkd.textio import SAFE_NAME, atomic_path, sha256_file
+from seqkd.textio import SAFE_NAME, atomic_path, check_name, load_yaml, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +53,12 @@ def registry_dir() -> Path:
 
 def cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqkd"
+    path = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME",
+                                                     Path.home() / ".cache")) / "seqkd"
+    if path.exists() and not path.is_dir():
+        raise SeqkdError(f"the download cache {path} is a file, not a folder: point "
+                         f"{CACHE_ENV} at a folder")
+    return path
 
 
 @dataclass
@@ -66,7 +68,7 @@ class Manifest:
     splits: Dict[str, Any]
     #: plain files: BASE_URL + name, digests in ``sha256``
     base_url: str = ""
-    sha256: Dict[str, str] = field(default_factory=dict)
+    sha256: Dict[str, Any] = field(default_factory=dict)
     #: files with their own URL (archives): name -> {url, sha256[, size]}
     files: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     description: str = ""
@@ -78,7 +80,7 @@ class Manifest:
             entry = self.files[file_name]
             return entry["url"], entry["sha256"]
         if file_name in self.sha256:
-            return self.base_url + file_name, self.sha256[file_name]
+            return self.base_url + file_name, str(self.sha256[file_name])
         raise SeqkdError(f"{file_name} is not in the manifest of {self.name}")
 
     def parts(self, split: str) -> List[Dict[str, str]]:
@@ -109,18 +111,23 @@ def available() -> List[str]:
 
 
 def load_manifest(name: str) -> Manifest:
+    check_name(name, "dataset name")  # a path would read and write outside the registry
     path = registry_dir() / f"{name}.yaml"
     if not path.is_file():
         raise SeqkdError(
             f"unknown dataset {name!r}; registered: {', '.join(available()) or 'none'} "
             f"(manifests live in {registry_dir()}). {OWN_FILES_HINT}")
-    raw = yaml.safe_load(path.read_text())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SeqkdError(f"bad dataset manifest {path}: it is not UTF-8 text") from None
+    raw = load_yaml(text, f"dataset manifest {path}")
     if not isinstance(raw, dict):
         raise SeqkdError(f"bad dataset manifest {path}: it must be a mapping of keys")
-    try:
-        manifest = Manifest(**raw)
-    except TypeError as e:
-        raise SeqkdError(f"bad dataset manifest {path}: {e}") from None
+    values, problems = field_problems(Manifest, raw, "")
+    if problems:  # keys and types first: the path checks below need the right types
+        raise SeqkdError(f"bad dataset manifest {path}:\n  " + "\n  ".join(problems))
+    manifest = Manifest(**values)
     problems = manifest_problems(manifest, name)
     if problems:
         raise SeqkdError(f"bad dataset manifest {path}:\n  " + "\n  ".join(problems))
@@ -129,8 +136,19 @@ def load_manifest(name: str) -> Manifest:
 
 def _relative_member(member: str) -> bool:
     """An archive member path that stays inside the folder it is extracted to."""
-    p = PurePosixPath(member.format(lang="xx"))
+    try:
+        p = PurePosixPath(member.format(lang="xx"))
+    except (KeyError, IndexError, ValueError):
+        return False
     return bool(member) and not p.is_absolute() and ".." not in p.parts and "\\" not in member
+
+
+def _formatted(name) -> str:
+    """A file name template with the language filled in ('' when the template is broken)."""
+    try:
+        return str(name).format(lang="xx")
+    except (KeyError, IndexError, ValueError):
+        return ""
 
 
 def manifest_problems(m: Manifest, expected_name: str) -> List[str]:
@@ -146,17 +164,22 @@ def manifest_problems(m: Manifest, expected_name: str) -> List[str]:
         if not SAFE_NAME.fullmatch(str(f)):
             problems.append(f"file name {f!r} must be a plain name (letters, digits, '_', "
                             "'-', '.'), not a path")
+    if not isinstance(m.splits, dict):
+        return problems + [f"splits must be a mapping of split names, got {m.splits!r}"]
     for split, spec in m.splits.items():
         if not SAFE_NAME.fullmatch(str(split)):
             problems.append(f"split name {split!r} must be a plain name")
-        parts = [spec] if isinstance(spec, (str, dict)) else (spec or [])
+        parts = [spec] if isinstance(spec, (str, dict)) else spec
+        if not isinstance(parts, list):
+            problems.append(f"split {split}: must be a prefix, a part (file/member or "
+                            f"sacrebleu) or a list of parts, got {spec!r}")
+            continue
         for part in parts:
             if isinstance(part, str):
                 if not SAFE_NAME.fullmatch(part):
                     problems.append(f"split {split}: prefix {part!r} must be a plain name")
             elif isinstance(part, dict):
-                if "file" in part and not SAFE_NAME.fullmatch(
-                        str(part["file"]).format(lang="xx")):
+                if "file" in part and not SAFE_NAME.fullmatch(_formatted(part["file"])):
                     problems.append(f"split {split}: file {part['file']!r} must be a plain name")
                 if "member" in part and not _relative_member(str(part["member"])):
                     problems.append(f"split {split}: member {part['member']!r} must be a "

@@ -200,6 +200,9 @@ class ExportedModel:
         if not (d / "spm.model").is_file():
             raise SeqkdError(f"{model_dir} is not an `seqkd export` folder (no spm.model "
                              "beside model.bin)")
+        if not (d / "card.json").is_file():
+            raise SeqkdError(f"{model_dir} has no card.json: the export did not finish; run "
+                             "`seqkd export` again")
         if use_vmap and not (d / "vmap.txt").is_file():
             raise SeqkdError(f"{model_dir} has no vocabulary map (vmap.txt): export it with "
                              "`seqkd export --vmap`")

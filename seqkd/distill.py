@@ -31,12 +31,12 @@ from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 
 
 from seqkd.errors import SeqkdError
-from seqkd.config import check_config, setting
+from seqkd.config import MAX_BEAM, check_config, setting
 from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
 from seqkd.fairseq_tools import binarize, check_checkpoint_dictionary
 from seqkd.corpus import Prepared, encode_file, load_spm
 from seqkd.procs import waiting_lock
-from seqkd.stage import Stage, default_threads
+from seqkd.stage import Stage, default_threads, file_digest
 from seqkd.textio import atomic_path, progress, read_lines, write_lines, write_text
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class DistillConfig:
                            choices=DECODERS)
     compute_type: str = setting("int8", "CTranslate2 teacher quantization (float16 on a GPU)",
                                 choices=("int8", "float32", "int16", "float16"))
-    beam: int = setting(5, "beam size", min=1)
+    beam: int = setting(5, "beam size", min=1, max=MAX_BEAM)
     nbest: int = setting(0, "n-best size for seq-inter (0: the beam size)", min=0)
     select_metric: str = setting("bleu", "seq-inter: sentence-level similarity to the reference",
                                  choices=("bleu", "chrf"))
@@ -91,6 +91,22 @@ class DistillConfig:
 
     def input_files(self) -> List[Path]:
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
+
+    def __post_init__(self):
+        """Rules that combine settings, checked when the config is built."""
+        problems = []
+        if self.loop_repeats == 1:
+            problems.append(f"loop_repeats must be 0 (off) or at least 2, got "
+                            f"{self.loop_repeats}")
+        if self.method == "seq-inter" and self.n_hypotheses() < 2:
+            problems.append("seq-inter needs an n-best list: use nbest 2 or more (and a beam "
+                            "at least as large)")
+        if self.n_hypotheses() > self.beam:
+            problems.append(f"nbest ({self.n_hypotheses()}) cannot exceed beam ({self.beam})")
+        if not self.teachers:
+            problems.append("give the teacher checkpoint(s) with --teacher")
+        if problems:
+            raise SeqkdError("; ".join(problems))
 
     def n_hypotheses(self) -> int:
         if self.method == "seq-kd":
@@ -148,11 +164,15 @@ def merge_chunks(out: Path, ranges: Sequence[Tuple[int, int]]) -> List[List[Tupl
                          f"(chunks {shown}); run the missing shards, then merge")
     merged: List[List[Tuple[str, float]]] = []
     for i, (start, end) in enumerate(ranges):
-        rows = [json.loads(line)["hyps"] for line in read_lines(chunk_path(out, i))]
-        if len(rows) != end - start:
-            raise SeqkdError(f"{chunk_path(out, i)} has {len(rows)} lines, expected "
-                             f"{end - start}; delete it and run distill again")
-        merged.extend([[(h, float(s)) for h, s in row] for row in rows])
+        path = chunk_path(out, i)
+        try:
+            rows = [json.loads(line)["hyps"] for line in read_lines(path)]
+            if len(rows) != end - start:
+                raise ValueError(f"{len(rows)} lines, expected {end - start}")
+            merged.extend([[(h, float(s)) for h, s in row] for row in rows])
+        except (ValueError, KeyError, TypeError) as e:
+            raise SeqkdError(f"{path} is damaged ({str(e)[:80]}); delete it and run distill "
+                             "again: only that chunk is decoded again") from None
     return merged
 
 
@@ -210,6 +230,26 @@ def anomaly(src: str, hyp: str, score: float, min_score: Optional[float],
     return None
 
 
+def all_filtered_message(n: int, reasons: Dict[str, int], empty_dropped: int) -> str:
+    """What to say when no distilled pair is left: the count of each reason and its likely
+    cause."""
+    counts = dict(reasons)
+    if empty_dropped:
+        counts["empty (--empty drop)"] = counts.get("empty (--empty drop)", 0) + empty_dropped
+    listed = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    top = max(counts, key=counts.get) if counts else ""
+    hint = {
+        "loop": "the teacher repeats itself, as an under-trained teacher does: train it "
+                "longer, or check that it is the teacher you meant",
+        "length_ratio": "the outputs' lengths are far from the sources': check the teacher "
+                        "and its language direction, or raise --max-len-ratio",
+        "low_score": "the teacher's scores are under --min-score: lower it or leave it unset",
+        "empty": "the teacher produced empty outputs: check the teacher and its vocabulary",
+    }.get(top.split(" ")[0], "check the teacher")
+    return (f"every one of the {n} distilled pairs was filtered out ({listed}; "
+            f"filter.tsv lists each line); likely cause: {hint}")
+
+
 # ---------------------------------------------------------------- the stage
 
 
@@ -224,7 +264,14 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
     if len(cfg.teachers) > 1:
         raise SeqkdError("the ctranslate2 decoder takes one teacher; decode an ensemble "
                          "with --decoder fairseq")
-    ct2_dir = out / f"teacher-ct2-{cfg.compute_type}"
+    # the conversion is keyed by the teacher file's content: another teacher (or the same
+    # path with new weights) never decodes with an old conversion
+    digest = file_digest(cfg.teachers[0]).split(":")[1][:16]
+    ct2_dir = out / f"teacher-ct2-{cfg.compute_type}-{digest}"
+    for old in out.glob("teacher-ct2-*"):
+        if old.is_dir() and old != ct2_dir:
+            logger.info("removing %s (a conversion of another teacher or compute type)", old)
+            shutil.rmtree(old, ignore_errors=True)
     # concurrent shards share one conversion: the first converts (under the lock), the others
     # wait and then load it; a finished conversion is never replaced
     with waiting_lock(out / f".teacher-ct2-{cfg.compute_type}.lock"):
@@ -240,16 +287,7 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
 
 
 def _validate(cfg: DistillConfig) -> None:
-    check_config(cfg)  # types, choices and bounds of every setting
-    if cfg.loop_repeats == 1:
-        raise SeqkdError(f"--loop-repeats must be 0 (off) or at least 2, got {cfg.loop_repeats}")
-    if cfg.method == "seq-inter" and cfg.n_hypotheses() < 2:
-        raise SeqkdError("seq-inter needs an n-best list: use --nbest 2 or more (and a beam "
-                         "at least as large)")
-    if cfg.n_hypotheses() > cfg.beam:
-        raise SeqkdError(f"--nbest ({cfg.n_hypotheses()}) cannot exceed --beam ({cfg.beam})")
-    if not cfg.teachers:
-        raise SeqkdError("give the teacher checkpoint(s) with --teacher")
+    check_config(cfg)  # types, choices and bounds; __post_init__ checked the combinations
 
 
 def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -> Dict:
@@ -258,7 +296,8 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     prepared = Prepared(cfg.data)
     # the stamp keeps the teachers as given (a train folder stays a folder); the decoder
     # gets the checkpoint files they stand for
-    stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True)
+    stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True,
+                  shared=True)  # shards of one distillation work here together
     cfg = dataclasses.replace(cfg, teachers=[
         str(check_checkpoint(checkpoint_of(t), "teacher checkpoint")) for t in cfg.teachers])
     for t in cfg.teachers:
@@ -365,8 +404,7 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
         keep_tgt.append(hyp)
     write_lines(out / "filter.tsv", ["line\treason\tscore\tlength_ratio"] + flagged)
     if not keep_src:
-        raise SeqkdError("every distilled pair was filtered out; check the teacher and the "
-                         "--min-score / --max-len-ratio thresholds")
+        raise SeqkdError(all_filtered_message(len(src_text), reasons, empty_dropped))
     text = out / "text"
     write_lines(text / f"train.{prepared.src}", keep_src)
     write_lines(text / f"train.{prepared.tgt}", keep_tgt)

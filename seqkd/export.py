@@ -12,6 +12,7 @@ plus the BLEU of the float32 and of the requested quantization.
 from __future__ import annotations
 
 import json
+import os
 import logging
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from seqkd.checkpoints import (check_checkpoint, checkpoint_of, checkpoint_shape
                                resolved_checkpoints)
 from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.stage import Stage, versions
-from seqkd.config import check_config, setting
+from seqkd.config import MAX_BEAM, check_config, setting
 from seqkd.corpus import Prepared, decode_text, load_spm
 from seqkd.textio import read_lines, require_file, sha256_file, write_text
 
@@ -45,7 +46,7 @@ class ExportConfig:
     fidelity_test: Optional[str] = setting(
         None, "compare fairseq and CTranslate2 float32 1-best outputs on this test set, and "
         "report the BLEU of the export", metavar="TEST_SET")
-    beam: int = setting(5, "fidelity check beam size", min=1)
+    beam: int = setting(5, "fidelity check beam size", min=1, max=MAX_BEAM)
     batch_tokens: int = setting(1024, "fidelity check batch size in source tokens", min=1)
     min_agreement: float = setting(0.98, "fidelity: required share of identical 1-best "
                                    "outputs", min=0.0, max=1.0)
@@ -135,6 +136,14 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
         return stage.finished()["summary"]
     try:
         model_dir = out / "model"
+        # the model is built under a hidden name and renamed when its card is written, so a
+        # killed export never leaves a folder that translate would serve; leftovers of an
+        # unfinished run (this stage is not finished, or begin() would have returned) go
+        building = out / ".model.building"
+        for stale in (model_dir, building, *out.glob(".fidelity.*")):
+            if stale.exists():
+                logger.info("removing %s (left by an unfinished export)", stale)
+                shutil.rmtree(stale)
         vmap_info = None
         vmap_file = None
         if cfg.vmap:
@@ -154,10 +163,10 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
             vmap_info = build_vocabulary_map(*pieces, vmap_file, top_k=cfg.vmap_top_k)
             vmap_info["data"] = str(source)
         t0 = time.time()
-        convert_to_ct2(checkpoint, prepared.bin, model_dir, cfg.quantization, vmap=vmap_file)
-        shutil.copyfile(prepared.spm, model_dir / "spm.model")
-        logger.info("converted %s to %s (%s) in %.1f s", checkpoint, model_dir,
-                    cfg.quantization, time.time() - t0)
+        convert_to_ct2(checkpoint, prepared.bin, building, cfg.quantization, vmap=vmap_file)
+        shutil.copyfile(prepared.spm, building / "spm.model")
+        logger.info("converted %s (%s) in %.1f s", checkpoint, cfg.quantization,
+                    time.time() - t0)
         card = {
             "source_checkpoint": str(checkpoint.resolve()),
             "source_sha256": sha256_file(checkpoint),
@@ -171,12 +180,14 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
                          "was written by this pipeline or named by the user, so it is trusted "
                          "to be unpickled in full",
             "versions": versions(),
-            "size_bytes": sum(f.stat().st_size for f in model_dir.iterdir() if f.is_file()),
-            "scores": fidelity_check(cfg, checkpoint, prepared, model_dir)
+            "size_bytes": sum(f.stat().st_size for f in building.iterdir() if f.is_file()),
+            "scores": fidelity_check(cfg, checkpoint, prepared, building)
             if cfg.fidelity_test else None,
         }
-        write_text(model_dir / "card.json", json.dumps(card, indent=2) + "\n")
-        write_text(model_dir / "README.md", _card_markdown(card))
+        write_text(building / "card.json", json.dumps(card, indent=2) + "\n")
+        write_text(building / "README.md", _card_markdown(card))
+        os.replace(building, model_dir)
+        logger.info("model written to %s", model_dir)
         stage.finish({"model_dir": str(model_dir), "card": card})
         return {"model_dir": str(model_dir), "card": card}
     finally:

@@ -217,5 +217,57 @@ def teacher_dictionary_path(checkpoint: str | os.PathLike) -> Path:
 
 def check_checkpoint_dictionary(checkpoint: str | os.PathLike, dictionary: str | os.PathLike,
                                 role: str) -> None:
-    """Fail clearly unless the dictionary beside ``checkpoint`` equals ``dictionary`` (the data's)."""
-    check_same_dictionary(dictionary, teacher_dictionary_path(checkpoint), f"{role} {checkpoint}")
+    """Fail clearly unless the dictionary beside ``checkpoint`` equals ``dictionary`` (the
+    data's) and has as many entries as the checkpoint's embeddings have rows."""
+    own = teacher_dictionary_path(checkpoint)
+    check_same_dictionary(dictionary, own, f"{role} {checkpoint}")
+    rows = embedding_rows(checkpoint)
+    size = dictionary_size(own)
+    if rows is not None and rows != size:
+        raise SeqkdError(
+            f"{role} {checkpoint}: its embeddings have {rows} rows but the dictionary beside it "
+            f"({own}) has {size} entries (4 special symbols + {size - 4} lines); it is not the "
+            "dictionary this checkpoint was trained with: put that one beside it as dict.txt")
+
+
+def check_dictionary_file(path: str | os.PathLike) -> None:
+    """One clear error unless ``path`` is a fairseq dictionary: UTF-8 lines of a symbol and
+    a count (optionally followed by ``#fairseq:overwrite``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise SeqkdError(f"fairseq dictionary not found: {p}")
+    try:
+        with open(p, encoding="utf-8") as f:
+            for n, line in enumerate(f, start=1):
+                fields = line.rstrip("\n").split(" ")
+                if fields[-1] == "#fairseq:overwrite":
+                    fields = fields[:-1]
+                if len(fields) < 2 or not fields[-1].lstrip("-").isdigit():
+                    raise SeqkdError(f"{p} is not a fairseq dictionary: line {n} is {line[:60]!r}"
+                                     ", not 'SYMBOL COUNT'; give the dict.txt that "
+                                     "fairseq-preprocess or `seqkd prepare` wrote")
+    except UnicodeDecodeError:
+        raise SeqkdError(f"{p} is not a fairseq dictionary (not UTF-8 text)") from None
+
+
+#: symbols fairseq adds before a dictionary file's entries (<s>, <pad>, </s>, <unk>)
+SPECIAL_SYMBOLS = 4
+
+
+def dictionary_size(path: str | os.PathLike) -> int:
+    """The number of entries of a fairseq dictionary: its lines plus the special symbols."""
+    with open(path, encoding="utf-8") as f:
+        return SPECIAL_SYMBOLS + sum(1 for line in f if line.strip())
+
+
+def embedding_rows(checkpoint: str | os.PathLike) -> int | None:
+    """Rows of a fairseq checkpoint's target embedding (its dictionary size), or None when
+    the checkpoint has no such tensor."""
+    from seqkd.checkpoints import load_mapped
+
+    model = load_mapped(checkpoint).get("model") or {}
+    for key in ("decoder.embed_tokens.weight", "decoder.output_projection.weight",
+                "encoder.embed_tokens.weight"):
+        if key in model:
+            return int(model[key].shape[0])
+    return None

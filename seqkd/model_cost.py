@@ -22,6 +22,18 @@ from dataclasses import asdict, dataclass
 from typing import Dict, Mapping, Optional, Sequence
 
 
+#: the presets' fairseq architectures (registered by the plugin): name -> (encoder layers, decoder layers, width, ffn width, heads)
+ARCH_SHAPES = {
+    "seqkd_teacher_tiny": (2, 2, 64, 128, 2),
+    "seqkd_teacher_base": (6, 6, 256, 1024, 4),
+    "seqkd_teacher_wmt_base": (6, 6, 512, 2048, 8),  # transformer-base, for WMT-size data
+    "seqkd_student_tiny": (1, 1, 32, 64, 2),
+    "seqkd_student_small": (3, 1, 256, 512, 4),
+    "seqkd_student_deep_enc": (6, 2, 256, 1024, 4),
+    "seqkd_student_enc6_dec1": (6, 1, 256, 1024, 4),
+}
+
+
 @dataclass(frozen=True)
 class ModelShape:
     encoder_layers: int

@@ -25,10 +25,11 @@ from seqkd import datasets
 from seqkd.errors import SeqkdError
 from seqkd.config import setting
 from seqkd.corpus import encode_file, load_spm
-from seqkd.fairseq_tools import binarize
+from seqkd.fairseq_tools import binarize, check_dictionary_file
 from seqkd.stage import Stage
-from seqkd.textio import (atomic_path, check_no_empty, check_test_set_name, iter_lines, progress,
-                          read_parallel, require_file, write_lines, write_text)
+from seqkd.textio import (SAFE_NAME, atomic_path, check_no_empty, check_test_set_name,
+                          iter_lines, progress, read_parallel, require_file, write_lines,
+                          write_text)
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,10 @@ class PrepareConfig:
 
     out_dir: str
     dataset: Optional[str] = setting("multi30k", "registered dataset (seqkd/registry/*.yaml); "
-                                     "ignored with --train-prefix")
-    src: str = setting("en", "source language code (the suffix of your files)")
-    tgt: str = setting("de", "target language code")
+                                     "ignored with --train-prefix", pattern=SAFE_NAME.pattern)
+    src: str = setting("en", "source language code (the suffix of your files)",
+                       pattern=SAFE_NAME.pattern)
+    tgt: str = setting("de", "target language code", pattern=SAFE_NAME.pattern)
     #: local files instead of a registered dataset: prefixes, files are PREFIX.LANG
     train_prefix: Optional[str] = setting(None, "your own training files PREFIX.SRC and "
                                           "PREFIX.TGT (plain or .gz), instead of --dataset")
@@ -223,6 +225,10 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
     if cfg.dictionary and not cfg.spm_model:
         raise SeqkdError("--dict needs --spm-model: a dictionary is only valid with its "
                          "SentencePiece model")
+    if cfg.spm_model:  # files given: their kind is checked before any folder is made
+        load_spm(cfg.spm_model)
+    if cfg.dictionary:
+        check_dictionary_file(cfg.dictionary)
     if not cfg.train_prefix and cfg.dataset:  # a bad manifest or language: before any folder
         manifest = datasets.load_manifest(cfg.dataset)
         for lang in (cfg.src, cfg.tgt):

@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Dict, Iterator, Optional
 
 from seqkd.errors import SeqkdError
 
@@ -37,13 +37,32 @@ def child_preexec() -> Optional[Callable[[], None]]:
     return _die_with_parent if sys.platform.startswith("linux") else None
 
 
+LOCK_FILE = ".seqkd.lock"
+#: lock files this process holds (a nested lock of the same folder is the same lock: flock
+#: would refuse a second descriptor of one process as if it were another process)
+_HELD: Dict[str, int] = {}
+
+
 @contextlib.contextmanager
 def folder_lock(folder: Path, what: str, shared: bool = False) -> Iterator[None]:
     """Hold ``folder/.seqkd.lock`` while the block runs; fail at once, naming the holder's
-    pid, when another live process holds it (``shared`` locks only exclude exclusive ones)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".seqkd.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    pid, when another live process holds it (``shared`` locks only exclude exclusive ones).
+    Nested calls for one folder in one process share the outer lock."""
+    path = folder / LOCK_FILE
+    key = os.path.realpath(path)
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise SeqkdError(f"{what}: cannot write to {folder} ({e.strerror}); give a folder "
+                         "you may write to") from None
     try:
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
@@ -57,7 +76,11 @@ def folder_lock(folder: Path, what: str, shared: bool = False) -> Iterator[None]
         if not shared:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
     finally:
         os.close(fd)  # releases the lock
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-import yaml
-
 from seqkd.config import Problems
 from seqkd.errors import SeqkdError
+from seqkd.procs import folder_lock
 from seqkd.stage import Stage, clear_dir
+from seqkd.textio import SAFE_NAME, load_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +69,10 @@ def load_config(path: str | Path) -> Dict:
     if not p.is_file():
         raise SeqkdError(f"config not found: {p}")
     try:
-        cfg = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise SeqkdError(f"{p} is not valid YAML: {e}") from None
+        text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SeqkdError(f"{p} is not UTF-8 text") from None
+    cfg = load_yaml(text, str(p)) or {}
     if not isinstance(cfg, dict):
         raise SeqkdError(f"{p}: a config is a mapping of sections (work_dir, data, teacher, "
                          f"distill, students, export, bench), not a {type(cfg).__name__}")
@@ -165,11 +164,24 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
     else:
         problems.add("teacher: set teacher.checkpoints (existing teacher) or teacher.train")
 
+    def entry_name(section: str, name: Any, seen: set) -> bool:
+        """True when ``name`` can name a stage folder (problems noted otherwise)."""
+        if not isinstance(name, str) or not name:
+            problems.add(f"{section}: every entry needs a name")
+        elif not SAFE_NAME.fullmatch(name):
+            problems.add(f"{section}: name {name!r} is not allowed: use letters, digits, '_', "
+                         "'-' and '.' only (it names a folder)")
+        elif name in seen:
+            problems.add(f"{section}: two entries are named {name!r}; give each its own name")
+        else:
+            seen.add(name)
+            return True
+        return False
+
     distilled: Dict[str, Path] = {}
     for entry in _entries(problems, cfg, "distill"):
         name = entry.pop("name", None)
-        if not isinstance(name, str) or not name:
-            problems.add("distill: every entry needs a name")
+        if not entry_name("distill", name, set(distilled)):
             continue
         ddir = work / f"distill-{name}"
         dcfg = _fields(problems, DistillConfig, entry, f"distill {name}", data=str(data_dir),
@@ -181,12 +193,12 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
 
     export_cfg = section("export")
     students: List[str] = []
+    student_names: set = set()
     for entry in _entries(problems, cfg, "students"):
         name = entry.pop("name", None)
         source_name = entry.pop("data", "references")
         word_kd = entry.pop("word_kd", None)
-        if not isinstance(name, str) or not name:
-            problems.add("students: every entry needs a name")
+        if not entry_name("students", name, student_names):
             continue
         if source_name == "references":
             sdata, sdeps = data_dir, ["prepare"]
@@ -259,11 +271,11 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
 
 
 def _clear(steps: List[Step], why: str) -> None:
-    """Remove the folders of ``steps`` (those that exist), saying why in the log."""
+    """Empty the folders of ``steps`` (those that exist), saying why in the log."""
     for s in steps:
         if s.out_dir.exists():
-            logger.info("%s: removing %s (%s)", s.name, s.out_dir, why)
-            clear_dir(s.out_dir)
+            logger.info("%s: clearing %s (%s)", s.name, s.out_dir, why)
+            clear_dir(s.out_dir, why)
 
 
 def dependents(steps: List[Step], name: str) -> List[Step]:
@@ -288,6 +300,15 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
     if unknown:
         raise SeqkdError(f"no stage named {', '.join(unknown)} in {config_path}; its stages: "
                          f"{', '.join(names)}")
+    # one whole run per work folder at a time; runs of chosen stages (--only) may share it,
+    # each stage folder being locked by the process that writes it
+    work = (Path.cwd() / cfg["work_dir"]).resolve()
+    with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
+        return _run_steps(steps, only, restart)
+
+
+def _run_steps(steps: List[Step], only: Optional[List[str]],
+               restart: Optional[List[str]]) -> Dict[str, str]:
     for step in steps:
         if step.name in (restart or []):
             _clear([step, *dependents(steps, step.name)], f"{step.name} starts over")
@@ -305,12 +326,12 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
             continue
         _clear(dependents(steps, step.name), f"it depends on {step.name}, which runs again")
         if upstream_ran or (stage.finished() is not None and not stage.is_current()):
-            clear_dir(step.out_dir)
+            clear_dir(step.out_dir, "its settings or inputs changed")
         elif stage.unfinished_with_other_settings():
             # nothing finished is lost: an interrupted run whose settings changed starts over
             logger.info("%s: %s holds an unfinished run with other settings; starting it over",
                         step.name, step.out_dir)
-            clear_dir(step.out_dir)
+            clear_dir(step.out_dir, "an unfinished run with other settings")
         logger.info("=== %s", step.name)
         step.action()
         ran.add(step.name)

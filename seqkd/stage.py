@@ -8,6 +8,7 @@ settings over a finished stage is refused unless ``force`` is given.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -26,6 +27,7 @@ import yaml
 
 from seqkd import __version__
 from seqkd.errors import SeqkdError
+from seqkd.procs import LOCK_FILE, folder_lock
 from seqkd.textio import write_text
 
 logger = logging.getLogger(__name__)
@@ -155,7 +157,7 @@ class Stage:
     """
 
     def __init__(self, name: str, out_dir: Path, config: Any, force: bool = False,
-                 resumable: bool = False):
+                 resumable: bool = False, shared: bool = False):
         self.name = name
         self.out_dir = Path(out_dir)
         self.config = to_dict(config) if dataclasses.is_dataclass(config) else dict(config)
@@ -173,6 +175,11 @@ class Stage:
         self.resuming = False
         self._log_handler: Optional[logging.Handler] = None
         self._t0 = time.time()
+        #: held from begin() to close(): no other seqkd process writes here or clears the
+        #: folder meanwhile (``shared``: processes of one stage, such as distill shards, may
+        #: work here together)
+        self.shared = shared
+        self._lock = contextlib.ExitStack()
 
     @property
     def done_path(self) -> Path:
@@ -207,13 +214,22 @@ class Stage:
 
         Raises when it finished with other settings and ``force`` is off.
         Otherwise clears the done-stamp, writes the resolved config and starts
-        logging into ``out_dir/log.txt``.
+        logging into ``out_dir/log.txt``. The folder's lock is held until :meth:`close`.
         """
+        self._lock.enter_context(folder_lock(self.out_dir, self.name, shared=self.shared))
+        try:
+            return self._begin()
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _begin(self) -> bool:
         done = self.finished()
         if done is not None and not self.force:
             if done.get("config_hash") == self.hash:
                 logger.info("%s: already finished in %s with these settings; nothing to do "
                             "(use --force to run it again)", self.name, self.out_dir)
+                self._lock.close()
                 return False
             changed = sorted(k for k in set(self.settings) | set(done.get("settings", {}))
                              if self.settings.get(k) != done.get("settings", {}).get(k))
@@ -263,9 +279,35 @@ class Stage:
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+        self._lock.close()
 
 
-def clear_dir(path: Path) -> None:
-    """Remove a stage's folder (used with --force when outputs must be rebuilt)."""
-    if path.exists():
-        shutil.rmtree(path)
+def made_by_seqkd(path: Path) -> bool:
+    """True when ``path`` is a stage folder seqkd started: it holds the stage's config.yaml
+    or DONE.json, or nothing but seqkd's lock file."""
+    names = {p.name for p in path.iterdir()}
+    return bool({CONFIG_FILE, DONE_FILE} & names) or names <= {LOCK_FILE}
+
+
+def clear_dir(path: Path, why: str = "it runs again") -> None:
+    """Empty a stage's folder so that its stage starts over. Only a folder seqkd made is
+    touched, and only while no other seqkd process works in it (its lock is taken first);
+    anything else is one error that names the folder."""
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        raise SeqkdError(f"{path} must be cleared ({why}) but it is a "
+                         f"{'link' if path.is_symlink() else 'file'}, not a folder seqkd "
+                         "made; move it away, or choose another work_dir")
+    if not made_by_seqkd(path):
+        raise SeqkdError(f"{path} must be cleared ({why}) but it holds files seqkd did not "
+                         f"write (no {CONFIG_FILE}): move them away, or choose another "
+                         "work_dir")
+    with folder_lock(path, f"clearing {path}"):
+        for child in path.iterdir():
+            if child.name == LOCK_FILE:
+                continue  # the lock stays: a process waiting on it must see the same file
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()

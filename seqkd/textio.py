@@ -20,6 +20,8 @@ import zlib
 from pathlib import Path
 from typing import IO, Iterable, Iterator, List, Sequence
 
+import yaml
+
 from seqkd.errors import SeqkdError
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,28 @@ def read_parallel(src: str | os.PathLike, tgt: str | os.PathLike) -> tuple[List[
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 #: split names that seqkd itself gives the training and validation sets
 RESERVED_SPLITS = ("train", "valid")
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases: a config never needs them, and
+    nested aliases ("billion laughs") expand a few lines into gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise SeqkdError(f"YAML aliases (*{event.anchor}) are not allowed in seqkd files "
+                             f"(line {event.start_mark.line + 1}); write the values out")
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str, where: str):
+    """The data of a YAML document (safe types only, no aliases); one clear error otherwise."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+    except SeqkdError as e:
+        raise SeqkdError(f"{where}: {e}") from None
+    except yaml.YAMLError as e:
+        raise SeqkdError(f"{where} is not valid YAML: {e}") from None
 
 
 def check_name(name: str, what: str) -> str:

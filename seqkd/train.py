@@ -30,6 +30,7 @@ from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
 from seqkd.config import setting
 from seqkd.corpus import data_folder
 from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
+from seqkd.model_cost import ARCH_SHAPES
 from seqkd.procs import folder_lock
 from seqkd.stage import Stage, default_threads, resolve_device, versions
 from seqkd.textio import write_text
@@ -124,6 +125,27 @@ class TrainConfig:
                          min=1, metavar="N")
     extra_args: List[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        """Rules that combine settings, checked when the config is built (so `seqkd run`
+        reports them with every other problem before any stage starts)."""
+        problems = []
+        presets = PRESETS.get(self.role, {})
+        if self.preset not in presets:
+            problems.append(f"unknown {self.role} preset {self.preset!r}; choose from: "
+                            f"{', '.join(presets)}")
+        if self.max_updates is None and self.max_epoch is None:
+            problems.append("give a training budget: max_updates and/or max_epoch "
+                            "(--max-updates / --max-epoch)")
+        if self.kd_teachers and self.role != "student":
+            problems.append("word-level KD (--kd-teacher) is for students (--role student)")
+        if self.preset in presets and self.heads is not None:
+            width = self.embed_dim or ARCH_SHAPES[presets[self.preset].arch][2]
+            if width % self.heads:
+                problems.append(f"heads {self.heads} does not divide the width {width}; choose "
+                                f"a number of heads that does (e.g. {max(1, width // 64)})")
+        if problems:
+            raise SeqkdError("; ".join(problems))
+
     def input_files(self) -> List[Path]:
         # the data folder's stamp: a rerun of the stage that made it makes this one stale
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers)]
@@ -131,17 +153,7 @@ class TrainConfig:
 
 def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
                        device: str = "cpu") -> List[str]:
-    if cfg.role not in PRESETS:
-        raise SeqkdError(f"--role must be one of {', '.join(PRESETS)}, got {cfg.role!r}")
-    presets = PRESETS[cfg.role]
-    if cfg.preset not in presets:
-        raise SeqkdError(f"unknown {cfg.role} preset {cfg.preset!r}; "
-                         f"choose from: {', '.join(presets)}")
-    if cfg.max_updates is None and cfg.max_epoch is None:
-        raise SeqkdError("give a training budget: --max-updates and/or --max-epoch")
-    if cfg.kd_teachers and cfg.role != "student":
-        raise SeqkdError("word-level KD (--kd-teacher) is for students (--role student)")
-    p = presets[cfg.preset]
+    p = PRESETS[cfg.role][cfg.preset]  # both checked when the config was built
     args = [
         data / "bin", "--user-dir", PLUGIN_DIR, "--arch", p.arch, "--share-all-embeddings",
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0",
@@ -154,9 +166,6 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
         "--save-dir", save_dir, "--seed", str(cfg.seed), "--num-workers", "0",
         "--patience", str(cfg.patience), "--log-format", "simple", "--log-interval", "10",
     ]
-    if cfg.average_last < 0:
-        raise SeqkdError(f"--average-last must be 0 (off) or a positive number of epoch "
-                         f"checkpoints, got {cfg.average_last}")
     if cfg.average_last:
         args += ["--keep-last-epochs", str(cfg.average_last)]
     else:
@@ -205,9 +214,6 @@ def shape_args(cfg: TrainConfig) -> List[str]:
     """fairseq arguments for the shape settings given (the preset's architecture fills in
     the rest)."""
     width = cfg.embed_dim
-    if cfg.heads is not None and width is not None and width % cfg.heads:
-        raise SeqkdError(f"--heads {cfg.heads} does not divide --embed-dim {width}; choose "
-                         f"a number of heads that does (e.g. {width // 64 or 1})")
     out: List[str] = []
     for value, flags in ((cfg.encoder_layers, ["--encoder-layers"]),
                          (cfg.decoder_layers, ["--decoder-layers"]),

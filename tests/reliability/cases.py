@@ -104,6 +104,66 @@ def _checkpoint(d: Path, kind: str, data: Path, command: str, decoder: str = "")
     return ["export", str(p), "--data", str(data), "--out", str(d / "out")]
 
 
+def _fake_teacher(d: Path, data: Path, rows: Optional[int] = None,
+                  corrupt: bool = False) -> Path:
+    """A torch file shaped like a fairseq checkpoint (weights only) with ``rows`` embedding
+    rows (default: as many as the data's dictionary has entries), beside a copy of that
+    dictionary; ``corrupt`` overwrites 4 KB of its tensor bytes as a damaged copy would."""
+    import torch
+
+    from seqkd.fairseq_tools import dictionary_size
+
+    rows = rows or dictionary_size(data / "dict.txt")
+    p = d / "teacher.pt"
+    torch.save({"model": {"decoder.embed_tokens.weight": torch.ones(rows, 2048)},
+                "cfg": {"model": None}}, p)
+    if corrupt:
+        b = bytearray(p.read_bytes())
+        mid = len(b) // 2
+        b[mid:mid + 4096] = b"\x01" * 4096
+        p.write_bytes(bytes(b))
+    shutil.copyfile(data / "dict.txt", d / "dict.txt")
+    return p
+
+
+def _foreign_folder(d: Path) -> List[str]:
+    c = _corpus(d)
+    (d / "w" / "bench").mkdir(parents=True)
+    (d / "w" / "bench" / "notes.txt").write_text("mine\n")
+    return _config(d, f"work_dir: {d / 'w'}\ndata:\n  train_prefix: {c / 'train'}\n"
+                      f"  valid_prefix: {c / 'valid'}\n  vocab_size: 60\n"
+                      "teacher: {train: {preset: tiny, max_updates: 1}}\n"
+                      "bench: {test_sets: [valid]}\n") + ["--only", "prepare"]
+
+
+ALIAS_BOMB = """work_dir: w
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+"""
+
+BAD_MANIFEST = """name: evil
+langs: [en, de]
+files:
+  a.tgz: {url: "file:///nowhere/a.tgz", sha256: "0"}
+splits:
+  train: 5
+  valid: {file: a.tgz, member: "x.{foo}"}
+"""
+
+CROSS_SETTINGS = """work_dir: {w}
+data: {{train_prefix: {c}/train, valid_prefix: {c}/valid}}
+teacher: {{train: {{preset: tiny, max_updates: 1}}}}
+distill:
+  - {{name: inter, method: seq-inter, nbest: 1, beam: 4}}
+students:
+  - {{name: a, preset: huge, max_updates: 1}}
+  - {{name: b, preset: enc6-dec1, heads: 3, max_updates: 1}}
+  - {{name: b, preset: tiny, max_updates: 1}}
+"""
+
 EVIL_MEMBER = """name: evil
 langs: [en, de]
 files:
@@ -170,7 +230,87 @@ CASES = [
          ["cannot be read as a torch checkpoint"], "out/DONE.json", needs_data=True),
     Case("checkpoint-not-fairseq", "11.5", "a torch file that is not a fairseq checkpoint, "
          "given to export", None, ["not a fairseq checkpoint"], "out", needs_data=True),
+    # issue 20
+    Case("run-foreign-folder", "20.4", "`seqkd run --only prepare` where a stage folder it "
+         "would clear holds the user's own files", _foreign_folder,
+         ["w/bench must be cleared", "holds files seqkd did not write"], "w/data/DONE.json"),
+    Case("dataset-name-path", "20.5", "`prepare --dataset ../../x/esc` (a path, not a name)",
+         lambda d: ["prepare", "--out", str(d / "out"), "--dataset", "../../x/esc"],
+         ["dataset '../../x/esc' is not allowed"], "out"),
+    Case("manifest-malformed", "20.5", "a dataset manifest with a split that is a number and "
+         "a member template with an unknown field", lambda d: _manifest(d, BAD_MANIFEST),
+         ["bad dataset manifest", "split train: must be a prefix", "member 'x.{foo}'"], "out"),
+    Case("manifest-python-tag", "20.5", "a dataset manifest with a `!!python/object` tag",
+         lambda d: _manifest(d, "name: !!python/object/apply:os.system ['true']\n"),
+         ["not valid YAML"], "out"),
+    Case("config-cross-settings", "20.8", "a config with an unknown student preset, seq-inter "
+         "with `nbest: 1`, heads 3 at width 256 and two students of one name",
+         lambda d: _config(d, CROSS_SETTINGS.format(w=d / "w", c=_corpus(d))),
+         ["4 problems", "student a: preset must be one of", "seq-inter needs an n-best list",
+          "heads 3 does not divide the width 256", "two entries are named 'b'"], "w"),
+    Case("config-alias-bomb", "20.9", "a config with nested YAML aliases (\"billion laughs\")",
+         lambda d: _config(d, ALIAS_BOMB), ["YAML aliases (*a) are not allowed"], "w"),
+    Case("translate-beam", "20.10", "`translate --beam 100000`",
+         lambda d: ["translate", str(d), "--beam", "100000"], ["beam must be at most 64"]),
+    Case("bench-beam-zero", "20.10", "`bench --system s=ct2:PATH,beam=0`",
+         lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
+                    f"s=ct2:{d},beam=0"], ["unknown option 'beam=0'", "from 1 to 64"], "b"),
+    Case("translate-bounds", "20.14", "`translate --max-len 0 --threads -1`",
+         lambda d: ["translate", str(d), "--max-len", "0", "--threads", "-1"],
+         ["2 problems", "max_len must be at least 1", "threads must be at least 0"]),
+    Case("out-is-a-file", "20.14", "`prepare --out` naming an existing file",
+         lambda d: (d / "f").write_text("x") and _prepare(d)[:1] + ["--out", str(d / "f")]
+         + _prepare(d)[3:], ["cannot write to", "File exists"]),
+    Case("out-under-a-file", "20.14", "`prepare --out FILE/sub` (a folder that cannot be made)",
+         lambda d: (d / "f").write_text("x") and _prepare(d)[:1] + ["--out", str(d / "f" / "s")]
+         + _prepare(d)[3:], ["cannot write to", "Not a directory"]),
+    Case("spm-not-spm", "20.14", "`prepare --spm-model` given a file that is not a "
+         "SentencePiece model", lambda d: (d / "x.model").write_text("hello\n") and _prepare(
+             d, "--spm-model", str(d / "x.model")), ["is not a SentencePiece model"], "out"),
+    Case("cache-is-a-file", "20.14", "`SEQKD_CACHE` naming a file",
+         lambda d: _cache_file(d), ["the download cache", "is a file, not a folder"]),
+    Case("lang-code-path", "20.15", "`--src \"d/../../../../X\"` (a language code that is a "
+         "path)", lambda d: _prepare(d, "--src", "d/../../../../X"),
+         ["src 'd/../../../../X' is not allowed"], "out"),
+    Case("dict-wrong-size", "20.12", "a `dict.txt` beside the teacher with fewer entries than "
+         "its embeddings have rows", None, ["embeddings have", "rows but the dictionary"],
+         "out/DONE.json", needs_data=True),
+    Case("checkpoint-corrupt-bytes", "20.7", "4 KB overwritten inside a checkpoint's tensor "
+         "data, given to export", None, ["is corrupt", "fails its checksum (CRC)"], "out",
+         needs_data=True),
+    Case("data-is-not-prepare", "20.14", "`distill --data` given a folder of another stage",
+         None, ["is not a prepare folder"], "out", needs_data=True),
+    Case("chunk-damaged", "20.14", "a damaged chunk file in a distill folder", None,
+         ["chunk", "is damaged", "delete it"], "out/DONE.json", needs_data=True),
 ]
+
+
+def _cache_file(d: Path) -> List[str]:
+    (d / "cache").write_text("x")
+    os.environ["SEQKD_CACHE"] = str(d / "cache")  # restored by the test
+    return ["prepare", "--out", str(d / "out"), "--test-sets", "test_2016_flickr"]
+
+
+def _data_is_not_prepare(d: Path, data: Path) -> List[str]:
+    other = d / "student"
+    other.mkdir()
+    (other / "DONE.json").write_text('{"stage": "train (student)", "settings": {}}')
+    return ["distill", "--data", str(other), "--out", str(d / "out"), "--teacher",
+            str(_fake_teacher(d, data))]
+
+
+def _chunk_damaged(d: Path, data: Path) -> List[str]:
+    """A fake teacher makes decoding fail, so the damaged chunk must be met at the merge:
+    every chunk is there, one of them is not JSON."""
+    from seqkd.distill import chunk_path
+
+    n = sum(1 for _ in open(data / "text" / "train.en", encoding="utf-8"))
+    out = d / "out"
+    args = ["distill", "--data", str(data), "--out", str(out), "--teacher",
+            str(_fake_teacher(d, data)), "--merge-only", "--chunk-size", str(n)]
+    chunk_path(out, 0).parent.mkdir(parents=True)
+    chunk_path(out, 0).write_text("{not json\n")
+    return args
 
 DATA_SETUPS = {
     "checkpoint-truncated-ct2": lambda d, data: _checkpoint(d, "truncated", data, "distill",
@@ -180,4 +320,11 @@ DATA_SETUPS = {
     "checkpoint-not-torch": lambda d, data: _checkpoint(d, "not-torch", data, "distill",
                                                         "ctranslate2"),
     "checkpoint-not-fairseq": lambda d, data: _checkpoint(d, "not-fairseq", data, "export"),
+    "dict-wrong-size": lambda d, data: ["distill", "--data", str(data), "--out",
+                                        str(d / "out"), "--teacher",
+                                        str(_fake_teacher(d, data, 7))],
+    "checkpoint-corrupt-bytes": lambda d, data: ["export", str(_fake_teacher(
+        d, data, corrupt=True)), "--data", str(data), "--out", str(d / "out")],
+    "data-is-not-prepare": _data_is_not_prepare,
+    "chunk-damaged": _chunk_damaged,
 }

@@ -289,19 +289,20 @@ def test_device_reaches_fairseq_train_and_leaves_the_settings_hash_alone(tmp_pat
 
 
 def test_every_training_preset_names_an_architecture_the_plugin_registers():
-    import ast
     from pathlib import Path
 
     from seqkd.fairseq_tools import PLUGIN_DIR
+    from seqkd.model_cost import ARCH_SHAPES
     from seqkd.train import PRESETS
 
-    # read the plugin's table without importing it (fairseq registers only once)
-    tree = ast.parse((Path(PLUGIN_DIR) / "architectures.py").read_text())
-    table = next(ast.literal_eval(n.value) for n in tree.body
-                 if isinstance(n, ast.Assign) and n.targets[0].id == "SHAPES")
     archs = {p.arch for role in PRESETS.values() for p in role.values()}
-    assert archs <= set(table), archs - set(table)
-    assert table["seqkd_teacher_wmt_base"] == (6, 6, 512, 2048, 8)
+    assert archs <= set(ARCH_SHAPES), archs - set(ARCH_SHAPES)
+    assert ARCH_SHAPES["seqkd_teacher_wmt_base"] == (6, 6, 512, 2048, 8)
+    # the plugin registers exactly that table (read without importing it: fairseq registers
+    # an architecture only once per process)
+    text = (Path(PLUGIN_DIR) / "architectures.py").read_text()
+    assert "from seqkd.model_cost import ARCH_SHAPES as SHAPES" in text
+    assert "for _name, _dims in SHAPES.items():" in text
 
 
 def test_configs_built_in_code_are_checked_by_the_same_rules():
@@ -313,5 +314,5 @@ def test_configs_built_in_code_are_checked_by_the_same_rules():
         _validate(cfg)
     assert "2 problems" in str(e.value) and "method must be one of seq-kd, seq-inter" in \
         str(e.value) and "beam must be at least 1" in str(e.value)
-    with pytest.raises(SeqkdError, match="loop-repeats must be 0"):
-        _validate(DistillConfig(data="d", out_dir="o", teachers=["t.pt"], loop_repeats=1))
+    with pytest.raises(SeqkdError, match="loop_repeats must be 0"):
+        DistillConfig(data="d", out_dir="o", teachers=["t.pt"], loop_repeats=1)

@@ -44,7 +44,7 @@ def test_merge_restores_source_order_and_checks_sizes(tmp_path):
     _write_chunk(tmp_path, 1, [[["l2", -1.0]], [["l3", -1.0]]])
     assert [r[0][0] for r in merge_chunks(tmp_path, ranges)] == ["l0", "l1", "l2", "l3", "l4"]
     _write_chunk(tmp_path, 1, [[["l2", -1.0]]])
-    with pytest.raises(SeqkdError, match="has 1 lines, expected 2"):
+    with pytest.raises(SeqkdError, match="1 lines, expected 2"):
         merge_chunks(tmp_path, ranges)
 
 

@@ -75,8 +75,10 @@ def test_shape_settings_reach_fairseq_and_bad_heads_are_refused(tmp_path):
                                tmp_path / "c")
     assert not any(a.startswith("--encoder-layers") for a in plain)
     with pytest.raises(SeqkdError, match="does not divide"):
-        fairseq_train_args(TrainConfig(data="d", out_dir="o", max_epoch=1, embed_dim=384,
-                                       heads=5), tmp_path, tmp_path / "c")
+        TrainConfig(data="d", out_dir="o", max_epoch=1, embed_dim=384, heads=5)
+    # the preset's width counts when only the heads are given (enc6-dec1: 256)
+    with pytest.raises(SeqkdError, match="heads 3 does not divide the width 256"):
+        TrainConfig(data="d", out_dir="o", preset="enc6-dec1", max_epoch=1, heads=3)
 
 
 def test_plot_labels_do_not_overlap_when_points_crowd():
