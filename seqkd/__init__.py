@@ -1,7 +1,38 @@
-"""seqkd: sequence-level knowledge distillation for neural machine translation."""
+"""seqkd: sequence-level knowledge distillation for neural machine translation.
+
+For a service that embeds an exported student::
+
+    import seqkd
+
+    model = seqkd.load("runs/x/export-seqkd/model", beam=1)
+    print(model.translate(["A dog runs on the beach."]))
+"""
+
+from __future__ import annotations
 
 __version__ = "0.2.0"
 
 from seqkd.errors import SeqkdError  # noqa: E402
 
-__all__ = ["SeqkdError", "__version__"]
+
+def load(folder: str, beam: int = 1, vmap: bool = False, compute_type: str = "default",
+         threads: int = 1, max_len: int = 200, max_input_len: int = 1024,
+         batch_tokens: int = 1024):
+    """An exported model (the folder `seqkd export` wrote, or its ``model/``), ready to
+    translate: ``load(folder).translate(lines)`` returns one detokenized translation per
+    line. The same object and the same checks as ``seqkd translate`` (settings out of bounds
+    and folders that are not finished exports are one :class:`SeqkdError`); ``vmap`` uses
+    the export's vocabulary map, ``compute_type`` overrides the stored one (``int8`` over a
+    float32 export with a map is the fastest greedy setting measured)."""
+    from seqkd.config import Problems
+    from seqkd.translate import TranslateConfig
+
+    problems = Problems("seqkd.load")
+    cfg = problems.build(TranslateConfig, dict(
+        model=str(folder), beam=beam, vmap=vmap, compute_type=compute_type, threads=threads,
+        max_len=max_len, max_input_len=max_input_len, batch_tokens=batch_tokens), "")
+    problems.raise_if_any()
+    return cfg.load()
+
+
+__all__ = ["SeqkdError", "__version__", "load"]

@@ -267,8 +267,29 @@ def cmd_run(args) -> int:
     return 0
 
 
+def build_kd_gain(sub) -> None:
+    p = sub.add_parser("kd-gain", help="the KD gain over same-shape baselines against speed, "
+                                       "from a bench report",
+                       description="Pair each KD student of a bench report with the baseline "
+                                   "of the same name suffix (seqkd-X with baseline-X) and "
+                                   "write the BLEU gain against the student's words/s: "
+                                   "kd-gain.md, kd-gain.json, kd-gain.png.")
+    p.add_argument("report", help="a bench report.json")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--beam", type=int, default=1, help="the beam the plot shows (default: 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    p.set_defaults(func=cmd_kd_gain)
+
+
+def cmd_kd_gain(args) -> int:
+    from seqkd.kd_gain import markdown, write
+
+    print(markdown(write(args.report, args.out, args.beam)), end="")
+    return 0
+
+
 SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_export,
-                               build_translate, build_bench, build_run]
+                               build_translate, build_bench, build_run, build_kd_gain]
 
 
 def build_parser() -> argparse.ArgumentParser:

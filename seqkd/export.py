@@ -198,6 +198,10 @@ def _card_markdown(card: Dict) -> str:
     lines = [f"# seqkd export: {card['languages'][0]}→{card['languages'][1]}, "
              f"CTranslate2 {card['quantization']}", "",
              "Translate: `seqkd translate THIS_FOLDER < input.txt > output.txt`", "",
+             "From Python:", "", "```python", "import seqkd", "",
+             "model = seqkd.load(\"THIS_FOLDER\", beam=1)",
+             "print(model.translate([\"A first sentence.\", \"A second one.\"]))", "```",
+             "",
              f"- source checkpoint: `{card['source_checkpoint']}` (sha256 {card['source_sha256']})",
              f"- size: {card['size_bytes'] / 1e6:.1f} MB",
              "- shape: " + (", ".join(f"{k} {v}" for k, v in card["shape"].items())

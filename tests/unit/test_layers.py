@@ -8,7 +8,8 @@ import seqkd
 
 PKG = Path(seqkd.__file__).resolve().parent
 STAGES = {"prepare", "train", "distill", "export", "translate", "bench"}
-ORCHESTRATORS = {"cli", "run", "__main__"}
+# __init__ is the public face (seqkd.load), which reaches translate like the CLI does
+ORCHESTRATORS = {"cli", "run", "__main__", "__init__"}
 
 
 def _imports(path: Path):

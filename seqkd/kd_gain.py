@@ -1,0 +1,127 @@
+"""Where KD pays: the BLEU a KD student gains over the baseline student of the same shape,
+against the student's speed, from one bench report.
+
+Rows pair by name: a system ``baseline-SUFFIX`` (trained on the references) pairs with every
+``OTHER-SUFFIX`` of the same test set (``seqkd-3-1-w128-b1`` with ``baseline-3-1-w128-b1``),
+so one shape at one beam is one point. ``seqkd kd-gain REPORT --out DIR`` writes
+``DIR/kd-gain.md`` and ``DIR/kd-gain.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from seqkd.errors import SeqkdError
+from seqkd.textio import write_text
+
+BASELINE = "baseline-"
+
+
+@dataclass(frozen=True)
+class Gain:
+    test_set: str
+    shape: str  #: the shared name suffix, e.g. ``3-1-w128-b1``
+    student: str
+    baseline: str
+    beam: int
+    bleu_student: float
+    bleu_baseline: float
+    src_wps_student: float
+    src_wps_baseline: float
+    macs_per_src_token: Optional[int]
+
+    @property
+    def gain(self) -> float:
+        return round(self.bleu_student - self.bleu_baseline, 2)
+
+
+def kd_gains(rows: List[Dict]) -> List[Gain]:
+    """Every (KD student, baseline of the same name suffix) pair of one test set and
+    thread count, in report order."""
+    baselines = {(r["test_set"], r.get("threads"), r["system"][len(BASELINE):]): r
+                 for r in rows if r["system"].startswith(BASELINE)}
+    out = []
+    for r in rows:
+        if r["system"].startswith(BASELINE) or "-" not in r["system"]:
+            continue
+        for (test, threads, suffix), b in baselines.items():
+            if (test, threads) == (r["test_set"], r.get("threads")) and \
+                    r["system"].endswith("-" + suffix):
+                out.append(Gain(test, suffix, r["system"], b["system"], r["beam"], r["bleu"],
+                                b["bleu"], r["src_wps_median"], b["src_wps_median"],
+                                r.get("macs_per_src_token")))
+    return out
+
+
+def markdown(gains: List[Gain], signature: str = "") -> str:
+    lines = ["| test set | shape | beam | student | baseline BLEU | KD BLEU | KD gain | "
+             "KD src words/s | baseline src words/s |", "|---|---|---|---|---|---|---|---|---|"]
+    for g in gains:
+        lines.append(f"| {g.test_set} | {g.shape} | {g.beam} | {g.student} | "
+                     f"{g.bleu_baseline:.2f} | {g.bleu_student:.2f} | **{g.gain:+.2f}** | "
+                     f"{g.src_wps_student:,.0f} | {g.src_wps_baseline:,.0f} |")
+    if signature:
+        lines += ["", f"BLEU signature: `{signature}`"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(gains: List[Gain], path: Path, beam: int = 1) -> None:
+    """KD gain against the KD student's single-thread words/s, one panel per test set, one
+    point per shape at ``beam``."""
+    os.environ.setdefault("MPLCONFIGDIR", str(path.parent / ".matplotlib"))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chosen = [g for g in gains if g.beam == beam]
+    tests = list(dict.fromkeys(g.test_set for g in chosen))
+    if not tests:
+        raise SeqkdError(f"no KD/baseline pairs at beam {beam} to plot")
+    fig, axes = plt.subplots(1, len(tests), figsize=(5.5 * len(tests), 4), squeeze=False)
+    for ax, test in zip(axes[0], tests):
+        pts = [g for g in chosen if g.test_set == test]
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.scatter([g.src_wps_student for g in pts], [g.gain for g in pts], color="tab:blue")
+        for g in pts:
+            ax.annotate(f"{g.shape.removesuffix(f'-b{beam}')} ({g.gain:+.2f})",
+                        (g.src_wps_student, g.gain), textcoords="offset points",
+                        xytext=(4, 6), fontsize=8)
+        ax.set_title(test)
+        ax.set_xlabel("KD student source words/s (1 thread)")
+        ax.set_ylabel(f"KD gain in BLEU over the same-shape baseline (beam {beam})")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write(report_path: str | Path, out_dir: str | Path, beam: int = 1) -> List[Gain]:
+    """Read a bench report, write ``kd-gain.md``, ``kd-gain.json`` and ``kd-gain.png``."""
+    p = Path(report_path)
+    try:
+        report = json.loads(p.read_text(encoding="utf-8"))
+        rows = report["results"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SeqkdError(f"{p} is not a bench report.json ({type(e).__name__}); give the "
+                         "report.json that `seqkd bench` wrote") from None
+    gains = kd_gains(rows)
+    if not gains:
+        raise SeqkdError(f"{p} has no pairs: name baseline students baseline-SUFFIX and KD "
+                         "students OTHER-SUFFIX (e.g. baseline-3-1-b1 and seqkd-3-1-b1)")
+    out = Path(out_dir)
+    signature = report.get("signature", {})
+    bleu_sig = signature.get("sacrebleu_bleu", "") if isinstance(signature, dict) else ""
+    write_text(out / "kd-gain.md", markdown(gains, bleu_sig))
+    write_text(out / "kd-gain.json", json.dumps(
+        [{**asdict(g), "gain": g.gain} for g in gains], indent=2) + "\n")
+    plot(gains, out / "kd-gain.png", beam)
+    return gains

@@ -1,0 +1,48 @@
+"""The KD gain table: KD students pair with the baseline of the same name suffix."""
+
+import json
+
+import pytest
+
+from conftest import seqkd
+from seqkd.errors import SeqkdError
+from seqkd.kd_gain import kd_gains
+
+
+def _row(system, test, bleu, wps, beam=1, threads=1):
+    return {"system": system, "test_set": test, "bleu": bleu, "src_wps_median": wps,
+            "beam": beam, "threads": threads, "macs_per_src_token": 1000}
+
+
+ROWS = [_row("teacher", "t16", 38.2, 300, beam=5),
+        _row("baseline-3-1-b1", "t16", 30.0, 9000), _row("seqkd-3-1-b1", "t16", 32.5, 8800),
+        _row("baseline-3-1-b1", "t17", 25.0, 9100), _row("seqkd-3-1-b1", "t17", 26.0, 8700),
+        _row("baseline-6-1-b1", "t16", 37.0, 5000), _row("seqkd-6-1-b1", "t16", 37.4, 4900),
+        _row("ens-seqkd-3-1-b1", "t16", 33.0, 8900),
+        _row("seqkd-3-1-b1", "t16", 31.0, 4000, threads=2)]
+
+
+def test_pairs_by_name_suffix_test_set_and_threads():
+    gains = kd_gains(ROWS)
+    got = {(g.student, g.test_set): (g.baseline, g.gain) for g in gains}
+    assert got == {("seqkd-3-1-b1", "t16"): ("baseline-3-1-b1", 2.5),
+                   ("seqkd-3-1-b1", "t17"): ("baseline-3-1-b1", 1.0),
+                   ("seqkd-6-1-b1", "t16"): ("baseline-6-1-b1", 0.4),
+                   ("ens-seqkd-3-1-b1", "t16"): ("baseline-3-1-b1", 3.0)}
+    assert all(g.src_wps_student != 4000 for g in gains)  # the 2-thread row has no baseline
+
+
+def test_kd_gain_command_writes_table_json_and_plot(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"signature": {"sacrebleu_bleu": "nrefs:1|tok:13a"},
+                                  "results": ROWS}))
+    assert seqkd("kd-gain", report, "--out", tmp_path / "g") == 0
+    md = (tmp_path / "g" / "kd-gain.md").read_text()
+    assert "| t16 | 3-1-b1 | 1 | seqkd-3-1-b1 | 30.00 | 32.50 | **+2.50** |" in md
+    assert "nrefs:1|tok:13a" in md
+    assert (tmp_path / "g" / "kd-gain.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "g" / "kd-gain.json").read_text())[0]["gain"] == 2.5
+    report.write_text(json.dumps({"results": [ROWS[0]]}))
+    with pytest.raises(SeqkdError, match="has no pairs"):
+        from seqkd.kd_gain import write
+        write(report, tmp_path / "h")
