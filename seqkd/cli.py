@@ -199,13 +199,7 @@ def cmd_translate(args) -> int:
 
     cfg = config_from(TranslateConfig, args)
     model = cfg.load()
-    try:
-        n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=cfg.batch_lines)
-    except BrokenPipeError:
-        # the reader went away (`| head`): stop quietly, as other filters do
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=cfg.batch_lines)
     logger.info("translated %d lines", n)
     return 0
 
@@ -254,14 +248,22 @@ def build_run(sub) -> None:
                    help="run only these stages (names as printed, e.g. prepare teacher)")
     p.add_argument("--restart", nargs="+", metavar="STAGE", default=[],
                    help="start these stages over: their folders and those of every stage "
-                        "after them are removed first (the one way to start over)")
+                        "after them are emptied first (the one way to start over)")
+    p.add_argument("--check", action="store_true",
+                   help="judge the config whole (every setting and every rule that combines "
+                        "settings), print the stages and what each depends on, run nothing")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args) -> int:
-    from seqkd.run import run
+    from seqkd.run import load_config, plan, run
 
+    if args.check:
+        steps = plan(load_config(args.config), Path.cwd(), str(args.config))
+        print(json.dumps({s.name: {"folder": str(s.out_dir), "after": s.deps} for s in steps},
+                         indent=2))
+        return 0
     status = run(args.config, only=args.only, restart=args.restart)
     print(json.dumps(status, indent=2))
     return 0
@@ -350,6 +352,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except SeqkdError as e:
         print(f"seqkd {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, as other Unix filters do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
         message = os_error_message(e)
         if message is None:

@@ -127,6 +127,23 @@ def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
     return out
 
 
+def token_slices(lengths: Sequence[int], budget: int) -> List[List[int]]:
+    """Consecutive index slices of ``lengths`` holding about ``budget`` tokens each (at least
+    one item per slice)."""
+    out: List[List[int]] = []
+    current: List[int] = []
+    tokens = 0
+    for i, n in enumerate(lengths):
+        if current and tokens + n > budget:
+            out.append(current)
+            current, tokens = [], 0
+        current.append(i)
+        tokens += n
+    if current:
+        out.append(current)
+    return out
+
+
 class CT2Decoder:
     """A CTranslate2 translator (on the CPU unless ``device`` says otherwise).
 
@@ -162,21 +179,26 @@ class CT2Decoder:
         self.beam, self.nbest = beam, nbest
         self.batch_tokens, self.max_len = batch_tokens, max_len
         self.use_vmap = use_vmap
+        #: batches handed to CTranslate2 in one call (enough to keep every parallel batch busy)
+        self.batches_per_call = 4 * max(1, parallel_batches)
         #: inputs longer than this many pieces are cut to it (CTranslate2's max_input_length)
         self.max_input_len = max_input_len
 
     def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]:
         out: List[Hypotheses] = [[([], 0.0)] for _ in batch]
         todo = [i for i, pieces in enumerate(batch) if pieces]
-        if not todo:
-            return out
-        results = self.translator.translate_batch(
-            [list(batch[i]) for i in todo], beam_size=self.beam, num_hypotheses=self.nbest,
-            return_scores=True, max_batch_size=self.batch_tokens, batch_type="tokens",
-            max_decoding_length=self.max_len, use_vmap=self.use_vmap,
-            max_input_length=self.max_input_len)
-        for i, r in zip(todo, results):
-            out[i] = [(list(h), float(s)) for h, s in zip(r.hypotheses, r.scores)]
+        # one CTranslate2 call holds the interpreter until it returns, so Ctrl-C would wait
+        # for all of it: slices of a few batches each keep an interrupt within seconds
+        for part in token_slices([len(batch[i]) for i in todo],
+                                 self.batch_tokens * self.batches_per_call):
+            ids = [todo[k] for k in part]
+            results = self.translator.translate_batch(
+                [list(batch[i]) for i in ids], beam_size=self.beam, num_hypotheses=self.nbest,
+                return_scores=True, max_batch_size=self.batch_tokens, batch_type="tokens",
+                max_decoding_length=self.max_len, use_vmap=self.use_vmap,
+                max_input_length=self.max_input_len)
+            for i, r in zip(ids, results):
+                out[i] = [(list(h), float(s)) for h, s in zip(r.hypotheses, r.scores)]
         return out
 
 

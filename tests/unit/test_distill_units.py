@@ -134,3 +134,32 @@ def test_distill_cli_takes_the_shard_from_the_environment(monkeypatch):
     assert main(["distill", "--data", "d", "--out", "o", "--teacher", "t.pt",
                  "--num-shards", "2", "--shard-id", "0", "-q"]) == 0
     assert seen == {"n": 2, "i": 0}
+
+
+def test_ct2_translations_go_in_slices_that_an_interrupt_can_stop_between():
+    """A long translation is several CTranslate2 calls of a few batches each (issue 20.16),
+    outputs in input order, empty inputs left empty."""
+    from seqkd.decoders import CT2Decoder, token_slices
+
+    assert token_slices([3, 3, 3, 3, 10, 1], 6) == [[0, 1], [2, 3], [4], [5]]
+    assert token_slices([], 6) == []
+
+    class Result:
+        def __init__(self, src):
+            self.hypotheses, self.scores = [list(reversed(src))], [-1.0]
+
+    calls = []
+
+    class Translator:
+        def translate_batch(self, batch, **kw):
+            calls.append(len(batch))
+            return [Result(s) for s in batch]
+
+    dec = CT2Decoder.__new__(CT2Decoder)
+    dec.translator, dec.beam, dec.nbest, dec.batch_tokens, dec.max_len = Translator(), 1, 1, 4, 9
+    dec.use_vmap, dec.max_input_len, dec.batches_per_call = False, 9, 2
+    batch = [["a", "b"], [], ["c", "d", "e"], ["f"], ["g", "h", "i", "j"], ["k"]]
+    out = dec.translate(batch)
+    assert [h[0][0] for h in out] == [["b", "a"], [], ["e", "d", "c"], ["f"], ["j", "i", "h", "g"],
+                                      ["k"]]
+    assert len(calls) > 1 and sum(calls) == 5
