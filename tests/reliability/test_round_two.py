@@ -209,3 +209,32 @@ def test_translate_into_a_closed_pipe_ends_quietly(prepared, teacher, tmp_path):
                        capture_output=True, timeout=300)
     assert p.stdout.count("\n") == 1
     assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
+
+
+def test_run_check_reports_every_cross_setting_mistake_at_once_and_runs_nothing(
+        corpus, tmp_path, capsys):
+    """Issue 22's three mistakes (nbest over beam, a student without a budget, heads that do
+    not divide the width) in one error before anything runs; a good config is listed."""
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(textwrap.dedent(f"""\
+        work_dir: {tmp_path / 'w'}
+        data: {{train_prefix: {corpus / 'train'}, valid_prefix: {corpus / 'valid'}}}
+        teacher: {{train: {{preset: tiny, max_updates: 1}}}}
+        distill: [{{name: kd, nbest: 5, beam: 2, method: seq-inter}}]
+        students:
+          - {{name: a, data: kd, preset: tiny}}
+          - {{name: b, data: kd, preset: enc6-dec1, heads: 3, max_epoch: 1}}
+        """))
+    for extra in (["--check"], []):
+        assert seqkd("run", cfg, *extra) == 1
+        err = capsys.readouterr().err
+        assert "3 problems; nothing was run" in err, err
+        assert "nbest (5) cannot exceed beam (2)" in err
+        assert "student a: give a training budget" in err
+        assert "heads 3 does not divide the width 256" in err
+        assert not (tmp_path / "w").exists()
+    good = tmp_path / "good.yaml"
+    good.write_text(_config(tmp_path, corpus).read_text())
+    assert seqkd("run", good, "--check") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["teacher"]["after"] == ["prepare"] and not (tmp_path / "w").exists()
