@@ -187,6 +187,8 @@ class CT2Decoder:
     def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]:
         out: List[Hypotheses] = [[([], 0.0)] for _ in batch]
         todo = [i for i, pieces in enumerate(batch) if pieces]
+        if not todo:
+            return out
         # one CTranslate2 call holds the interpreter until it returns, so Ctrl-C would wait
         # for all of it: slices of a few batches each keep an interrupt within seconds
         for part in token_slices([len(batch[i]) for i in todo],

@@ -27,9 +27,10 @@ from seqkd.config import setting
 from seqkd.corpus import encode_file, load_spm
 from seqkd.fairseq_tools import binarize, check_dictionary_file
 from seqkd.stage import Stage
+from seqkd.cleaning import clean_pairs, clean_stream, normalize  # noqa: F401 (re-exported)
 from seqkd.textio import (SAFE_NAME, atomic_path, check_no_empty, check_test_set_name,
-                          iter_lines, progress, read_parallel, require_file, write_lines,
-                          write_text)
+                          iter_lines, iter_parallel, progress, read_parallel, require_file,
+                          write_lines, write_pairs, write_text)
 
 logger = logging.getLogger(__name__)
 
@@ -89,53 +90,6 @@ def local_file(prefix: str, lang: str) -> Path:
     p = Path(f"{prefix}.{lang}")
     gz = Path(f"{p}.gz")
     return gz if not p.is_file() and gz.is_file() else p
-
-
-# ---------------------------------------------------------------- cleaning
-
-
-def normalize(line: str) -> str:
-    """Strip and collapse runs of whitespace (tabs included) into one space."""
-    return " ".join(line.split())
-
-
-def clean_pairs(src: Sequence[str], tgt: Sequence[str], max_len: int = 250,
-                max_ratio: float = 3.0, dedupe: bool = True
-                ) -> Tuple[List[str], List[str], Counter]:
-    """Clean a parallel corpus; return kept source, kept target and counts.
-
-    Rules, in order: drop pairs with an empty side; pairs with a side over
-    ``max_len`` whitespace words; pairs whose word-length ratio (longer over
-    shorter) exceeds ``max_ratio``; repeated pairs (the first is kept).
-    """
-    if len(src) != len(tgt):
-        raise SeqkdError(f"clean_pairs: {len(src)} source lines but {len(tgt)} target lines")
-    counts: Counter = Counter(read=len(src))
-    seen = set()
-    out_s: List[str] = []
-    out_t: List[str] = []
-    for s, t in zip(src, tgt):
-        s, t = normalize(s), normalize(t)
-        if not s or not t:
-            counts["dropped_empty"] += 1
-            continue
-        ls, lt = len(s.split(" ")), len(t.split(" "))
-        if ls > max_len or lt > max_len:
-            counts["dropped_too_long"] += 1
-            continue
-        if max(ls, lt) / min(ls, lt) > max_ratio:
-            counts["dropped_ratio"] += 1
-            continue
-        if dedupe:
-            key = (s, t)
-            if key in seen:
-                counts["dropped_duplicate"] += 1
-                continue
-            seen.add(key)
-        out_s.append(s)
-        out_t.append(t)
-    counts["kept"] = len(out_s)
-    return out_s, out_t, counts
 
 
 # ---------------------------------------------------------------- SentencePiece
@@ -251,29 +205,30 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
     report: Dict[str, Dict] = {}
     text = out / "text"
     for name, parts in progress(sources.items(), desc="read+clean", unit="split"):
-        s, t = [], []
-        for files in parts:
-            ps, pt = read_parallel(files[cfg.src], files[cfg.tgt])
-            if name != "train":  # test and validation lines are kept as they are
-                check_no_empty(files[cfg.src], ps)
-                check_no_empty(files[cfg.tgt], pt)
-            s += ps
-            t += pt
+        files = [(p[cfg.src], p[cfg.tgt]) for p in parts]
         if name == "train":
-            s, t, counts = clean_pairs(s, t, cfg.max_len, cfg.max_ratio, cfg.dedupe)
-            if cfg.max_train_pairs is not None and len(s) > cfg.max_train_pairs:
-                counts["dropped_max_train_pairs"] = len(s) - cfg.max_train_pairs
-                s, t = s[:cfg.max_train_pairs], t[:cfg.max_train_pairs]
-                counts["kept"] = len(s)
-            if not s:
-                raise SeqkdError(f"no training pairs left after cleaning {parts[0][cfg.src]}: "
+            # streamed: memory holds 8 bytes a pair for the repeat check, not the corpus
+            counts: Counter = Counter()
+            write_pairs(text / f"train.{cfg.src}", text / f"train.{cfg.tgt}", clean_stream(
+                lambda: progress(iter_parallel(files), desc="train pairs", unit="pair",
+                                 leave=False),
+                cfg.max_len, cfg.max_ratio, cfg.dedupe, counts, cfg.max_train_pairs))
+            if not counts["kept"]:
+                raise SeqkdError(f"no training pairs left after cleaning {files[0][0]}: "
                                  f"{dict(counts)}")
-            dropped = {k: v for k, v in counts.items() if k.startswith("dropped")}
+            dropped = {k: v for k, v in counts.items() if k.startswith("dropped") and v}
             logger.info("train: read %d pairs, kept %d; dropped: %s", counts["read"],
                         counts["kept"], dropped or "none")
             report[name] = dict(counts)
-        else:
-            report[name] = {"read": len(s), "kept": len(s)}
+            continue
+        s, t = [], []
+        for src_file, tgt_file in files:  # validation and test sets are kept as they are
+            ps, pt = read_parallel(src_file, tgt_file)
+            check_no_empty(src_file, ps)
+            check_no_empty(tgt_file, pt)
+            s += ps
+            t += pt
+        report[name] = {"read": len(s), "kept": len(s)}
         write_lines(text / f"{name}.{cfg.src}", s)
         write_lines(text / f"{name}.{cfg.tgt}", t)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import itertools
 import logging
 import os
 import shutil
@@ -18,7 +19,7 @@ import re
 import tempfile
 import zlib
 from pathlib import Path
-from typing import IO, Iterable, Iterator, List, Sequence
+from typing import IO, Iterable, Iterator, List, Sequence, Tuple
 
 import yaml
 
@@ -92,6 +93,36 @@ def read_parallel(src: str | os.PathLike, tgt: str | os.PathLike) -> tuple[List[
             f"{tgt} has {len(t)}; they must be line-aligned (one sentence pair per line)"
         )
     return s, t
+
+
+def iter_parallel(parts: Sequence[Tuple[str | os.PathLike, str | os.PathLike]]
+                  ) -> Iterator[Tuple[str, str]]:
+    """The line pairs of one or more (source, target) file pairs, read as they stream; one
+    clear error when a pair of files differs in length."""
+    for src, tgt in parts:
+        for pair in itertools.zip_longest(iter_lines(src), iter_lines(tgt)):
+            if pair[0] is None or pair[1] is None:
+                raise SeqkdError(
+                    f"parallel files have different line counts: {src} has "
+                    f"{count_lines(src)} lines, {tgt} has {count_lines(tgt)}; they must be "
+                    "line-aligned (one sentence pair per line)")
+            yield pair
+
+
+def write_pairs(src_path: str | os.PathLike, tgt_path: str | os.PathLike,
+                pairs: Iterable[Tuple[str, str]]) -> int:
+    """Atomically write line pairs into two files as they stream; return how many."""
+    n = 0
+    with atomic_path(src_path) as ts, atomic_path(tgt_path) as tt:
+        with open(ts, "w", encoding="utf-8", newline="\n") as fs, \
+                open(tt, "w", encoding="utf-8", newline="\n") as ft:
+            for s, t in pairs:
+                if "\n" in s or "\n" in t:
+                    raise SeqkdError(f"internal: a line for {src_path} contains a newline")
+                fs.write(s + "\n")
+                ft.write(t + "\n")
+                n += 1
+    return n
 
 
 #: names that become file names (test sets, dataset files): no path separators, no commas

@@ -138,3 +138,30 @@ def test_multi30k_manifest_matches_mirror_checksums():
         pytest.skip("no Multi30k mirror")
     sums = dict(line.split()[::-1] for line in (root / "multi30k" / "SHA256SUMS").read_text().splitlines())
     assert m.sha256 == sums
+
+
+def test_streamed_cleaning_keeps_first_repeats_counts_them_and_honours_a_limit():
+    """Repeats found by hash over a corpus read twice (never held as strings), the first of
+    each kept, in order; the limit counts what it cuts (issue 21)."""
+    from collections import Counter
+
+    from seqkd.cleaning import clean_stream, first_occurrences, pair_hash
+    import numpy as np
+
+    src = ["a  b", "c", "a b", "d", "c", "", "e"]
+    tgt = ["A B", "C", "A\tB", "D", "C2", "x", "E"]
+    opened = []
+
+    def pairs():
+        opened.append(1)
+        return zip(src, tgt)
+    counts = Counter()
+    kept = list(clean_stream(pairs, counts=counts, limit=3))
+    assert kept == [("a b", "A B"), ("c", "C"), ("d", "D")]
+    assert len(opened) == 2
+    assert counts["dropped_duplicate"] == 1 and counts["dropped_empty"] == 1
+    assert counts["dropped_max_train_pairs"] == 2 and counts["kept"] == 3
+    assert counts["read"] == 7
+    assert pair_hash("a b", "A B") == pair_hash("a b", "A B") != pair_hash("a b", "A C")
+    mask = first_occurrences(np.array([5, 0, 5, 7, 0, 7, 9], dtype=np.uint64))
+    assert mask.tolist() == [True, False, False, True, False, False, True]
