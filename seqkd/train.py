@@ -27,7 +27,7 @@ from seqkd.errors import SeqkdError
 from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
                                checkpoint_of, last_epoch_checkpoints, resolved_checkpoints,
                                updates_done)
-from seqkd.config import setting
+from seqkd.config import check_config, setting
 from seqkd.corpus import data_folder
 from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
 from seqkd.model_cost import ARCH_SHAPES
@@ -240,6 +240,7 @@ def best_valid_loss(log_path: Path) -> Optional[float]:
 
 def train(cfg: TrainConfig, force: bool = False) -> Dict:
     """Train (or resume training) a model; return a summary."""
+    check_config(cfg)  # types, choices and bounds; __post_init__ checked the combinations
     data = data_folder(cfg.data)
     out = Path(cfg.out_dir)
     # the stamp keeps the KD teachers as given (a train folder stays a folder); fairseq gets

@@ -68,9 +68,10 @@ def test_average_last_keeps_epoch_checkpoints(tmp_path):
     args = fairseq_train_args(cfg, tmp_path, tmp_path / "o")
     assert "--no-epoch-checkpoints" not in args
     assert args[args.index("--keep-last-epochs") + 1] == "4"
-    cfg.average_last = -1
-    with pytest.raises(SeqkdError, match="average-last"):
-        fairseq_train_args(cfg, tmp_path, tmp_path / "o")
+    cfg.average_last = -1  # a config built in code is checked by train() like a YAML one
+    from seqkd.train import train
+    with pytest.raises(SeqkdError, match="average_last must be at least 0"):
+        train(cfg)
 
 
 def test_teacher_base_preset_is_the_v2_recipe(tmp_path):
