@@ -126,6 +126,16 @@ def _fake_teacher(d: Path, data: Path, rows: Optional[int] = None,
     return p
 
 
+def _linked_stage(d: Path) -> List[str]:
+    """`run --restart prepare` where the data folder is a link to the user's own folder."""
+    args = _foreign_folder(d)[:2] + ["--restart", "prepare"]
+    shutil.rmtree(d / "w" / "bench")
+    (d / "elsewhere").mkdir()
+    (d / "elsewhere" / "config.yaml").write_text("mine: 1\n")
+    (d / "w" / "data").symlink_to(d / "elsewhere")
+    return args
+
+
 def _foreign_folder(d: Path) -> List[str]:
     c = _corpus(d)
     (d / "w" / "bench").mkdir(parents=True)
@@ -234,6 +244,9 @@ CASES = [
     Case("run-foreign-folder", "20.4", "`seqkd run --only prepare` where a stage folder it "
          "would clear holds the user's own files", _foreign_folder,
          ["w/bench must be cleared", "holds files seqkd did not write"], "w/data/DONE.json"),
+    Case("restart-linked-stage", "20.14", "`run --restart prepare` where the stage folder is "
+         "a symlink", _linked_stage, ["w/data must be cleared", "it is a link"],
+         "elsewhere/DONE.json"),
     Case("dataset-name-path", "20.5", "`prepare --dataset ../../x/esc` (a path, not a name)",
          lambda d: ["prepare", "--out", str(d / "out"), "--dataset", "../../x/esc"],
          ["dataset '../../x/esc' is not allowed"], "out"),
