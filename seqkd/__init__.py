@@ -24,14 +24,13 @@ def load(folder: str, beam: int = 1, vmap: bool = False, compute_type: str = "de
     and folders that are not finished exports are one :class:`SeqkdError`); ``vmap`` uses
     the export's vocabulary map, ``compute_type`` overrides the stored one (``int8`` over a
     float32 export with a map is the fastest greedy setting measured)."""
-    from seqkd.config import Problems
+    from seqkd.config import check_config
     from seqkd.translate import TranslateConfig
 
-    problems = Problems("seqkd.load")
-    cfg = problems.build(TranslateConfig, dict(
-        model=str(folder), beam=beam, vmap=vmap, compute_type=compute_type, threads=threads,
-        max_len=max_len, max_input_len=max_input_len, batch_tokens=batch_tokens), "")
-    problems.raise_if_any()
+    cfg = TranslateConfig(model=str(folder), beam=beam, vmap=vmap, compute_type=compute_type,
+                          threads=threads, max_len=max_len, max_input_len=max_input_len,
+                          batch_tokens=batch_tokens)
+    check_config(cfg)
     return cfg.load()
 
 

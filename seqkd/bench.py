@@ -572,14 +572,11 @@ def plot(rows: List[Dict], path: Path, batch_tokens: Optional[int] = None) -> No
     """BLEU against single-thread words/s, one panel per test set, labels that do not
     overlap; rows measured at ``batch_tokens`` (default: the first row's), one batch at a
     time."""
-    # matplotlib keeps a font cache in ~/.cache and ~/.config unless told otherwise: keep it
-    # beside the plot, inside the folder the user named
-    os.environ.setdefault("MPLCONFIGDIR", str(path.parent / ".matplotlib"))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
+
+    from seqkd.plotting import DPI, pyplot, save_figure
+
+    plt = pyplot(path.parent)
 
     if batch_tokens is None and rows:
         batch_tokens = rows[0].get("batch_tokens")
@@ -587,7 +584,7 @@ def plot(rows: List[Dict], path: Path, batch_tokens: Optional[int] = None) -> No
               and r.get("batch_tokens") == batch_tokens] or rows
     tests = list(dict.fromkeys(r["test_set"] for r in single))
     fig, axes = plt.subplots(len(tests), 1, figsize=(8, 3.6 * len(tests)), squeeze=False,
-                             dpi=120)  # the dpi it is saved at: labels are measured as drawn
+                             dpi=DPI)  # the dpi it is saved at: labels are measured as drawn
     for ax, t in zip(axes[:, 0], tests):
         pts = [r for r in single if r["test_set"] == t]
         front = pareto_front([(r["src_wps_median"], r["bleu"]) for r in pts])
@@ -616,11 +613,7 @@ def plot(rows: List[Dict], path: Path, batch_tokens: Optional[int] = None) -> No
                             f"{r['system']}" + (f" (b{r['beam']})" if f"b{r['beam']}"
                                                  not in r["system"] else ""))
                            for r in single if r["test_set"] == t])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

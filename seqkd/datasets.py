@@ -134,21 +134,19 @@ def load_manifest(name: str) -> Manifest:
     return manifest
 
 
-def _relative_member(member: str) -> bool:
-    """An archive member path that stays inside the folder it is extracted to."""
-    try:
-        p = PurePosixPath(member.format(lang="xx"))
-    except (KeyError, IndexError, ValueError):
-        return False
-    return bool(member) and not p.is_absolute() and ".." not in p.parts and "\\" not in member
-
-
 def _formatted(name) -> str:
     """A file name template with the language filled in ('' when the template is broken)."""
     try:
         return str(name).format(lang="xx")
     except (KeyError, IndexError, ValueError):
         return ""
+
+
+def _relative_member(member: str) -> bool:
+    """An archive member path that stays inside the folder it is extracted to."""
+    filled = _formatted(member)
+    p = PurePosixPath(filled)
+    return bool(filled) and not p.is_absolute() and ".." not in p.parts and "\\" not in member
 
 
 def manifest_problems(m: Manifest, expected_name: str) -> List[str]:

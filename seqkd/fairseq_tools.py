@@ -226,7 +226,7 @@ def check_checkpoint_dictionary(checkpoint: str | os.PathLike, dictionary: str |
     if rows is not None and rows != size:
         raise SeqkdError(
             f"{role} {checkpoint}: its embeddings have {rows} rows but the dictionary beside it "
-            f"({own}) has {size} entries (4 special symbols + {size - 4} lines); it is not the "
+            f"({own}) has {size} entries ({SPECIAL_SYMBOLS} special symbols + {size - SPECIAL_SYMBOLS} lines); it is not the "
             "dictionary this checkpoint was trained with: put that one beside it as dict.txt")
 
 

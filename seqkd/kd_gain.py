@@ -10,12 +10,12 @@ so one shape at one beam is one point. ``seqkd kd-gain REPORT --out DIR`` writes
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from seqkd.errors import SeqkdError
+from seqkd.plotting import pyplot, save_figure
 from seqkd.textio import write_text
 
 BASELINE = "baseline-"
@@ -72,12 +72,7 @@ def markdown(gains: List[Gain], signature: str = "") -> str:
 def plot(gains: List[Gain], path: Path, beam: int = 1) -> None:
     """KD gain against the KD student's single-thread words/s, one panel per test set, one
     point per shape at ``beam``."""
-    os.environ.setdefault("MPLCONFIGDIR", str(path.parent / ".matplotlib"))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot(path.parent)
     chosen = [g for g in gains if g.beam == beam]
     tests = list(dict.fromkeys(g.test_set for g in chosen))
     if not tests:
@@ -100,11 +95,7 @@ def plot(gains: List[Gain], path: Path, beam: int = 1) -> None:
         ax.set_xscale("log")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def write(report_path: str | Path, out_dir: str | Path, beam: int = 1) -> List[Gain]:

@@ -27,7 +27,7 @@ from seqkd.config import setting
 from seqkd.corpus import encode_file, load_spm
 from seqkd.fairseq_tools import binarize, check_dictionary_file
 from seqkd.stage import Stage
-from seqkd.cleaning import clean_pairs, clean_stream, normalize  # noqa: F401 (re-exported)
+from seqkd.cleaning import clean_stream
 from seqkd.textio import (SAFE_NAME, atomic_path, check_no_empty, check_test_set_name,
                           iter_lines, iter_parallel, progress, read_parallel, require_file,
                           write_lines, write_pairs, write_text)

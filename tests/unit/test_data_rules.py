@@ -7,7 +7,7 @@ import pytest
 
 from seqkd import datasets
 from seqkd.errors import SeqkdError
-from seqkd.prepare import clean_pairs, normalize
+from seqkd.cleaning import clean_pairs, normalize
 from seqkd.textio import atomic_path, count_lines, read_lines, read_parallel, write_lines
 
 
