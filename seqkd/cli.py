@@ -158,6 +158,35 @@ def cmd_distill(args) -> int:
     return 0
 
 
+def build_topk_cache(sub) -> None:
+    from seqkd.topk_cache import TopkConfig
+
+    p = sub.add_parser("topk-cache", help="store the teacher's top-k token distributions "
+                                          "for word-level KD without the teacher in training",
+                       description="Run the teacher(s) once, forced on every target sentence "
+                                   "of a data folder (train and valid), and store the k most "
+                                   "probable tokens at each position with their probabilities "
+                                   "(renormalized over the k; an ensemble's mean). `seqkd "
+                                   "train --kd-cache OUT` then reads them instead of running "
+                                   "the teacher on every batch. Resumes after a kill.")
+    p.add_argument("--data", required=True,
+                   help="the data folder the student trains on (`seqkd distill` or `seqkd "
+                        "prepare` output)")
+    p.add_argument("--out", required=True, help="output folder (e.g. WORK/topk-seqkd)")
+    add_teachers(p)
+    add_arguments(p, TopkConfig)
+    add_common(p)
+    p.set_defaults(func=cmd_topk_cache)
+
+
+def cmd_topk_cache(args) -> int:
+    from seqkd.topk_cache import TopkConfig, topk_cache
+
+    cfg = config_from(TopkConfig, args, out_dir=args.out)
+    print(json.dumps(topk_cache(cfg, force=args.force), indent=2))
+    return 0
+
+
 def build_export(sub) -> None:
     from seqkd.export import ExportConfig
 
@@ -290,14 +319,15 @@ def cmd_kd_gain(args) -> int:
     return 0
 
 
-SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_export,
+SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_topk_cache,
+                               build_export,
                                build_translate, build_bench, build_run, build_kd_gain]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqkd", description="Sequence-level knowledge distillation for NMT: "
-        "prepare, train, distill, export, translate, bench, run.")
+        "prepare, train, distill, topk-cache, export, translate, bench, run.")
     parser.add_argument("--version", action="version", version=f"seqkd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for build in SUBCOMMANDS:
@@ -320,6 +350,10 @@ def setup_logging(quiet: bool = False) -> None:
     for old in [h for h in root.handlers if getattr(h, "_seqkd_terminal", False)]:
         root.removeHandler(old)
     handler._seqkd_terminal = True
+    if quiet:  # library warnings (torch's deprecations) go to log.txt, not the terminal
+        handler.addFilter(lambda record: record.name != "py.warnings")
+    logging.captureWarnings(False)  # (re)installed: another caller may have replaced it
+    logging.captureWarnings(True)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 

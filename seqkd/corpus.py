@@ -84,3 +84,16 @@ class Prepared:
 
     def test_sets(self) -> List[str]:
         return [s for s in split_prefixes(self.bin) if s not in ("train", "valid")]
+
+
+def bin_languages(bin_dir: str | Path) -> tuple[str, str]:
+    """(source, target) language of a binarized folder, from its training files' names
+    (``train.SRC-TGT.SRC.idx``)."""
+    found = sorted(Path(bin_dir).glob("train.*-*.*.idx"))
+    pairs = {f.name.split(".")[1] for f in found}
+    if len(pairs) != 1:
+        raise SeqkdError(f"{bin_dir} does not hold one binarized training pair "
+                         f"(train.SRC-TGT.*.idx; found {len(pairs)}): give the data folder "
+                         "of `seqkd prepare` or `seqkd distill`")
+    src, tgt = next(iter(pairs)).split("-", 1)
+    return src, tgt

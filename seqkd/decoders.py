@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import List, Optional, Protocol, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import PLUGIN_DIR
+from seqkd.fairseq_tools import plugin_dir
 from seqkd.stage import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Decoder(Protocol):
 def _import_plugin() -> None:
     from fairseq.utils import import_user_module
 
-    import_user_module(argparse.Namespace(user_dir=str(PLUGIN_DIR)))
+    import_user_module(argparse.Namespace(user_dir=str(plugin_dir())))
 
 
 class FairseqDecoder:
@@ -120,7 +120,7 @@ def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
     out = Path(out_dir)
     with atomic_path(out) as tmp:
         converter = FairseqConverter(os.fspath(checkpoint), os.fspath(data_bin),
-                                     user_dir=str(PLUGIN_DIR), unsafe_deserialization=True)
+                                     user_dir=str(plugin_dir()), unsafe_deserialization=True)
         converter.convert(os.fspath(tmp), quantization=None if quantization == "float32"
                           else quantization, force=True,
                           vmap=os.fspath(vmap) if vmap else None)

@@ -20,6 +20,8 @@ TOOLS = {
     "preprocess": "fairseq_cli.preprocess",
     "train": "fairseq_cli.train",
     "generate": "fairseq_cli.generate",
+    # seqkd's own fairseq glue: the teacher's top-k distributions for word-level KD
+    "topk": "seqkd.topk_worker",
 }
 
 

@@ -21,6 +21,16 @@ logger = logging.getLogger(__name__)
 PLUGIN_DIR = Path(__file__).resolve().parent / "_plugins" / "seqkd_fairseq_plugin"
 
 
+def plugin_dir() -> Path:
+    """The plugin folder, checked: a broken installation is one error, not fairseq's
+    import traceback in a child process."""
+    if not (PLUGIN_DIR / "__init__.py").is_file():
+        raise SeqkdError(f"seqkd's fairseq plugin is missing ({PLUGIN_DIR / '__init__.py'} not "
+                         "found): the installation is incomplete; reinstall seqkd "
+                         "(bash scripts/install.sh, or pip install -e .)")
+    return PLUGIN_DIR
+
+
 #: replaces ``python -m seqkd.fairseq_entry`` (a command line, split like a shell would): the
 #: seam where tests put a fake fairseq that records its arguments
 ENTRY_ENV = "SEQKD_FAIRSEQ_ENTRY"

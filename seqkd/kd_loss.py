@@ -4,14 +4,16 @@
 
 summed over the non-padding target positions. ``p^T`` is the softmax at
 temperature ``T``; an ensemble of teachers contributes the mean of their
-tempered distributions. The fairseq criterion in the plugin calls these
+tempered distributions. From a top-k cache, ``p^T`` is the teacher's
+distribution restricted to its ``k`` most probable tokens and renormalized over
+them (:func:`topk_of`), and the KL term is summed over those tokens only. The fairseq criterion in the plugin calls these
 functions; they import nothing from fairseq so they can be tested on
 hand-made tensors.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,10 +63,33 @@ def kd_kl(student_logits: torch.Tensor, teacher_p: torch.Tensor, target: torch.T
     return (temperature ** 2) * kl.sum()
 
 
+def topk_of(teacher_p: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` most probable tokens of each row of ``teacher_p`` (..., V) and their
+    probabilities renormalized to sum to 1: (ids, probs), each (..., k), most probable first."""
+    probs, ids = teacher_p.topk(min(k, teacher_p.size(-1)), dim=-1)
+    return ids, probs / probs.sum(dim=-1, keepdim=True)
+
+
+def kd_kl_topk(student_logits: torch.Tensor, ids: torch.Tensor, probs: torch.Tensor,
+               target: torch.Tensor, temperature: float, pad_idx: int) -> torch.Tensor:
+    """T^2 * KL(p || softmax(student/T)) for a teacher distribution ``p`` given sparsely:
+    ``probs`` (N, k) on the tokens ``ids`` (N, k), zero elsewhere; summed over non-pad
+    positions. Equals :func:`kd_kl` with the dense form of ``p``."""
+    log_q = F.log_softmax(student_logits.float() / temperature, dim=-1).gather(-1, ids)
+    p = probs.float()
+    log_p = torch.log(p.clamp_min(1e-30))
+    kl = (p * (log_p - log_q)).sum(dim=-1)
+    kl = kl.masked_fill(target.eq(pad_idx), 0.0)
+    return (temperature ** 2) * kl.sum()
+
+
 def word_kd_loss(student_logits: torch.Tensor, teacher_logits: Sequence[torch.Tensor],
                  target: torch.Tensor, pad_idx: int, alpha: float, temperature: float,
-                 label_smoothing: float) -> KDLoss:
+                 label_smoothing: float,
+                 teacher_topk: Optional[tuple[torch.Tensor, torch.Tensor]] = None) -> KDLoss:
     """The interpolated loss; with ``alpha == 0`` the teachers are not used at all.
+    ``teacher_topk`` (ids, probs), each (..., k), replaces ``teacher_logits``: the
+    teacher's top-k distribution read from a cache.
 
     Shapes: logits (..., V), target (...); they are flattened here.
     """
@@ -79,6 +104,10 @@ def word_kd_loss(student_logits: torch.Tensor, teacher_logits: Sequence[torch.Te
     ls, nll = label_smoothed_nll(lprobs, t, label_smoothing, pad_idx)
     if alpha == 0.0:
         kd = torch.zeros((), dtype=ls.dtype, device=ls.device)
+    elif teacher_topk is not None:
+        ids, probs = teacher_topk
+        k = ids.size(-1)
+        kd = kd_kl_topk(s, ids.reshape(-1, k), probs.reshape(-1, k), t, temperature, pad_idx)
     else:
         p = teacher_probs([x.reshape(-1, v) for x in teacher_logits], temperature)
         kd = kd_kl(s, p, t, temperature, pad_idx)

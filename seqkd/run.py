@@ -5,6 +5,8 @@ Stages and their folders under ``work_dir``:
     data/                 prepare
     teacher/              train --role teacher (unless teacher.checkpoints are given)
     distill-NAME/         one per entry of ``distill``
+    topk-DATA-kK/         the teacher's top-k cache on a student's data, for students with
+                          ``word_kd: {topk: K}`` (one per data, k and temperature)
     student-NAME/         one per entry of ``students``
     export-NAME/          CTranslate2 export of each student (and of the teacher)
     bench/                one bench run over the teacher and every exported student
@@ -118,6 +120,7 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
     from seqkd.distill import DistillConfig, distill
     from seqkd.export import ExportConfig, export
     from seqkd.prepare import PrepareConfig, prepare
+    from seqkd.topk_cache import TopkConfig, topk_cache
     from seqkd.train import TrainConfig, train
 
     problems = Problems(source)
@@ -191,6 +194,26 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
                               ["prepare", *teacher_deps]))
         distilled[name] = ddir
 
+    topk_steps: Dict[str, Any] = {}
+
+    def topk_step(source: str, sdata: Path, sdeps: List[str], word_kd: Dict,
+                  student: str) -> Optional[str]:
+        """The name of the topk-cache stage for ``source`` at ``word_kd``'s k and
+        temperature (made once, shared by the students that use it), or None."""
+        k, temperature = word_kd["topk"], word_kd.get("temperature", 1.0)
+        tname = f"topk-{source}-k{k}" + ("" if temperature == 1.0 else f"-t{temperature:g}")
+        if tname not in topk_steps:
+            tdir = work / tname
+            tcfg = _fields(problems, TopkConfig, {"k": k, "temperature": temperature},
+                           f"student {student} word_kd", data=str(sdata), out_dir=str(tdir),
+                           teachers=teachers)
+            if tcfg is None:
+                return None
+            topk_steps[tname] = tcfg
+            steps.append(Step(tname, tdir, tcfg, (lambda c=tcfg: topk_cache(c)),
+                              [*sdeps, *teacher_deps]))
+        return tname
+
     export_cfg = section("export")
     students: List[str] = []
     student_names: set = set()
@@ -209,13 +232,22 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
                          f"({', '.join(distilled) or 'none defined'}), got {source_name!r}")
             continue
         if word_kd is not None:
-            if not isinstance(word_kd, dict) or set(word_kd) - {"alpha", "temperature"}:
-                problems.add(f"student {name}: word_kd takes alpha and temperature, "
+            if not isinstance(word_kd, dict) or set(word_kd) - {"alpha", "temperature", "topk"}:
+                problems.add(f"student {name}: word_kd takes alpha, temperature and topk "
+                             f"(a top-k cache of K tokens instead of the live teacher), "
                              f"got {word_kd!r}")
                 continue
-            entry.update(kd_teachers=teachers, kd_alpha=word_kd.get("alpha", 0.5),
+            entry.update(kd_alpha=word_kd.get("alpha", 0.5),
                          kd_temperature=word_kd.get("temperature", 1.0))
-            sdeps = sdeps + teacher_deps
+            if "topk" in word_kd:
+                tname = topk_step(source_name, sdata, sdeps, word_kd, name)
+                if tname is None:
+                    continue
+                entry.update(kd_cache=str(work / tname))
+                sdeps = sdeps + [tname]
+            else:
+                entry.update(kd_teachers=teachers)
+                sdeps = sdeps + teacher_deps
         sdir = work / f"student-{name}"
         scfg = _fields(problems, TrainConfig, entry, f"student {name}", data=str(sdata),
                        out_dir=str(sdir), role="student")

@@ -29,11 +29,12 @@ from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
                                updates_done)
 from seqkd.config import check_config, setting
 from seqkd.corpus import data_folder
-from seqkd.fairseq_tools import PLUGIN_DIR, check_checkpoint_dictionary, run_tool
+from seqkd.fairseq_tools import check_checkpoint_dictionary, plugin_dir, run_tool
 from seqkd.model_cost import ARCH_SHAPES
 from seqkd.procs import folder_lock
 from seqkd.stage import Stage, default_threads, resolve_device, versions
 from seqkd.textio import write_text
+from seqkd.topk_store import check_cache_for
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,10 @@ class TrainConfig:
     kd_alpha: float = setting(0.5, "word-level KD weight: (1-alpha)*LS-NLL + alpha*T^2*KL",
                               min=0.0, max=1.0)
     kd_temperature: float = setting(1.0, "word-level KD temperature T", min=0.0)
+    kd_cache: Optional[str] = setting(None, "word-level KD from a top-k cache (the output "
+                                      "folder of `seqkd topk-cache` on this data) instead of "
+                                      "a live teacher: the teacher is not run while training",
+                                      metavar="DIR")
     threads: int = setting(0, "CPU threads for training (0: the physical cores this process "
                            "may use)", min=0)
     device: str = setting("auto", "where to train: auto (a CUDA GPU when one is visible, else "
@@ -136,8 +141,12 @@ class TrainConfig:
         if self.max_updates is None and self.max_epoch is None:
             problems.append("give a training budget: max_updates and/or max_epoch "
                             "(--max-updates / --max-epoch)")
-        if self.kd_teachers and self.role != "student":
-            problems.append("word-level KD (--kd-teacher) is for students (--role student)")
+        if (self.kd_teachers or self.kd_cache) and self.role != "student":
+            problems.append("word-level KD (--kd-teacher, --kd-cache) is for students "
+                            "(--role student)")
+        if self.kd_teachers and self.kd_cache:
+            problems.append("word-level KD takes a live teacher (--kd-teacher) or a top-k "
+                            "cache (--kd-cache), not both")
         if self.preset in presets and self.heads is not None:
             width = self.embed_dim or ARCH_SHAPES[presets[self.preset].arch][2]
             if width % self.heads:
@@ -148,14 +157,15 @@ class TrainConfig:
 
     def input_files(self) -> List[Path]:
         # the data folder's stamp: a rerun of the stage that made it makes this one stale
-        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers)]
+        cache = [Path(self.kd_cache) / "DONE.json"] if self.kd_cache else []
+        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers), *cache]
 
 
 def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
                        device: str = "cpu") -> List[str]:
     p = PRESETS[cfg.role][cfg.preset]  # both checked when the config was built
     args = [
-        data / "bin", "--user-dir", PLUGIN_DIR, "--arch", p.arch, "--share-all-embeddings",
+        data / "bin", "--user-dir", plugin_dir(), "--arch", p.arch, "--share-all-embeddings",
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0",
         "--lr", str(cfg.lr if cfg.lr is not None else p.lr), "--lr-scheduler", "inverse_sqrt",
         "--warmup-updates", str(cfg.warmup_updates if cfg.warmup_updates is not None
@@ -191,6 +201,9 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
     if cfg.kd_teachers:
         args += ["--criterion", "seqkd_word_kd", "--kd-teachers",
                  ":".join(str(Path(t).resolve()) for t in cfg.kd_teachers),
+                 "--kd-alpha", str(cfg.kd_alpha), "--kd-temperature", str(cfg.kd_temperature)]
+    elif cfg.kd_cache:
+        args += ["--criterion", "seqkd_word_kd", "--kd-cache", Path(cfg.kd_cache).resolve(),
                  "--kd-alpha", str(cfg.kd_alpha), "--kd-temperature", str(cfg.kd_temperature)]
     else:
         args += ["--criterion", "label_smoothed_cross_entropy"]
@@ -251,6 +264,8 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
         for t in cfg.kd_teachers])
     for t in cfg.kd_teachers:
         check_checkpoint_dictionary(t, data / "dict.txt", "word-level KD teacher")
+    if cfg.kd_cache:
+        check_cache_for(cfg.kd_cache, data, cfg.kd_temperature)
     save_dir = out / "checkpoints"
     import torch
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqkd.kd_loss import kd_kl, label_smoothed_nll, teacher_probs, word_kd_loss
+from seqkd.kd_loss import (kd_kl, kd_kl_topk, label_smoothed_nll, teacher_probs, topk_of,
+                          word_kd_loss)
 
 PAD = 1
 
@@ -106,3 +107,37 @@ def test_label_smoothed_nll_without_smoothing_is_nll():
     loss, nll = label_smoothed_nll(lprobs, target, 0.0, PAD)
     manual = -(lprobs[0, 2] + lprobs[1, 3] + lprobs[3, 5])
     assert torch.allclose(loss, manual) and torch.allclose(nll, manual)
+
+
+def test_topk_of_keeps_the_most_probable_tokens_renormalized():
+    p = torch.tensor([[0.1, 0.5, 0.15, 0.25], [0.7, 0.1, 0.1, 0.1]])
+    ids, probs = topk_of(p, 2)
+    assert ids.tolist() == [[1, 3], [0, 1]] or ids.tolist() == [[1, 3], [0, 2]] \
+        or ids.tolist() == [[1, 3], [0, 3]]
+    assert torch.allclose(probs[0], torch.tensor([0.5, 0.25]) / 0.75)
+    assert torch.allclose(probs.sum(-1), torch.ones(2))
+
+
+def test_sparse_kl_equals_dense_kl_of_the_same_distribution():
+    student, teacher, target = batch(4, v=13)
+    v = student.size(-1)
+    p = teacher_probs([teacher.view(-1, v)], 2.0)
+    ids, probs = topk_of(p, 5)
+    dense = torch.zeros_like(p).scatter(-1, ids, probs)
+    want = kd_kl(student.view(-1, v), dense, target.view(-1), 2.0, PAD)
+    got = kd_kl_topk(student.view(-1, v), ids, probs, target.view(-1), 2.0, PAD)
+    assert torch.allclose(got, want, rtol=1e-5)
+    # and through word_kd_loss, shaped like a batch
+    res = word_kd_loss(student, [], target, PAD, 0.5, 2.0, 0.1,
+                       teacher_topk=(ids.view(*target.shape, 5), probs.view(*target.shape, 5)))
+    assert torch.allclose(res.kd_loss, want, rtol=1e-5)
+
+
+def test_topk_with_k_equal_to_the_vocabulary_is_the_full_kl():
+    student, teacher, target = batch(5)
+    v = student.size(-1)
+    p = teacher_probs([teacher.view(-1, v)], 1.0)
+    ids, probs = topk_of(p, v)
+    full = kd_kl(student.view(-1, v), p, target.view(-1), 1.0, PAD)
+    assert torch.allclose(kd_kl_topk(student.view(-1, v), ids, probs, target.view(-1), 1.0,
+                                     PAD), full, rtol=1e-5)

@@ -7,7 +7,7 @@ from pathlib import Path
 import seqkd
 
 PKG = Path(seqkd.__file__).resolve().parent
-STAGES = {"prepare", "train", "distill", "export", "translate", "bench"}
+STAGES = {"prepare", "train", "distill", "topk_cache", "export", "translate", "bench"}
 # __init__ is the public face (seqkd.load), which reaches translate like the CLI does
 ORCHESTRATORS = {"cli", "run", "__main__", "__init__"}
 

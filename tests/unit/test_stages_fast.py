@@ -252,3 +252,39 @@ def test_a_run_killed_after_fairseqs_last_save_finishes_without_training_again(
     (out / "DONE.json").unlink()
     assert seqkd(*_train_args(fake_data, out, "--max-updates", "40", "--force")) == 0
     assert len(fake_fairseq()) == calls + 1
+
+
+def test_a_missing_plugin_folder_is_one_error_before_anything_runs(fake_data, fake_fairseq,
+                                                                  tmp_path, monkeypatch,
+                                                                  capsys):
+    import seqkd.fairseq_tools as ft
+
+    monkeypatch.setattr(ft, "PLUGIN_DIR", tmp_path / "gone" / "seqkd_fairseq_plugin")
+    assert seqkd(*_train_args(fake_data, tmp_path / "s")) == 1
+    err = capsys.readouterr().err
+    assert "fairseq plugin is missing" in err and "reinstall" in err
+    assert "Traceback" not in err and not (tmp_path / "s").exists()
+    assert [c for c in fake_fairseq() if c["tool"] == "train"] == []
+
+
+def test_quiet_keeps_library_warnings_off_the_terminal_and_in_the_log(tmp_path, capsys):
+    import logging
+    import warnings
+
+    from seqkd.cli import setup_logging
+
+    log = tmp_path / "log.txt"
+    handler = logging.FileHandler(log)
+    logging.getLogger().addHandler(handler)
+    try:
+        for quiet in (True, False):
+            setup_logging(quiet)
+            warnings.warn(f"a library deprecation (quiet={quiet})", UserWarning)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+        logging.captureWarnings(False)
+        setup_logging(False)
+    err = capsys.readouterr().err
+    assert "quiet=True" not in err and "quiet=False" in err
+    assert "quiet=True" in log.read_text()
