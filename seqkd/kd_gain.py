@@ -83,7 +83,7 @@ def plot(gains: List[Gain], path: Path, beam: int = 1) -> None:
         ax.axhline(0, color="grey", lw=0.8)
         ax.scatter([g.src_wps_student for g in pts], [g.gain for g in pts], color="tab:blue")
         for g in pts:
-            ax.annotate(f"{g.shape.removesuffix(f'-b{beam}')} ({g.gain:+.2f})",
+            ax.annotate(f"{g.student.removesuffix(f'-b{beam}')} ({g.gain:+.2f})",
                         (g.src_wps_student, g.gain), textcoords="offset points",
                         xytext=(4, 6), fontsize=8)
         ax.set_title(test)

@@ -214,6 +214,59 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
                               [*sdeps, *teacher_deps]))
         return tname
 
+    def student_export(student: str, own: Any) -> tuple:
+        """A student's own export settings (over the export section) and the stages they
+        read; ``vmap_data`` names a data source as a student's ``data`` does."""
+        if own is None:
+            return {}, []
+        if not isinstance(own, dict):
+            problems.add(f"student {student}: export must be a mapping of export settings, "
+                         f"got {own!r}")
+            return {}, []
+        own = dict(own)
+        source = own.get("vmap_data")
+        if source is None:
+            return own, []
+        if source == "references":
+            own["vmap_data"] = str(data_dir)
+            return own, ["prepare"]
+        if source in distilled:
+            own["vmap_data"] = str(distilled[source])
+            return own, [f"distill-{source}"]
+        problems.add(f"student {student}: export vmap_data must be 'references' or a distill "
+                     f"name ({', '.join(distilled) or 'none defined'}), got {source!r}")
+        return {}, []
+
+    def student_systems(student: str, own: Any, model: Path) -> Optional[List[Any]]:
+        """The bench systems of one student's export: ``bench: [{beam: 1, compute_type:
+        int8, vmap: true}, ...]`` in its entry, or None (problems noted); [] when the entry
+        has none (the bench section's student_beams then apply)."""
+        if own is None:
+            return []
+        if not isinstance(own, list) or not all(isinstance(o, dict) for o in own):
+            problems.add(f"student {student}: bench must be a list of system settings "
+                         f"(beam, compute_type, vmap, inter, threads, batch), got {own!r}")
+            return None
+        out = []
+        for opts in own:
+            parts = [f"{k}={int(v) if isinstance(v, bool) else v}" for k, v in opts.items()]
+            name = "-".join([student]
+                            + (["vmap"] if opts.get("vmap") else [])
+                            + ([str(opts["compute_type"])] if "compute_type" in opts else [])
+                            + [f"b{opts.get('beam', 'x')}"]
+                            + ([f"t{opts['threads']}"] if "threads" in opts else []))
+            try:
+                out.append(SystemSpec.parse(f"{name}=ct2:{model}," + ",".join(parts)))
+            except SeqkdError as e:
+                problems.add(f"student {student}: bench {opts!r}: "
+                             f"{str(e).split(': ', 1)[-1]}")
+                return None
+            if out[-1].beam is None:
+                problems.add(f"student {student}: bench {opts!r}: give each system a beam")
+                return None
+        return out
+
+    systems_of: Dict[str, Optional[List[Any]]] = {}
     export_cfg = section("export")
     students: List[str] = []
     student_names: set = set()
@@ -221,6 +274,8 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
         name = entry.pop("name", None)
         source_name = entry.pop("data", "references")
         word_kd = entry.pop("word_kd", None)
+        own_export = entry.pop("export", None)
+        own_bench = entry.pop("bench", None)
         if not entry_name("students", name, student_names):
             continue
         if source_name == "references":
@@ -252,13 +307,16 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
         scfg = _fields(problems, TrainConfig, entry, f"student {name}", data=str(sdata),
                        out_dir=str(sdir), role="student")
         edir = work / f"export-{name}"
-        ecfg = _fields(problems, ExportConfig, export_cfg, "export", checkpoint=str(sdir),
+        over, edeps = student_export(name, own_export)
+        ecfg = _fields(problems, ExportConfig, {**(export_cfg or {}), **over},
+                       f"student {name} export" if over else "export", checkpoint=str(sdir),
                        data=str(data_dir), out_dir=str(edir))
-        if scfg is None or ecfg is None:
+        systems_of[name] = student_systems(name, own_bench, edir / "model")
+        if scfg is None or ecfg is None or systems_of[name] is None:
             continue
         steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c)), sdeps))
         steps.append(Step(f"export-{name}", edir, ecfg, (lambda c=ecfg: export(c)),
-                          [f"student-{name}"]))
+                          [f"student-{name}", *edeps]))
         students.append(name)
 
     bench_cfg = section("bench")
@@ -289,9 +347,9 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
                                               str(edir / "model"), beam=b))
                 deps.append("export-teacher")
         for name in students:
-            for b in beams:
-                systems.append(SystemSpec(f"{name}-b{b}", "ct2",
-                                          str(work / f"export-{name}" / "model"), beam=b))
+            systems += systems_of[name] or [
+                SystemSpec(f"{name}-b{b}", "ct2", str(work / f"export-{name}" / "model"),
+                           beam=b) for b in beams]
             deps.append(f"export-{name}")
         bdir = work / "bench"
         bcfg = _fields(problems, BenchConfig, bench_cfg, "bench", data=str(data_dir),

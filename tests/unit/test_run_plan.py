@@ -1,0 +1,60 @@
+"""`seqkd run` plans per-student export settings and bench systems (the headline from one
+config): a float32 export with a vocabulary map from a distilled corpus, run as int8 with and
+without the map; mistakes in them judged with the rest of the config."""
+
+import pytest
+
+from seqkd.errors import SeqkdError
+from seqkd.run import plan
+
+
+def steps_of(tmp_path, corpus, student_extra, export="{quantization: int8}"):
+    cfg = {
+        "work_dir": str(tmp_path / "w"),
+        "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid")},
+        "teacher": {"train": {"preset": "tiny", "max_updates": 1}},
+        "distill": [{"name": "kd", "beam": 2}],
+        "students": [{"name": "plain", "data": "kd", "preset": "tiny", "max_updates": 1},
+                     {"name": "head", "data": "kd", "preset": "tiny", "max_updates": 1,
+                      **student_extra}],
+        "export": {"quantization": "int8"},
+        "bench": {"student_beams": [1, 5]},
+    }
+    return {s.name: s for s in plan(cfg, tmp_path, "cfg.yaml")}
+
+
+def test_a_students_own_export_and_bench_systems(tmp_path, corpus):
+    steps = steps_of(tmp_path, corpus, {
+        "export": {"quantization": "float32", "vmap": True, "vmap_top_k": 10,
+                   "vmap_data": "kd"},
+        "bench": [{"beam": 1, "compute_type": "int8"},
+                  {"beam": 1, "compute_type": "int8", "vmap": True, "threads": 2}]})
+    export = steps["export-head"]
+    assert export.config.quantization == "float32" and export.config.vmap
+    assert export.config.vmap_top_k == 10
+    assert export.config.vmap_data == str(tmp_path / "w" / "distill-kd")
+    assert export.deps == ["student-head", "distill-kd"]
+    assert steps["export-plain"].config.quantization == "int8"  # the export section's
+    systems = {s.name: s for s in steps["bench"].config.systems}
+    assert {n for n in systems if n.startswith("head")} == {"head-int8-b1",
+                                                            "head-vmap-int8-b1-t2"}
+    assert {n for n in systems if n.startswith("plain")} == {"plain-b1", "plain-b5"}
+    s = systems["head-vmap-int8-b1-t2"]
+    assert (s.kind, s.beam, s.compute_type, s.vmap, s.threads) == ("ct2", 1, "int8", True, 2)
+    assert s.path == str(tmp_path / "w" / "export-head" / "model")
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"export": {"vmap_data": "nope"}}, "export vmap_data must be 'references' or a distill"),
+    ({"export": {"quantization": "int3"}}, "student head export: quantization"),
+    ({"export": "float32"}, "export must be a mapping"),
+    ({"bench": [{"beam": 0}]}, "bench {'beam': 0}: unknown option 'beam=0'"),
+    ({"bench": [{"compute_type": "int8"}]}, "give each system a beam"),
+    ({"bench": {"beam": 1}}, "bench must be a list of system settings"),
+])
+def test_mistakes_in_a_students_export_or_bench_are_reported_before_anything_runs(
+        tmp_path, corpus, extra, message):
+    with pytest.raises(SeqkdError) as e:
+        steps_of(tmp_path, corpus, extra)
+    assert message in str(e.value), str(e.value)
+    assert not (tmp_path / "w").exists()
