@@ -131,7 +131,7 @@ def build_distill(sub) -> None:
                                    "translates source line i.")
     p.add_argument("--data", required=True, help="output folder of `seqkd prepare`")
     p.add_argument("--out", required=True, help="output folder (e.g. WORK/distill)")
-    add_teachers(p)
+    add_teachers(p, required=False)
     p.add_argument("--num-shards", type=int, default=None,
                    help="split the work over N workers (default: the job array's size, from "
                         "SLURM_ARRAY_TASK_COUNT or WORLD_SIZE when set, else 1)")
@@ -153,7 +153,9 @@ def cmd_distill(args) -> int:
     elif args.num_shards is None or args.shard_id is None:
         raise SeqkdError("give --num-shards and --shard-id together (or neither, to take them "
                          "from the job array's environment)")
-    cfg = config_from(DistillConfig, args, out_dir=args.out)
+    if args.teacher_command and args.decoder == "ctranslate2":  # the default: a program's
+        args.decoder = "command"                                 # output is the teacher's
+    cfg = config_from(DistillConfig, args, out_dir=args.out, teachers=args.teachers or [])
     print(json.dumps(distill(cfg, force=args.force, merge_only=args.merge_only), indent=2))
     return 0
 

@@ -260,3 +260,48 @@ class ExportedModel:
             if len(h[0][0]) >= self.max_len:
                 logger.warning("line %d: the translation reached --max-len (%d pieces) and "
                                "may be cut short", first_line + i, self.max_len)
+
+
+class CommandTeacher:
+    """A teacher that is any program: source lines on its stdin, one translation per line on
+    its stdout (1-best, text in and out). ``SEQKD_THREADS`` in its environment says how many
+    CPU threads it may use; it runs in its own process, killed with seqkd."""
+
+    name = "command"
+
+    def __init__(self, command: str, timeout: float, threads: int = 1):
+        self.command = command
+        self.timeout = timeout
+        self.env = dict(os.environ, SEQKD_THREADS=str(threads))
+
+    def translate_text(self, lines: Sequence[str], where: str) -> List[str]:
+        import subprocess
+
+        from seqkd.procs import child_preexec
+
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        what = f"the teacher command {self.command!r} ({where})"
+        try:
+            done = subprocess.run(self.command, shell=True, input=data, capture_output=True,
+                                  timeout=self.timeout, env=self.env,
+                                  preexec_fn=child_preexec())
+        except subprocess.TimeoutExpired:
+            raise SeqkdError(f"{what} did not finish within {self.timeout:g} s for "
+                             f"{len(lines)} lines; raise command_timeout (--command-timeout) "
+                             "if it is only slow") from None
+        err = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+        if done.returncode != 0:
+            raise SeqkdError(f"{what} failed (exit {done.returncode})"
+                             + ("; its last lines:\n" + "\n".join(err) if err else ""))
+        try:
+            text = done.stdout.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SeqkdError(f"{what} wrote bytes that are not UTF-8 (at byte {e.start}); "
+                             "make it write UTF-8 text") from None
+        out = text.split("\n")
+        if out and out[-1] == "":
+            out.pop()
+        if len(out) != len(lines):
+            raise SeqkdError(f"{what} read {len(lines)} lines and wrote {len(out)}: a teacher "
+                             "command must write exactly one line per input line, in order")
+        return [line.rstrip("\r") for line in out]

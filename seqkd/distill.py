@@ -42,7 +42,7 @@ from seqkd.textio import atomic_path, progress, read_lines, write_lines, write_t
 logger = logging.getLogger(__name__)
 
 METHODS = ("seq-kd", "seq-inter")
-DECODERS = ("fairseq", "ctranslate2")
+DECODERS = ("fairseq", "ctranslate2", "command")
 FILTERS = ("off", "flag", "drop")
 #: what an empty teacher output becomes: the training reference, or nothing (pair dropped)
 EMPTY_CHOICES = ("reference", "drop")
@@ -88,6 +88,12 @@ class DistillConfig:
     device: str = setting("auto", "where to decode: auto (a CUDA GPU when the decoder's "
                           "library sees one, else the CPU), cpu or cuda",
                           choices=("auto", "cpu", "cuda"))
+    teacher_command: Optional[str] = setting(
+        None, "any program as the teacher (decoder command): it reads source lines on stdin "
+        "and writes one translation per line on stdout; run through the shell once per chunk, "
+        "with SEQKD_THREADS (--threads) in its environment", metavar="CMD")
+    command_timeout: float = setting(3600.0, "seconds a teacher command may take for one "
+                                     "chunk", min=1.0)
 
     def input_files(self) -> List[Path]:
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
@@ -103,8 +109,24 @@ class DistillConfig:
                             "at least as large)")
         if self.n_hypotheses() > self.beam:
             problems.append(f"nbest ({self.n_hypotheses()}) cannot exceed beam ({self.beam})")
-        if not self.teachers:
-            problems.append("give the teacher checkpoint(s) with --teacher")
+        if self.decoder == "command":
+            if not self.teacher_command:
+                problems.append("the command decoder needs the command: --teacher-command CMD")
+            if self.teachers:
+                problems.append("a teacher command replaces teacher checkpoints: give one or "
+                                "the other")
+            if self.method != "seq-kd":
+                problems.append("a teacher command gives one translation per line: use method "
+                                "seq-kd (seq-inter needs n-best lists)")
+            if self.min_score is not None:
+                problems.append("min_score filters on the teacher's scores; a teacher command "
+                                "gives none: leave min_score out")
+        elif self.teacher_command:
+            problems.append(f"--teacher-command runs the teacher as a program: use decoder "
+                            f"command, not {self.decoder}")
+        elif not self.teachers:
+            problems.append("give the teacher checkpoint(s) with --teacher (or a program with "
+                            "--teacher-command)")
         if problems:
             raise SeqkdError("; ".join(problems))
 
@@ -334,8 +356,38 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
         stage.close()
 
 
+def _decode_command(cfg: DistillConfig, prepared: Prepared, out: Path,
+                    ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
+    """Distil with a teacher program, chunk by chunk, in text space (raw source lines in,
+    translations out; the student's SentencePiece model is applied when the data is built)."""
+    from seqkd.decoders import CommandTeacher
+
+    src = read_lines(prepared.text("train", prepared.src))
+    teacher = CommandTeacher(cfg.teacher_command, cfg.command_timeout,
+                             cfg.threads or default_threads())
+    n = sum(ranges[i][1] - ranges[i][0] for i in todo)
+    logger.info("translating %d sentences in %d chunks with the command %r", n, len(todo),
+                cfg.teacher_command)
+    t0 = time.time()
+    with progress(total=n, unit="sent", desc="distill[command]", smoothing=0.1) as bar:
+        for i in todo:
+            start, end = ranges[i]
+            hyps = teacher.translate_text(src[start:end], f"chunk {i}, lines {start + 1}-{end}")
+            with atomic_path(chunk_path(out, i)) as tmp:
+                with open(tmp, "w", encoding="utf-8") as f:
+                    for hyp in hyps:
+                        f.write(json.dumps({"hyps": [[hyp, 0.0]]}, ensure_ascii=False) + "\n")
+            bar.update(end - start)
+    seconds = time.time() - t0
+    return {"decoder": "command", "command": cfg.teacher_command, "sentences": n,
+            "seconds": round(seconds, 2),
+            "sentences_per_second": round(n / seconds, 2) if seconds else None}
+
+
 def _decode(cfg: DistillConfig, prepared: Prepared, out: Path, src_pieces: List[str],
             ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
+    if cfg.decoder == "command":
+        return _decode_command(cfg, prepared, out, ranges, todo)
     sp = load_spm(prepared.spm)
     t_load = time.time()
     decoder = _make_decoder(cfg, prepared, out)

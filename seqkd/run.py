@@ -147,7 +147,15 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
     teacher = section("teacher")
     teachers: List[str] = []
     teacher_deps: List[str] = []
-    if teacher.get("checkpoints"):
+    #: a program as the teacher: distillation only (no word-level KD, no teacher bench row)
+    teacher_command = teacher.get("command")
+    if teacher_command is not None:
+        if not isinstance(teacher_command, str) or not teacher_command.strip():
+            problems.add(f"teacher.command: must be a command line, got {teacher_command!r}")
+            teacher_command = None
+        if set(teacher) - {"command"}:
+            problems.add("teacher: give command, checkpoints or train, one of them")
+    elif teacher.get("checkpoints"):
         if not isinstance(teacher["checkpoints"], list) or not all(
                 isinstance(c, str) for c in teacher["checkpoints"]):
             problems.add("teacher.checkpoints: must be a list of checkpoint paths")
@@ -165,7 +173,8 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
         teachers = [str(tdir / "checkpoints" / "checkpoint_best.pt")]
         teacher_deps = ["teacher"]
     else:
-        problems.add("teacher: set teacher.checkpoints (existing teacher) or teacher.train")
+        problems.add("teacher: set teacher.checkpoints (existing teacher), teacher.train or "
+                     "teacher.command (a program that translates stdin to stdout)")
 
     def entry_name(section: str, name: Any, seen: set) -> bool:
         """True when ``name`` can name a stage folder (problems noted otherwise)."""
@@ -187,8 +196,11 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
         if not entry_name("distill", name, set(distilled)):
             continue
         ddir = work / f"distill-{name}"
+        fixed: Dict[str, Any] = {"teachers": teachers}
+        if teacher_command:
+            fixed.update(decoder="command", teacher_command=teacher_command)
         dcfg = _fields(problems, DistillConfig, entry, f"distill {name}", data=str(data_dir),
-                       out_dir=str(ddir), teachers=teachers)
+                       out_dir=str(ddir), **fixed)
         if dcfg is not None:
             steps.append(Step(f"distill-{name}", ddir, dcfg, (lambda c=dcfg: distill(c)),
                               ["prepare", *teacher_deps]))
@@ -285,6 +297,11 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
         else:
             problems.add(f"student {name}: data must be 'references' or a distill name "
                          f"({', '.join(distilled) or 'none defined'}), got {source_name!r}")
+            continue
+        if word_kd is not None and teacher_command:
+            problems.add(f"student {name}: word-level KD needs the teacher's token "
+                         "distributions; a teacher command gives translations only (drop "
+                         "word_kd, or give the teacher as fairseq checkpoints)")
             continue
         if word_kd is not None:
             if not isinstance(word_kd, dict) or set(word_kd) - {"alpha", "temperature", "topk"}:

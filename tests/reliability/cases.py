@@ -295,7 +295,41 @@ CASES = [
          None, ["is not a prepare folder"], "out", needs_data=True),
     Case("chunk-damaged", "20.14", "a damaged chunk file in a distill folder", None,
          ["chunk", "is damaged", "delete it"], "out/DONE.json", needs_data=True),
+    Case("teacher-command-short", "23.2", "a teacher command that writes fewer lines than it "
+         "read", None, ["(chunk 0, lines 1-", "lines and wrote", "exactly one line per input"],
+         "out/DONE.json", needs_data=True),
+    Case("teacher-command-fails", "23.2", "a teacher command that exits non-zero", None,
+         ["(chunk 0, lines 1-", "failed (exit 3)", "out of licences"], "out/DONE.json",
+         needs_data=True),
+    Case("teacher-command-hangs", "23.2", "a teacher command that hangs past "
+         "`--command-timeout`", None, ["(chunk 0, lines 1-", "did not finish within 1 s"],
+         "out/DONE.json", needs_data=True),
+    Case("teacher-command-not-utf8", "23.2", "a teacher command that writes Latin-1", None,
+         ["wrote bytes that are not UTF-8"], "out/DONE.json", needs_data=True),
+    Case("teacher-command-word-kd", "23.1", "word-level KD in a config whose teacher is a "
+         "command", lambda d: _command_config(d),
+         ["word-level KD needs the teacher's token distributions"], "w"),
 ]
+
+
+def _teacher_command(d: Path, data: Path, mode: str, *extra: str) -> List[str]:
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "fixtures" / "teacher_command.py"
+    return ["distill", "--data", str(data), "--out", str(d / "out"), "--teacher-command",
+            f"{sys.executable} {script} {mode}", *extra]
+
+
+def _command_config(d: Path) -> List[str]:
+    c = _corpus(d)
+    (d / "run.yaml").write_text(
+        f"work_dir: {d / 'w'}\n"
+        f"data: {{train_prefix: {c / 'train'}, valid_prefix: {c / 'valid'}}}\n"
+        "teacher: {command: 'cat'}\n"
+        "distill: [{name: kd}]\n"
+        "students: [{name: s, data: kd, preset: tiny, max_updates: 1, "
+        "word_kd: {alpha: 0.5}}]\n")
+    return ["run", str(d / "run.yaml")]
 
 
 def _cache_file(d: Path) -> List[str]:
@@ -340,4 +374,9 @@ DATA_SETUPS = {
         d, data, corrupt=True)), "--data", str(data), "--out", str(d / "out")],
     "data-is-not-prepare": _data_is_not_prepare,
     "chunk-damaged": _chunk_damaged,
+    "teacher-command-short": lambda d, data: _teacher_command(d, data, "short"),
+    "teacher-command-fails": lambda d, data: _teacher_command(d, data, "fail"),
+    "teacher-command-hangs": lambda d, data: _teacher_command(d, data, "hang",
+                                                              "--command-timeout", "1"),
+    "teacher-command-not-utf8": lambda d, data: _teacher_command(d, data, "latin1"),
 }
