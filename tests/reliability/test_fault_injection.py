@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import seqkd
+
 pytestmark = pytest.mark.slow
 
 
@@ -126,3 +128,18 @@ def test_train_survives_sigkill_and_resumes(prepared, tmp_path):
     state = torch.load(last, map_location="cpu", weights_only=False)
     assert state["optimizer_history"][-1]["num_updates"] == 60
     assert not _leftovers(str(out))
+    # the weights: a resumed run is not bit-identical to an uninterrupted one (floating-point
+    # drift, README "Training resumes"), but it continues the same run: it is far closer to
+    # the uninterrupted run than a run with another seed is
+    def weights(folder):
+        return torch.load(folder / "checkpoints" / "checkpoint_last.pt", map_location="cpu",
+                          weights_only=False)["model"]
+
+    def distance(a, b):
+        return max((a[k] - b[k]).abs().max().item() for k in a)
+
+    assert seqkd(*args, "--out", tmp_path / "whole", "-q") == 0
+    assert seqkd(*args, "--out", tmp_path / "seed2", "--seed", "2", "-q") == 0
+    whole = weights(tmp_path / "whole")
+    resumed, other = distance(weights(out), whole), distance(weights(tmp_path / "seed2"), whole)
+    assert resumed < 0.1 and resumed < other / 5, (resumed, other)
