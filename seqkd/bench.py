@@ -619,6 +619,9 @@ def plot(rows: List[Dict], path: Path, batch_tokens: Optional[int] = None) -> No
 if __name__ == "__main__":
     if sys.argv[1:] == ["--worker"]:
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        if os.environ.get("TQDM_DISABLE"):  # -q: library warnings stay off the terminal
+            import warnings
+            warnings.simplefilter("ignore")
         job = json.loads(sys.stdin.read())
         try:
             print(json.dumps(run_worker(job)))

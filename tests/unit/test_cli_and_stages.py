@@ -17,8 +17,8 @@ from seqkd.stage import Stage
 def test_every_stage_has_a_subcommand():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert set(sub.choices) == {"prepare", "train", "distill", "export", "translate",
-                                "bench", "run", "kd-gain"}
+    assert set(sub.choices) == {"prepare", "train", "distill", "topk-cache", "export",
+                                "translate", "bench", "run", "kd-gain"}
 
 
 def test_distill_arguments_parse_into_settings():
