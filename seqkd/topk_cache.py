@@ -29,7 +29,8 @@ from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import (check_checkpoint_dictionary, dictionary_size, plugin_dir,
                                  run_tool)
 from seqkd.stage import Stage, default_threads, file_digest, resolve_device
-from seqkd.topk_store import SUBSETS, TopkCache, data_digests, files, write_meta
+from seqkd.topk_store import (SUBSETS, TopkCache, data_digests, files, target_file,
+                               write_meta)
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,7 @@ def topk_cache(cfg: TopkConfig, force: bool = False) -> Dict:
     if not stage.begin():
         return stage.finished()["summary"]
     try:
-        subsets = [s for s in SUBSETS
-                   if (data / "bin" / f"{s}.{src}-{tgt}.{tgt}.idx").is_file()]
+        subsets = [s for s in SUBSETS if target_file(data, s, "idx").is_file()]
         args = [data / "bin", "--out", out, "--teachers", *teachers, "--source-lang", src,
                 "--target-lang", tgt, "--subsets", *subsets, "--k", cfg.k,
                 "--temperature", cfg.temperature, "--max-tokens", cfg.max_tokens,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 from numpy.lib.format import open_memmap
@@ -174,26 +174,26 @@ def write_meta(folder: Path, meta: Dict) -> None:
     (Path(folder) / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
-def read_meta(folder: str | os.PathLike) -> Optional[Dict]:
-    f = Path(folder) / META
-    return json.loads(f.read_text()) if f.is_file() else None
-
-
 def data_digests(data: str | os.PathLike) -> Dict[str, str]:
     """Digests of the binarized target side of ``data``'s train and valid sets: what a
     cache's rows line up with."""
-    from seqkd.corpus import bin_languages
     from seqkd.stage import file_digest
 
-    data = Path(data)
-    src, tgt = bin_languages(data / "bin")
     out = {}
     for subset in SUBSETS:
         for ext in ("idx", "bin"):
-            f = data / "bin" / f"{subset}.{src}-{tgt}.{tgt}.{ext}"
+            f = target_file(data, subset, ext)
             if f.is_file():
                 out[f.name] = file_digest(f)
     return out
+
+
+def target_file(data: str | os.PathLike, subset: str, ext: str) -> Path:
+    """The binarized target side of ``subset`` in a data folder (``bin/SUBSET.SRC-TGT.TGT.EXT``)."""
+    from seqkd.corpus import bin_languages
+
+    src, tgt = bin_languages(Path(data) / "bin")
+    return Path(data) / "bin" / f"{subset}.{src}-{tgt}.{tgt}.{ext}"
 
 
 def check_cache_for(cache_dir: str | os.PathLike, data: str | os.PathLike,
