@@ -360,21 +360,46 @@ def setup_logging(quiet: bool = False) -> None:
     root.setLevel(logging.INFO)
 
 
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
 def os_error_message(e: OSError) -> Optional[str]:
     """One line for the errors of the machine rather than of seqkd (a full disk, a folder
     that cannot be written), or None for anything else."""
-    where = e.filename or "an output file"
+    from seqkd.stage import LAST_FOLDER
+
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        folder = Path(where).parent if e.filename else Path.cwd()
+        # a write inside a library has no file name: it was in the stage's folder
+        target = Path(e.filename) if e.filename else (LAST_FOLDER[0] if LAST_FOLDER else None)
+        if target is None:
+            where, folder = "an output file", Path.cwd()
+        elif target.is_dir():
+            where, folder = f"into {target}", target
+        else:
+            where, folder = str(target), target.parent
+        stage = LAST_FOLDER[0] if LAST_FOLDER else folder
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
         try:
-            free = f"{shutil.disk_usage(folder).free / 1e6:.0f} MB free there now"
+            free = f"{shutil.disk_usage(probe).free / 1e6:.1f} MB free there now"
         except OSError:
             free = "free space unknown"
-        return (f"no space left on the device while writing {where} ({free}); unfinished "
-                "outputs are under temporary names and were not kept: free some space, or "
-                "choose a folder on another disk, and run again")
+        written = (f"; {stage} holds {_folder_size(stage) / 1e6:.1f} MB and needs more than "
+                   "that" if stage.is_dir() else "")
+        return (f"no space left on the device while writing {where} ({free}{written}); "
+                "unfinished outputs are under temporary names and were not kept: free some "
+                "space, or choose a folder on another disk, and run again")
     if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
-        return f"cannot write {where} ({e.strerror}); give a folder you may write to"
+        return f"cannot write {e.filename or 'an output file'} ({e.strerror}); give a folder you may write to"
     return None
 
 

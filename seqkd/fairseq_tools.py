@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -136,6 +137,10 @@ def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None) -> None:
         if log:
             log.close()
     if failed or any(rcs):
+        if any("No space left on device" in line for line in tail):
+            # the child's disk filled: the same one line as a full disk in this process
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                          str(log_path.parent) if log_path else None)
         bad = failed[0] if failed else next(r for r, c in enumerate(rcs) if c)
         where = (f"\nfull log: {rank_log(log_path, bad) if bad else log_path}"
                  if log_path else "")

@@ -108,6 +108,10 @@ def default_threads() -> int:
 
 _DIGESTS: Dict[Tuple[str, int, int], str] = {}
 
+#: the folder of the stage this process began last: where a write without a file name (a full
+#: disk inside a library) happened
+LAST_FOLDER: list = []
+
 
 def file_digest(path: str | os.PathLike) -> str:
     """``size:sha256`` of a file (cached per path, size and modification time)."""
@@ -217,6 +221,7 @@ class Stage:
         logging into ``out_dir/log.txt``. The folder's lock is held until :meth:`close`.
         """
         self._lock.enter_context(folder_lock(self.out_dir, self.name, shared=self.shared))
+        LAST_FOLDER[:] = [self.out_dir]
         try:
             return self._begin()
         except BaseException:

@@ -239,3 +239,43 @@ def test_run_check_reports_every_cross_setting_mistake_at_once_and_runs_nothing(
     assert seqkd("run", good, "--check") == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed["teacher"]["after"] == ["prepare"] and not (tmp_path / "w").exists()
+
+
+def _small_disk(path: Path, size: str) -> bool:
+    """Mount a tmpfs of ``size`` at ``path`` (root only); False where that is not allowed."""
+    path.mkdir()
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("size", ["200k", "600k"])  # full while cleaning / in fairseq-preprocess
+def test_prepare_on_a_really_full_disk_is_one_error_and_resumes(corpus, prepared, tmp_path,
+                                                                 size):
+    """A real full file system (a small tmpfs): one line naming the stage folder and its
+    free space, no stamp, nothing truncated; with room made, the same command finishes with
+    the binaries of a run that never saw a full disk."""
+    disk = tmp_path / "disk"
+    if not _small_disk(disk, size):
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        out = disk / "data"
+        cmd = [sys.executable, "-m", "seqkd", "prepare", "--out", str(out), "--train-prefix",
+               str(corpus / "train"), "--valid-prefix", str(corpus / "valid"), "--test",
+               f"test={corpus / 'test'}", "--vocab-size", "100", "-q"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 1, done.stderr
+        err = done.stderr.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert f"no space left on the device while writing into {out} (" in err, err
+        assert not (out / "DONE.json").exists()
+        for f in out.rglob("*"):  # what is there is whole: the same as in a finished run
+            rel = f.relative_to(out)
+            if f.is_file() and rel.parts[0] in ("text", "pieces", "bin") and \
+                    f.suffix != ".log":
+                assert f.read_bytes() == (prepared / rel).read_bytes(), rel
+        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True)
+        assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+        for f in (prepared / "bin").glob("*.bin"):
+            assert (out / "bin" / f.name).read_bytes() == f.read_bytes(), f.name
+    finally:
+        subprocess.run(["umount", str(disk)])

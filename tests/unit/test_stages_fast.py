@@ -99,6 +99,18 @@ def test_word_kd_student_trusts_its_teacher_and_names_it_once(fake_data, fake_fa
     assert settings["kd_teachers"] == [str(teacher)] and ckpt in settings["input_files"]
 
 
+def test_a_full_disk_in_fairseq_is_one_error_naming_the_stage_folder(fake_data, fake_fairseq,
+                                                                     tmp_path, monkeypatch,
+                                                                     capsys):
+    out = tmp_path / "s"
+    monkeypatch.setenv("SEQKD_FAKE_DISK_FULL", "train")
+    assert seqkd(*_train_args(fake_data, out)) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert f"no space left on the device while writing into {out} (" in err
+    assert "MB free there now" in err and not (out / "DONE.json").exists()
+
+
 def test_failed_training_leaves_no_stamp_and_a_rerun_resumes(fake_data, fake_fairseq,
                                                             tmp_path, monkeypatch, capsys):
     out = tmp_path / "s"
