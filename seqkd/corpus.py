@@ -9,7 +9,7 @@ from typing import List
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import split_prefixes
-from seqkd.textio import read_lines, require_file, write_lines
+from seqkd.textio import require_file
 
 
 def load_spm(path: str | Path):
@@ -21,11 +21,6 @@ def load_spm(path: str | Path):
     except (RuntimeError, OSError) as e:
         raise SeqkdError(f"{path} is not a SentencePiece model ({str(e).strip()[:120]}); give "
                          "the .model file that spm_train wrote") from None
-
-
-def encode_file(sp, src: Path, dest: Path) -> None:
-    lines = read_lines(src)
-    write_lines(dest, (" ".join(sp.encode(line, out_type=str)) for line in lines))
 
 
 def encode_lines(sp, lines: List[str]) -> List[List[str]]:

@@ -33,8 +33,9 @@ from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 from seqkd.errors import SeqkdError
 from seqkd.config import MAX_BEAM, check_config, setting
 from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
-from seqkd.fairseq_tools import binarize, check_checkpoint_dictionary
-from seqkd.corpus import Prepared, encode_file, load_spm
+from seqkd.binarize import binarize_splits
+from seqkd.fairseq_tools import check_checkpoint_dictionary
+from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
 from seqkd.stage import Stage, default_threads, file_digest
 from seqkd.textio import atomic_path, progress, read_lines, write_lines, write_text
@@ -461,17 +462,14 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
     write_lines(text / f"train.{prepared.src}", keep_src)
     write_lines(text / f"train.{prepared.tgt}", keep_tgt)
 
-    sp = load_spm(prepared.spm)
-    pieces = out / "pieces"
-    for lang in (prepared.src, prepared.tgt):
-        encode_file(sp, text / f"train.{lang}", pieces / f"train.{lang}")
     shutil.copyfile(prepared.spm, out / "spm.model")
     shutil.copyfile(prepared.dictionary, out / "dict.txt")
-    splits = {"train": pieces / "train", "valid": prepared.path / "pieces" / "valid"}
-    for name in prepared.test_sets():
-        splits[name] = prepared.path / "pieces" / name
-    binarize(out / "bin", prepared.src, prepared.tgt, out / "dict.txt", splits,
-             workers=2, log_path=out / "fairseq-preprocess.log")
+    # the distilled training pairs binarized in one pass; validation and test sets are the
+    # prepared ones, copied
+    binarize_splits(out / "bin", prepared.src, prepared.tgt, out / "dict.txt",
+                    {"train": (text / "train", out / "pieces" / "train")}, out / "spm.model",
+                    workers=2, copied={name: prepared.path / "bin"
+                                       for name in ["valid", *prepared.test_sets()]})
     logger.info("distilled %d pairs (%s); %s %d anomalous pairs: %s", len(keep_src), cfg.method,
                 "dropped" if cfg.filter == "drop" else "flagged", len(flagged), reasons or "none")
     return {"method": cfg.method, "lines": len(src_text), "pairs_written": len(keep_src),

@@ -10,11 +10,10 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Sequence
 
 from seqkd.errors import SeqkdError
 from seqkd.procs import child_preexec
-from seqkd.textio import atomic_path, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -188,30 +187,6 @@ def split_prefixes(bin_dir: Path) -> Dict[str, str]:
     if not f.is_file():
         raise SeqkdError(f"{bin_dir} has no splits.json: is it the bin/ folder of `seqkd prepare`?")
     return json.loads(f.read_text())
-
-
-def binarize(dest: Path, src: str, tgt: str, dictionary: Path,
-             splits: Mapping[str, Path], workers: int, log_path: Path | None = None) -> Dict[str, str]:
-    """Binarize piece-encoded ``splits`` (name -> file prefix) with fairseq-preprocess.
-
-    ``splits`` must contain ``train``; ``valid`` is optional; every other name is a
-    test set. Writes ``dest/splits.json`` mapping names to fairseq's split names.
-    """
-    tests = [name for name in splits if name not in ("train", "valid")]
-    mapping = {"train": "train"}
-    args = ["--source-lang", src, "--target-lang", tgt, "--trainpref", splits["train"],
-            "--srcdict", dictionary, "--tgtdict", dictionary, "--workers", str(workers)]
-    if "valid" in splits:
-        args += ["--validpref", splits["valid"]]
-        mapping["valid"] = "valid"
-    if tests:
-        args += ["--testpref", ",".join(os.fspath(splits[t]) for t in tests)]
-        for i, t in enumerate(tests):
-            mapping[t] = "test" if i == 0 else f"test{i}"
-    with atomic_path(dest) as tmp:
-        run_tool("preprocess", args + ["--destdir", tmp], log_path=log_path)
-        write_text(tmp / "splits.json", json.dumps(mapping, indent=2) + "\n")
-    return mapping
 
 
 def teacher_dictionary_path(checkpoint: str | os.PathLike) -> Path:

@@ -24,8 +24,9 @@ from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
 from seqkd import datasets
 from seqkd.errors import SeqkdError
 from seqkd.config import setting
-from seqkd.corpus import encode_file, load_spm
-from seqkd.fairseq_tools import binarize, check_dictionary_file
+from seqkd.binarize import binarize_splits
+from seqkd.corpus import load_spm
+from seqkd.fairseq_tools import check_dictionary_file
 from seqkd.stage import Stage
 from seqkd.cleaning import clean_stream
 from seqkd.textio import (SAFE_NAME, atomic_path, check_no_empty, check_test_set_name,
@@ -247,14 +248,10 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
     else:
         dictionary_from_spm(sp, dict_path)
 
-    pieces = out / "pieces"
-    for name in progress(list(sources), desc="encode", unit="split"):
-        for lang in (cfg.src, cfg.tgt):
-            encode_file(sp, text / f"{name}.{lang}", pieces / f"{name}.{lang}")
-
-    binarize(out / "bin", cfg.src, cfg.tgt, dict_path,
-             {name: pieces / name for name in sources}, cfg.workers,
-             log_path=out / "fairseq-preprocess.log")
+    # pieces and binaries in one pass, SentencePiece in cfg.workers processes
+    binarize_splits(out / "bin", cfg.src, cfg.tgt, dict_path,
+                    {name: (text / name, out / "pieces" / name) for name in sources},
+                    spm_model, cfg.workers)
     report["vocab"] = {"spm_pieces": sp.get_piece_size(),
                        "dictionary_symbols": sum(1 for _ in open(dict_path, encoding="utf-8"))}
     return report

@@ -32,6 +32,12 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
+def die_with_parent() -> None:
+    """Tie this process's life to its parent's (a worker process calls it first)."""
+    if sys.platform.startswith("linux"):
+        _die_with_parent()
+
+
 def child_preexec() -> Optional[Callable[[], None]]:
     """A ``preexec_fn`` for subprocess.Popen that ties the child's life to this process."""
     return _die_with_parent if sys.platform.startswith("linux") else None

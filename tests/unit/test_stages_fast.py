@@ -26,7 +26,7 @@ def fake_fairseq(tmp_path, monkeypatch):
 
 @pytest.fixture
 def fake_data(corpus, tmp_path, fake_fairseq):
-    """A prepared folder: real cleaning and SentencePiece, fake fairseq-preprocess."""
+    """A prepared folder (real: cleaning, SentencePiece and binarizing take a second)."""
     out = tmp_path / "data"
     assert seqkd("prepare", "--out", out, "--train-prefix", corpus / "train",
                  "--valid-prefix", corpus / "valid", "--test", f"t1={corpus / 'test'}",
@@ -34,19 +34,17 @@ def fake_data(corpus, tmp_path, fake_fairseq):
     return out
 
 
-def test_prepare_gives_fairseq_preprocess_these_arguments(fake_data, fake_fairseq, corpus):
-    (call,) = fake_fairseq()
-    argv, pieces = call["argv"], fake_data / "pieces"
-    dest = argv[argv.index("--destdir") + 1]
-    assert argv == ["--source-lang", "en", "--target-lang", "de",
-                    "--trainpref", str(pieces / "train"),
-                    "--srcdict", str(fake_data / "dict.txt"),
-                    "--tgtdict", str(fake_data / "dict.txt"), "--workers", "2",
-                    "--validpref", str(pieces / "valid"),
-                    "--testpref", f"{pieces / 't1'},{pieces / 't2'}", "--destdir", dest]
-    assert call["tool"] == "preprocess" and call["trust"] == []
-    assert json.loads((fake_data / "bin" / "splits.json").read_text()) == {
+def test_prepare_binarizes_without_fairseq_preprocess(fake_data, fake_fairseq):
+    assert fake_fairseq() == []  # SentencePiece and binaries in one pass of its own
+    binaries = fake_data / "bin"
+    assert json.loads((binaries / "splits.json").read_text()) == {
         "train": "train", "valid": "valid", "t1": "test", "t2": "test1"}
+    for split in ("train", "valid", "test", "test1"):
+        for lang in ("en", "de"):
+            assert (binaries / f"{split}.en-de.{lang}.bin").stat().st_size > 0
+    # the two test sets are one file: the same bytes under fairseq's two names
+    assert (binaries / "test.en-de.de.bin").read_bytes() == \
+        (binaries / "test1.en-de.de.bin").read_bytes()
 
 
 def _train_args(data, out, *extra):
@@ -157,7 +155,13 @@ def test_distill_logic_with_a_fake_decoder(fake_data, fake_fairseq, tmp_path, mo
     assert len(list((out / "chunks").glob("*.jsonl"))) == -(-len(src) // 333)
     report = json.loads((out / "report.json").read_text())
     assert report["lines"] == len(src) and report["empty_outputs"]["replaced_by_reference"] == 0
-    assert fake_fairseq()[-1]["tool"] == "preprocess"
+    # the distilled pairs binarized; validation and test sets are the prepared ones
+    for name in ("train.en-de.de.bin", "valid.en-de.de.bin", "test1.en-de.en.idx"):
+        assert (out / "bin" / name).stat().st_size > 0
+    assert (out / "bin" / "valid.en-de.de.bin").read_bytes() == \
+        (fake_data / "bin" / "valid.en-de.de.bin").read_bytes()
+    assert json.loads((out / "bin" / "splits.json").read_text()) == {
+        "train": "train", "valid": "valid", "t1": "test", "t2": "test1"}
 
 
 def test_both_decoders_follow_the_protocol_on_empty_input():
