@@ -10,7 +10,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from seqkd.errors import SeqkdError
 from seqkd.procs import child_preexec
@@ -64,22 +64,25 @@ def rank_log(log_path: Path, rank: int) -> Path:
 
 
 def run_tool(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike] = (),
-             log_path: Path | None = None, nproc: int = 1) -> None:
+             log_path: Path | None = None, nproc: int = 1,
+             on_line: Optional[Callable[[str], None]] = None) -> None:
     """Run ``fairseq-<tool> args`` in a child process, trusting ``trust`` checkpoints.
 
     With ``nproc`` > 1, runs that many processes of one torch.distributed job on this machine
     (ranks 0..nproc-1, TCP rendezvous on a free local port; ``args`` carry the world size and
     backend). Rank 0 logs to ``log_path``, rank R to :func:`rank_log`; when any rank fails the
-    others are stopped, so no rank waits forever for a peer that is gone."""
+    others are stopped, so no rank waits forever for a peer that is gone. ``on_line`` sees each
+    line rank 0 prints (a progress bar reads them)."""
     if nproc == 1:
-        return _run_ranks(tool, [_tool_command(tool, args, trust)], log_path)
+        return _run_ranks(tool, [_tool_command(tool, args, trust)], log_path, on_line)
     init = f"tcp://127.0.0.1:{free_port()}"
     return _run_ranks(tool, [_tool_command(tool, [*args, "--distributed-rank", str(r),
                                                   "--distributed-init-method", init], trust)
-                             for r in range(nproc)], log_path)
+                             for r in range(nproc)], log_path, on_line)
 
 
-def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None) -> None:
+def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
+               on_line: Optional[Callable[[str], None]] = None) -> None:
     import threading
 
     cmd = cmds[0]
@@ -119,6 +122,8 @@ def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None) -> None:
                 log.write(line)
                 log.flush()
             tail = (tail + [line.rstrip()])[-30:]
+            if on_line:
+                on_line(line)
             if " | " in line or "ERROR" in line or "Error" in line:
                 logger.info("fairseq-%s: %s", tool, line.rstrip())
         rc = proc.wait()

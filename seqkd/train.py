@@ -30,6 +30,7 @@ from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
 from seqkd.config import check_config, setting
 from seqkd.corpus import data_folder
 from seqkd.fairseq_tools import check_checkpoint_dictionary, plugin_dir, run_tool
+from seqkd.train_progress import TrainProgress
 from seqkd.model_cost import ARCH_SHAPES
 from seqkd.procs import folder_lock
 from seqkd.stage import Stage, default_threads, resolve_device, versions
@@ -317,8 +318,12 @@ def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], d
         else:
             logger.info("training on %s (%d CPU threads)", device, threads)
         if not spent:
-            run_tool("train", args, trust=[save_dir, *cfg.kd_teachers],
-                     log_path=out / "fairseq-train.log", nproc=ranks)
+            bar = TrainProgress(cfg.max_updates, cfg.max_epoch, f"train {out.name}")
+            try:
+                run_tool("train", args, trust=[save_dir, *cfg.kd_teachers],
+                         log_path=out / "fairseq-train.log", nproc=ranks, on_line=bar)
+            finally:
+                bar.close()
         best = save_dir / "checkpoint_best.pt"
         if not best.is_file():
             raise SeqkdError(f"fairseq-train ended without {best}; see {out / 'fairseq-train.log'}")

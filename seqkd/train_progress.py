@@ -1,0 +1,69 @@
+"""A progress bar for fairseq-train, fed by its own log lines (``--log-format simple``).
+
+fairseq prints ``train_inner: epoch 008:  62 / 74 loss=4.057, ..., wps=2830, ...,
+num_updates=580`` every ``--log-interval`` updates and ``valid: epoch 008 | ... | loss 4.55``
+after each validation; :func:`parse` reads them (pure), :class:`TrainProgress` turns them into a
+tqdm bar over updates: the epoch, the last training and validation loss, words/s and, from
+tqdm, the time left. The bar's total is ``max_updates``, or ``max_epoch`` times the updates per
+epoch once the first line says how many an epoch has.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Optional
+
+from seqkd.textio import progress
+
+_INNER = re.compile(r"train_inner: epoch (\d+):\s+(\d+) / (\d+) (.*)")
+_VALID = re.compile(r"\bvalid: epoch (\d+) \| .*?\| loss ([\d.]+)")
+_FIELD = re.compile(r"(\w+)=([\d.e+-]+)")
+
+
+def parse(line: str) -> Optional[Dict[str, float]]:
+    """What a fairseq-train log line says about progress, or None for other lines:
+    ``{"epoch", "step", "steps", "updates", "loss", "wps"}`` for a training line,
+    ``{"epoch", "valid_loss"}`` for a validation line."""
+    m = _INNER.search(line)
+    if m:
+        fields = dict(_FIELD.findall(m.group(4)))
+        if "num_updates" not in fields:
+            return None
+        return {"epoch": int(m.group(1)), "step": int(m.group(2)), "steps": int(m.group(3)),
+                "updates": int(fields["num_updates"]), "loss": float(fields.get("loss", "nan")),
+                "wps": float(fields.get("wps", "nan"))}
+    m = _VALID.search(line)
+    if m:
+        return {"epoch": int(m.group(1)), "valid_loss": float(m.group(2))}
+    return None
+
+
+class TrainProgress:
+    """Call with each log line; ``close()`` at the end. Off under ``seqkd -q``."""
+
+    def __init__(self, max_updates: Optional[int], max_epoch: Optional[int], desc: str):
+        self.max_updates, self.max_epoch = max_updates, max_epoch
+        self.bar = progress(total=max_updates, desc=desc, unit="upd", leave=False)
+        self.valid_loss: Optional[float] = None
+
+    def __call__(self, line: str) -> None:
+        got = parse(line)
+        if got is None:
+            return
+        if "valid_loss" in got:
+            self.valid_loss = got["valid_loss"]
+            return
+        if self.bar.total is None and self.max_epoch:
+            self.bar.total = self.max_epoch * got["steps"]
+        if self.bar.n == 0:  # a resumed run starts where its epoch began; speed from there
+            self.bar.initial = self.bar.last_print_n = got["updates"] - got["step"]
+        self.bar.n = got["updates"]
+        postfix = {"epoch": f"{got['epoch']}" + (f"/{self.max_epoch}" if self.max_epoch else ""),
+                   "loss": f"{got['loss']:.3f}", "words/s": f"{got['wps']:.0f}"}
+        if self.valid_loss is not None:
+            postfix["valid"] = f"{self.valid_loss:.3f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
