@@ -38,7 +38,9 @@ from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
 from seqkd.stage import Stage, default_threads, file_digest
-from seqkd.textio import atomic_path, progress, read_lines, write_lines, write_text
+from seqkd.distill_merge import (chunk_path, chunk_ranges, iter_chunks, shard_chunks,
+                                 write_distilled)
+from seqkd.textio import atomic_path, count_lines, progress, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -137,21 +139,6 @@ class DistillConfig:
         return self.nbest or self.beam
 
 
-# ---------------------------------------------------------------- pure helpers
-
-
-def chunk_ranges(n_lines: int, chunk_size: int) -> List[Tuple[int, int]]:
-    if chunk_size < 1:
-        raise SeqkdError(f"--chunk-size must be positive, got {chunk_size}")
-    return [(s, min(s + chunk_size, n_lines)) for s in range(0, n_lines, chunk_size)]
-
-
-def shard_chunks(n_chunks: int, num_shards: int, shard_id: int) -> List[int]:
-    if num_shards < 1 or not 0 <= shard_id < num_shards:
-        raise SeqkdError(f"--shard-id must be in [0, {num_shards}), got {shard_id}")
-    return list(range(shard_id, n_chunks, num_shards))
-
-
 def scheduler_shard(env) -> Optional[Tuple[int, int]]:
     """(number of shards, this shard) from a job array's environment: a Slurm array
     (SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN) or torchrun
@@ -172,105 +159,6 @@ def scheduler_shard(env) -> Optional[Tuple[int, int]]:
     if world is not None and rank is not None:
         return world, rank
     return None
-
-
-def chunk_path(out: Path, index: int) -> Path:
-    return out / "chunks" / f"{index:06d}.jsonl"
-
-
-def merge_chunks(out: Path, ranges: Sequence[Tuple[int, int]]) -> List[List[Tuple[str, float]]]:
-    """Join chunk files in order; fail if any is missing or has the wrong number of lines."""
-    missing = [i for i in range(len(ranges)) if not chunk_path(out, i).is_file()]
-    if missing:
-        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise SeqkdError(f"{len(missing)} of {len(ranges)} chunks are not finished yet "
-                         f"(chunks {shown}); run the missing shards, then merge")
-    merged: List[List[Tuple[str, float]]] = []
-    for i, (start, end) in enumerate(ranges):
-        path = chunk_path(out, i)
-        try:
-            rows = [json.loads(line)["hyps"] for line in read_lines(path)]
-            if len(rows) != end - start:
-                raise ValueError(f"{len(rows)} lines, expected {end - start}")
-            merged.extend([[(h, float(s)) for h, s in row] for row in rows])
-        except (ValueError, KeyError, TypeError) as e:
-            raise SeqkdError(f"{path} is damaged ({str(e)[:80]}); delete it and run distill "
-                             "again: only that chunk is decoded again") from None
-    return merged
-
-
-def sentence_similarity(hyp: str, ref: str, metric: str) -> float:
-    from sacrebleu.metrics import BLEU, CHRF
-
-    if metric == "bleu":
-        return BLEU(effective_order=True).sentence_score(hyp, [ref]).score
-    if metric == "chrf":
-        return CHRF().sentence_score(hyp, [ref]).score
-    raise SeqkdError(f"--select-metric must be bleu or chrf, got {metric!r}")
-
-
-def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str) -> int:
-    """Index of the n-best entry closest to the reference (ties: the better-scored one)."""
-    if not hyps:
-        raise SeqkdError("select_closest: empty n-best list")
-    best, best_sim = 0, None
-    for i, (h, _) in enumerate(hyps):
-        sim = sentence_similarity(h, ref, metric)
-        if best_sim is None or sim > best_sim:
-            best, best_sim = i, sim
-    return best
-
-
-def tandem_repeat(words: Sequence[str], repeats: int, max_n: int = 4) -> Optional[str]:
-    """The first n-gram (n <= ``max_n``) that occurs ``repeats`` times in a row, or None.
-
-    This is how a looping decoder shows: "on the beach on the beach on the beach".
-    """
-    if repeats < 2:
-        return None
-    for n in range(1, max_n + 1):
-        for i in range(0, len(words) - n * repeats + 1):
-            gram = words[i:i + n]
-            if all(words[i + k * n:i + (k + 1) * n] == gram for k in range(1, repeats)):
-                return " ".join(gram)
-    return None
-
-
-def anomaly(src: str, hyp: str, score: float, min_score: Optional[float],
-            max_len_ratio: float, loop_repeats: int = 0) -> Optional[str]:
-    """Why a distilled pair looks wrong, or None."""
-    if not hyp.strip():
-        return "empty"
-    ls, lh = len(src.split()), len(hyp.split())
-    if max(ls, lh) / max(1, min(ls, lh)) > max_len_ratio:
-        return "length_ratio"
-    hyp_words = hyp.split()
-    if loop_repeats and tandem_repeat(hyp_words, loop_repeats) is not None \
-            and tandem_repeat(src.split(), loop_repeats) is None:
-        return "loop"
-    if min_score is not None and score < min_score:
-        return "low_score"
-    return None
-
-
-def all_filtered_message(n: int, reasons: Dict[str, int], empty_dropped: int) -> str:
-    """What to say when no distilled pair is left: the count of each reason and its likely
-    cause."""
-    counts = dict(reasons)
-    if empty_dropped:
-        counts["empty (--empty drop)"] = counts.get("empty (--empty drop)", 0) + empty_dropped
-    listed = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-    top = max(counts, key=counts.get) if counts else ""
-    hint = {
-        "loop": "the teacher repeats itself, as an under-trained teacher does: train it "
-                "longer, or check that it is the teacher you meant",
-        "length_ratio": "the outputs' lengths are far from the sources': check the teacher "
-                        "and its language direction, or raise --max-len-ratio",
-        "low_score": "the teacher's scores are under --min-score: lower it or leave it unset",
-        "empty": "the teacher produced empty outputs: check the teacher and its vocabulary",
-    }.get(top.split(" ")[0], "check the teacher")
-    return (f"every one of the {n} distilled pairs was filtered out ({listed}; "
-            f"filter.tsv lists each line); likely cause: {hint}")
 
 
 # ---------------------------------------------------------------- the stage
@@ -331,13 +219,13 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     try:
         if force and not stage.resuming and (out / "chunks").exists():
             shutil.rmtree(out / "chunks")
-        src_pieces = read_lines(prepared.pieces("train", prepared.src))
-        ranges = chunk_ranges(len(src_pieces), cfg.chunk_size)
+        ranges = chunk_ranges(count_lines(prepared.pieces("train", prepared.src)),
+                              cfg.chunk_size)
         mine = [i for i in shard_chunks(len(ranges), cfg.num_shards, cfg.shard_id)
                 if not chunk_path(out, i).is_file()]
         decode_stats = {}
         if mine and not merge_only:  # with merge_only, merge_chunks names what is missing
-            decode_stats = _decode(cfg, prepared, out, src_pieces, ranges, mine)
+            decode_stats = _decode(cfg, prepared, out, ranges, mine)
         if cfg.num_shards > 1 and not merge_only and any(
                 not chunk_path(out, i).is_file() for i in range(len(ranges))):
             logger.info("shard %d/%d done; the last shard to finish merges (or run with "
@@ -363,7 +251,6 @@ def _decode_command(cfg: DistillConfig, prepared: Prepared, out: Path,
     translations out; the student's SentencePiece model is applied when the data is built)."""
     from seqkd.decoders import CommandTeacher
 
-    src = read_lines(prepared.text("train", prepared.src))
     teacher = CommandTeacher(cfg.teacher_command, cfg.command_timeout,
                              cfg.threads or default_threads())
     n = sum(ranges[i][1] - ranges[i][0] for i in todo)
@@ -371,9 +258,9 @@ def _decode_command(cfg: DistillConfig, prepared: Prepared, out: Path,
                 cfg.teacher_command)
     t0 = time.time()
     with progress(total=n, unit="sent", desc="distill[command]", smoothing=0.1) as bar:
-        for i in todo:
+        for i, lines in iter_chunks(prepared.text("train", prepared.src), ranges, todo):
             start, end = ranges[i]
-            hyps = teacher.translate_text(src[start:end], f"chunk {i}, lines {start + 1}-{end}")
+            hyps = teacher.translate_text(lines, f"chunk {i}, lines {start + 1}-{end}")
             with atomic_path(chunk_path(out, i)) as tmp:
                 with open(tmp, "w", encoding="utf-8") as f:
                     for hyp in hyps:
@@ -385,7 +272,7 @@ def _decode_command(cfg: DistillConfig, prepared: Prepared, out: Path,
             "sentences_per_second": round(n / seconds, 2) if seconds else None}
 
 
-def _decode(cfg: DistillConfig, prepared: Prepared, out: Path, src_pieces: List[str],
+def _decode(cfg: DistillConfig, prepared: Prepared, out: Path,
             ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
     if cfg.decoder == "command":
         return _decode_command(cfg, prepared, out, ranges, todo)
@@ -398,9 +285,9 @@ def _decode(cfg: DistillConfig, prepared: Prepared, out: Path, src_pieces: List[
                 cfg.decoder, cfg.beam, cfg.n_hypotheses())
     t0 = time.time()
     with progress(total=n, unit="sent", desc=f"distill[{cfg.decoder}]", smoothing=0.1) as bar:
-        for i in todo:
+        for i, lines in iter_chunks(prepared.pieces("train", prepared.src), ranges, todo):
             start, end = ranges[i]
-            batch = [line.split() for line in src_pieces[start:end]]
+            batch = [line.split() for line in lines]
             results = decoder.translate(batch)
             with atomic_path(chunk_path(out, i)) as tmp:
                 with open(tmp, "w", encoding="utf-8") as f:
@@ -418,50 +305,11 @@ def _decode(cfg: DistillConfig, prepared: Prepared, out: Path, src_pieces: List[
 
 def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
             ranges: Sequence[Tuple[int, int]]) -> Dict:
-    src_text = read_lines(prepared.text("train", prepared.src))
-    ref_text = read_lines(prepared.text("train", prepared.tgt))
-    nbest = merge_chunks(out, ranges)
-    if len(nbest) != len(src_text):
-        raise SeqkdError(f"merged {len(nbest)} lines but the source has {len(src_text)}")
-    write_lines(out / "nbest.jsonl", (json.dumps({"hyps": [list(h) for h in row]},
-                                                 ensure_ascii=False) for row in nbest))
-    selected: List[Tuple[str, float]] = []
-    changed = 0
-    for row, ref in progress(list(zip(nbest, ref_text)), desc="select", unit="sent",
-                         disable=cfg.method == "seq-kd"):
-        k = select_closest(row, ref, cfg.select_metric) if cfg.method == "seq-inter" else 0
-        changed += k != 0
-        selected.append(row[k])
-    write_lines(out / f"hyp.{prepared.tgt}", (h for h, _ in selected))
-
-    flagged: List[str] = []
-    keep_src, keep_tgt = [], []
-    reasons: Dict[str, int] = {}
-    empty_replaced = empty_dropped = 0
-    for i, (src, (hyp, score), ref) in enumerate(zip(src_text, selected, ref_text), start=1):
-        why = None if cfg.filter == "off" else anomaly(src, hyp, score, cfg.min_score,
-                                                        cfg.max_len_ratio, cfg.loop_repeats)
-        if why:
-            reasons[why] = reasons.get(why, 0) + 1
-            ratio = len(hyp.split()) / max(1, len(src.split()))
-            flagged.append(f"{i}\t{why}\t{score:.4f}\t{ratio:.2f}")
-            if cfg.filter == "drop":
-                continue
-        if not hyp.strip():
-            if cfg.empty == "drop":
-                empty_dropped += 1
-                continue
-            empty_replaced += 1
-            hyp = ref
-        keep_src.append(src)
-        keep_tgt.append(hyp)
-    write_lines(out / "filter.tsv", ["line\treason\tscore\tlength_ratio"] + flagged)
-    if not keep_src:
-        raise SeqkdError(all_filtered_message(len(src_text), reasons, empty_dropped))
+    got = write_distilled(out, prepared.text("train", prepared.src),
+                          prepared.text("train", prepared.tgt), prepared.tgt, prepared.src,
+                          ranges, cfg.method, cfg.select_metric, cfg.filter, cfg.empty,
+                          cfg.min_score, cfg.max_len_ratio, cfg.loop_repeats)
     text = out / "text"
-    write_lines(text / f"train.{prepared.src}", keep_src)
-    write_lines(text / f"train.{prepared.tgt}", keep_tgt)
-
     shutil.copyfile(prepared.spm, out / "spm.model")
     shutil.copyfile(prepared.dictionary, out / "dict.txt")
     # the distilled training pairs binarized in one pass; validation and test sets are the
@@ -470,10 +318,12 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
                     {"train": (text / "train", out / "pieces" / "train")}, out / "spm.model",
                     workers=2, copied={name: prepared.path / "bin"
                                        for name in ["valid", *prepared.test_sets()]})
-    logger.info("distilled %d pairs (%s); %s %d anomalous pairs: %s", len(keep_src), cfg.method,
-                "dropped" if cfg.filter == "drop" else "flagged", len(flagged), reasons or "none")
-    return {"method": cfg.method, "lines": len(src_text), "pairs_written": len(keep_src),
-            "anomalous": len(flagged), "anomaly_reasons": reasons, "filter": cfg.filter,
-            "empty_outputs": {"policy": cfg.empty, "replaced_by_reference": empty_replaced,
-                              "dropped": empty_dropped},
-            "seq_inter_changed": changed if cfg.method == "seq-inter" else None}
+    logger.info("distilled %d pairs (%s); %s %d anomalous pairs: %s", got["pairs_written"],
+                cfg.method, "dropped" if cfg.filter == "drop" else "flagged", got["anomalous"],
+                got["anomaly_reasons"] or "none")
+    return {"method": cfg.method, "lines": got["lines"], "pairs_written": got["pairs_written"],
+            "anomalous": got["anomalous"], "anomaly_reasons": got["anomaly_reasons"],
+            "filter": cfg.filter,
+            "empty_outputs": {"policy": cfg.empty, "replaced_by_reference": got["empty_replaced"],
+                              "dropped": got["empty_dropped"]},
+            "seq_inter_changed": got["seq_inter_changed"] if cfg.method == "seq-inter" else None}

@@ -42,7 +42,7 @@ def test_a_second_run_of_one_config_is_refused_while_the_first_runs(corpus, tmp_
     cmd = [sys.executable, "-m", "seqkd", "run", str(cfg), "-q"]
     first = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     teacher = tmp_path / "w" / "teacher"
-    for _ in range(300):  # until the first run trains
+    for _ in range(1200):  # until the first run trains (prepare binarizes for real first)
         if (teacher / "config.yaml").is_file():
             break
         time.sleep(0.1)
@@ -120,7 +120,7 @@ def test_bench_never_unpickles_the_checkpoint_a_card_names(tmp_path, monkeypatch
 
 
 def test_every_pair_filtered_names_the_counts_and_the_likely_cause():
-    from seqkd.distill import all_filtered_message
+    from seqkd.distill_merge import all_filtered_message
 
     msg = all_filtered_message(5000, {"loop": 4758, "length_ratio": 242}, 0)
     assert "every one of the 5000 distilled pairs" in msg

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from seqkd.distill import (anomaly, chunk_path, chunk_ranges, merge_chunks, select_closest,
-                           shard_chunks)
+from seqkd.distill_merge import (anomaly, chunk_path, chunk_ranges, iter_chunks, merge_chunks,
+                                 select_closest, shard_chunks, write_distilled)
 from seqkd.errors import SeqkdError
 
 
@@ -48,6 +48,49 @@ def test_merge_restores_source_order_and_checks_sizes(tmp_path):
         merge_chunks(tmp_path, ranges)
 
 
+def test_a_shard_reads_only_its_chunks_in_one_pass(tmp_path):
+    src = tmp_path / "src"
+    src.write_text("".join(f"s{i}\n" for i in range(10)))
+    ranges = chunk_ranges(10, 3)  # 0-2, 3-5, 6-8, 9
+    got = list(iter_chunks(src, ranges, [3, 1]))
+    assert got == [(1, ["s3", "s4", "s5"]), (3, ["s9"])]
+    assert list(iter_chunks(src, ranges, [])) == []
+    src.write_text("".join(f"s{i}\n" for i in range(7)))  # shorter than planned
+    with pytest.raises(SeqkdError, match="ended before chunk 2"):
+        list(iter_chunks(src, ranges, [2]))
+
+
+def test_the_streamed_merge_writes_line_aligned_files_and_keeps_nothing_on_error(tmp_path):
+    src, ref = tmp_path / "src", tmp_path / "ref"
+    src.write_text("a b\nc d\ne f\n")
+    ref.write_text("A B\nC D\nE F\n")
+    ranges = chunk_ranges(3, 2)
+    _write_chunk(tmp_path, 0, [[["x y", -0.1]], [["", -0.2]]])
+    _write_chunk(tmp_path, 1, [[["E F", -0.9], ["z", -0.1]]])
+    args = (tmp_path, src, ref, "de", "en", ranges)
+    got = write_distilled(*args, "seq-inter", "chrf", "drop", "reference", None, 3.0, 0)
+    assert got["lines"] == 3 and got["pairs_written"] == 2 and got["anomaly_reasons"] == {
+        "empty": 1} and got["seq_inter_changed"] == 0
+    assert (tmp_path / "hyp.de").read_text() == "x y\n\nE F\n"
+    assert (tmp_path / "text" / "train.en").read_text() == "a b\ne f\n"
+    assert (tmp_path / "text" / "train.de").read_text() == "x y\nE F\n"
+    assert (tmp_path / "filter.tsv").read_text().splitlines()[1].startswith("2\tempty\t")
+    assert len((tmp_path / "nbest.jsonl").read_text().splitlines()) == 3
+    # a damaged last chunk: an error, and the files of the run before are untouched
+    _write_chunk(tmp_path, 1, [[["E F", -0.9]], [["extra", -0.1]]])
+    with pytest.raises(SeqkdError, match="damaged"):
+        write_distilled(*args, "seq-kd", "chrf", "off", "reference", None, 3.0, 0)
+    assert (tmp_path / "hyp.de").read_text() == "x y\n\nE F\n"
+    assert not list(tmp_path.glob(".*.tmp")) and not list((tmp_path / "text").glob(".*"))
+    # every pair filtered: filter.tsv says why, no training text is left
+    _write_chunk(tmp_path, 1, [[["", -0.9]]])
+    _write_chunk(tmp_path, 0, [[["", -0.1]], [["", -0.2]]])
+    with pytest.raises(SeqkdError, match="every one of the 3 distilled pairs"):
+        write_distilled(*args, "seq-kd", "chrf", "drop", "reference", None, 3.0, 0)
+    assert len((tmp_path / "filter.tsv").read_text().splitlines()) == 4
+    assert not (tmp_path / "text" / "train.en").exists()
+
+
 def test_seq_inter_picks_the_hypothesis_closest_to_the_reference():
     ref = "ein Hund läuft über die grüne Wiese"
     nbest = [("eine Katze sitzt", -0.1), ("ein Hund läuft über die Wiese", -0.5),
@@ -69,7 +112,7 @@ def test_anomalies():
 
 # ---------------------------------------------------------------- loops in distilled outputs
 
-from seqkd.distill import tandem_repeat  # noqa: E402
+from seqkd.distill_merge import tandem_repeat  # noqa: E402
 
 
 @pytest.mark.parametrize("hyp,repeats,found", [

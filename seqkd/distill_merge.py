@@ -1,0 +1,241 @@
+"""distill's chunks, merge and filter, apart from the stage: which chunks a shard decodes,
+reading only those lines of the source, and the merge that streams chunk by chunk through
+selection (seq-KD / seq-inter), the anomaly filter and the output files, so memory holds one
+chunk and one line, never the corpus."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+from seqkd.errors import SeqkdError
+from seqkd.textio import atomic_path, count_lines, iter_lines, progress
+
+
+def chunk_ranges(n_lines: int, chunk_size: int) -> List[Tuple[int, int]]:
+    if chunk_size < 1:
+        raise SeqkdError(f"--chunk-size must be positive, got {chunk_size}")
+    return [(s, min(s + chunk_size, n_lines)) for s in range(0, n_lines, chunk_size)]
+
+
+def shard_chunks(n_chunks: int, num_shards: int, shard_id: int) -> List[int]:
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        raise SeqkdError(f"--shard-id must be in [0, {num_shards}), got {shard_id}")
+    return list(range(shard_id, n_chunks, num_shards))
+
+
+def scheduler_shard(env) -> Optional[Tuple[int, int]]:
+    """(number of shards, this shard) from a job array's environment: a Slurm array
+    (SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN) or torchrun
+    (WORLD_SIZE, RANK); None when neither is set."""
+    def num(key):
+        value = env.get(key)
+        if value is None:
+            return None
+        if not str(value).strip().isdigit():
+            raise SeqkdError(f"{key}={value!r} in the environment is not a number")
+        return int(value)
+
+    count, task = num("SLURM_ARRAY_TASK_COUNT"), num("SLURM_ARRAY_TASK_ID")
+    if count is not None and task is not None:
+        shard = task - (num("SLURM_ARRAY_TASK_MIN") or 0)
+        return count, shard
+    world, rank = num("WORLD_SIZE"), num("RANK")
+    if world is not None and rank is not None:
+        return world, rank
+    return None
+
+
+def chunk_path(out: Path, index: int) -> Path:
+    return out / "chunks" / f"{index:06d}.jsonl"
+
+
+def sentence_similarity(hyp: str, ref: str, metric: str) -> float:
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if metric == "bleu":
+        return BLEU(effective_order=True).sentence_score(hyp, [ref]).score
+    if metric == "chrf":
+        return CHRF().sentence_score(hyp, [ref]).score
+    raise SeqkdError(f"--select-metric must be bleu or chrf, got {metric!r}")
+
+
+def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str) -> int:
+    """Index of the n-best entry closest to the reference (ties: the better-scored one)."""
+    if not hyps:
+        raise SeqkdError("select_closest: empty n-best list")
+    best, best_sim = 0, None
+    for i, (h, _) in enumerate(hyps):
+        sim = sentence_similarity(h, ref, metric)
+        if best_sim is None or sim > best_sim:
+            best, best_sim = i, sim
+    return best
+
+
+def tandem_repeat(words: Sequence[str], repeats: int, max_n: int = 4) -> Optional[str]:
+    """The first n-gram (n <= ``max_n``) that occurs ``repeats`` times in a row, or None.
+
+    This is how a looping decoder shows: "on the beach on the beach on the beach".
+    """
+    if repeats < 2:
+        return None
+    for n in range(1, max_n + 1):
+        for i in range(0, len(words) - n * repeats + 1):
+            gram = words[i:i + n]
+            if all(words[i + k * n:i + (k + 1) * n] == gram for k in range(1, repeats)):
+                return " ".join(gram)
+    return None
+
+
+def anomaly(src: str, hyp: str, score: float, min_score: Optional[float],
+            max_len_ratio: float, loop_repeats: int = 0) -> Optional[str]:
+    """Why a distilled pair looks wrong, or None."""
+    if not hyp.strip():
+        return "empty"
+    ls, lh = len(src.split()), len(hyp.split())
+    if max(ls, lh) / max(1, min(ls, lh)) > max_len_ratio:
+        return "length_ratio"
+    hyp_words = hyp.split()
+    if loop_repeats and tandem_repeat(hyp_words, loop_repeats) is not None \
+            and tandem_repeat(src.split(), loop_repeats) is None:
+        return "loop"
+    if min_score is not None and score < min_score:
+        return "low_score"
+    return None
+
+
+def all_filtered_message(n: int, reasons: Dict[str, int], empty_dropped: int) -> str:
+    """What to say when no distilled pair is left: the count of each reason and its likely
+    cause."""
+    counts = dict(reasons)
+    if empty_dropped:
+        counts["empty (--empty drop)"] = counts.get("empty (--empty drop)", 0) + empty_dropped
+    listed = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    top = max(counts, key=counts.get) if counts else ""
+    hint = {
+        "loop": "the teacher repeats itself, as an under-trained teacher does: train it "
+                "longer, or check that it is the teacher you meant",
+        "length_ratio": "the outputs' lengths are far from the sources': check the teacher "
+                        "and its language direction, or raise --max-len-ratio",
+        "low_score": "the teacher's scores are under --min-score: lower it or leave it unset",
+        "empty": "the teacher produced empty outputs: check the teacher and its vocabulary",
+    }.get(top.split(" ")[0], "check the teacher")
+    return (f"every one of the {n} distilled pairs was filtered out ({listed}; "
+            f"filter.tsv lists each line); likely cause: {hint}")
+
+
+def iter_chunks(path: Path, ranges: Sequence[Tuple[int, int]],
+                wanted: Sequence[int]) -> Iterator[Tuple[int, List[str]]]:
+    """(chunk index, its lines) for the ``wanted`` chunks, in file order, reading ``path``
+    once as a stream: a shard holds one chunk of the source, not the source."""
+    want = sorted(set(wanted))
+    if not want:
+        return
+    k, block = 0, []
+    start, end = ranges[want[0]]
+    for n, line in enumerate(iter_lines(path)):
+        if n < start:
+            continue
+        block.append(line)
+        if n + 1 == end:
+            yield want[k], block
+            k, block = k + 1, []
+            if k == len(want):
+                return
+            start, end = ranges[want[k]]
+    raise SeqkdError(f"{path} ended before chunk {want[k]} (lines {start + 1}-{end}); it "
+                     "changed since the chunks were planned: run distill again with --force")
+
+
+def iter_merged(out: Path, ranges: Sequence[Tuple[int, int]]) -> Iterator[List[Tuple[str, float]]]:
+    """The chunks' n-best lists in order, one source line at a time; fails at once if any
+    chunk is missing, and on a chunk with the wrong number of lines when it gets there."""
+    missing = [i for i in range(len(ranges)) if not chunk_path(out, i).is_file()]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise SeqkdError(f"{len(missing)} of {len(ranges)} chunks are not finished yet "
+                         f"(chunks {shown}); run the missing shards, then merge")
+    for i, (start, end) in enumerate(ranges):
+        path = chunk_path(out, i)
+        n = 0
+        try:
+            for line in iter_lines(path):
+                n += 1
+                if n > end - start:
+                    break
+                yield [(h, float(s)) for h, s in json.loads(line)["hyps"]]
+            if n != end - start:
+                raise ValueError(f"{n}{'+' if n > end - start else ''} lines, expected "
+                                 f"{end - start}")
+        except (ValueError, KeyError, TypeError) as e:
+            raise SeqkdError(f"{path} is damaged ({str(e)[:80]}); delete it and run distill "
+                             "again: only that chunk is decoded again") from None
+
+
+def merge_chunks(out: Path, ranges: Sequence[Tuple[int, int]]) -> List[List[Tuple[str, float]]]:
+    """All n-best lists in memory (small data and tests; the stage streams
+    :func:`iter_merged`)."""
+    return list(iter_merged(out, ranges))
+
+
+def write_distilled(out: Path, src_path: Path, ref_path: Path, tgt: str, src: str,
+                    ranges: Sequence[Tuple[int, int]], method: str, select_metric: str,
+                    filter_: str, empty: str, min_score: Optional[float],
+                    max_len_ratio: float, loop_repeats: int) -> Dict:
+    """Merge, select, filter and write nbest.jsonl, hyp.TGT, filter.tsv and text/train.*,
+    one line at a time; every file appears only complete (nothing when an error stops it)."""
+    n_src = count_lines(src_path)
+    planned = ranges[-1][1] if ranges else 0
+    if planned != n_src:
+        raise SeqkdError(f"the chunks cover {planned} lines but the source has {n_src}; it "
+                         "changed since they were decoded: run distill again with --force")
+    reasons: Dict[str, int] = {}
+    n = kept = flagged = changed = empty_replaced = empty_dropped = 0
+    with contextlib.ExitStack() as files:
+        def opened(path: Path):
+            tmp = files.enter_context(atomic_path(path))
+            return files.enter_context(open(tmp, "w", encoding="utf-8", newline="\n"))
+        f_nbest, f_hyp = opened(out / "nbest.jsonl"), opened(out / f"hyp.{tgt}")
+        f_filter = opened(out / "filter.tsv")
+        f_src, f_tgt = opened(out / "text" / f"train.{src}"), opened(out / "text" / f"train.{tgt}")
+        f_filter.write("line\treason\tscore\tlength_ratio\n")
+        rows = iter_merged(out, ranges)
+        sources, refs = iter_lines(src_path), iter_lines(ref_path)
+        for row, source, ref in progress(zip(rows, sources, refs), total=n_src, unit="sent",
+                                         desc="merge", leave=False):
+            n += 1
+            f_nbest.write(json.dumps({"hyps": [list(h) for h in row]}, ensure_ascii=False)
+                          + "\n")
+            k = select_closest(row, ref, select_metric) if method == "seq-inter" else 0
+            changed += k != 0
+            hyp, score = row[k]
+            f_hyp.write(hyp + "\n")
+            why = None if filter_ == "off" else anomaly(source, hyp, score, min_score,
+                                                        max_len_ratio, loop_repeats)
+            if why:
+                reasons[why] = reasons.get(why, 0) + 1
+                flagged += 1
+                ratio = len(hyp.split()) / max(1, len(source.split()))
+                f_filter.write(f"{n}\t{why}\t{score:.4f}\t{ratio:.2f}\n")
+                if filter_ == "drop":
+                    continue
+            if not hyp.strip():
+                if empty == "drop":
+                    empty_dropped += 1
+                    continue
+                empty_replaced += 1
+                hyp = ref
+            f_src.write(source + "\n")
+            f_tgt.write(hyp + "\n")
+            kept += 1
+        if n != n_src:
+            raise SeqkdError(f"merged {n} lines but the source has {n_src}")
+    if not kept:  # filter.tsv stays: it lists why each line went; no training text
+        for lang in (src, tgt):
+            (out / "text" / f"train.{lang}").unlink()
+        raise SeqkdError(all_filtered_message(n, reasons, empty_dropped))
+    return {"lines": n, "pairs_written": kept, "anomalous": flagged,
+            "anomaly_reasons": reasons, "seq_inter_changed": changed,
+            "empty_replaced": empty_replaced, "empty_dropped": empty_dropped}
