@@ -146,7 +146,8 @@ def build_distill(sub) -> None:
 
 
 def cmd_distill(args) -> int:
-    from seqkd.distill import DistillConfig, distill, scheduler_shard
+    from seqkd.distill import DistillConfig, distill
+    from seqkd.distill_merge import scheduler_shard
 
     if args.num_shards is None and args.shard_id is None:
         args.num_shards, args.shard_id = scheduler_shard(os.environ) or (1, 0)

@@ -139,28 +139,6 @@ class DistillConfig:
         return self.nbest or self.beam
 
 
-def scheduler_shard(env) -> Optional[Tuple[int, int]]:
-    """(number of shards, this shard) from a job array's environment: a Slurm array
-    (SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN) or torchrun
-    (WORLD_SIZE, RANK); None when neither is set."""
-    def num(key):
-        value = env.get(key)
-        if value is None:
-            return None
-        if not str(value).strip().isdigit():
-            raise SeqkdError(f"{key}={value!r} in the environment is not a number")
-        return int(value)
-
-    count, task = num("SLURM_ARRAY_TASK_COUNT"), num("SLURM_ARRAY_TASK_ID")
-    if count is not None and task is not None:
-        shard = task - (num("SLURM_ARRAY_TASK_MIN") or 0)
-        return count, shard
-    world, rank = num("WORLD_SIZE"), num("RANK")
-    if world is not None and rank is not None:
-        return world, rank
-    return None
-
-
 # ---------------------------------------------------------------- the stage
 
 

@@ -141,7 +141,7 @@ def test_loop_rule_flags_outputs_that_loop_where_the_source_does_not():
 
 # ---------------------------------------------------------------- job arrays
 
-from seqkd.distill import scheduler_shard  # noqa: E402
+from seqkd.distill_merge import scheduler_shard  # noqa: E402
 
 
 @pytest.mark.parametrize("env,expected", [
