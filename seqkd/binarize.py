@@ -12,9 +12,9 @@ Files that are pieces already (a distilled corpus's) skip the SentencePiece step
 from __future__ import annotations
 
 import array
+import contextlib
 import json
 import multiprocessing
-import os
 import shutil
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple
@@ -97,7 +97,9 @@ class Binarizer:
         self.dictionary = Path(dictionary)
         self.spm_model = str(spm_model) if spm_model else None
         self.workers = max(1, workers)
-        d = _load_dictionary(self.dictionary)
+        #: fairseq's Dictionary (its save() writes the dict.LANG.txt files)
+        self.fairseq_dict = _load_dictionary(self.dictionary)
+        d = self.fairseq_dict
         self.dtype = token_dtype(d)
         self.table = (dict(d.indices), d.unk_index, d.eos_index, self.dtype)
         self._pool = None
@@ -136,14 +138,15 @@ class Binarizer:
         sizes = array.array("i")
         bin_path, idx_path = Path(f"{dataset}.bin"), Path(f"{dataset}.idx")
         with atomic_path(bin_path) as tmp_bin, \
-                (atomic_path(pieces) if pieces else _no_path()) as tmp_pieces:
+                (atomic_path(pieces) if pieces else contextlib.nullcontext()) as tmp_pieces:
             with open(tmp_bin, "wb") as fb, \
                     (open(tmp_pieces, "w", encoding="utf-8", newline="\n")
-                     if tmp_pieces else open(os.devnull, "w")) as fp:
+                     if tmp_pieces else contextlib.nullcontext()) as fp:
                 bar = progress(total=total, desc=desc or f"binarize {text.name}",
                                unit="line", leave=False)
                 for piece_text, ids, block_sizes in encoded:
-                    fp.write(piece_text)
+                    if fp:
+                        fp.write(piece_text)
                     fb.write(ids)
                     sizes.extend(block_sizes)
                     bar.update(len(block_sizes))
@@ -152,14 +155,6 @@ class Binarizer:
                 with MMapIndexedDataset.Index.writer(str(tmp_idx), self.dtype) as index:
                     index.write(sizes)
         return len(sizes)
-
-
-class _no_path:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _their_split(bin_dir: Path, name: str) -> str:
@@ -188,15 +183,11 @@ def binarize_splits(dest: Path, src: str, tgt: str, dictionary: Path,
     text encoded with ``spm_model``, or pieces already when it is None; with a pieces prefix
     the pieces are written there too. ``copied`` (name -> a bin folder) takes a split's
     binaries from another data folder whose dictionary is the same."""
-    names = [n for n in splits if n == "train"] + [n for n in splits if n == "valid"] + \
-        [n for n in splits if n not in ("train", "valid")]
-    names += [n for n in copied if n not in names]
-    mapping = split_names(names)
+    mapping = split_names([*splits, *(n for n in copied if n not in splits)])
     with atomic_path(dest) as tmp, Binarizer(dictionary, spm_model, workers) as job:
-        d = _load_dictionary(dictionary)
         for lang in (src, tgt):
-            d.save(str(tmp / f"dict.{lang}.txt"))
-        for name in names:
+            job.fairseq_dict.save(str(tmp / f"dict.{lang}.txt"))
+        for name in mapping:
             for lang in (src, tgt):
                 base = f"{mapping[name]}.{src}-{tgt}.{lang}"
                 if name in copied:

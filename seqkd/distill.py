@@ -283,10 +283,10 @@ def _decode(cfg: DistillConfig, prepared: Prepared, out: Path,
 
 def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
             ranges: Sequence[Tuple[int, int]]) -> Dict:
-    got = write_distilled(out, prepared.text("train", prepared.src),
-                          prepared.text("train", prepared.tgt), prepared.tgt, prepared.src,
-                          ranges, cfg.method, cfg.select_metric, cfg.filter, cfg.empty,
-                          cfg.min_score, cfg.max_len_ratio, cfg.loop_repeats)
+    report = write_distilled(out, prepared.text("train", prepared.src),
+                             prepared.text("train", prepared.tgt), prepared.tgt, prepared.src,
+                             ranges, cfg.method, cfg.select_metric, cfg.filter, cfg.empty,
+                             cfg.min_score, cfg.max_len_ratio, cfg.loop_repeats)
     text = out / "text"
     shutil.copyfile(prepared.spm, out / "spm.model")
     shutil.copyfile(prepared.dictionary, out / "dict.txt")
@@ -296,12 +296,7 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
                     {"train": (text / "train", out / "pieces" / "train")}, out / "spm.model",
                     workers=2, copied={name: prepared.path / "bin"
                                        for name in ["valid", *prepared.test_sets()]})
-    logger.info("distilled %d pairs (%s); %s %d anomalous pairs: %s", got["pairs_written"],
-                cfg.method, "dropped" if cfg.filter == "drop" else "flagged", got["anomalous"],
-                got["anomaly_reasons"] or "none")
-    return {"method": cfg.method, "lines": got["lines"], "pairs_written": got["pairs_written"],
-            "anomalous": got["anomalous"], "anomaly_reasons": got["anomaly_reasons"],
-            "filter": cfg.filter,
-            "empty_outputs": {"policy": cfg.empty, "replaced_by_reference": got["empty_replaced"],
-                              "dropped": got["empty_dropped"]},
-            "seq_inter_changed": got["seq_inter_changed"] if cfg.method == "seq-inter" else None}
+    logger.info("distilled %d pairs (%s); %s %d anomalous pairs: %s", report["pairs_written"],
+                cfg.method, "dropped" if cfg.filter == "drop" else "flagged",
+                report["anomalous"], report["anomaly_reasons"] or "none")
+    return report

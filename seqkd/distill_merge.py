@@ -185,7 +185,8 @@ def write_distilled(out: Path, src_path: Path, ref_path: Path, tgt: str, src: st
                     filter_: str, empty: str, min_score: Optional[float],
                     max_len_ratio: float, loop_repeats: int) -> Dict:
     """Merge, select, filter and write nbest.jsonl, hyp.TGT, filter.tsv and text/train.*,
-    one line at a time; every file appears only complete (nothing when an error stops it)."""
+    one line at a time; every file appears only complete (nothing when an error stops it).
+    Returns the stage report's counts."""
     n_src = count_lines(src_path)
     planned = ranges[-1][1] if ranges else 0
     if planned != n_src:
@@ -236,6 +237,8 @@ def write_distilled(out: Path, src_path: Path, ref_path: Path, tgt: str, src: st
         for lang in (src, tgt):
             (out / "text" / f"train.{lang}").unlink()
         raise SeqkdError(all_filtered_message(n, reasons, empty_dropped))
-    return {"lines": n, "pairs_written": kept, "anomalous": flagged,
-            "anomaly_reasons": reasons, "seq_inter_changed": changed,
-            "empty_replaced": empty_replaced, "empty_dropped": empty_dropped}
+    return {"method": method, "lines": n, "pairs_written": kept, "anomalous": flagged,
+            "anomaly_reasons": reasons, "filter": filter_,
+            "empty_outputs": {"policy": empty, "replaced_by_reference": empty_replaced,
+                              "dropped": empty_dropped},
+            "seq_inter_changed": changed if method == "seq-inter" else None}
