@@ -265,7 +265,7 @@ def cmd_bench(args) -> int:
     cfg = config_from(BenchConfig, args, out_dir=args.out,
                       systems=[SystemSpec.parse(s) for s in args.system],
                       test_sets=args.test_sets or [])
-    bench(cfg, force=args.force)
+    bench(cfg, force=args.force, quiet=args.quiet)
     return 0
 
 
@@ -296,7 +296,7 @@ def cmd_run(args) -> int:
         print(json.dumps({s.name: {"folder": str(s.out_dir), "after": s.deps} for s in steps},
                          indent=2))
         return 0
-    status = run(args.config, only=args.only, restart=args.restart)
+    status = run(args.config, only=args.only, restart=args.restart, quiet=args.quiet)
     print(json.dumps(status, indent=2))
     return 0
 
@@ -322,9 +322,35 @@ def cmd_kd_gain(args) -> int:
     return 0
 
 
+def build_scale_bench(sub) -> None:
+    from seqkd.scale import ScaleConfig
+
+    p = sub.add_parser("scale-bench", help="how prepare, distill and translate scale: a "
+                                           "generated corpus of the size asked, measured",
+                       description="Generate a corpus of --pairs lines (two Multi30k pairs a "
+                                   "line; the mirror or the registry supplies Multi30k), run "
+                                   "the --stages on it as whole seqkd processes, one after "
+                                   "another, and write their wall time and peak memory to "
+                                   "figures.json and figures.md. A benchmark: run it alone on "
+                                   "the machine.")
+    p.add_argument("--out", required=True, help="output folder (corpus, stage outputs, "
+                                                "figures)")
+    add_arguments(p, ScaleConfig)
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    p.set_defaults(func=cmd_scale_bench)
+
+
+def cmd_scale_bench(args) -> int:
+    from seqkd.scale import ScaleConfig, markdown, scale_bench
+
+    print(markdown(scale_bench(config_from(ScaleConfig, args, out_dir=args.out))), end="")
+    return 0
+
+
 SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_topk_cache,
                                build_export,
-                               build_translate, build_bench, build_run, build_kd_gain]
+                               build_translate, build_bench, build_run, build_kd_gain,
+                               build_scale_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

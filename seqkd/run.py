@@ -114,7 +114,7 @@ def absolute_paths(cfg: Dict, base: Path) -> Dict:
     return out
 
 
-def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
+def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> List[Step]:
     """The ordered list of stages a config asks for; every problem in it raised at once."""
     from seqkd.bench import BenchConfig, SystemSpec, bench
     from seqkd.distill import DistillConfig, distill
@@ -372,7 +372,7 @@ def plan(cfg: Dict, base: Path, source: str = "config") -> List[Step]:
         bcfg = _fields(problems, BenchConfig, bench_cfg, "bench", data=str(data_dir),
                        out_dir=str(bdir), systems=systems)
         if bcfg is not None:
-            steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg), deps))
+            steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg, quiet=quiet), deps))
     problems.raise_if_any()
     return steps
 
@@ -397,11 +397,12 @@ def dependents(steps: List[Step], name: str) -> List[Step]:
 
 
 def run(config_path: str | Path, only: Optional[List[str]] = None,
-        restart: Optional[List[str]] = None) -> Dict[str, str]:
+        restart: Optional[List[str]] = None, quiet: bool = False) -> Dict[str, str]:
     """Run every stage that is not finished with its current settings; return what happened.
-    ``restart`` names stages to start over (their folders and every later stage's removed)."""
+    ``restart`` names stages to start over (their folders and every later stage's removed);
+    ``quiet``: no reports echoed on stderr."""
     cfg = load_config(config_path)
-    steps = plan(cfg, Path.cwd(), str(config_path))
+    steps = plan(cfg, Path.cwd(), str(config_path), quiet=quiet)
     names = [s.name for s in steps]
     unknown = sorted((set(only or []) | set(restart or [])) - set(names))
     if unknown:

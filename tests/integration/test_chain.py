@@ -236,6 +236,36 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     hyps = read_lines(bench / "outputs" / "int8.t1.test.txt")
     assert len(hyps) == len(read_lines(prepared / "text" / "test.en"))
 
+    # the WMT efficiency protocol: `seqkd translate` as whole processes on the test set
+    # repeated to 250 sentences, one pinned core and all cores, then one sentence at a time
+    eff = tmp_path / "bench-efficiency"
+    assert seqkd("bench", "--data", prepared, "--out", eff, "--system",
+                 f"teacher=fairseq:{teacher}", "--system", f"int8=ct2:{exp / 'model'},beam=1",
+                 "--repeats", "1", "--warmup-sentences", "0", "--latency-sentences", "0",
+                 "--efficiency", "--efficiency-sentences", "250",
+                 "--efficiency-latency-sentences", "7", "-q") == 0
+    report = json.loads((eff / "report.json").read_text())
+    rows = report["efficiency"]
+    # the fairseq system is skipped (the protocol runs the deployed path); int8 on one pinned
+    # core, then on every core this process may use
+    assert [(r["system"], r["pinned_cpu"] is not None) for r in rows] == [("int8", True),
+                                                                        ("int8", False)]
+    assert rows[0]["threads"] == 1 and rows[1]["threads"] >= 1
+    src = read_lines(prepared / "text" / "test.en")
+    words = sum(len(src[i % len(src)].split()) for i in range(250))
+    for r in rows:
+        assert (r["sentences"], r["src_words"], r["beam"], r["test_set"]) == (250, words, 1,
+                                                                              "test")
+        assert r["wall_seconds"] > r["load_seconds"] > 0 and r["peak_rss_mb"] > 0
+        assert r["wps"] == round(words / r["wall_seconds"], 1) < r["wps_without_load"]
+        assert r["size_mb"] == report["results"][1]["size_mb"]
+    one = rows[0]
+    assert one["latency_sentences"] == 7
+    assert 0 < one["latency_p50_ms"] <= one["latency_p90_ms"] <= one["latency_p99_ms"]
+    assert rows[1]["latency_p50_ms"] is None
+    assert "WMT efficiency protocol" in (eff / "report.md").read_text()
+    assert not list((eff / "efficiency").iterdir())  # the repeated input and outputs removed
+
 
 def test_ensemble_distill_and_ct2_refuses_ensembles(prepared, teacher, tmp_path):
     from seqkd.distill import DistillConfig, distill

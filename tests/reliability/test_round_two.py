@@ -104,7 +104,7 @@ class _Boom:
 def test_bench_never_unpickles_the_checkpoint_a_card_names(tmp_path, monkeypatch):
     """A card without a shape whose source_checkpoint is a crafted pickle: the row gets no
     MACs, the pickle is never loaded."""
-    from seqkd.bench import SystemSpec, system_shape
+    from seqkd.bench.systems import SystemSpec, system_shape
 
     pwned = tmp_path / "pwned"
     monkeypatch.setenv("SEQKD_TEST_PWNED", str(pwned))

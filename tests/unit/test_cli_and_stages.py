@@ -8,7 +8,8 @@ from typing import ClassVar, Tuple
 
 import pytest
 
-from seqkd.bench import SystemSpec, markdown_report, percentile
+from seqkd.bench import SystemSpec
+from seqkd.bench.report import markdown_report, percentile
 from seqkd.cli import build_parser, main, parse_key_value
 from seqkd.errors import SeqkdError
 from seqkd.stage import Stage
@@ -18,7 +19,7 @@ def test_every_stage_has_a_subcommand():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == {"prepare", "train", "distill", "topk-cache", "export",
-                                "translate", "bench", "run", "kd-gain"}
+                                "translate", "bench", "run", "kd-gain", "scale-bench"}
 
 
 def test_distill_arguments_parse_into_settings():

@@ -1,0 +1,234 @@
+"""The systems a bench measures: how one is named on the command line, and one table of
+system kinds (fairseq checkpoints, CTranslate2 exports) that says for each kind how its model
+is checked, loaded, sized and shaped, so that no other bench module asks which kind it has."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from seqkd.config import MAX_BEAM
+from seqkd.errors import SeqkdError
+from seqkd.textio import check_name
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SystemSpec:
+    """One system to measure: ``NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=0|1]
+    [,inter=N][,threads=N][,batch=N]``."""
+    name: str
+    kind: str
+    path: str
+    beam: Optional[int] = None
+    compute_type: str = "default"
+    #: restrict the output vocabulary with the export's vocabulary map (ct2 only)
+    vmap: bool = False
+    #: CTranslate2 inter_threads: batches translated at once, each on ``threads`` threads
+    inter: int = 1
+    #: measured at this thread count only (default: the bench's --threads)
+    threads: Optional[int] = None
+    #: batch size in source tokens (default: the bench's --batch-tokens)
+    batch: Optional[int] = None
+
+    @property
+    def kind_of(self) -> "SystemKind":
+        return KINDS[self.kind]
+
+    @classmethod
+    def parse(cls, text: str) -> "SystemSpec":
+        if "=" not in text or ":" not in text.split("=", 1)[1]:
+            raise SeqkdError(f"--system takes NAME=KIND:PATH[,beam=N][,compute_type=T], "
+                             f"got {text!r}")
+        name, rest = text.split("=", 1)
+        kind, rest = rest.split(":", 1)
+        path, *options = rest.split(",")
+        if not name.strip():
+            raise SeqkdError(f"--system {text!r}: give the system a name before '=' "
+                             "(it labels the report's row)")
+        check_name(name, "--system name")
+        if not path.strip():
+            raise SeqkdError(f"--system {name}: give the model path after '{kind}:' (a "
+                             "checkpoint or train folder for fairseq, an export folder for ct2)")
+        if kind not in KINDS:
+            raise SeqkdError(f"--system {name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        spec = cls(name=name, kind=kind, path=path)
+        for opt in options:
+            key, _, value = opt.partition("=")
+            if key == "beam" and value.isdigit() and 1 <= int(value) <= MAX_BEAM:
+                spec.beam = int(value)
+            elif key == "compute_type" and value:
+                spec.compute_type = value
+            elif key == "vmap" and value in ("0", "1"):
+                spec.vmap = value == "1"
+            elif key in ("inter", "threads", "batch") and value.isdigit() and int(value) >= 1:
+                setattr(spec, key, int(value))
+            else:
+                raise SeqkdError(f"--system {name}: unknown option {opt!r} (beam=N with N "
+                                 f"from 1 to {MAX_BEAM}, compute_type=T, vmap=0|1, inter=N, "
+                                 "threads=N or batch=N, N >= 1)")
+        if not spec.kind_of.ct2_options and (spec.compute_type != "default" or spec.vmap
+                                             or spec.inter > 1):
+            raise SeqkdError(f"--system {name}: compute_type, vmap and inter are for ct2 "
+                             "systems")
+        return spec
+
+
+@dataclass
+class Loaded:
+    """A system ready to translate, in the measuring child."""
+    translate: Callable[[List[str]], List[str]]
+    compute_type: str
+    #: parameters (fairseq; tied weights once), None where the kind does not count them
+    params: Optional[int]
+    #: the model as stored (checkpoint file or model folder)
+    disk_bytes: int
+    #: the weights as deployed (float32 parameters for fairseq, the folder for CTranslate2)
+    deployed_bytes: int
+
+
+class SystemKind:
+    """What the bench needs of one kind of system."""
+    #: takes compute_type, vmap and inter (CTranslate2's options)
+    ct2_options = False
+    #: runs through `seqkd translate`, the deployed path (the efficiency protocol's systems)
+    deployable = False
+
+    def check(self, spec: SystemSpec) -> None:
+        """Refuse a model that is not there or not readable, before anything is measured."""
+        raise NotImplementedError
+
+    def model_files(self, spec: SystemSpec) -> List[Path]:
+        """The files whose digests stamp the bench (a changed model measures again)."""
+        raise NotImplementedError
+
+    def load(self, spec: SystemSpec, data: Path, beam: int, batch_tokens: int, threads: int,
+             max_len: int) -> Loaded:
+        raise NotImplementedError
+
+    def shape(self, spec: SystemSpec):
+        """The model's :class:`~seqkd.model_cost.ModelShape`, or None when it is not known."""
+        raise NotImplementedError
+
+    def library(self, versions: Dict[str, str]) -> str:
+        raise NotImplementedError
+
+
+class FairseqKind(SystemKind):
+    def check(self, spec: SystemSpec) -> None:
+        from seqkd.checkpoints import check_checkpoint, checkpoint_of
+
+        check_checkpoint(checkpoint_of(spec.path), f"--system {spec.name}: checkpoint")
+
+    def model_files(self, spec: SystemSpec) -> List[Path]:
+        from seqkd.checkpoints import resolved_checkpoints
+
+        return resolved_checkpoints([spec.path])
+
+    def load(self, spec, data, beam, batch_tokens, threads, max_len) -> Loaded:
+        import torch
+
+        from seqkd.checkpoints import checkpoint_of
+        from seqkd.corpus import Prepared, decode_text, load_spm
+        from seqkd.decoders import FairseqDecoder
+
+        torch.set_num_threads(threads)
+        prepared = Prepared(data)
+        ckpt = checkpoint_of(spec.path)
+        dec = FairseqDecoder([ckpt], prepared.bin, beam=beam, batch_tokens=batch_tokens,
+                             max_len=max_len, threads=threads)
+        sp = load_spm(prepared.spm)
+        # parameters() yields a tied weight (shared embeddings) once
+        params = sum(p.numel() for m in dec.models for p in m.parameters())
+        return Loaded(lambda lines: decode_text(dec, sp, lines), "float32", params,
+                      ckpt.stat().st_size, 4 * params)
+
+    def shape(self, spec: SystemSpec):
+        from seqkd.checkpoints import checkpoint_of, checkpoint_shape
+
+        return checkpoint_shape(checkpoint_of(spec.path))
+
+    def library(self, versions: Dict[str, str]) -> str:
+        return f"fairseq{versions.get('fairseq')}+torch{versions.get('torch')}"
+
+
+class Ct2Kind(SystemKind):
+    ct2_options = True
+    deployable = True
+
+    def check(self, spec: SystemSpec) -> None:
+        from seqkd.decoders import export_model_dir
+
+        d = export_model_dir(spec.path)
+        if not (d / "model.bin").is_file() or not (d / "spm.model").is_file():
+            raise SeqkdError(f"--system {spec.name}: {spec.path} is not an `seqkd export` "
+                             "folder (model.bin and spm.model)")
+        if spec.compute_type != "default":
+            import ctranslate2
+
+            supported = ctranslate2.get_supported_compute_types("cpu")
+            if spec.compute_type not in supported:
+                raise SeqkdError(f"--system {spec.name}: compute_type {spec.compute_type} is "
+                                 "not supported on this CPU; it supports "
+                                 f"{', '.join(sorted(supported))}")
+        if spec.vmap and not (d / "vmap.txt").is_file():
+            raise SeqkdError(f"--system {spec.name}: {spec.path} has no vocabulary map "
+                             "(vmap.txt); export it with `seqkd export --vmap`")
+
+    def model_files(self, spec: SystemSpec) -> List[Path]:
+        from seqkd.decoders import export_model_dir
+
+        return [export_model_dir(spec.path) / "model.bin"]
+
+    def load(self, spec, data, beam, batch_tokens, threads, max_len) -> Loaded:
+        from seqkd.decoders import ExportedModel
+
+        model = ExportedModel(spec.path, beam=beam, threads=threads, batch_tokens=batch_tokens,
+                              compute_type=spec.compute_type, max_len=max_len,
+                              use_vmap=spec.vmap, parallel_batches=spec.inter)
+        size = sum(f.stat().st_size for f in model.dir.iterdir() if f.is_file())
+        return Loaded(model.translate, model.decoder.translator.compute_type, None, size, size)
+
+    def shape(self, spec: SystemSpec):
+        """From the export's card; a card's ``source_checkpoint`` is never loaded, since a
+        card is not something the user vouched for."""
+        from seqkd.decoders import export_model_dir
+        from seqkd.model_cost import ModelShape
+
+        card_path = export_model_dir(spec.path) / "card.json"
+        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+        shape = card.get("shape")
+        if isinstance(shape, dict):
+            try:
+                return ModelShape(**shape)
+            except TypeError:
+                pass
+        logger.info("%s: its card records no model shape; the row has no MACs per token",
+                    spec.name)
+        return None
+
+    def library(self, versions: Dict[str, str]) -> str:
+        return f"ctranslate2{versions.get('ctranslate2')}"
+
+
+#: every kind a --system may name
+KINDS: Dict[str, SystemKind] = {"fairseq": FairseqKind(), "ct2": Ct2Kind()}
+
+
+def check_systems(systems: List[SystemSpec]) -> None:
+    """Every system's model is there and readable, and names are unique."""
+    if not systems:
+        raise SeqkdError("give at least one --system NAME=KIND:PATH")
+    for spec in systems:
+        spec.kind_of.check(spec)
+    names = [s.name for s in systems]
+    if len(set(names)) != len(names):
+        raise SeqkdError(f"system names must be unique: {names}")
+
+
+def system_shape(spec: SystemSpec):
+    return spec.kind_of.shape(spec)

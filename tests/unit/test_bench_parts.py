@@ -1,0 +1,74 @@
+"""The bench package's parts: the typed job a child receives, rows and the speed signature,
+the table of system kinds, and the efficiency protocol's input and command."""
+
+import dataclasses
+
+import pytest
+
+from seqkd.bench.efficiency import markdown_rows, repeat_to, translate_argv
+from seqkd.bench.measure import Job, Measured, TimedRuns
+from seqkd.bench.report import Row, SpeedSignature
+from seqkd.bench.systems import KINDS, SystemKind, SystemSpec
+from seqkd.errors import SeqkdError
+
+
+def test_a_job_and_its_result_cross_the_process_boundary_typed():
+    spec = SystemSpec.parse("s=ct2:/m,beam=2,vmap=1,inter=2")
+    job = Job(spec=spec, data="/d", beam=2, batch_tokens=64, threads=1, repeats=1,
+              warmup_sentences=0, latency_sentences=3, max_len=9, tests={"t": ["a b"]},
+              cpu=0, quiet=True)
+    back = Job.from_json(job.to_json())
+    assert back == job and isinstance(back.spec, SystemSpec) and back.spec.kind_of is KINDS["ct2"]
+    m = Measured(1.5, "int8", None, 10, 10, {"t": TimedRuns([0.1, 0.2], ["x"], [0.01])}, 99)
+    again = Measured.from_json(__import__("json").dumps(dataclasses.asdict(m)))
+    assert again == m and isinstance(again.tests["t"], TimedRuns)
+
+
+def test_every_system_kind_answers_everything_the_bench_asks():
+    for name, kind in KINDS.items():
+        for method in ("check", "model_files", "load", "shape", "library"):
+            assert getattr(type(kind), method) is not getattr(SystemKind, method), (name, method)
+    assert KINDS["ct2"].deployable and not KINDS["fairseq"].deployable
+    with pytest.raises(SeqkdError, match="for ct2 systems"):
+        SystemSpec.parse("t=fairseq:/ckpt.pt,vmap=1")
+    assert KINDS["fairseq"].library({"fairseq": "1", "torch": "2"}) == "fairseq1+torch2"
+
+
+def test_speed_signature_names_every_setting_and_timing_fields():
+    sig = SpeedSignature(beam=1, batch_tokens=64, threads=1, inter=1, pinned_cpu=3,
+                         compute_type="int8", vmap=True, repeats=3, warmup=10, max_len=200,
+                         cpu="Some|CPU", library="ctranslate2 4", seqkd="0.2").format()
+    assert sig == ("beam:1|batch:64tok|threads:1|inter:1|pin:cpu3|compute:int8|vmap:1|"
+                   "repeats:3|warmup:10|maxlen:200|cpu:Some/CPU|lib:ctranslate2 4|"
+                   "version:seqkd0.2")
+    t = Row.timing(100, 120, [2.0, 1.0, 4.0], [0.01, 0.02, 0.03])
+    assert (t["seconds_median"], t["src_wps_median"], t["src_wps_min"], t["src_wps_max"],
+            t["tgt_wps_median"]) == (2.0, 50.0, 25.0, 100.0, 60.0)
+    assert t["latency_p50_ms"] == 20.0 and Row.timing(1, 1, [1.0], [])["latency_p95_ms"] is None
+    assert {f.name for f in dataclasses.fields(Row)} >= {"speed_signature", "gmacs_per_s"}
+
+
+def test_the_efficiency_input_repeats_the_test_set(tmp_path):
+    n = repeat_to(["a b", "c", "d e f"], 7, tmp_path / "in.txt")
+    lines = (tmp_path / "in.txt").read_text().splitlines()
+    assert lines == ["a b", "c", "d e f", "a b", "c", "d e f", "a b"] and n == 14
+    with pytest.raises(SeqkdError, match="at least one line"):
+        repeat_to([], 3, tmp_path / "x.txt")
+    argv = translate_argv(SystemSpec("s", "ct2", "/m", beam=2, vmap=True), 1, 50, 512,
+                          batch_lines=1)
+    assert argv[1:5] == ["-m", "seqkd", "translate", "/m"]
+    assert " ".join(argv[5:]) == ("-q --beam 2 --threads 1 --max-len 50 --batch-tokens 512 "
+                                  "--compute-type default --vmap --batch-lines 1")
+
+
+def test_efficiency_rows_render_with_the_cpu_named():
+    row = {"system": "s", "beam": 1, "compute_type": "int8", "vmap": False, "threads": 1,
+           "pinned_cpu": 0, "test_set": "t", "sentences": 100000, "src_words": 5,
+           "wall_seconds": 9.0, "load_seconds": 1.0, "wps": 1.0, "wps_without_load": 1.1,
+           "peak_rss_mb": 50.0, "size_mb": 3.0, "latency_p50_ms": 1.0, "latency_p90_ms": 2.0,
+           "latency_p99_ms": 3.0}
+    md = "\n".join(markdown_rows([row, {**row, "threads": 2, "pinned_cpu": None,
+                                        "latency_p50_ms": None}], {"cpu": "Test CPU"}))
+    assert "repeated to 100,000 sentences" in md and "Test CPU" in md
+    assert "| s | 1 | int8 | 1 (core 0) | 9.0 | 1.0 |" in md and "| 2 (all) |" in md
+    assert "| 1.0 / 2.0 / 3.0 |" in md
