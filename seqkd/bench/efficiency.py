@@ -44,7 +44,7 @@ class EfficiencyRow:
     #: the same command on empty input: start-up and model load
     load_seconds: float
     wps: float
-    wps_without_load: float
+    wps_without_load: Optional[float]
     peak_rss_mb: float
     size_mb: float
     latency_sentences: int = 0
@@ -159,9 +159,10 @@ def measure(spec: SystemSpec, test_set: str, lines: Sequence[str], sentences: in
             raise SeqkdError(f"{spec.name}: `seqkd translate` wrote {produced} lines for "
                              f"{sentences} input lines")
         row = EfficiencyRow(spec.name, spec.beam or 0, compute_type, spec.vmap, threads,
-                            cpu, test_set, sentences, src_words, round(wall, 2),
-                            round(load, 2), round(src_words / wall, 1),
-                            round(src_words / max(wall - load, 1e-9), 1),
+                            cpu, test_set, sentences, src_words, round(wall, 3),
+                            round(load, 3), round(src_words / wall, 1),
+                            # None: the input too small to tell translating from loading
+                            round(src_words / (wall - load), 1) if wall > load else None,
                             round(peak / 2**20, 1), size_mb)
         if cpu is not None and latency_sentences:
             lat = latencies(translate_argv(spec, 1, max_len, batch_tokens, batch_lines=1),
