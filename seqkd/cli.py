@@ -281,6 +281,10 @@ def build_run(sub) -> None:
     p.add_argument("--restart", nargs="+", metavar="STAGE", default=[],
                    help="start these stages over: their folders and those of every stage "
                         "after them are emptied first (the one way to start over)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run up to N stages side by side when neither depends on the other "
+                        "(e.g. two students on a machine with cores for both; each then logs "
+                        "to its folder's log.txt only) (default: 1)")
     p.add_argument("--check", action="store_true",
                    help="judge the config whole (every setting and every rule that combines "
                         "settings), print the stages and what each depends on, run nothing")
@@ -296,7 +300,8 @@ def cmd_run(args) -> int:
         print(json.dumps({s.name: {"folder": str(s.out_dir), "after": s.deps} for s in steps},
                          indent=2))
         return 0
-    status = run(args.config, only=args.only, restart=args.restart, quiet=args.quiet)
+    status = run(args.config, only=args.only, restart=args.restart, quiet=args.quiet,
+                 jobs=args.jobs)
     print(json.dumps(status, indent=2))
     return 0
 

@@ -101,6 +101,10 @@ class DistillConfig:
     def input_files(self) -> List[Path]:
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
 
+    def consumes(self) -> List[Path]:
+        """What its settings name, whether it exists yet or not (seqkd run's edges)."""
+        return [Path(p) for p in (self.data, *self.teachers)]
+
     def __post_init__(self):
         """Rules that combine settings, checked when the config is built."""
         problems = []

@@ -65,6 +65,11 @@ class ExportConfig:
         extra = [Path(self.vmap_data) / "DONE.json"] if self.vmap and self.vmap_data else []
         return [Path(self.data) / "DONE.json", *resolved_checkpoints([self.checkpoint]), *extra]
 
+    def consumes(self) -> List[Path]:
+        """What its settings name, whether it exists yet or not (seqkd run's edges)."""
+        extra = [self.vmap_data] if self.vmap and self.vmap_data else []
+        return [Path(p) for p in (self.data, self.checkpoint, *extra)]
+
 
 def agreement(a: List[str], b: List[str]) -> float:
     if len(a) != len(b):

@@ -66,6 +66,10 @@ class PrepareConfig:
     character_coverage: float = setting(1.0, "share of characters SentencePiece covers (lower "
                                         "it, e.g. to 0.9995, for scripts with thousands of "
                                         "characters)", min=0.98, max=1.0)
+    spm_sentences: int = setting(1_000_000, "SentencePiece trains on a random sample of this "
+                                 "many sentences (both sides together); its memory grows with "
+                                 "it: about 0.2 GB + 2.8 KB per sentence of 130 characters",
+                                 min=1000)
     spm_model: Optional[str] = setting(None, "reuse this SentencePiece model (e.g. the "
                                        "teacher's) instead of training one")
     dictionary: Optional[str] = setting(None, "reuse this fairseq dictionary (with "
@@ -85,6 +89,11 @@ class PrepareConfig:
         return files + [local_file(prefix, lang) for prefix in filter(None, prefixes)
                         for lang in (self.src, self.tgt)]
 
+    def consumes(self) -> List[Path]:
+        """What its settings name (seqkd run's edges): local files only, no stage's output
+        unless the user points at one."""
+        return self.input_files()
+
 
 def local_file(prefix: str, lang: str) -> Path:
     """``PREFIX.LANG``, or ``PREFIX.LANG.gz`` when only that exists."""
@@ -97,7 +106,8 @@ def local_file(prefix: str, lang: str) -> Path:
 
 
 def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_type: str,
-              threads: int, character_coverage: float = 1.0) -> Path:
+              threads: int, character_coverage: float = 1.0,
+              sample: int = 1_000_000) -> Path:
     """Train a joint SentencePiece model (no bos/eos/pad; unk is id 0).
 
     The sentences are streamed in and the model is written from memory with a fixed random
@@ -117,7 +127,7 @@ def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_t
         sentence_iterator=sentences(), model_writer=buffer,
         vocab_size=vocab_size, model_type=model_type, character_coverage=character_coverage,
         bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0, hard_vocab_limit=False,
-        num_threads=threads, input_sentence_size=2_000_000, shuffle_input_sentence=True,
+        num_threads=threads, input_sentence_size=sample, shuffle_input_sentence=True,
         minloglevel=2)
     model = out_prefix.with_suffix(".model")
     with atomic_path(model) as tmp:
@@ -238,10 +248,12 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
     if cfg.spm_model:
         shutil.copyfile(require_file(cfg.spm_model, "SentencePiece model"), spm_model)
     else:
-        logger.info("training a joint SentencePiece model (%s, %d pieces)", cfg.spm_model_type,
-                    cfg.vocab_size)
+        logger.info("training a joint SentencePiece model (%s, %d pieces, on a sample of "
+                    "up to %d sentences)", cfg.spm_model_type, cfg.vocab_size,
+                    cfg.spm_sentences)
         train_spm([text / f"train.{cfg.src}", text / f"train.{cfg.tgt}"], out / "spm",
-                  cfg.vocab_size, cfg.spm_model_type, cfg.workers, cfg.character_coverage)
+                  cfg.vocab_size, cfg.spm_model_type, cfg.workers, cfg.character_coverage,
+                  cfg.spm_sentences)
     sp = load_spm(spm_model)
     if cfg.dictionary:
         shutil.copyfile(require_file(cfg.dictionary, "fairseq dictionary"), dict_path)

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -40,7 +41,8 @@ class Step:
     out_dir: Path
     config: Any
     action: Callable[[], Any]
-    deps: List[str]
+    #: the steps whose folders it reads (derived: see :func:`derive_edges`)
+    deps: List[str] = field(default_factory=list)
 
 
 def _fields(problems: Problems, cls, values: Any, where: str, **fixed) -> Any:
@@ -142,11 +144,10 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
     data_cfg = section("data")
     prep = _fields(problems, PrepareConfig, data_cfg, "data", out_dir=str(data_dir))
     if prep is not None:
-        steps.append(Step("prepare", data_dir, prep, lambda: prepare(prep), []))
+        steps.append(Step("prepare", data_dir, prep, lambda: prepare(prep)))
 
     teacher = section("teacher")
     teachers: List[str] = []
-    teacher_deps: List[str] = []
     #: a program as the teacher: distillation only (no word-level KD, no teacher bench row)
     teacher_command = teacher.get("command")
     if teacher_command is not None:
@@ -169,9 +170,8 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
         tcfg = _fields(problems, TrainConfig, teacher["train"], "teacher.train",
                        data=str(data_dir), out_dir=str(tdir), role="teacher")
         if tcfg is not None:
-            steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg), ["prepare"]))
+            steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg)))
         teachers = [str(tdir / "checkpoints" / "checkpoint_best.pt")]
-        teacher_deps = ["teacher"]
     else:
         problems.add("teacher: set teacher.checkpoints (existing teacher), teacher.train or "
                      "teacher.command (a program that translates stdin to stdout)")
@@ -202,13 +202,12 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
         dcfg = _fields(problems, DistillConfig, entry, f"distill {name}", data=str(data_dir),
                        out_dir=str(ddir), **fixed)
         if dcfg is not None:
-            steps.append(Step(f"distill-{name}", ddir, dcfg, (lambda c=dcfg: distill(c)),
-                              ["prepare", *teacher_deps]))
+            steps.append(Step(f"distill-{name}", ddir, dcfg, (lambda c=dcfg: distill(c))))
         distilled[name] = ddir
 
     topk_steps: Dict[str, Any] = {}
 
-    def topk_step(source: str, sdata: Path, sdeps: List[str], word_kd: Dict,
+    def topk_step(source: str, sdata: Path, word_kd: Dict,
                   student: str) -> Optional[str]:
         """The name of the topk-cache stage for ``source`` at ``word_kd``'s k and
         temperature (made once, shared by the students that use it), or None."""
@@ -222,32 +221,31 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
             if tcfg is None:
                 return None
             topk_steps[tname] = tcfg
-            steps.append(Step(tname, tdir, tcfg, (lambda c=tcfg: topk_cache(c)),
-                              [*sdeps, *teacher_deps]))
+            steps.append(Step(tname, tdir, tcfg, (lambda c=tcfg: topk_cache(c))))
         return tname
 
-    def student_export(student: str, own: Any) -> tuple:
-        """A student's own export settings (over the export section) and the stages they
-        read; ``vmap_data`` names a data source as a student's ``data`` does."""
+    def student_export(student: str, own: Any) -> Dict:
+        """A student's own export settings (over the export section); ``vmap_data`` names a
+        data source as a student's ``data`` does."""
         if own is None:
-            return {}, []
+            return {}
         if not isinstance(own, dict):
             problems.add(f"student {student}: export must be a mapping of export settings, "
                          f"got {own!r}")
-            return {}, []
+            return {}
         own = dict(own)
         source = own.get("vmap_data")
         if source is None:
-            return own, []
+            return own
         if source == "references":
             own["vmap_data"] = str(data_dir)
-            return own, ["prepare"]
+            return own
         if source in distilled:
             own["vmap_data"] = str(distilled[source])
-            return own, [f"distill-{source}"]
+            return own
         problems.add(f"student {student}: export vmap_data must be 'references' or a distill "
                      f"name ({', '.join(distilled) or 'none defined'}), got {source!r}")
-        return {}, []
+        return {}
 
     def student_systems(student: str, own: Any, model: Path) -> Optional[List[Any]]:
         """The bench systems of one student's export: ``bench: [{beam: 1, compute_type:
@@ -291,9 +289,9 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
         if not entry_name("students", name, student_names):
             continue
         if source_name == "references":
-            sdata, sdeps = data_dir, ["prepare"]
+            sdata = data_dir
         elif source_name in distilled:
-            sdata, sdeps = distilled[source_name], [f"distill-{source_name}"]
+            sdata = distilled[source_name]
         else:
             problems.add(f"student {name}: data must be 'references' or a distill name "
                          f"({', '.join(distilled) or 'none defined'}), got {source_name!r}")
@@ -312,28 +310,25 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
             entry.update(kd_alpha=word_kd.get("alpha", 0.5),
                          kd_temperature=word_kd.get("temperature", 1.0))
             if "topk" in word_kd:
-                tname = topk_step(source_name, sdata, sdeps, word_kd, name)
+                tname = topk_step(source_name, sdata, word_kd, name)
                 if tname is None:
                     continue
                 entry.update(kd_cache=str(work / tname))
-                sdeps = sdeps + [tname]
             else:
                 entry.update(kd_teachers=teachers)
-                sdeps = sdeps + teacher_deps
         sdir = work / f"student-{name}"
         scfg = _fields(problems, TrainConfig, entry, f"student {name}", data=str(sdata),
                        out_dir=str(sdir), role="student")
         edir = work / f"export-{name}"
-        over, edeps = student_export(name, own_export)
+        over = student_export(name, own_export)
         ecfg = _fields(problems, ExportConfig, {**(export_cfg or {}), **over},
                        f"student {name} export" if over else "export", checkpoint=str(sdir),
                        data=str(data_dir), out_dir=str(edir))
         systems_of[name] = student_systems(name, own_bench, edir / "model")
         if scfg is None or ecfg is None or systems_of[name] is None:
             continue
-        steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c)), sdeps))
-        steps.append(Step(f"export-{name}", edir, ecfg, (lambda c=ecfg: export(c)),
-                          [f"student-{name}", *edeps]))
+        steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c))))
+        steps.append(Step(f"export-{name}", edir, ecfg, (lambda c=ecfg: export(c))))
         students.append(name)
 
     bench_cfg = section("bench")
@@ -348,33 +343,38 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
                 problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
                 beams, teacher_ct2_beams = [], []
         systems = []
-        deps = []
         if with_teacher and teachers:
             systems.append(SystemSpec("teacher", "fairseq", teachers[0]))
-            deps += teacher_deps
         if teacher_ct2_beams and teachers:
             edir = work / "export-teacher"
             ecfg = _fields(problems, ExportConfig, export_cfg, "export", checkpoint=teachers[0],
                            data=str(data_dir), out_dir=str(edir))
             if ecfg is not None:
-                steps.append(Step("export-teacher", edir, ecfg, (lambda c=ecfg: export(c)),
-                                  ["prepare", *teacher_deps]))
+                steps.append(Step("export-teacher", edir, ecfg, (lambda c=ecfg: export(c))))
                 for b in teacher_ct2_beams:
                     systems.append(SystemSpec(f"teacher-{ecfg.quantization}-b{b}", "ct2",
                                               str(edir / "model"), beam=b))
-                deps.append("export-teacher")
         for name in students:
             systems += systems_of[name] or [
                 SystemSpec(f"{name}-b{b}", "ct2", str(work / f"export-{name}" / "model"),
                            beam=b) for b in beams]
-            deps.append(f"export-{name}")
         bdir = work / "bench"
         bcfg = _fields(problems, BenchConfig, bench_cfg, "bench", data=str(data_dir),
                        out_dir=str(bdir), systems=systems)
         if bcfg is not None:
-            steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg, quiet=quiet), deps))
+            steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg, quiet=quiet)))
     problems.raise_if_any()
+    derive_edges(steps)
     return steps
+
+
+def derive_edges(steps: List[Step]) -> None:
+    """Each step depends on the earlier steps whose folders it reads: a path its config
+    consumes (``consumes()``: what its settings name) is a step's folder or lies in it."""
+    for i, step in enumerate(steps):
+        wanted = [Path(p).resolve() for p in step.config.consumes()]
+        step.deps = [s.name for s in steps[:i]
+                     if any(w == s.out_dir or s.out_dir in w.parents for w in wanted)]
 
 
 def _clear(steps: List[Step], why: str) -> None:
@@ -397,10 +397,14 @@ def dependents(steps: List[Step], name: str) -> List[Step]:
 
 
 def run(config_path: str | Path, only: Optional[List[str]] = None,
-        restart: Optional[List[str]] = None, quiet: bool = False) -> Dict[str, str]:
+        restart: Optional[List[str]] = None, quiet: bool = False,
+        jobs: int = 1) -> Dict[str, str]:
     """Run every stage that is not finished with its current settings; return what happened.
     ``restart`` names stages to start over (their folders and every later stage's removed);
-    ``quiet``: no reports echoed on stderr."""
+    ``quiet``: no reports echoed on stderr; ``jobs``: stages that do not depend on each
+    other run side by side, up to this many at once, each in a ``seqkd run --only`` child."""
+    if jobs < 1:
+        raise SeqkdError(f"--jobs must be 1 or more, got {jobs}")
     cfg = load_config(config_path)
     steps = plan(cfg, Path.cwd(), str(config_path), quiet=quiet)
     names = [s.name for s in steps]
@@ -409,39 +413,127 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
         raise SeqkdError(f"no stage named {', '.join(unknown)} in {config_path}; its stages: "
                          f"{', '.join(names)}")
     # one whole run per work folder at a time; runs of chosen stages (--only) may share it,
-    # each stage folder being locked by the process that writes it
+    # each stage folder being locked by the process that writes it; the children of a
+    # --jobs run work under their parent's lock
     work = (Path.cwd() / cfg["work_dir"]).resolve()
-    with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
+    if os.environ.get(PARENT_ENV) == str(os.getppid()) and only:
         return _run_steps(steps, only, restart)
+    with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
+        if jobs > 1:
+            return _run_side_by_side(steps, only, restart, str(config_path), jobs)
+        return _run_steps(steps, only, restart)
+
+
+#: set in the children of a ``--jobs`` run to their parent's pid
+PARENT_ENV = "SEQKD_RUN_PARENT"
+
+
+def _restart(steps: List[Step], restart: Optional[List[str]]) -> None:
+    for step in steps:
+        if step.name in (restart or []):
+            _clear([step, *dependents(steps, step.name)], f"{step.name} starts over")
+
+
+def _must_run(step: Step, steps: List[Step], ran: set) -> bool:
+    """Whether ``step`` runs (False: finished with its settings and inputs); when it does,
+    its folder and every dependent's are cleared as needed first."""
+    upstream_ran = any(d in ran for d in step.deps)
+    stage = Stage(step.name, step.out_dir, step.config)
+    if stage.is_current() and not upstream_ran:
+        logger.info("%s: up to date", step.name)
+        return False
+    _clear(dependents(steps, step.name), f"it depends on {step.name}, which runs again")
+    if upstream_ran or (stage.finished() is not None and not stage.is_current()):
+        clear_dir(step.out_dir, "its settings or inputs changed")
+    elif stage.unfinished_with_other_settings():
+        # nothing finished is lost: an interrupted run whose settings changed starts over
+        logger.info("%s: %s holds an unfinished run with other settings; starting it over",
+                    step.name, step.out_dir)
+        clear_dir(step.out_dir, "an unfinished run with other settings")
+    return True
 
 
 def _run_steps(steps: List[Step], only: Optional[List[str]],
                restart: Optional[List[str]]) -> Dict[str, str]:
-    for step in steps:
-        if step.name in (restart or []):
-            _clear([step, *dependents(steps, step.name)], f"{step.name} starts over")
+    _restart(steps, restart)
     ran: set = set()
     status: Dict[str, str] = {}
     for step in steps:
         if only and step.name not in only:
             status[step.name] = "not selected"
             continue
-        upstream_ran = any(d in ran for d in step.deps)
-        stage = Stage(step.name, step.out_dir, step.config)
-        if stage.is_current() and not upstream_ran:
+        if not _must_run(step, steps, ran):
             status[step.name] = "up to date"
-            logger.info("%s: up to date", step.name)
             continue
-        _clear(dependents(steps, step.name), f"it depends on {step.name}, which runs again")
-        if upstream_ran or (stage.finished() is not None and not stage.is_current()):
-            clear_dir(step.out_dir, "its settings or inputs changed")
-        elif stage.unfinished_with_other_settings():
-            # nothing finished is lost: an interrupted run whose settings changed starts over
-            logger.info("%s: %s holds an unfinished run with other settings; starting it over",
-                        step.name, step.out_dir)
-            clear_dir(step.out_dir, "an unfinished run with other settings")
         logger.info("=== %s", step.name)
         step.action()
         ran.add(step.name)
         status[step.name] = "ran"
     return status
+
+
+def _run_side_by_side(steps: List[Step], only: Optional[List[str]],
+                      restart: Optional[List[str]], config_path: str,
+                      jobs: int) -> Dict[str, str]:
+    """Run each step once every step it depends on is done, up to ``jobs`` at once, each
+    as ``seqkd run CONFIG --only NAME -q`` in a child that dies with this process."""
+    import subprocess
+    import sys
+    import time
+
+    from seqkd.procs import child_preexec
+
+    _restart(steps, restart)
+    ran: set = set()
+    done: set = set()
+    status: Dict[str, str] = {}
+    running: Dict[str, Any] = {}
+    pending = list(steps)
+    env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
+    try:
+        while pending or running:
+            for step in list(pending):
+                if len(running) >= jobs:
+                    break
+                if not all(d in done for d in step.deps):
+                    continue
+                pending.remove(step)
+                if only and step.name not in only:
+                    status[step.name] = "not selected"
+                elif not _must_run(step, steps, ran):
+                    status[step.name] = "up to date"
+                else:
+                    logger.info("=== %s (side by side with %s)", step.name,
+                                ", ".join(running) or "nothing")
+                    running[step.name] = subprocess.Popen(
+                        [sys.executable, "-m", "seqkd", "run", config_path, "--only",
+                         step.name, "-q"], env=env, preexec_fn=child_preexec())
+                    continue
+                done.add(step.name)
+            if not running and pending:
+                raise SeqkdError("no stage can start: "  # cannot happen with derived edges
+                                 + ", ".join(s.name for s in pending))
+            time.sleep(0.2)
+            for name, proc in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[name]
+                if proc.returncode != 0:
+                    raise SeqkdError(f"stage {name} failed (exit {proc.returncode}; its error "
+                                     f"is above, its log in {_step(steps, name).out_dir}/"
+                                     "log.txt); the stages beside it were stopped; run again "
+                                     "to resume")
+                logger.info("%s: finished", name)
+                done.add(name)
+                ran.add(name)
+                status[name] = "ran"
+    finally:
+        for proc in running.values():  # a failure or an interrupt: stop the others too
+            proc.terminate()
+        for proc in running.values():
+            proc.wait()
+    return {s.name: status[s.name] for s in steps}
+
+
+def _step(steps: List[Step], name: str) -> Step:
+    return next(s for s in steps if s.name == name)

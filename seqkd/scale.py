@@ -39,6 +39,8 @@ class ScaleConfig:
                                 "translate)", default_factory=lambda: ["prepare"])
     seed: int = setting(7, "seed of the pair drawing", min=0)
     vocab_size: int = setting(32000, "SentencePiece vocabulary size when none is given", min=8)
+    spm_sentences: int = setting(1_000_000, "SentencePiece's training sample when none is "
+                                 "given (prepare's --spm-sentences)", min=1000)
     spm_model: Optional[str] = setting(None, "reuse this SentencePiece model (with --dict); "
                                        "needed for distill and translate: the teacher's")
     dictionary: Optional[str] = setting(None, "reuse this fairseq dictionary (with "
@@ -161,7 +163,7 @@ def scale_bench(cfg: ScaleConfig) -> Dict:
                      "cpu": cpu_model(), "cores": os.cpu_count(), "versions": versions(),
                      "command": " ".join(sys.argv)}
     vocab = (["--spm-model", cfg.spm_model, "--dict", cfg.dictionary] if cfg.spm_model
-             else ["--vocab-size", cfg.vocab_size])
+             else ["--vocab-size", cfg.vocab_size, "--spm-sentences", cfg.spm_sentences])
     commands = {
         "prepare": (_seqkd("prepare", "--out", out / "prepare", "--train-prefix",
                            corpus / "big", "--valid-prefix", corpus / "val", "--test",

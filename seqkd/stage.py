@@ -134,17 +134,35 @@ def input_digests(config: Any) -> Dict[str, str]:
     return {str(f): file_digest(f) for f in files() if Path(f).is_file()}
 
 
+def _plain(v: Any) -> Any:
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        v = dataclasses.asdict(v)
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
 def to_dict(config: Any) -> Dict[str, Any]:
     """A dataclass config as plain data (paths as strings)."""
-    def plain(v):
-        if isinstance(v, Path):
-            return str(v)
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-    return {k: plain(v) for k, v in dataclasses.asdict(config).items()}
+    return {k: _plain(v) for k, v in dataclasses.asdict(config).items()}
+
+
+def defaults_of(config: Any) -> Dict[str, Any]:
+    """A config dataclass's settings that have defaults, at those defaults, as recorded."""
+    out = {}
+    for f in dataclasses.fields(config):
+        if f.default is not dataclasses.MISSING:
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            value = f.default_factory()  # type: ignore[misc]
+        else:
+            continue
+        out[f.name] = json.loads(json.dumps(_plain(value), default=str))
+    return out
 
 
 def config_hash(settings: Dict[str, Any]) -> str:
@@ -173,6 +191,8 @@ class Stage:
         self.config["seqkd_version"] = __version__
         self.settings = {k: v for k, v in self.config.items() if k not in self.volatile}
         self.hash = config_hash(self.settings)
+        #: settings at their defaults: a run recorded before such a setting existed matches
+        self.defaults = defaults_of(config) if dataclasses.is_dataclass(config) else {}
         self.force = force
         self.resumable = resumable
         #: True when an unfinished run with the same settings is being continued
@@ -194,24 +214,39 @@ class Stage:
             return None
         return json.loads(self.done_path.read_text())
 
+    def same_settings(self, recorded: Dict[str, Any]) -> bool:
+        """Whether a run recorded with ``recorded`` settings is this one: every setting
+        equal, where a setting the record lacks (added to seqkd after that run) counts as
+        equal when it is at its default. The seqkd version is one of the settings."""
+        recorded = {k: v for k, v in recorded.items() if k not in self.volatile}
+        if config_hash(recorded) == self.hash:
+            return True
+        return all(recorded[k] == v if k in recorded else
+                   (k in self.defaults and self.defaults[k] == v)
+                   for k, v in self.settings.items())
+
+    def _done_matches(self, done: Dict[str, Any]) -> bool:
+        return done.get("config_hash") == self.hash or (
+            isinstance(done.get("settings"), dict) and self.same_settings(done["settings"]))
+
     def is_current(self) -> bool:
         done = self.finished()
-        return done is not None and done.get("config_hash") == self.hash
+        return done is not None and self._done_matches(done)
 
-    def _started_hash(self) -> Optional[str]:
-        """The settings hash of the run that wrote config.yaml (finished or not), or None."""
+    def _started_settings(self) -> Optional[Dict[str, Any]]:
+        """The settings of the run that wrote config.yaml (finished or not), or None."""
         started = self.out_dir / CONFIG_FILE
         if not started.is_file():
             return None
         previous = yaml.safe_load(started.read_text()) or {}
-        return config_hash({k: v for k, v in previous.items() if k not in self.volatile})
+        return previous if isinstance(previous, dict) else {}
 
     def unfinished_with_other_settings(self) -> bool:
         """True when the folder holds a started, unfinished run whose settings differ."""
         if self.finished() is not None:
             return False
-        started = self._started_hash()
-        return started is not None and started != self.hash
+        started = self._started_settings()
+        return started is not None and not self.same_settings(started)
 
     def begin(self) -> bool:
         """Return False when the stage is already finished with these settings.
@@ -231,7 +266,7 @@ class Stage:
     def _begin(self) -> bool:
         done = self.finished()
         if done is not None and not self.force:
-            if done.get("config_hash") == self.hash:
+            if self._done_matches(done):
                 logger.info("%s: already finished in %s with these settings; nothing to do "
                             "(use --force to run it again)", self.name, self.out_dir)
                 self._lock.close()
@@ -243,9 +278,9 @@ class Stage:
                 f"(changed: {', '.join(changed) or 'unknown'}); use --force to overwrite it, "
                 "or choose another output folder"
             )
-        started = self._started_hash() if done is None and self.resumable else None
+        started = self._started_settings() if done is None and self.resumable else None
         if started is not None:
-            if started == self.hash:
+            if self.same_settings(started):
                 self.resuming = True
             elif not self.force:
                 raise SeqkdError(

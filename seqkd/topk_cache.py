@@ -65,6 +65,10 @@ class TopkConfig:
     def input_files(self) -> List[Path]:
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
 
+    def consumes(self) -> List[Path]:
+        """What its settings name, whether it exists yet or not (seqkd run's edges)."""
+        return [Path(p) for p in (self.data, *self.teachers)]
+
 
 def topk_cache(cfg: TopkConfig, force: bool = False) -> Dict:
     """Compute (or finish) the cache; return a summary."""

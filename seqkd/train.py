@@ -161,6 +161,10 @@ class TrainConfig:
         cache = [Path(self.kd_cache) / "DONE.json"] if self.kd_cache else []
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers), *cache]
 
+    def consumes(self) -> List[Path]:
+        """What its settings name, whether it exists yet or not (seqkd run's edges)."""
+        return [Path(p) for p in (self.data, *self.kd_teachers, self.kd_cache) if p]
+
 
 def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
                        device: str = "cpu") -> List[str]:

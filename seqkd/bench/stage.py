@@ -62,6 +62,10 @@ class BenchConfig:
             files += spec.kind_of.model_files(spec)
         return files
 
+    def consumes(self) -> List[Path]:
+        """What its settings name, whether it exists yet or not (seqkd run's edges)."""
+        return [Path(self.data), *(Path(s.path) for s in self.systems)]
+
 
 def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
     """Measure every system; ``quiet``: no report on stderr, library warnings kept off it."""

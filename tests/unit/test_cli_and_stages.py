@@ -4,7 +4,7 @@ import dataclasses
 import pickle
 import subprocess
 import sys
-from typing import ClassVar, Tuple
+from typing import ClassVar, List, Tuple
 
 import pytest
 
@@ -112,6 +112,38 @@ def test_resumable_stage_refuses_other_settings_mid_run(tmp_path):
     again.close()
     with pytest.raises(SeqkdError, match="unfinished run with other settings"):
         Stage("r", tmp_path, {"a": 3}, resumable=True).begin()
+
+
+@dataclasses.dataclass
+class _Newer:
+    """_Demo of a later seqkd: two settings more, with defaults."""
+    a: int
+    threads: int = 1
+    b: str = "x"
+    c: List[int] = dataclasses.field(default_factory=lambda: [1, 2])
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads",)
+
+
+def test_a_setting_added_later_at_its_default_keeps_finished_and_unfinished_runs(tmp_path):
+    """Upgrading seqkd must not throw away finished stages (hours of training) because a
+    setting was added: a record without it matches when the new setting is at its default."""
+    st = Stage("demo", tmp_path / "done", _Demo(a=1))
+    assert st.begin()
+    st.finish()
+    assert Stage("demo", tmp_path / "done", _Newer(a=1)).is_current()
+    assert not Stage("demo", tmp_path / "done", _Newer(a=1)).begin()
+    assert not Stage("demo", tmp_path / "done", _Newer(a=1, b="y")).is_current()
+    assert not Stage("demo", tmp_path / "done", _Newer(a=1, c=[1])).is_current()
+    assert not Stage("demo", tmp_path / "done", _Newer(a=2)).is_current()
+    # an interrupted resumable run resumes under the newer code the same way
+    half = Stage("r", tmp_path / "half", _Demo(a=1), resumable=True)
+    assert half.begin()
+    half.close()
+    newer = Stage("r", tmp_path / "half", _Newer(a=1), resumable=True)
+    assert not newer.unfinished_with_other_settings() and newer.begin() and newer.resuming
+    newer.close()
+    assert Stage("r", tmp_path / "half", _Newer(a=1, b="z"),
+                 resumable=True).unfinished_with_other_settings()
 
 
 class _NotWeights:

@@ -33,7 +33,8 @@ def test_a_students_own_export_and_bench_systems(tmp_path, corpus):
     assert export.config.quantization == "float32" and export.config.vmap
     assert export.config.vmap_top_k == 10
     assert export.config.vmap_data == str(tmp_path / "w" / "distill-kd")
-    assert export.deps == ["student-head", "distill-kd"]
+    # derived from what its settings name: the data, the student, the vmap's corpus
+    assert export.deps == ["prepare", "distill-kd", "student-head"]
     assert steps["export-plain"].config.quantization == "int8"  # the export section's
     systems = {s.name: s for s in steps["bench"].config.systems}
     assert {n for n in systems if n.startswith("head")} == {"head-int8-b1",

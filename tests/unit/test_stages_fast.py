@@ -3,6 +3,7 @@ exact fairseq command lines, resuming, averaging, failures, line alignment. Mill
 seconds, no model is trained."""
 
 import json
+import re
 import sys
 
 import pytest
@@ -304,3 +305,40 @@ def test_quiet_keeps_library_warnings_off_the_terminal_and_in_the_log(tmp_path, 
     err = capsys.readouterr().err
     assert "quiet=True" not in err and "quiet=False" in err
     assert "quiet=True" in log.read_text()
+
+
+def test_run_jobs_runs_independent_stages_side_by_side(corpus, tmp_path, fake_fairseq,
+                                                      monkeypatch, capsys):
+    """`seqkd run --jobs 2`: two students that need only the prepared data start together, each
+    in a child under the parent's lock; a second run finds them up to date; a failing child is
+    named and stops the other."""
+    import yaml
+
+    def config(work):
+        return {"work_dir": str(work),
+                "data": {"train_prefix": str(corpus / "train"),
+                         "valid_prefix": str(corpus / "valid"), "vocab_size": 60},
+                "teacher": {"train": {"preset": "tiny", "max_updates": 5}},
+                "students": [{"name": n, "preset": "tiny", "max_updates": 5}
+                             for n in ("a", "b")]}
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump(config(tmp_path / "w")))
+    only = ["--only", "prepare", "student-a", "student-b", "--jobs", "2"]
+    assert seqkd("run", cfg, *only) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"prepare": "ran", "teacher": "not selected",
+                               "student-a": "ran", "student-b": "ran",
+                               "export-a": "not selected", "export-b": "not selected"}
+    assert "=== student-b (side by side with student-a)" in err
+    assert all((tmp_path / "w" / f"student-{n}" / "DONE.json").is_file() for n in "ab")
+    assert [c["tool"] for c in fake_fairseq()] == ["train", "train"]
+    assert seqkd("run", cfg, *only, "-q") == 0
+    assert set(json.loads(capsys.readouterr().out).values()) == {"up to date", "not selected"}
+
+    cfg.write_text(yaml.safe_dump(config(tmp_path / "w2")))
+    monkeypatch.setenv("SEQKD_FAKE_FAIL", "train")
+    assert seqkd("run", cfg, *only, "-q") == 1
+    err = capsys.readouterr().err
+    assert re.search(r"stage student-[ab] failed \(exit 1; its error is above, its log in "
+                     r".*/w2/student-[ab]/log.txt\); the stages beside it were stopped", err)
+    assert not list((tmp_path / "w2").glob("student-*/DONE.json"))
