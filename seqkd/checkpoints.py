@@ -19,6 +19,12 @@ def checkpoint_of(path: str | Path) -> Path:
     """A checkpoint file, or the checkpoint a `seqkd train` folder stands for: its averaged
     checkpoint when it was trained with ``--average-last``, else its best one."""
     p = Path(path)
+    if p.is_dir() and ((p / "model.bin").is_file() or (p / "model" / "model.bin").is_file()):
+        raise SeqkdError(f"{path} is a CTranslate2 model folder, not a fairseq checkpoint: it "
+                         f"can teach sequence-level KD (seqkd distill --teacher {path}), but "
+                         "word-level KD and the top-k cache need the teacher's distributions "
+                         "over the student's vocabulary, which only a fairseq checkpoint with "
+                         "the data's dictionary gives")
     if p.is_dir():
         averaged = p / "checkpoints" / AVERAGED
         p = averaged if averaged.is_file() else p / "checkpoints" / "checkpoint_best.pt"

@@ -33,7 +33,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def add_teachers(p: argparse.ArgumentParser, flag: str = "--teacher", required: bool = True) -> None:
     p.add_argument(flag, dest="teachers", nargs="+", required=required, metavar="CHECKPOINT",
                    help="fairseq teacher checkpoint(s); several form an ensemble. Their "
-                        "checkpoints are unpickled in full (trusted, named by you)")
+                        "checkpoints are unpickled in full (trusted, named by you). seqkd "
+                        "distill also takes one CTranslate2 model folder with its own "
+                        "SentencePiece model(s), whatever its vocabulary")
 
 
 def parse_key_value(items: Optional[List[str]], what: str) -> Dict[str, str]:

@@ -16,7 +16,7 @@ from typing import List, Optional, Protocol, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import plugin_dir
-from seqkd.stage import resolve_device
+from seqkd.stage import default_threads, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ class CT2Decoder:
     def __init__(self, model_dir: str | os.PathLike, beam: int = 5, nbest: int = 1,
                  batch_tokens: int = 1024, max_len: int = 200, threads: int = 0,
                  compute_type: str = "default", use_vmap: bool = False,
-                 parallel_batches: int = 1, device: str = "cpu", max_input_len: int = 1024):
+                 parallel_batches: int = 1, device: str = "cpu", max_input_len: int = 1024,
+                 target_prefix: Optional[List[str]] = None):
         import ctranslate2
 
         if nbest > beam:
@@ -170,7 +171,9 @@ class CT2Decoder:
         try:
             self.translator = ctranslate2.Translator(
                 os.fspath(model_dir), device=self.device, compute_type=compute_type,
-                intra_threads=threads, inter_threads=parallel_batches)
+                # 0: the physical cores (CTranslate2's own 0 means 4 threads, however many
+                # cores there are)
+                intra_threads=threads or default_threads(), inter_threads=parallel_batches)
         except (ValueError, RuntimeError) as e:
             supported = sorted(ctranslate2.get_supported_compute_types(self.device))
             raise SeqkdError(f"CTranslate2 cannot load {model_dir} with compute type "
@@ -183,6 +186,9 @@ class CT2Decoder:
         self.batches_per_call = 4 * max(1, parallel_batches)
         #: inputs longer than this many pieces are cut to it (CTranslate2's max_input_length)
         self.max_input_len = max_input_len
+        #: tokens every output is forced to start with (a language code); they stay in the
+        #: hypotheses, the caller removes them
+        self.target_prefix = list(target_prefix or [])
 
     def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]:
         out: List[Hypotheses] = [[([], 0.0)] for _ in batch]
@@ -198,7 +204,8 @@ class CT2Decoder:
                 [list(batch[i]) for i in ids], beam_size=self.beam, num_hypotheses=self.nbest,
                 return_scores=True, max_batch_size=self.batch_tokens, batch_type="tokens",
                 max_decoding_length=self.max_len, use_vmap=self.use_vmap,
-                max_input_length=self.max_input_len)
+                max_input_length=self.max_input_len,
+                target_prefix=[self.target_prefix] * len(ids) if self.target_prefix else None)
             for i, r in zip(ids, results):
                 out[i] = [(list(h), float(s)) for h, s in zip(r.hypotheses, r.scores)]
         return out
@@ -260,48 +267,3 @@ class ExportedModel:
             if len(h[0][0]) >= self.max_len:
                 logger.warning("line %d: the translation reached --max-len (%d pieces) and "
                                "may be cut short", first_line + i, self.max_len)
-
-
-class CommandTeacher:
-    """A teacher that is any program: source lines on its stdin, one translation per line on
-    its stdout (1-best, text in and out). ``SEQKD_THREADS`` in its environment says how many
-    CPU threads it may use; it runs in its own process, killed with seqkd."""
-
-    name = "command"
-
-    def __init__(self, command: str, timeout: float, threads: int = 1):
-        self.command = command
-        self.timeout = timeout
-        self.env = dict(os.environ, SEQKD_THREADS=str(threads))
-
-    def translate_text(self, lines: Sequence[str], where: str) -> List[str]:
-        import subprocess
-
-        from seqkd.procs import child_preexec
-
-        data = "".join(line + "\n" for line in lines).encode("utf-8")
-        what = f"the teacher command {self.command!r} ({where})"
-        try:
-            done = subprocess.run(self.command, shell=True, input=data, capture_output=True,
-                                  timeout=self.timeout, env=self.env,
-                                  preexec_fn=child_preexec())
-        except subprocess.TimeoutExpired:
-            raise SeqkdError(f"{what} did not finish within {self.timeout:g} s for "
-                             f"{len(lines)} lines; raise command_timeout (--command-timeout) "
-                             "if it is only slow") from None
-        err = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
-        if done.returncode != 0:
-            raise SeqkdError(f"{what} failed (exit {done.returncode})"
-                             + ("; its last lines:\n" + "\n".join(err) if err else ""))
-        try:
-            text = done.stdout.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise SeqkdError(f"{what} wrote bytes that are not UTF-8 (at byte {e.start}); "
-                             "make it write UTF-8 text") from None
-        out = text.split("\n")
-        if out and out[-1] == "":
-            out.pop()
-        if len(out) != len(lines):
-            raise SeqkdError(f"{what} read {len(lines)} lines and wrote {len(out)}: a teacher "
-                             "command must write exactly one line per input line, in order")
-        return [line.rstrip("\r") for line in out]

@@ -25,123 +25,25 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 
 from seqkd.errors import SeqkdError
-from seqkd.config import MAX_BEAM, check_config, setting
-from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
+from seqkd.config import check_config
+from seqkd.checkpoints import check_checkpoint, checkpoint_of
 from seqkd.binarize import binarize_splits
 from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
 from seqkd.stage import Stage, default_threads, file_digest
+from seqkd.text_teachers import teacher_tokenizers
+from seqkd.distill_config import DistillConfig
 from seqkd.distill_merge import (chunk_path, chunk_ranges, iter_chunks, shard_chunks,
                                  write_distilled)
 from seqkd.textio import atomic_path, count_lines, progress, write_text
 
 logger = logging.getLogger(__name__)
-
-METHODS = ("seq-kd", "seq-inter")
-DECODERS = ("fairseq", "ctranslate2", "command")
-FILTERS = ("off", "flag", "drop")
-#: what an empty teacher output becomes: the training reference, or nothing (pair dropped)
-EMPTY_CHOICES = ("reference", "drop")
-
-
-@dataclass
-class DistillConfig:
-    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "device", "num_shards", "shard_id",
-                                           "out_dir")
-
-    data: str
-    out_dir: str
-    teachers: List[str] = field(default_factory=list)
-    method: str = setting("seq-kd", "seq-kd keeps the teacher's best hypothesis, seq-inter the "
-                          "n-best entry closest to the reference", choices=METHODS)
-    decoder: str = setting("ctranslate2", "the teacher's decoder; an ensemble needs fairseq",
-                           choices=DECODERS)
-    compute_type: str = setting("int8", "CTranslate2 teacher quantization (float16 on a GPU)",
-                                choices=("int8", "float32", "int16", "float16"))
-    beam: int = setting(5, "beam size", min=1, max=MAX_BEAM)
-    nbest: int = setting(0, "n-best size for seq-inter (0: the beam size)", min=0)
-    select_metric: str = setting("bleu", "seq-inter: sentence-level similarity to the reference",
-                                 choices=("bleu", "chrf"))
-    batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
-    max_len: int = setting(200, "maximum output length in pieces", min=1)
-    chunk_size: int = setting(1000, "lines per resumable chunk", min=1)
-    filter: str = setting("flag", "anomalous pairs: listed in filter.tsv (flag), removed (drop) "
-                          "or not looked for (off)", choices=FILTERS)
-    min_score: Optional[float] = setting(None, "anomalous: teacher log-probability per token "
-                                         "below this")
-    max_len_ratio: float = setting(3.0, "anomalous: word-length ratio of source and hypothesis "
-                                   "above this", min=1.0)
-    loop_repeats: int = setting(3, "anomalous ('loop'): an n-gram of up to 4 words repeated "
-                                "this many times in a row in the output but not in the source "
-                                "(0: off)", min=0)
-    empty: str = setting("reference", "an empty teacher output: train on the reference "
-                         "instead, or drop the pair; counted in report.json",
-                         choices=EMPTY_CHOICES)
-    num_shards: int = 1
-    shard_id: int = 0
-    threads: int = setting(0, "CPU threads: batches decoded at once, one thread each (0: the "
-                           "physical cores this process may use)", min=0)
-    device: str = setting("auto", "where to decode: auto (a CUDA GPU when the decoder's "
-                          "library sees one, else the CPU), cpu or cuda",
-                          choices=("auto", "cpu", "cuda"))
-    teacher_command: Optional[str] = setting(
-        None, "any program as the teacher (decoder command): it reads source lines on stdin "
-        "and writes one translation per line on stdout; run through the shell once per chunk, "
-        "with SEQKD_THREADS (--threads) in its environment", metavar="CMD")
-    command_timeout: float = setting(3600.0, "seconds a teacher command may take for one "
-                                     "chunk", min=1.0)
-
-    def input_files(self) -> List[Path]:
-        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
-
-    def consumes(self) -> List[Path]:
-        """What its settings name, whether it exists yet or not (seqkd run's edges)."""
-        return [Path(p) for p in (self.data, *self.teachers)]
-
-    def __post_init__(self):
-        """Rules that combine settings, checked when the config is built."""
-        problems = []
-        if self.loop_repeats == 1:
-            problems.append(f"loop_repeats must be 0 (off) or at least 2, got "
-                            f"{self.loop_repeats}")
-        if self.method == "seq-inter" and self.n_hypotheses() < 2:
-            problems.append("seq-inter needs an n-best list: use nbest 2 or more (and a beam "
-                            "at least as large)")
-        if self.n_hypotheses() > self.beam:
-            problems.append(f"nbest ({self.n_hypotheses()}) cannot exceed beam ({self.beam})")
-        if self.decoder == "command":
-            if not self.teacher_command:
-                problems.append("the command decoder needs the command: --teacher-command CMD")
-            if self.teachers:
-                problems.append("a teacher command replaces teacher checkpoints: give one or "
-                                "the other")
-            if self.method != "seq-kd":
-                problems.append("a teacher command gives one translation per line: use method "
-                                "seq-kd (seq-inter needs n-best lists)")
-            if self.min_score is not None:
-                problems.append("min_score filters on the teacher's scores; a teacher command "
-                                "gives none: leave min_score out")
-        elif self.teacher_command:
-            problems.append(f"--teacher-command runs the teacher as a program: use decoder "
-                            f"command, not {self.decoder}")
-        elif not self.teachers:
-            problems.append("give the teacher checkpoint(s) with --teacher (or a program with "
-                            "--teacher-command)")
-        if problems:
-            raise SeqkdError("; ".join(problems))
-
-    def n_hypotheses(self) -> int:
-        if self.method == "seq-kd":
-            return 1
-        return self.nbest or self.beam
-
 
 # ---------------------------------------------------------------- the stage
 
@@ -191,10 +93,13 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     # gets the checkpoint files they stand for
     stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True,
                   shared=True)  # shards of one distillation work here together
-    cfg = dataclasses.replace(cfg, teachers=[
-        str(check_checkpoint(checkpoint_of(t), "teacher checkpoint")) for t in cfg.teachers])
-    for t in cfg.teachers:
-        check_checkpoint_dictionary(t, prepared.dictionary, "teacher")
+    if cfg.teacher_folder():  # text space: its own tokenizer, any vocabulary
+        teacher_tokenizers(cfg.teachers[0], cfg.teacher_spm, cfg.teacher_target_spm)
+    else:
+        cfg = dataclasses.replace(cfg, teachers=[
+            str(check_checkpoint(checkpoint_of(t), "teacher checkpoint")) for t in cfg.teachers])
+        for t in cfg.teachers:
+            check_checkpoint_dictionary(t, prepared.dictionary, "teacher")
     out = Path(cfg.out_dir)
     if not stage.begin():
         return stage.finished()["summary"]
@@ -227,37 +132,55 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
         stage.close()
 
 
-def _decode_command(cfg: DistillConfig, prepared: Prepared, out: Path,
-                    ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
-    """Distil with a teacher program, chunk by chunk, in text space (raw source lines in,
-    translations out; the student's SentencePiece model is applied when the data is built)."""
-    from seqkd.decoders import CommandTeacher
+def _text_teacher(cfg: DistillConfig):
+    """The teacher that works in text space (a program, or a CTranslate2 folder with its own
+    tokenizer), and what the report says of it."""
+    from seqkd.text_teachers import CommandTeacher, Ct2FolderTeacher
 
-    teacher = CommandTeacher(cfg.teacher_command, cfg.command_timeout,
-                             cfg.threads or default_threads())
+    threads = cfg.threads or default_threads()
+    if cfg.decoder == "command":
+        return (CommandTeacher(cfg.teacher_command, cfg.command_timeout, threads),
+                {"decoder": "command", "command": cfg.teacher_command})
+    teacher = Ct2FolderTeacher(cfg.teachers[0], beam=cfg.beam, nbest=cfg.n_hypotheses(),
+                               batch_tokens=cfg.batch_tokens, max_len=cfg.max_len,
+                               threads=threads, compute_type=cfg.compute_type,
+                               device=cfg.device, spm=cfg.teacher_spm,
+                               target_spm=cfg.teacher_target_spm,
+                               source_prefix=cfg.source_prefix,
+                               source_suffix=cfg.source_suffix,
+                               target_prefix=cfg.target_prefix)
+    return teacher, {"decoder": "ctranslate2 folder", "teacher": cfg.teachers[0],
+                     "tokenizers": [str(p) for p in teacher.tokenizers]}
+
+
+def _decode_text(cfg: DistillConfig, prepared: Prepared, out: Path,
+                 ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
+    """Distil in text space, chunk by chunk: raw source lines in, translations out; the
+    student's SentencePiece model is applied when the data is built."""
+    teacher, about = _text_teacher(cfg)
     n = sum(ranges[i][1] - ranges[i][0] for i in todo)
-    logger.info("translating %d sentences in %d chunks with the command %r", n, len(todo),
-                cfg.teacher_command)
+    logger.info("translating %d sentences in %d chunks with %s", n, len(todo),
+                about.get("command") or about["teacher"])
     t0 = time.time()
-    with progress(total=n, unit="sent", desc="distill[command]", smoothing=0.1) as bar:
+    with progress(total=n, unit="sent", desc=f"distill[{cfg.decoder}]", smoothing=0.1) as bar:
         for i, lines in iter_chunks(prepared.text("train", prepared.src), ranges, todo):
             start, end = ranges[i]
-            hyps = teacher.translate_text(lines, f"chunk {i}, lines {start + 1}-{end}")
+            results = teacher.hypotheses(lines, f"chunk {i}, lines {start + 1}-{end}")
             with atomic_path(chunk_path(out, i)) as tmp:
                 with open(tmp, "w", encoding="utf-8") as f:
-                    for hyp in hyps:
-                        f.write(json.dumps({"hyps": [[hyp, 0.0]]}, ensure_ascii=False) + "\n")
+                    for hyps in results:
+                        row = [[text, round(score, 6)] for text, score in hyps]
+                        f.write(json.dumps({"hyps": row}, ensure_ascii=False) + "\n")
             bar.update(end - start)
     seconds = time.time() - t0
-    return {"decoder": "command", "command": cfg.teacher_command, "sentences": n,
-            "seconds": round(seconds, 2),
+    return {**about, "sentences": n, "seconds": round(seconds, 2),
             "sentences_per_second": round(n / seconds, 2) if seconds else None}
 
 
 def _decode(cfg: DistillConfig, prepared: Prepared, out: Path,
             ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
-    if cfg.decoder == "command":
-        return _decode_command(cfg, prepared, out, ranges, todo)
+    if cfg.decoder == "command" or cfg.teacher_folder():
+        return _decode_text(cfg, prepared, out, ranges, todo)
     sp = load_spm(prepared.spm)
     t_load = time.time()
     decoder = _make_decoder(cfg, prepared, out)

@@ -30,6 +30,7 @@ from seqkd.config import Problems
 from seqkd.errors import SeqkdError
 from seqkd.procs import folder_lock
 from seqkd.stage import Stage, clear_dir
+from seqkd.text_teachers import is_ct2_folder
 from seqkd.textio import SAFE_NAME, load_yaml
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def absolute_paths(cfg: Dict, base: Path) -> Dict:
     teacher = out.get("teacher")
     if isinstance(teacher, dict) and isinstance(teacher.get("checkpoints"), list):
         teacher["checkpoints"] = [rel(c) for c in teacher["checkpoints"]]
+    if isinstance(teacher, dict) and isinstance(teacher.get("ct2"), str):
+        teacher["ct2"] = rel(teacher["ct2"])
     return out
 
 
@@ -150,7 +153,18 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
     teachers: List[str] = []
     #: a program as the teacher: distillation only (no word-level KD, no teacher bench row)
     teacher_command = teacher.get("command")
-    if teacher_command is not None:
+    #: a CTranslate2 model folder with its own tokenizer: distillation only, in text space
+    teacher_ct2 = teacher.get("ct2")
+    if teacher_ct2 is not None:
+        if not isinstance(teacher_ct2, str) or not is_ct2_folder(teacher_ct2):
+            problems.add(f"teacher.ct2: must be a CTranslate2 model folder (model.bin and its "
+                         f"SentencePiece model inside), got {teacher_ct2!r}")
+            teacher_ct2 = None
+        else:
+            teachers = [teacher_ct2]
+        if set(teacher) - {"ct2"}:
+            problems.add("teacher: give command, checkpoints, ct2 or train, one of them")
+    elif teacher_command is not None:
         if not isinstance(teacher_command, str) or not teacher_command.strip():
             problems.add(f"teacher.command: must be a command line, got {teacher_command!r}")
             teacher_command = None
@@ -173,7 +187,8 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
             steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg)))
         teachers = [str(tdir / "checkpoints" / "checkpoint_best.pt")]
     else:
-        problems.add("teacher: set teacher.checkpoints (existing teacher), teacher.train or "
+        problems.add("teacher: set teacher.checkpoints (existing teacher), teacher.train, "
+                     "teacher.ct2 (a CTranslate2 model folder with its own tokenizer) or "
                      "teacher.command (a program that translates stdin to stdout)")
 
     def entry_name(section: str, name: Any, seen: set) -> bool:
@@ -296,10 +311,12 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
             problems.add(f"student {name}: data must be 'references' or a distill name "
                          f"({', '.join(distilled) or 'none defined'}), got {source_name!r}")
             continue
-        if word_kd is not None and teacher_command:
+        if word_kd is not None and (teacher_command or teacher_ct2):
             problems.add(f"student {name}: word-level KD needs the teacher's token "
-                         "distributions; a teacher command gives translations only (drop "
-                         "word_kd, or give the teacher as fairseq checkpoints)")
+                         "distributions over the student's vocabulary; a teacher "
+                         f"{'command' if teacher_command else 'given as a CTranslate2 folder'}"
+                         " gives translations only (drop word_kd, or give the teacher as "
+                         "fairseq checkpoints with the data's dictionary)")
             continue
         if word_kd is not None:
             if not isinstance(word_kd, dict) or set(word_kd) - {"alpha", "temperature", "topk"}:
@@ -343,6 +360,11 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
                 problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
                 beams, teacher_ct2_beams = [], []
         systems = []
+        if teacher_ct2 and teacher_ct2_beams:
+            problems.add("bench: teacher_ct2_beams exports a fairseq teacher; a teacher given "
+                         "as a CTranslate2 folder has no bench row (remove teacher_ct2_beams)")
+        elif teacher_ct2:
+            teachers = []  # no fairseq row for it
         if with_teacher and teachers:
             systems.append(SystemSpec("teacher", "fairseq", teachers[0]))
         if teacher_ct2_beams and teachers:

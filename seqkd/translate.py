@@ -30,12 +30,14 @@ class TranslateConfig:
                                 "one the model was exported with)")
     threads: int = setting(1, "CPU threads (0: the physical cores this process may use)",
                            min=0)
+    parallel: int = setting(1, "batches translated at once, each on --threads threads (for "
+                            "throughput on many cores: --threads 1 --parallel CORES)", min=1)
 
     def load(self) -> ExportedModel:
         return ExportedModel(self.model, beam=self.beam, threads=self.threads,
                              batch_tokens=self.batch_tokens, compute_type=self.compute_type,
                              max_len=self.max_len, max_input_len=self.max_input_len,
-                             use_vmap=self.vmap)
+                             use_vmap=self.vmap, parallel_batches=self.parallel)
 
 
 def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:

@@ -81,10 +81,12 @@ def _preexec(cpu: Optional[int]) -> Optional[Callable[[], None]]:
 
 
 def translate_argv(spec: SystemSpec, threads: int, max_len: int, batch_tokens: int,
-                   batch_lines: Optional[int] = None) -> List[str]:
+                   batch_lines: Optional[int] = None, parallel: int = 1) -> List[str]:
     argv = [sys.executable, "-m", "seqkd", "translate", spec.path, "-q",
             "--beam", str(spec.beam), "--threads", str(threads), "--max-len", str(max_len),
             "--batch-tokens", str(batch_tokens), "--compute-type", spec.compute_type]
+    if parallel > 1:
+        argv += ["--parallel", str(parallel)]
     if spec.vmap:
         argv.append("--vmap")
     if batch_lines:
@@ -147,7 +149,11 @@ def measure(spec: SystemSpec, test_set: str, lines: Sequence[str], sentences: in
     empty.write_text("")
     rows = []
     for threads, cpu in ((1, pinned), (all_threads, None)):
-        argv = translate_argv(spec, 0 if cpu is None else 1, max_len, batch_tokens)
+        # all cores: one batch per core at once, one thread each (for bulk work that beats
+        # splitting each batch over the cores), blocks of lines large enough to feed them
+        argv = (translate_argv(spec, 1, max_len, batch_tokens) if cpu is not None else
+                translate_argv(spec, 1, max_len, batch_tokens, batch_lines=256 * threads,
+                               parallel=threads))
         logger.info("efficiency protocol: %s on %d sentences, %d thread(s)", spec.name,
                     sentences, threads)
         load, _ = timed_process(argv, empty, out, cpu)
@@ -196,7 +202,8 @@ def markdown_rows(rows: List[Dict], sig: Dict) -> List[str]:
         lines.append(f"| {r['system']} | {r['beam']} | {r['compute_type']} | {threads} | "
                      f"{r['wall_seconds']} | {r['load_seconds']} | {r['wps']} | "
                      f"{r['wps_without_load']} | {r['peak_rss_mb']} | {r['size_mb']} | {lat} |")
-    lines += ["", f"Whole processes, one after another, on {sig.get('cpu')}; load s: the same "
+    lines += ["", f"Whole processes, one after another, on {sig.get('cpu')}; all cores: "
+              "`--threads 1 --parallel CORES` (one batch per core at once); load s: the same "
               "command on empty input; peak RSS read from /proc every "
               f"{RSS_POLL_S:g} s; latency: each line written to standard input and its "
               "translation read back before the next (`--batch-lines 1`, one pinned core)."]

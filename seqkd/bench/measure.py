@@ -1,4 +1,4 @@
-"""Measuring one system in a child process of its own (``python -m seqkd.bench.measure``), so
+"""Measuring one system in a child process of its own (``python -m seqkd.bench.child``), so
 that its peak memory is its alone: the model is loaded (not timed), a warm-up pass runs over
 the first sentences, then every test set is translated ``repeats`` times; with one thread the
 process is pinned to one core. Latency is measured at batch size 1 on the first
@@ -7,7 +7,6 @@ process is pinned to one core. Latency is measured at batch size 1 on the first
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -119,7 +118,7 @@ def run_job(job: Job) -> Measured:
 
 def measure_in_child(job: Job) -> Measured:
     """Run one job in a child process; return what it measured."""
-    cmd = [sys.executable, "-m", "seqkd.bench.measure"]
+    cmd = [sys.executable, "-m", "seqkd.bench.child"]
     env = dict(os.environ)
     if job.threads:
         env["OMP_NUM_THREADS"] = str(job.threads)
@@ -172,20 +171,3 @@ def pick_cpu(requested: Optional[int] = None, sample_s: float = 0.3) -> Optional
             return 0.0
         return 1 - (b[c][0] - a[c][0]) / (b[c][1] - a[c][1])
     return min(allowed, key=lambda c: (round(busy(c), 2), -c))
-
-
-def _main() -> None:
-    job = Job.from_json(sys.stdin.read())
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    if job.quiet:  # -q: library warnings stay off the terminal
-        import warnings
-        warnings.simplefilter("ignore")
-    try:
-        print(json.dumps(asdict(run_job(job))))
-    except SeqkdError as e:
-        print(f"seqkd bench worker: error: {e}", file=sys.stderr)
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    _main()

@@ -309,7 +309,26 @@ CASES = [
     Case("teacher-command-word-kd", "23.1", "word-level KD in a config whose teacher is a "
          "command", lambda d: _command_config(d),
          ["word-level KD needs the teacher's token distributions"], "w"),
+    Case("ct2-teacher-no-spm", "23.1", "a CTranslate2 model folder as the teacher with no "
+         "SentencePiece model in it or named", None,
+         ["has no SentencePiece model", "--teacher-spm"], "out", needs_data=True),
+    Case("ct2-teacher-word-kd", "23.1", "a CTranslate2 model folder as the word-level KD "
+         "teacher (`train --kd-teacher FOLDER`)", None,
+         ["is a CTranslate2 model folder, not a fairseq checkpoint", "word-level KD"],
+         "out/DONE.json", needs_data=True),
+    Case("ct2-teacher-options", "23.1", "`distill --target-prefix` with a fairseq teacher",
+         None, ["target_prefix: only for a teacher that is a CTranslate2 model folder"], "out",
+         needs_data=True),
 ]
+
+
+def _ct2_folder(d: Path) -> Path:
+    """A CTranslate2 model folder as a converter leaves it, without a SentencePiece model."""
+    f = d / "ct2"
+    f.mkdir()
+    for name in ("model.bin", "config.json", "shared_vocabulary.json"):
+        (f / name).write_bytes(b"")
+    return f
 
 
 def _teacher_command(d: Path, data: Path, mode: str, *extra: str) -> List[str]:
@@ -379,4 +398,13 @@ DATA_SETUPS = {
     "teacher-command-hangs": lambda d, data: _teacher_command(d, data, "hang",
                                                               "--command-timeout", "1"),
     "teacher-command-not-utf8": lambda d, data: _teacher_command(d, data, "latin1"),
+    "ct2-teacher-no-spm": lambda d, data: ["distill", "--data", str(data), "--out",
+                                           str(d / "out"), "--teacher", str(_ct2_folder(d))],
+    "ct2-teacher-word-kd": lambda d, data: ["train", "--role", "student", "--data", str(data),
+                                            "--out", str(d / "out"), "--preset", "tiny",
+                                            "--kd-teacher", str(_ct2_folder(d))],
+    "ct2-teacher-options": lambda d, data: ["distill", "--data", str(data), "--out",
+                                            str(d / "out"), "--teacher",
+                                            str(_fake_teacher(d, data)), "--target-prefix",
+                                            "deu_Latn"],
 }

@@ -59,6 +59,10 @@ def test_the_efficiency_input_repeats_the_test_set(tmp_path):
     assert argv[1:5] == ["-m", "seqkd", "translate", "/m"]
     assert " ".join(argv[5:]) == ("-q --beam 2 --threads 1 --max-len 50 --batch-tokens 512 "
                                   "--compute-type default --vmap --batch-lines 1")
+    wide = translate_argv(SystemSpec("s", "ct2", "/m", beam=1), 1, 50, 512, batch_lines=512,
+                          parallel=2)
+    assert " ".join(wide[5:]).endswith("--threads 1 --max-len 50 --batch-tokens 512 "
+                                       "--compute-type default --parallel 2 --batch-lines 512")
 
 
 def test_efficiency_rows_render_with_the_cpu_named():

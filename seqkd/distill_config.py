@@ -1,0 +1,147 @@
+"""The distill stage's settings: one definition each (YAML key, command-line option, check),
+and the rules that combine them, checked when a config is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, List, Optional, Tuple
+
+from seqkd.checkpoints import resolved_checkpoints
+from seqkd.config import MAX_BEAM, setting
+from seqkd.errors import SeqkdError
+from seqkd.text_teachers import ct2_model_dir, is_ct2_folder
+
+METHODS = ("seq-kd", "seq-inter")
+DECODERS = ("fairseq", "ctranslate2", "command")
+FILTERS = ("off", "flag", "drop")
+#: what an empty teacher output becomes: the training reference, or nothing (pair dropped)
+EMPTY_CHOICES = ("reference", "drop")
+
+
+@dataclass
+class DistillConfig:
+    VOLATILE: ClassVar[Tuple[str, ...]] = ("threads", "device", "num_shards", "shard_id",
+                                           "out_dir")
+
+    data: str
+    out_dir: str
+    teachers: List[str] = field(default_factory=list)
+    method: str = setting("seq-kd", "seq-kd keeps the teacher's best hypothesis, seq-inter the "
+                          "n-best entry closest to the reference", choices=METHODS)
+    decoder: str = setting("ctranslate2", "the teacher's decoder; an ensemble needs fairseq",
+                           choices=DECODERS)
+    compute_type: str = setting("int8", "CTranslate2 teacher quantization (float16 on a GPU)",
+                                choices=("int8", "float32", "int16", "float16"))
+    beam: int = setting(5, "beam size", min=1, max=MAX_BEAM)
+    nbest: int = setting(0, "n-best size for seq-inter (0: the beam size)", min=0)
+    select_metric: str = setting("bleu", "seq-inter: sentence-level similarity to the reference",
+                                 choices=("bleu", "chrf"))
+    batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
+    max_len: int = setting(200, "maximum output length in pieces", min=1)
+    chunk_size: int = setting(1000, "lines per resumable chunk", min=1)
+    filter: str = setting("flag", "anomalous pairs: listed in filter.tsv (flag), removed (drop) "
+                          "or not looked for (off)", choices=FILTERS)
+    min_score: Optional[float] = setting(None, "anomalous: teacher log-probability per token "
+                                         "below this")
+    max_len_ratio: float = setting(3.0, "anomalous: word-length ratio of source and hypothesis "
+                                   "above this", min=1.0)
+    loop_repeats: int = setting(3, "anomalous ('loop'): an n-gram of up to 4 words repeated "
+                                "this many times in a row in the output but not in the source "
+                                "(0: off)", min=0)
+    empty: str = setting("reference", "an empty teacher output: train on the reference "
+                         "instead, or drop the pair; counted in report.json",
+                         choices=EMPTY_CHOICES)
+    num_shards: int = 1
+    shard_id: int = 0
+    threads: int = setting(0, "CPU threads: batches decoded at once, one thread each (0: the "
+                           "physical cores this process may use)", min=0)
+    device: str = setting("auto", "where to decode: auto (a CUDA GPU when the decoder's "
+                          "library sees one, else the CPU), cpu or cuda",
+                          choices=("auto", "cpu", "cuda"))
+    teacher_command: Optional[str] = setting(
+        None, "any program as the teacher (decoder command): it reads source lines on stdin "
+        "and writes one translation per line on stdout; run through the shell once per chunk, "
+        "with SEQKD_THREADS (--threads) in its environment", metavar="CMD")
+    command_timeout: float = setting(3600.0, "seconds a teacher command may take for one "
+                                     "chunk", min=1.0)
+    teacher_spm: Optional[str] = setting(None, "a CTranslate2 teacher folder's SentencePiece "
+                                         "model (default: found in the folder: spm.model, "
+                                         "source.spm, sentencepiece.bpe.model, ...)")
+    teacher_target_spm: Optional[str] = setting(None, "its target-side model when the sides "
+                                                "have their own (default: target.spm beside "
+                                                "source.spm, else the one model)")
+    source_prefix: str = setting("", "tokens put before each source line for a CTranslate2 "
+                                 "teacher folder (e.g. eng_Latn for NLLB, __en__ for "
+                                 "M2M-100)")
+    source_suffix: str = setting("", "tokens put after each source line for it (e.g. </s> for "
+                                 "Hugging Face conversions)")
+    target_prefix: str = setting("", "tokens its output is forced to start with and that are "
+                                 "removed from it (e.g. deu_Latn for NLLB, __de__ for "
+                                 "M2M-100)")
+
+    def teacher_folder(self) -> Optional[str]:
+        """The CTranslate2 model folder teaching in text space, or None."""
+        return self.teachers[0] if len(self.teachers) == 1 and is_ct2_folder(
+            self.teachers[0]) else None
+
+    def input_files(self) -> List[Path]:
+        folder = self.teacher_folder()
+        if folder:
+            d = ct2_model_dir(folder)
+            named = [Path(p) for p in (self.teacher_spm, self.teacher_target_spm) if p]
+            return [Path(self.data) / "DONE.json", d / "model.bin", *named,
+                    *(f for f in sorted(d.glob("*")) if f.suffix in (".spm", ".model"))]
+        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
+
+    def consumes(self) -> List[Path]:
+        """What its settings name, whether it exists yet or not (seqkd run's edges)."""
+        return [Path(p) for p in (self.data, *self.teachers)]
+
+    def __post_init__(self):
+        """Rules that combine settings, checked when the config is built."""
+        problems = []
+        if self.loop_repeats == 1:
+            problems.append(f"loop_repeats must be 0 (off) or at least 2, got "
+                            f"{self.loop_repeats}")
+        if self.method == "seq-inter" and self.n_hypotheses() < 2:
+            problems.append("seq-inter needs an n-best list: use nbest 2 or more (and a beam "
+                            "at least as large)")
+        if self.n_hypotheses() > self.beam:
+            problems.append(f"nbest ({self.n_hypotheses()}) cannot exceed beam ({self.beam})")
+        if self.decoder == "command":
+            if not self.teacher_command:
+                problems.append("the command decoder needs the command: --teacher-command CMD")
+            if self.teachers:
+                problems.append("a teacher command replaces teacher checkpoints: give one or "
+                                "the other")
+            if self.method != "seq-kd":
+                problems.append("a teacher command gives one translation per line: use method "
+                                "seq-kd (seq-inter needs n-best lists)")
+            if self.min_score is not None:
+                problems.append("min_score filters on the teacher's scores; a teacher command "
+                                "gives none: leave min_score out")
+        elif self.teacher_command:
+            problems.append(f"--teacher-command runs the teacher as a program: use decoder "
+                            f"command, not {self.decoder}")
+        elif not self.teachers:
+            problems.append("give the teacher checkpoint(s) with --teacher (or a program with "
+                            "--teacher-command)")
+        own = [k for k in ("teacher_spm", "teacher_target_spm", "source_prefix",
+                           "source_suffix", "target_prefix") if getattr(self, k)]
+        if self.teachers and any(is_ct2_folder(t) for t in self.teachers):
+            if len(self.teachers) > 1:
+                problems.append("a CTranslate2 model folder teaches alone (no ensembles)")
+            if self.decoder != "ctranslate2":
+                problems.append("a CTranslate2 model folder as the teacher decodes with "
+                                f"decoder ctranslate2, not {self.decoder}")
+        elif own:
+            problems.append(f"{', '.join(own)}: only for a teacher that is a CTranslate2 "
+                            "model folder with its own tokenizer")
+        if problems:
+            raise SeqkdError("; ".join(problems))
+
+    def n_hypotheses(self) -> int:
+        if self.method == "seq-kd":
+            return 1
+        return self.nbest or self.beam
