@@ -114,14 +114,17 @@ def absolute_paths(cfg: Dict, base: Path) -> Dict:
     teacher = out.get("teacher")
     if isinstance(teacher, dict) and isinstance(teacher.get("checkpoints"), list):
         teacher["checkpoints"] = [rel(c) for c in teacher["checkpoints"]]
-    if isinstance(teacher, dict) and isinstance(teacher.get("ct2"), str):
-        teacher["ct2"] = rel(teacher["ct2"])
+    if isinstance(teacher, dict):
+        for key in ("ct2", "spm", "target_spm"):
+            if isinstance(teacher.get(key), str):
+                teacher[key] = rel(teacher[key])
     return out
 
 
 def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> List[Step]:
     """The ordered list of stages a config asks for; every problem in it raised at once."""
     from seqkd.bench import BenchConfig, SystemSpec, bench
+    from seqkd.bench.systems import TOKENIZER_OPTIONS
     from seqkd.distill import DistillConfig, distill
     from seqkd.export import ExportConfig, export
     from seqkd.prepare import PrepareConfig, prepare
@@ -155,6 +158,8 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
     teacher_command = teacher.get("command")
     #: a CTranslate2 model folder with its own tokenizer: distillation only, in text space
     teacher_ct2 = teacher.get("ct2")
+    #: its tokenizer settings: given to every distill entry and to its bench rows
+    ct2_tokenizer: Dict[str, Any] = {}
     if teacher_ct2 is not None:
         if not isinstance(teacher_ct2, str) or not is_ct2_folder(teacher_ct2):
             problems.add(f"teacher.ct2: must be a CTranslate2 model folder (model.bin and its "
@@ -162,8 +167,10 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
             teacher_ct2 = None
         else:
             teachers = [teacher_ct2]
-        if set(teacher) - {"ct2"}:
-            problems.add("teacher: give command, checkpoints, ct2 or train, one of them")
+        ct2_tokenizer = {k: teacher[k] for k in TOKENIZER_OPTIONS if k in teacher}
+        if set(teacher) - {"ct2", *TOKENIZER_OPTIONS}:
+            problems.add("teacher: give command, checkpoints, ct2 (with "
+                         f"{', '.join(TOKENIZER_OPTIONS)}) or train, one of them")
     elif teacher_command is not None:
         if not isinstance(teacher_command, str) or not teacher_command.strip():
             problems.add(f"teacher.command: must be a command line, got {teacher_command!r}")
@@ -214,6 +221,9 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
         fixed: Dict[str, Any] = {"teachers": teachers}
         if teacher_command:
             fixed.update(decoder="command", teacher_command=teacher_command)
+        # the teacher section's tokenizer settings, under the distill config's names
+        fixed.update({("teacher_" + k if k in ("spm", "target_spm") else k): v
+                      for k, v in ct2_tokenizer.items()})
         dcfg = _fields(problems, DistillConfig, entry, f"distill {name}", data=str(data_dir),
                        out_dir=str(ddir), **fixed)
         if dcfg is not None:
@@ -360,11 +370,14 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
                 problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
                 beams, teacher_ct2_beams = [], []
         systems = []
-        if teacher_ct2 and teacher_ct2_beams:
-            problems.add("bench: teacher_ct2_beams exports a fairseq teacher; a teacher given "
-                         "as a CTranslate2 folder has no bench row (remove teacher_ct2_beams)")
-        elif teacher_ct2:
-            teachers = []  # no fairseq row for it
+        if teacher_ct2 and with_teacher:
+            # measured with its own tokenizer, as it taught; at teacher_ct2_beams, else at
+            # the bench's beam
+            for b in teacher_ct2_beams or [bench_cfg.get("beam", 5)]:
+                systems.append(SystemSpec(f"teacher-ct2-b{b}", "ct2", teacher_ct2, beam=b,
+                                          **ct2_tokenizer))
+        if teacher_ct2:
+            teachers, teacher_ct2_beams = [], []  # no fairseq row, no export
         if with_teacher and teachers:
             systems.append(SystemSpec("teacher", "fairseq", teachers[0]))
         if teacher_ct2_beams and teachers:

@@ -75,14 +75,16 @@ def strip_prefix(tokens: List[str], prefix: List[str]) -> List[str]:
 class Ct2FolderTeacher:
     """A CTranslate2 model with its own tokenizer; ``source_prefix`` / ``source_suffix`` /
     ``target_prefix`` are space-separated tokens (e.g. ``eng_Latn`` and ``</s>`` around an
-    NLLB source, ``deu_Latn`` as its target prefix)."""
+    NLLB source, ``deu_Latn`` as its target prefix). ``threads`` batches at once (bulk work),
+    each on ``intra_threads`` threads."""
 
     name = "ctranslate2 (own tokenizer)"
 
     def __init__(self, folder: str | os.PathLike, beam: int, nbest: int, batch_tokens: int,
                  max_len: int, threads: int, compute_type: str, device: str = "cpu",
                  spm: Optional[str] = None, target_spm: Optional[str] = None,
-                 source_prefix: str = "", source_suffix: str = "", target_prefix: str = ""):
+                 source_prefix: str = "", source_suffix: str = "", target_prefix: str = "",
+                 intra_threads: int = 1):
         from seqkd.corpus import load_spm
         from seqkd.decoders import CT2Decoder
 
@@ -92,7 +94,8 @@ class Ct2FolderTeacher:
         self.source_prefix, self.source_suffix = source_prefix.split(), source_suffix.split()
         self.target_prefix = target_prefix.split()
         self.decoder = CT2Decoder(ct2_model_dir(folder), beam=beam, nbest=nbest,
-                                  batch_tokens=batch_tokens, max_len=max_len, threads=1,
+                                  batch_tokens=batch_tokens, max_len=max_len,
+                                  threads=intra_threads,
                                   compute_type=compute_type, parallel_batches=threads,
                                   device=device, target_prefix=self.target_prefix)
 

@@ -154,9 +154,9 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
             from seqkd.bench import efficiency as protocol
 
             for spec in cfg.systems:
-                if not spec.kind_of.deployable:
-                    logger.info("efficiency protocol: %s is not a CTranslate2 export; skipped "
-                                "(the protocol runs `seqkd translate`)", spec.name)
+                if not spec.kind_of.deploys(spec):
+                    logger.info("efficiency protocol: %s is not an `seqkd export` folder; "
+                                "skipped (the protocol runs `seqkd translate`)", spec.name)
                     continue
                 efficiency += protocol.as_dicts(protocol.measure(
                     dataclasses.replace(spec, beam=spec.beam or cfg.beam), tests[0],

@@ -16,6 +16,9 @@ from seqkd.textio import check_name
 
 logger = logging.getLogger(__name__)
 
+#: a converted CTranslate2 model's tokenizer options (``--system`` options and YAML keys)
+TOKENIZER_OPTIONS = ("spm", "target_spm", "source_prefix", "source_suffix", "target_prefix")
+
 
 @dataclass
 class SystemSpec:
@@ -34,6 +37,14 @@ class SystemSpec:
     threads: Optional[int] = None
     #: batch size in source tokens (default: the bench's --batch-tokens)
     batch: Optional[int] = None
+    #: a CTranslate2 folder that is not an `seqkd export` (a converted OPUS-MT, NLLB, ...
+    #: model): its own SentencePiece model(s), found in it unless named, and the tokens put
+    #: around each source line and before each output (space-separated)
+    spm: Optional[str] = None
+    target_spm: Optional[str] = None
+    source_prefix: str = ""
+    source_suffix: str = ""
+    target_prefix: str = ""
 
     @property
     def kind_of(self) -> "SystemKind":
@@ -67,15 +78,22 @@ class SystemSpec:
                 spec.vmap = value == "1"
             elif key in ("inter", "threads", "batch") and value.isdigit() and int(value) >= 1:
                 setattr(spec, key, int(value))
+            elif key in TOKENIZER_OPTIONS and value:
+                setattr(spec, key, value)
             else:
                 raise SeqkdError(f"--system {name}: unknown option {opt!r} (beam=N with N "
                                  f"from 1 to {MAX_BEAM}, compute_type=T, vmap=0|1, inter=N, "
-                                 "threads=N or batch=N, N >= 1)")
+                                 "threads=N or batch=N, N >= 1; for a converted CTranslate2 "
+                                 f"model {', '.join(o + '=' for o in TOKENIZER_OPTIONS)})")
         if not spec.kind_of.ct2_options and (spec.compute_type != "default" or spec.vmap
-                                             or spec.inter > 1):
-            raise SeqkdError(f"--system {name}: compute_type, vmap and inter are for ct2 "
-                             "systems")
+                                             or spec.inter > 1 or spec.own_tokenizer()):
+            raise SeqkdError(f"--system {name}: compute_type, vmap, inter and the tokenizer "
+                             "options are for ct2 systems")
         return spec
+
+    def own_tokenizer(self) -> Dict[str, str]:
+        """The tokenizer options given (a converted CTranslate2 model's)."""
+        return {k: getattr(self, k) for k in TOKENIZER_OPTIONS if getattr(self, k)}
 
 
 @dataclass
@@ -95,8 +113,10 @@ class SystemKind:
     """What the bench needs of one kind of system."""
     #: takes compute_type, vmap and inter (CTranslate2's options)
     ct2_options = False
-    #: runs through `seqkd translate`, the deployed path (the efficiency protocol's systems)
-    deployable = False
+    def deploys(self, spec: SystemSpec) -> bool:
+        """Whether it runs through `seqkd translate`, the deployed path (the efficiency
+        protocol's systems)."""
+        return False
 
     def check(self, spec: SystemSpec) -> None:
         """Refuse a model that is not there or not readable, before anything is measured."""
@@ -158,15 +178,26 @@ class FairseqKind(SystemKind):
 
 class Ct2Kind(SystemKind):
     ct2_options = True
-    deployable = True
+
+    def deploys(self, spec: SystemSpec) -> bool:
+        from seqkd.decoders import export_model_dir
+
+        return _is_export(export_model_dir(spec.path)) and not spec.own_tokenizer()
 
     def check(self, spec: SystemSpec) -> None:
         from seqkd.decoders import export_model_dir
+        from seqkd.text_teachers import teacher_tokenizers
 
         d = export_model_dir(spec.path)
-        if not (d / "model.bin").is_file() or not (d / "spm.model").is_file():
-            raise SeqkdError(f"--system {spec.name}: {spec.path} is not an `seqkd export` "
-                             "folder (model.bin and spm.model)")
+        if not (d / "model.bin").is_file():
+            raise SeqkdError(f"--system {spec.name}: {spec.path} is not a CTranslate2 model "
+                             "folder (no model.bin): an `seqkd export` folder or a converted "
+                             "model with its SentencePiece model")
+        if not _is_export(d) or spec.own_tokenizer():
+            teacher_tokenizers(d, spec.spm, spec.target_spm)
+            if spec.vmap:
+                raise SeqkdError(f"--system {spec.name}: vmap=1 is for `seqkd export` "
+                                 "folders (their card names the map)")
         if spec.compute_type != "default":
             import ctranslate2
 
@@ -185,13 +216,28 @@ class Ct2Kind(SystemKind):
         return [export_model_dir(spec.path) / "model.bin"]
 
     def load(self, spec, data, beam, batch_tokens, threads, max_len) -> Loaded:
-        from seqkd.decoders import ExportedModel
+        from seqkd.decoders import ExportedModel, export_model_dir
 
-        model = ExportedModel(spec.path, beam=beam, threads=threads, batch_tokens=batch_tokens,
-                              compute_type=spec.compute_type, max_len=max_len,
-                              use_vmap=spec.vmap, parallel_batches=spec.inter)
-        size = sum(f.stat().st_size for f in model.dir.iterdir() if f.is_file())
-        return Loaded(model.translate, model.decoder.translator.compute_type, None, size, size)
+        d = export_model_dir(spec.path)
+        size = sum(f.stat().st_size for f in d.iterdir() if f.is_file())
+        if _is_export(d) and not spec.own_tokenizer():
+            model = ExportedModel(spec.path, beam=beam, threads=threads,
+                                  batch_tokens=batch_tokens, compute_type=spec.compute_type,
+                                  max_len=max_len, use_vmap=spec.vmap,
+                                  parallel_batches=spec.inter)
+            return Loaded(model.translate, model.decoder.translator.compute_type, None, size,
+                          size)
+        from seqkd.text_teachers import Ct2FolderTeacher
+
+        # a converted model with its own tokenizer: measured as it would teach
+        own = Ct2FolderTeacher(d, beam=beam, nbest=1, batch_tokens=batch_tokens,
+                               max_len=max_len, threads=spec.inter,
+                               compute_type=spec.compute_type, spm=spec.spm,
+                               target_spm=spec.target_spm, source_prefix=spec.source_prefix,
+                               source_suffix=spec.source_suffix,
+                               target_prefix=spec.target_prefix, intra_threads=threads)
+        return Loaded(lambda lines: [h[0][0] for h in own.hypotheses(lines, "bench")],
+                      own.decoder.translator.compute_type, None, size, size)
 
     def shape(self, spec: SystemSpec):
         """From the export's card; a card's ``source_checkpoint`` is never loaded, since a
@@ -213,6 +259,11 @@ class Ct2Kind(SystemKind):
 
     def library(self, versions: Dict[str, str]) -> str:
         return f"ctranslate2{versions.get('ctranslate2')}"
+
+
+def _is_export(d: Path) -> bool:
+    """An `seqkd export` model folder: its SentencePiece model and card beside model.bin."""
+    return (d / "spm.model").is_file() and (d / "card.json").is_file()
 
 
 #: every kind a --system may name

@@ -124,3 +124,55 @@ def test_what_a_ct2_teacher_cannot_do_is_refused_with_what_to_do(teacher_folder,
     assert seqkd("run", tmp_path / "run.yaml", "--check") == 1
     assert "given as a CTranslate2 folder gives translations only" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
+
+
+def test_configs_distil_with_a_foreign_ct2_teacher_and_a_command_train_and_bench(
+        teacher_folder, corpus, tmp_path, capsys):
+    """The whole chain from a config with a teacher in text space: an OPUS-MT-like CTranslate2
+    folder (source.spm and target.spm, not an `seqkd export`) whose vocabulary is not the
+    student's, benched with its own tokenizer; and a teacher command."""
+    from conftest import HERE
+
+    opus = tmp_path / "opus"
+    shutil.copytree(teacher_folder, opus)
+    (opus / "spm.model").rename(opus / "source.spm")
+    shutil.copy(opus / "source.spm", opus / "target.spm")
+    (opus / "card.json").unlink()
+    student = {"name": "s", "data": "kd", "preset": "tiny", "max_updates": 4,
+               "max_tokens": 1024}
+    base = {"data": {"train_prefix": str(corpus / "train"),
+                     "valid_prefix": str(corpus / "valid"),
+                     "test_prefixes": {"test": str(corpus / "test")}, "vocab_size": 70},
+            "students": [student], "export": {"quantization": "int8"}}
+    cfg = {**base, "work_dir": str(tmp_path / "w"), "teacher": {"ct2": str(opus)},
+           "distill": [{"name": "kd", "beam": 2, "max_len": 30}],
+           "bench": {"student_beams": [1], "beam": 2, "repeats": 1, "warmup_sentences": 0,
+                     "latency_sentences": 0}}
+    (tmp_path / "ct2.yaml").write_text(yaml.safe_dump(cfg))
+    assert seqkd("run", tmp_path / "ct2.yaml", "-q") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status == {"prepare": "ran", "distill-kd": "ran", "student-s": "ran",
+                      "export-s": "ran", "bench": "ran"}
+    w = tmp_path / "w"
+    # the student's vocabulary (70 pieces) is not the teacher's (100)
+    assert (w / "data" / "spm.model").read_bytes() != (opus / "source.spm").read_bytes()
+    report = json.loads((w / "bench" / "report.json").read_text())
+    rows = {r["system"]: r for r in report["results"]}
+    assert set(rows) == {"teacher-ct2-b2", "s-b1"}
+    # the teacher row: its own tokenizer, the same translations it taught with
+    served = subprocess.run([sys.executable, "-m", "seqkd", "translate", str(teacher_folder),
+                             "--beam", "2", "-q"],
+                            input="".join(x + "\n" for x in read_lines(corpus / "test.en")),
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    benched = read_lines(w / "bench" / "outputs" / "teacher-ct2-b2.t1.test.txt")
+    assert sum(a == b for a, b in zip(served, benched)) >= 0.95 * len(served)
+    assert rows["teacher-ct2-b2"]["bleu"] > 0 and rows["teacher-ct2-b2"]["kind"] == "ct2"
+
+    # a teacher command: distil, train, export (no teacher row: a program is not measured)
+    command = f"{sys.executable} {HERE / 'fixtures' / 'teacher_command.py'} good"
+    cfg2 = {**base, "work_dir": str(tmp_path / "w2"), "teacher": {"command": command},
+            "distill": [{"name": "kd"}]}
+    (tmp_path / "cmd.yaml").write_text(yaml.safe_dump(cfg2))
+    assert seqkd("run", tmp_path / "cmd.yaml", "-q") == 0
+    assert set(json.loads(capsys.readouterr().out).values()) == {"ran"}
+    assert (tmp_path / "w2" / "export-s" / "model" / "model.bin").is_file()

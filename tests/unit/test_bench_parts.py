@@ -28,9 +28,17 @@ def test_every_system_kind_answers_everything_the_bench_asks():
     for name, kind in KINDS.items():
         for method in ("check", "model_files", "load", "shape", "library"):
             assert getattr(type(kind), method) is not getattr(SystemKind, method), (name, method)
-    assert KINDS["ct2"].deployable and not KINDS["fairseq"].deployable
+    assert not KINDS["fairseq"].deploys(SystemSpec("t", "fairseq", "/ckpt.pt"))
+    assert not KINDS["ct2"].deploys(SystemSpec("c", "ct2", "/nowhere"))
     with pytest.raises(SeqkdError, match="for ct2 systems"):
         SystemSpec.parse("t=fairseq:/ckpt.pt,vmap=1")
+    with pytest.raises(SeqkdError, match="for ct2 systems"):
+        SystemSpec.parse("t=fairseq:/ckpt.pt,target_prefix=deu_Latn")
+    nllb = SystemSpec.parse("n=ct2:/nllb,source_prefix=eng_Latn,source_suffix=</s>,"
+                            "target_prefix=deu_Latn,spm=/nllb/sentencepiece.bpe.model")
+    assert nllb.own_tokenizer() == {"spm": "/nllb/sentencepiece.bpe.model",
+                                    "source_prefix": "eng_Latn", "source_suffix": "</s>",
+                                    "target_prefix": "deu_Latn"}
     assert KINDS["fairseq"].library({"fairseq": "1", "torch": "2"}) == "fairseq1+torch2"
 
 

@@ -59,3 +59,37 @@ def test_mistakes_in_a_students_export_or_bench_are_reported_before_anything_run
         steps_of(tmp_path, corpus, extra)
     assert message in str(e.value), str(e.value)
     assert not (tmp_path / "w").exists()
+
+
+def test_a_ct2_teacher_folder_in_a_config(tmp_path, corpus):
+    """teacher: {ct2: FOLDER, ...}: its tokenizer settings reach every distill entry and its
+    bench row; no export of it, no fairseq row; the edges follow what each stage names."""
+    folder = tmp_path / "nllb"
+    folder.mkdir()
+    for f in ("model.bin", "sentencepiece.bpe.model"):
+        (folder / f).write_bytes(b"x")
+    cfg = {"work_dir": str(tmp_path / "w"),
+           "data": {"train_prefix": str(corpus / "train"),
+                    "valid_prefix": str(corpus / "valid")},
+           "teacher": {"ct2": str(folder), "source_prefix": "eng_Latn", "source_suffix": "</s>",
+                       "target_prefix": "deu_Latn"},
+           "distill": [{"name": "kd", "beam": 2}],
+           "students": [{"name": "s", "data": "kd", "preset": "tiny", "max_updates": 1}],
+           "bench": {"student_beams": [1], "teacher_ct2_beams": [4]}}
+    steps = {s.name: s for s in plan(cfg, tmp_path, "cfg.yaml")}
+    assert list(steps) == ["prepare", "distill-kd", "student-s", "export-s", "bench"]
+    d = steps["distill-kd"].config
+    assert (d.teachers, d.source_prefix, d.source_suffix, d.target_prefix) == (
+        [str(folder)], "eng_Latn", "</s>", "deu_Latn")
+    assert d.teacher_folder() == str(folder) and steps["distill-kd"].deps == ["prepare"]
+    systems = {s.name: s for s in steps["bench"].config.systems}
+    assert set(systems) == {"teacher-ct2-b4", "s-b1"}
+    assert systems["teacher-ct2-b4"].own_tokenizer() == {
+        "source_prefix": "eng_Latn", "source_suffix": "</s>", "target_prefix": "deu_Latn"}
+    assert steps["bench"].deps == ["prepare", "export-s"]
+    cfg["students"][0]["word_kd"] = {"alpha": 0.5}
+    cfg["teacher"]["beam"] = 3
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "cfg.yaml")
+    assert "given as a CTranslate2 folder gives translations only" in str(e.value)
+    assert "teacher: give command, checkpoints, ct2" in str(e.value)
