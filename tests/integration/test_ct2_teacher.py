@@ -25,11 +25,11 @@ def teacher_folder(prepared, teacher, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def other_vocab(corpus, tmp_path_factory):
-    """The student's data: the same corpus with a SentencePiece model of another size."""
+    """The student's data: the same corpus in another vocabulary (SentencePiece characters)."""
     out = tmp_path_factory.mktemp("vocab-b") / "data"
     assert seqkd("prepare", "--out", out, "--train-prefix", corpus / "train", "--valid-prefix",
                  corpus / "valid", "--test", f"test={corpus / 'test'}", "--vocab-size", "70",
-                 "-q") == 0
+                 "--spm-model-type", "char", "-q") == 0
     return out
 
 
@@ -142,7 +142,8 @@ def test_configs_distil_with_a_foreign_ct2_teacher_and_a_command_train_and_bench
                "max_tokens": 1024}
     base = {"data": {"train_prefix": str(corpus / "train"),
                      "valid_prefix": str(corpus / "valid"),
-                     "test_prefixes": {"test": str(corpus / "test")}, "vocab_size": 70},
+                     "test_prefixes": {"test": str(corpus / "test")}, "vocab_size": 70,
+                     "spm_model_type": "char"},
             "students": [student], "export": {"quantization": "int8"}}
     cfg = {**base, "work_dir": str(tmp_path / "w"), "teacher": {"ct2": str(opus)},
            "distill": [{"name": "kd", "beam": 2, "max_len": 30}],
@@ -154,7 +155,7 @@ def test_configs_distil_with_a_foreign_ct2_teacher_and_a_command_train_and_bench
     assert status == {"prepare": "ran", "distill-kd": "ran", "student-s": "ran",
                       "export-s": "ran", "bench": "ran"}
     w = tmp_path / "w"
-    # the student's vocabulary (70 pieces) is not the teacher's (100)
+    # the student's vocabulary (characters) is not the teacher's (unigram pieces)
     assert (w / "data" / "spm.model").read_bytes() != (opus / "source.spm").read_bytes()
     report = json.loads((w / "bench" / "report.json").read_text())
     rows = {r["system"]: r for r in report["results"]}

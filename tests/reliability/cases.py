@@ -402,6 +402,7 @@ DATA_SETUPS = {
                                            str(d / "out"), "--teacher", str(_ct2_folder(d))],
     "ct2-teacher-word-kd": lambda d, data: ["train", "--role", "student", "--data", str(data),
                                             "--out", str(d / "out"), "--preset", "tiny",
+                                            "--max-updates", "2",
                                             "--kd-teacher", str(_ct2_folder(d))],
     "ct2-teacher-options": lambda d, data: ["distill", "--data", str(data), "--out",
                                             str(d / "out"), "--teacher",
