@@ -160,7 +160,8 @@ def _decode_text(cfg: DistillConfig, prepared: Prepared, out: Path,
     teacher, about = _text_teacher(cfg)
     n = sum(ranges[i][1] - ranges[i][0] for i in todo)
     logger.info("translating %d sentences in %d chunks with %s", n, len(todo),
-                about.get("command") or about["teacher"])
+                f"the command {about['command']!r}" if "command" in about else
+                f"the CTranslate2 folder {about['teacher']}")
     t0 = time.time()
     with progress(total=n, unit="sent", desc=f"distill[{cfg.decoder}]", smoothing=0.1) as bar:
         for i, lines in iter_chunks(prepared.text("train", prepared.src), ranges, todo):

@@ -191,18 +191,24 @@ def test_ct2_translations_go_in_slices_that_an_interrupt_can_stop_between():
         def __init__(self, src):
             self.hypotheses, self.scores = [list(reversed(src))], [-1.0]
 
-    calls = []
+    calls, prefixes = [], []
 
     class Translator:
         def translate_batch(self, batch, **kw):
             calls.append(len(batch))
+            prefixes.append(kw.get("target_prefix"))
             return [Result(s) for s in batch]
 
     dec = CT2Decoder.__new__(CT2Decoder)
     dec.translator, dec.beam, dec.nbest, dec.batch_tokens, dec.max_len = Translator(), 1, 1, 4, 9
     dec.use_vmap, dec.max_input_len, dec.batches_per_call = False, 9, 2
+    dec.target_prefix = []
     batch = [["a", "b"], [], ["c", "d", "e"], ["f"], ["g", "h", "i", "j"], ["k"]]
     out = dec.translate(batch)
     assert [h[0][0] for h in out] == [["b", "a"], [], ["e", "d", "c"], ["f"], ["j", "i", "h", "g"],
                                       ["k"]]
-    assert len(calls) > 1 and sum(calls) == 5
+    assert len(calls) > 1 and sum(calls) == 5 and set(prefixes) == {None}
+    # a forced target prefix (a language code) goes with every input of every call
+    dec.target_prefix, calls[:], prefixes[:] = ["deu_Latn"], [], []
+    dec.translate(batch)
+    assert [p == [["deu_Latn"]] * n for p, n in zip(prefixes, calls)] == [True] * len(calls)

@@ -29,12 +29,12 @@ def test_students_share_one_cache_stage_per_data_and_k(tmp_path, corpus, capsys)
     ])
     assert seqkd("run", cfg, "--check") == 0
     stages = json.loads(capsys.readouterr().out)
-    assert stages["topk-kd-k8"]["after"] == ["distill-kd", "teacher"]
+    assert stages["topk-kd-k8"]["after"] == ["teacher", "distill-kd"]
     assert stages["topk-references-k4-t2"]["after"] == ["prepare", "teacher"]
     assert stages["student-a"]["after"] == ["distill-kd", "topk-kd-k8"]
     assert stages["student-b"]["after"] == ["distill-kd", "topk-kd-k8"]
     assert stages["student-c"]["after"] == ["prepare", "topk-references-k4-t2"]
-    assert stages["student-d"]["after"] == ["distill-kd", "teacher"]  # the live teacher
+    assert stages["student-d"]["after"] == ["teacher", "distill-kd"]  # the live teacher
     assert sum(name.startswith("topk-") for name in stages) == 2
 
 
