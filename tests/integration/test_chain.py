@@ -256,7 +256,8 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     for r in rows:
         assert (r["sentences"], r["src_words"], r["beam"], r["test_set"]) == (250, words, 1,
                                                                               "test")
-        assert r["wall_seconds"] >= r["load_seconds"] > 0 and r["peak_rss_mb"] > 0
+        # two processes: on 250 sentences the whole run may even be quicker than a load
+        assert r["wall_seconds"] > 0 and r["load_seconds"] > 0 and r["peak_rss_mb"] > 0
         assert r["wps"] == pytest.approx(words / r["wall_seconds"], rel=0.01)
         assert r["wps_without_load"] is None or r["wps_without_load"] > r["wps"]
         assert r["size_mb"] == report["results"][1]["size_mb"]
