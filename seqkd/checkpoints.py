@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 def checkpoint_of(path: str | Path) -> Path:
     """A checkpoint file, or the checkpoint a `seqkd train` folder stands for: its averaged
     checkpoint when it was trained with ``--average-last``, else its best one."""
+    from seqkd.text_teachers import is_ct2_folder
+
     p = Path(path)
-    if p.is_dir() and ((p / "model.bin").is_file() or (p / "model" / "model.bin").is_file()):
+    if is_ct2_folder(p):
         raise SeqkdError(f"{path} is a CTranslate2 model folder, not a fairseq checkpoint: it "
                          f"can teach sequence-level KD (seqkd distill --teacher {path}), but "
                          "word-level KD and the top-k cache need the teacher's distributions "

@@ -10,7 +10,8 @@ from typing import ClassVar, List, Optional, Tuple
 from seqkd.checkpoints import resolved_checkpoints
 from seqkd.config import MAX_BEAM, setting
 from seqkd.errors import SeqkdError
-from seqkd.text_teachers import ct2_model_dir, is_ct2_folder
+from seqkd.decoders import export_model_dir
+from seqkd.text_teachers import is_ct2_folder
 
 METHODS = ("seq-kd", "seq-inter")
 DECODERS = ("fairseq", "ctranslate2", "command")
@@ -88,7 +89,7 @@ class DistillConfig:
     def input_files(self) -> List[Path]:
         folder = self.teacher_folder()
         if folder:
-            d = ct2_model_dir(folder)
+            d = export_model_dir(folder)
             named = [Path(p) for p in (self.teacher_spm, self.teacher_target_spm) if p]
             return [Path(self.data) / "DONE.json", d / "model.bin", *named,
                     *(f for f in sorted(d.glob("*")) if f.suffix in (".spm", ".model"))]

@@ -102,3 +102,62 @@ def waiting_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------- measured child processes
+
+
+def status_kb(pid: int | str, key: str) -> int:
+    """A field of /proc/PID/status in kB (``VmHWM:``, ``VmRSS:``), 0 when it cannot be read
+    (the process is gone, or this is not Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children() -> Dict[int, list]:
+    out: Dict[int, list] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            out.setdefault(ppid, []).append(int(d))
+    return out
+
+
+def run_measured(argv: list, log: Path, stdin: Optional[Path] = None,
+                 stdout: Optional[Path] = None, poll_s: float = 0.3,
+                 preexec: Optional[Callable[[], None]] = None, tree: bool = False):
+    """Run ``argv`` whole (files for its input and output, its standard error into ``log``,
+    so that a chatty child never blocks on a full pipe); return (exit status, wall seconds,
+    its peak RSS in bytes (VmHWM), and with ``tree`` the peak summed RSS of it and its
+    descendants), memory read from /proc every ``poll_s`` while it runs."""
+    import subprocess
+    import time
+
+    with contextlib.ExitStack() as files:
+        fin = files.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
+        fout = files.enter_context(open(stdout, "wb")) if stdout else subprocess.DEVNULL
+        ferr = files.enter_context(open(log, "wb"))
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=fin, stdout=fout, stderr=ferr,
+                                preexec_fn=preexec or child_preexec())
+        main_kb = tree_kb = 0
+        while proc.poll() is None:
+            main_kb = max(main_kb, status_kb(proc.pid, "VmHWM:"))
+            if tree:
+                kids, todo, total = _children(), [proc.pid], 0
+                while todo:
+                    pid = todo.pop()
+                    total += status_kb(pid, "VmRSS:")
+                    todo += kids.get(pid, [])
+                tree_kb = max(tree_kb, total)
+            time.sleep(poll_s)
+        wall = time.perf_counter() - t0
+    return proc.returncode, wall, main_kb * 1024, max(tree_kb, main_kb) * 1024

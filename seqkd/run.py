@@ -474,11 +474,12 @@ def _must_run(step: Step, steps: List[Step], ran: set) -> bool:
     its folder and every dependent's are cleared as needed first."""
     upstream_ran = any(d in ran for d in step.deps)
     stage = Stage(step.name, step.out_dir, step.config)
-    if stage.is_current() and not upstream_ran:
+    current = stage.is_current()
+    if current and not upstream_ran:
         logger.info("%s: up to date", step.name)
         return False
     _clear(dependents(steps, step.name), f"it depends on {step.name}, which runs again")
-    if upstream_ran or (stage.finished() is not None and not stage.is_current()):
+    if upstream_ran or (stage.finished() is not None and not current):
         clear_dir(step.out_dir, "its settings or inputs changed")
     elif stage.unfinished_with_other_settings():
         # nothing finished is lost: an interrupted run whose settings changed starts over

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import random
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Dict, List, Optional
 
 from seqkd.config import setting
 from seqkd.errors import SeqkdError
-from seqkd.procs import child_preexec
+from seqkd.procs import run_measured
 
 logger = logging.getLogger(__name__)
 
@@ -79,60 +78,17 @@ def generate(pairs: List[tuple], n: int, prefix: Path, seed: int) -> Dict[str, i
     return {lang: Path(f"{prefix}.{lang}").stat().st_size for lang in ("en", "de")}
 
 
-def _children() -> Dict[int, List[int]]:
-    out: Dict[int, List[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            out.setdefault(ppid, []).append(int(d))
-    return out
-
-
-def _status_kb(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def measure(argv: List[str], log: Path, stdin: Optional[Path] = None,
             stdout: Optional[Path] = None) -> Dict:
     """Run ``argv`` whole, its standard error into ``log``; its wall time, its peak RSS and
     its process tree's."""
-    fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
-    fout = open(stdout, "wb") if stdout else subprocess.DEVNULL
-    ferr = open(log, "wb")
-    try:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=fin, stdout=fout, stderr=ferr,
-                                preexec_fn=child_preexec())
-        main_kb = tree_kb = 0
-        while proc.poll() is None:
-            kids, todo, tree = _children(), [proc.pid], 0
-            while todo:
-                pid = todo.pop()
-                tree += _status_kb(pid, "VmRSS:")
-                todo += kids.get(pid, [])
-            main_kb = max(main_kb, _status_kb(proc.pid, "VmHWM:"))
-            tree_kb = max(tree_kb, tree)
-            time.sleep(POLL_S)
-        wall = time.perf_counter() - t0
-    finally:
-        for f in (fin, fout, ferr):
-            if hasattr(f, "close"):
-                f.close()
-    if proc.returncode != 0:
+    rc, wall, main, tree = run_measured(argv, log, stdin, stdout, poll_s=POLL_S, tree=True)
+    if rc != 0:
         err = log.read_text(encoding="utf-8", errors="replace").strip()
-        raise SeqkdError(f"`{' '.join(argv[2:])}` failed (exit {proc.returncode}): "
+        raise SeqkdError(f"`{' '.join(argv[2:])}` failed (exit {rc}): "
                          f"{err.splitlines()[-1] if err else 'no message'} (all of it: {log})")
-    return {"wall_seconds": round(wall, 1), "peak_rss_mb": round(main_kb / 1024, 1),
-            "peak_tree_rss_mb": round(max(tree_kb, main_kb) / 1024, 1)}
+    return {"wall_seconds": round(wall, 1), "peak_rss_mb": round(main / 2**20, 1),
+            "peak_tree_rss_mb": round(tree / 2**20, 1)}
 
 
 def _seqkd(*args: object) -> List[str]:

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from seqkd.decoders import export_model_dir
 from seqkd.errors import SeqkdError
 
 TextHypotheses = List[Tuple[str, float]]
@@ -28,13 +29,7 @@ PAIR_SPM_NAMES = (("source.spm", "target.spm"), ("source.model", "target.model")
 
 def is_ct2_folder(path: str | os.PathLike) -> bool:
     """A CTranslate2 model folder (model.bin inside), or an `seqkd export` holding one."""
-    p = Path(path)
-    return p.is_dir() and ((p / "model.bin").is_file() or (p / "model" / "model.bin").is_file())
-
-
-def ct2_model_dir(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    return p / "model" if (p / "model" / "model.bin").is_file() else p
+    return (export_model_dir(path) / "model.bin").is_file()
 
 
 def teacher_tokenizers(folder: str | os.PathLike, spm: Optional[str] = None,
@@ -42,7 +37,7 @@ def teacher_tokenizers(folder: str | os.PathLike, spm: Optional[str] = None,
     """(source, target) SentencePiece models of a CTranslate2 teacher: those named, else
     found in its folder (a source/target pair as OPUS-MT conversions have them, or one joint
     model)."""
-    d = ct2_model_dir(folder)
+    d = export_model_dir(folder)
     if spm:
         source = Path(spm)
     else:
@@ -93,7 +88,7 @@ class Ct2FolderTeacher:
         self.tokenizers = (src, tgt)
         self.source_prefix, self.source_suffix = source_prefix.split(), source_suffix.split()
         self.target_prefix = target_prefix.split()
-        self.decoder = CT2Decoder(ct2_model_dir(folder), beam=beam, nbest=nbest,
+        self.decoder = CT2Decoder(export_model_dir(folder), beam=beam, nbest=nbest,
                                   batch_tokens=batch_tokens, max_len=max_len,
                                   threads=intra_threads,
                                   compute_type=compute_type, parallel_batches=threads,

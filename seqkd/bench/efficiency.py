@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from seqkd.bench.measure import peak_rss_bytes
 from seqkd.bench.report import percentile
 from seqkd.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
-from seqkd.procs import child_preexec
+from seqkd.procs import child_preexec, run_measured
 
 logger = logging.getLogger(__name__)
 
@@ -100,19 +99,12 @@ def timed_process(argv: List[str], stdin: Path, stdout: Path,
     output, removed when it succeeds); return (wall seconds, peak RSS in bytes, read from
     /proc every RSS_POLL_S while it runs)."""
     log = stdout.with_suffix(".stderr")
-    with open(stdin, "rb") as fin, open(stdout, "wb") as fout, open(log, "wb") as ferr:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=fin, stdout=fout, stderr=ferr,
-                                preexec_fn=_preexec(cpu))
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, peak_rss_bytes(str(proc.pid)))
-            time.sleep(RSS_POLL_S)
-        wall = time.perf_counter() - t0
+    rc, wall, peak, _ = run_measured(argv, log, stdin, stdout, poll_s=RSS_POLL_S,
+                                     preexec=_preexec(cpu))
     err = log.read_text(encoding="utf-8", errors="replace")
     log.unlink()
-    if proc.returncode != 0:
-        raise SeqkdError(f"`{' '.join(argv[2:])}` failed (exit {proc.returncode}): "
+    if rc != 0:
+        raise SeqkdError(f"`{' '.join(argv[2:])}` failed (exit {rc}): "
                          f"{err.strip().splitlines()[-1] if err.strip() else 'no message'}")
     return wall, peak
 

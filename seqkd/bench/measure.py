@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 from seqkd.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
-from seqkd.procs import child_preexec
+from seqkd.procs import child_preexec, status_kb
 
 
 @dataclass
@@ -72,17 +72,12 @@ class Measured:
         return cls(**{**raw, "tests": {k: TimedRuns(**v) for k, v in raw["tests"].items()}})
 
 
-def peak_rss_bytes(pid: str = "self") -> int:
-    """A process's peak resident memory since exec (VmHWM; ru_maxrss would include the
-    parent's pages from before the exec). 0 when it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    if pid != "self":
-        return 0
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since exec (VmHWM; ru_maxrss would include the
+    parent's pages from before the exec)."""
+    kb = status_kb("self", "VmHWM:")
+    if kb:
+        return kb * 1024
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
