@@ -66,10 +66,21 @@ def _digests(folder: Path, names):
     return out
 
 
-def _interrupt_then_finish(args, cwd, rng, lo, hi, kills=2):
+def _interrupt_then_finish(args, cwd, rng, lo, hi, kills=2, first_when=None):
+    """Kill the stage ``kills`` times at random delays, then let it finish; with
+    ``first_when`` (a file), the first kill lands as soon as that file appears instead, so
+    that a fast machine cannot finish the stage before any kill."""
     killed = 0
-    for _ in range(kills):
-        if _kill_group_after(_start(args, cwd), rng.uniform(lo, hi)):
+    for i in range(kills):
+        p = _start(args, cwd)
+        if i == 0 and first_when is not None:
+            while not first_when.is_file() and p.poll() is None:
+                time.sleep(0.02)
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+                killed += 1
+        elif _kill_group_after(p, rng.uniform(lo, hi)):
             killed += 1
     _complete(args, cwd)
     return killed
@@ -93,7 +104,8 @@ def test_distill_survives_sigkill(prepared, teacher, tmp_path):
             "30", "--chunk-size", "200", "--threads", "1"]
     _complete(base + ["--out", tmp_path / "clean"], tmp_path)
     killed = _interrupt_then_finish(base + ["--out", tmp_path / "killed"], tmp_path, rng,
-                                    3.0, 6.0)
+                                    3.0, 6.0,
+                                    first_when=tmp_path / "killed" / "chunks" / "000000.jsonl")
     assert killed >= 1
     names = ["chunks", "nbest.jsonl", "hyp.de", "filter.tsv", "text", "pieces", "bin",
              "report.json"]
