@@ -56,9 +56,6 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
         return FairseqDecoder(cfg.teachers, prepared.bin, beam=cfg.beam, nbest=nbest,
                               batch_tokens=cfg.batch_tokens, max_len=cfg.max_len,
                               threads=cfg.threads, device=cfg.device)
-    if len(cfg.teachers) > 1:
-        raise SeqkdError("the ctranslate2 decoder takes one teacher; decode an ensemble "
-                         "with --decoder fairseq")
     # the conversion is keyed by the teacher file's content: another teacher (or the same
     # path with new weights) never decodes with an old conversion
     digest = file_digest(cfg.teachers[0]).split(":")[1][:16]

@@ -139,6 +139,9 @@ class DistillConfig:
         elif own:
             problems.append(f"{', '.join(own)}: only for a teacher that is a CTranslate2 "
                             "model folder with its own tokenizer")
+        elif len(self.teachers) > 1 and self.decoder == "ctranslate2":
+            problems.append(f"the ctranslate2 decoder takes one teacher; decode the ensemble "
+                            f"of {len(self.teachers)} with decoder fairseq (--decoder fairseq)")
         if problems:
             raise SeqkdError("; ".join(problems))
 

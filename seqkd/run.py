@@ -177,22 +177,29 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
             teacher_command = None
         if set(teacher) - {"command"}:
             problems.add("teacher: give command, checkpoints or train, one of them")
-    elif teacher.get("checkpoints"):
-        if not isinstance(teacher["checkpoints"], list) or not all(
-                isinstance(c, str) for c in teacher["checkpoints"]):
-            problems.add("teacher.checkpoints: must be a list of checkpoint paths")
-        else:
-            teachers = list(teacher["checkpoints"])
-        if prep is not None and not (prep.spm_model and prep.dictionary):
-            problems.add("with teacher.checkpoints, set data.spm_model and data.dictionary "
-                         "to the teacher's SentencePiece model and dictionary")
-    elif "train" in teacher:
-        tdir = work / "teacher"
-        tcfg = _fields(problems, TrainConfig, teacher["train"], "teacher.train",
-                       data=str(data_dir), out_dir=str(tdir), role="teacher")
-        if tcfg is not None:
-            steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg)))
-        teachers = [str(tdir / "checkpoints" / "checkpoint_best.pt")]
+    elif teacher.get("checkpoints") or "train" in teacher:
+        if "checkpoints" in teacher:
+            if not isinstance(teacher["checkpoints"], list) or not all(
+                    isinstance(c, str) for c in teacher["checkpoints"]):
+                problems.add("teacher.checkpoints: must be a list of checkpoint paths")
+            else:
+                teachers = list(teacher["checkpoints"])
+            if prep is not None and not (prep.spm_model and prep.dictionary):
+                problems.add("with teacher.checkpoints, set data.spm_model and data.dictionary "
+                             "to the teacher's SentencePiece model and dictionary")
+        if "train" in teacher:
+            # trained here; beside checkpoints, a further member of an ensemble with them
+            tdir = work / "teacher"
+            tcfg = _fields(problems, TrainConfig, teacher["train"], "teacher.train",
+                           data=str(data_dir), out_dir=str(tdir), role="teacher")
+            if tcfg is not None:
+                steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg)))
+            # the folder: its averaged checkpoint when trained with average_last, else its best
+            teachers.append(str(tdir))
+        if set(teacher) - {"checkpoints", "train"}:
+            problems.add("teacher: give command, checkpoints, ct2 or train (checkpoints and "
+                         "train together: an ensemble of the given checkpoints and the one "
+                         "trained here)")
     else:
         problems.add("teacher: set teacher.checkpoints (existing teacher), teacher.train, "
                      "teacher.ct2 (a CTranslate2 model folder with its own tokenizer) or "
@@ -380,6 +387,10 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
             teachers, teacher_ct2_beams = [], []  # no fairseq row, no export
         if with_teacher and teachers:
             systems.append(SystemSpec("teacher", "fairseq", teachers[0]))
+            if len(teachers) > 1:
+                # the ensemble that taught, decoded as it distilled (fairseq, every member)
+                systems.append(SystemSpec("teacher-ensemble", "fairseq", teachers[0],
+                                          members=teachers[1:]))
         if teacher_ct2_beams and teachers:
             edir = work / "export-teacher"
             ecfg = _fields(problems, ExportConfig, export_cfg, "export", checkpoint=teachers[0],

@@ -64,7 +64,7 @@ class BenchConfig:
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""
-        return [Path(self.data), *(Path(s.path) for s in self.systems)]
+        return [Path(self.data), *(Path(p) for s in self.systems for p in s.paths)]
 
 
 def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
@@ -124,7 +124,8 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
                     tgt_pieces = sum(len(p) for p in encode_lines(sp, hyps))
                     sw, tw = words(src[t]), words(hyps)
                     row = Row(
-                        system=spec.name, kind=spec.kind, path=spec.path, vmap=spec.vmap,
+                        system=spec.name, kind=spec.kind, path=" + ".join(spec.paths),
+                        vmap=spec.vmap,
                         compute_type=res.compute_type, beam=beam,
                         threads=threads or default_threads(), inter_threads=spec.inter,
                         batch_tokens=batch, test_set=t, sentences=len(src[t]),

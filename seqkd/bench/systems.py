@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -23,7 +23,8 @@ TOKENIZER_OPTIONS = ("spm", "target_spm", "source_prefix", "source_suffix", "tar
 @dataclass
 class SystemSpec:
     """One system to measure: ``NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=0|1]
-    [,inter=N][,threads=N][,batch=N]``."""
+    [,inter=N][,threads=N][,batch=N]``; a fairseq ensemble adds ``,with=PATH`` per further
+    member."""
     name: str
     kind: str
     path: str
@@ -45,6 +46,14 @@ class SystemSpec:
     source_prefix: str = ""
     source_suffix: str = ""
     target_prefix: str = ""
+    #: further fairseq checkpoints (or train folders) decoded together with ``path``: an
+    #: ensemble, whose members share the data's dictionary
+    members: List[str] = field(default_factory=list)
+
+    @property
+    def paths(self) -> List[str]:
+        """Every model path: ``path`` and the ensemble's further members."""
+        return [self.path, *self.members]
 
     @property
     def kind_of(self) -> "SystemKind":
@@ -80,15 +89,21 @@ class SystemSpec:
                 setattr(spec, key, int(value))
             elif key in TOKENIZER_OPTIONS and value:
                 setattr(spec, key, value)
+            elif key == "with" and value:
+                spec.members.append(value)
             else:
                 raise SeqkdError(f"--system {name}: unknown option {opt!r} (beam=N with N "
                                  f"from 1 to {MAX_BEAM}, compute_type=T, vmap=0|1, inter=N, "
-                                 "threads=N or batch=N, N >= 1; for a converted CTranslate2 "
+                                 "threads=N or batch=N, N >= 1; with=PATH for a fairseq "
+                                 "ensemble's further member; for a converted CTranslate2 "
                                  f"model {', '.join(o + '=' for o in TOKENIZER_OPTIONS)})")
         if not spec.kind_of.ct2_options and (spec.compute_type != "default" or spec.vmap
                                              or spec.inter > 1 or spec.own_tokenizer()):
             raise SeqkdError(f"--system {name}: compute_type, vmap, inter and the tokenizer "
                              "options are for ct2 systems")
+        if spec.members and spec.kind_of.ct2_options:
+            raise SeqkdError(f"--system {name}: with=PATH makes a fairseq ensemble; a "
+                             "CTranslate2 model translates alone")
         return spec
 
     def own_tokenizer(self) -> Dict[str, str]:
@@ -142,12 +157,13 @@ class FairseqKind(SystemKind):
     def check(self, spec: SystemSpec) -> None:
         from seqkd.checkpoints import check_checkpoint, checkpoint_of
 
-        check_checkpoint(checkpoint_of(spec.path), f"--system {spec.name}: checkpoint")
+        for path in spec.paths:
+            check_checkpoint(checkpoint_of(path), f"--system {spec.name}: checkpoint")
 
     def model_files(self, spec: SystemSpec) -> List[Path]:
         from seqkd.checkpoints import resolved_checkpoints
 
-        return resolved_checkpoints([spec.path])
+        return resolved_checkpoints(spec.paths)
 
     def load(self, spec, data, beam, batch_tokens, threads, max_len) -> Loaded:
         import torch
@@ -158,18 +174,22 @@ class FairseqKind(SystemKind):
 
         torch.set_num_threads(threads)
         prepared = Prepared(data)
-        ckpt = checkpoint_of(spec.path)
-        dec = FairseqDecoder([ckpt], prepared.bin, beam=beam, batch_tokens=batch_tokens,
+        ckpts = [checkpoint_of(p) for p in spec.paths]
+        dec = FairseqDecoder(ckpts, prepared.bin, beam=beam, batch_tokens=batch_tokens,
                              max_len=max_len, threads=threads)
         sp = load_spm(prepared.spm)
-        # parameters() yields a tied weight (shared embeddings) once
+        # parameters() yields a tied weight (shared embeddings) once; an ensemble's members
+        # add up
         params = sum(p.numel() for m in dec.models for p in m.parameters())
         return Loaded(lambda lines: decode_text(dec, sp, lines), "float32", params,
-                      ckpt.stat().st_size, 4 * params)
+                      sum(c.stat().st_size for c in ckpts), 4 * params)
 
     def shape(self, spec: SystemSpec):
         from seqkd.checkpoints import checkpoint_of, checkpoint_shape
 
+        if spec.members:
+            logger.info("%s: an ensemble; the row has no MACs per token", spec.name)
+            return None
         return checkpoint_shape(checkpoint_of(spec.path))
 
     def library(self, versions: Dict[str, str]) -> str:

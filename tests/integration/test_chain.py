@@ -204,14 +204,26 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     assert len(lines) == 3 and lines[1] == "" and lines[0].startswith("Z1x")
 
     bench = tmp_path / "bench"
+    # every member of an ensemble is checked before anything is measured
+    assert seqkd("bench", "--data", prepared, "--out", bench, "--system",
+                 f"ens=fairseq:{teacher},with={tmp_path / 'nowhere.pt'}", "-q") == 1
+    assert not bench.exists()
     assert seqkd("bench", "--data", prepared, "--out", bench, "--system",
                  f"teacher=fairseq:{teacher}", "--system", f"int8=ct2:{exp / 'model'},beam=1",
                  "--system", f"int8-x2=ct2:{exp / 'model'},beam=1,inter=2,batch=64",
+                 "--system", f"twice=fairseq:{teacher},with={teacher}",
                  "--repeats", "2", "--warmup-sentences", "5", "--latency-sentences", "5",
                  "--beam", "3", "-q") == 0
     report = json.loads((bench / "report.json").read_text())
     rows = {r["system"]: r for r in report["results"]}
-    assert set(rows) == {"teacher", "int8", "int8-x2"}
+    assert set(rows) == {"teacher", "int8", "int8-x2", "twice"}
+    # an ensemble of one model with itself: the mean of equal distributions, so the
+    # teacher's own translations, from twice the parameters; no MACs for an ensemble
+    assert read_lines(bench / "outputs" / "twice.t1.test.txt") == read_lines(
+        bench / "outputs" / "teacher.t1.test.txt")
+    assert rows["twice"]["params"] == 2 * rows["teacher"]["params"]
+    assert rows["twice"]["path"] == f"{teacher} + {teacher}"
+    assert rows["twice"]["macs_per_src_token"] is None
     assert rows["int8"]["beam"] == 1 and rows["teacher"]["beam"] == 3
     # a system's own batch size and inter_threads; two workers are not pinned to one core
     x2 = rows["int8-x2"]

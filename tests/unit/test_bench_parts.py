@@ -42,6 +42,19 @@ def test_every_system_kind_answers_everything_the_bench_asks():
     assert KINDS["fairseq"].library({"fairseq": "1", "torch": "2"}) == "fairseq1+torch2"
 
 
+def test_a_fairseq_ensemble_names_each_further_member_and_crosses_to_the_child():
+    ens = SystemSpec.parse("ens=fairseq:/a.pt,with=/b.pt,beam=5,with=/train/c")
+    assert ens.paths == ["/a.pt", "/b.pt", "/train/c"] and ens.beam == 5
+    job = Job(spec=ens, data="/d", beam=5, batch_tokens=64, threads=1, repeats=1,
+              warmup_sentences=0, latency_sentences=0, max_len=9, tests={}, cpu=None,
+              quiet=True)
+    assert Job.from_json(job.to_json()).spec.paths == ens.paths
+    with pytest.raises(SeqkdError, match="CTranslate2 model translates alone"):
+        SystemSpec.parse("c=ct2:/m,with=/n")
+    with pytest.raises(SeqkdError, match="unknown option 'with='"):
+        SystemSpec.parse("e=fairseq:/a.pt,with=")
+
+
 def test_speed_signature_names_every_setting_and_timing_fields():
     sig = SpeedSignature(beam=1, batch_tokens=64, threads=1, inter=1, pinned_cpu=3,
                          compute_type="int8", vmap=True, repeats=3, warmup=10, max_len=200,

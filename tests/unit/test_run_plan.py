@@ -93,3 +93,54 @@ def test_a_ct2_teacher_folder_in_a_config(tmp_path, corpus):
         plan(cfg, tmp_path, "cfg.yaml")
     assert "given as a CTranslate2 folder gives translations only" in str(e.value)
     assert "teacher: give command, checkpoints, ct2" in str(e.value)
+
+
+def test_given_checkpoints_and_a_teacher_trained_here_form_an_ensemble(tmp_path, corpus):
+    """checkpoints and train together: every stage that reads the teacher gets both members
+    (the trained one as its folder, so an averaged checkpoint is the one used); the bench
+    measures the first member alone and the ensemble."""
+    given = tmp_path / "v2.pt"
+    cfg = {
+        "work_dir": str(tmp_path / "w"),
+        "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                 "spm_model": str(tmp_path / "spm.model"),
+                 "dictionary": str(tmp_path / "dict.txt")},
+        "teacher": {"checkpoints": [str(given)],
+                    "train": {"preset": "tiny", "max_updates": 1, "seed": 2,
+                              "average_last": 3}},
+        "distill": [{"name": "ens", "decoder": "fairseq", "beam": 2}],
+        "students": [{"name": "s", "data": "ens", "preset": "tiny", "max_updates": 1,
+                      "word_kd": {"topk": 4}}],
+        "export": {"quantization": "int8"},
+        "bench": {"student_beams": [1], "teacher_ct2_beams": [5]},
+    }
+    steps = {s.name: s for s in plan(cfg, tmp_path, "cfg.yaml")}
+    trained = str(tmp_path / "w" / "teacher")
+    assert steps["teacher"].config.seed == 2 and steps["teacher"].config.average_last == 3
+    assert steps["distill-ens"].config.teachers == [str(given), trained]
+    assert steps["distill-ens"].deps == ["prepare", "teacher"]
+    assert steps["topk-ens-k4"].config.teachers == [str(given), trained]
+    systems = {s.name: s for s in steps["bench"].config.systems}
+    assert (systems["teacher"].path, systems["teacher"].members) == (str(given), [])
+    ens = systems["teacher-ensemble"]
+    assert (ens.kind, ens.paths) == ("fairseq", [str(given), trained])
+    # the CTranslate2 export is of the first member: one model converts, not an ensemble
+    assert steps["export-teacher"].config.checkpoint == str(given)
+
+
+def test_a_ctranslate2_distill_of_an_ensemble_is_refused_with_the_rest(tmp_path, corpus):
+    cfg = {
+        "work_dir": str(tmp_path / "w"),
+        "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                 "spm_model": "spm.model", "dictionary": "dict.txt"},
+        "teacher": {"checkpoints": ["v2.pt"], "train": {"preset": "tiny", "max_updates": 1},
+                    "seed": 2},
+        "distill": [{"name": "ens", "decoder": "ctranslate2"}],
+    }
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "cfg.yaml")
+    # both mistakes at once: a setting outside teacher.train, the CTranslate2 decoder asked
+    # to decode an ensemble
+    assert "checkpoints and train together" in str(e.value)
+    assert "decode the ensemble of 2 with decoder fairseq" in str(e.value), str(e.value)
+    assert not (tmp_path / "w").exists()
