@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Dict, Sequence, Tuple
 
 
-from seqkd.errors import SeqkdError
 from seqkd.config import check_config
 from seqkd.checkpoints import check_checkpoint, checkpoint_of
 from seqkd.binarize import binarize_splits
