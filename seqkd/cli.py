@@ -250,12 +250,13 @@ def build_bench(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--system", action="append", required=True,
                    metavar="NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=1][,inter=N]"
-                           "[,threads=N][,batch=N]",
+                           "[,threads=N][,batch=N][,with=PATH]",
                    help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
                         "folder; vmap=1 uses its vocabulary map; inter=N translates N batches "
                         "at once, each on --threads threads). threads=N and batch=N measure "
                         "this system at that thread count and batch size (source tokens) "
-                        "instead of the bench's; repeatable")
+                        "instead of the bench's; with=PATH (repeatable) adds a further member "
+                        "to a fairseq system: an ensemble; repeatable")
     add_arguments(p, BenchConfig, skip=("systems",))
     add_common(p)
     p.set_defaults(func=cmd_bench)
