@@ -296,7 +296,8 @@ def build_run(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from seqkd.run import load_config, plan, run
+    from seqkd.plan import load_config, plan
+    from seqkd.run import run
 
     if args.check:
         steps = plan(load_config(args.config), Path.cwd(), str(args.config))

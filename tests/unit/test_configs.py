@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from seqkd.run import load_config, plan
+from seqkd.plan import load_config, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "pipelines").glob("*.yaml"))

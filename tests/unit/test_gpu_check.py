@@ -12,7 +12,7 @@ spec.loader.exec_module(gpu_check)
 
 
 def _multi30k():
-    from seqkd.run import load_config
+    from seqkd.plan import load_config
 
     return load_config(ROOT / "pipelines" / "multi30k-en-de.yaml")
 
@@ -35,7 +35,7 @@ def test_derived_config_trains_on_cuda_in_fp16_and_picks_the_distill_decoder(tmp
 
 
 def test_waves_put_each_stage_after_its_dependencies(tmp_path):
-    from seqkd.run import plan
+    from seqkd.plan import plan
 
     derived = gpu_check.gpu_config(_multi30k(), ROOT, tmp_path / "work", False)
     steps = plan(derived, ROOT)
@@ -53,7 +53,7 @@ def test_waves_put_each_stage_after_its_dependencies(tmp_path):
 
 
 def test_a_teacher_trained_on_the_gpu_gets_cuda_and_fp16(tmp_path):
-    from seqkd.run import load_config, plan
+    from seqkd.plan import load_config, plan
 
     cfg = load_config(ROOT / "pipelines" / "tiny.yaml")
     assert "train" in cfg["teacher"]

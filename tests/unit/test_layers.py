@@ -9,7 +9,7 @@ import seqkd
 PKG = Path(seqkd.__file__).resolve().parent
 STAGES = {"prepare", "train", "distill", "topk_cache", "export", "translate", "bench"}
 # __init__ is the public face (seqkd.load), which reaches translate like the CLI does
-ORCHESTRATORS = {"cli", "run", "scale", "__main__", "__init__"}
+ORCHESTRATORS = {"cli", "plan", "run", "scale", "__main__", "__init__"}
 
 
 def _imports(path: Path):

@@ -5,7 +5,7 @@ without the map; mistakes in them judged with the rest of the config."""
 import pytest
 
 from seqkd.errors import SeqkdError
-from seqkd.run import plan
+from seqkd.plan import plan
 
 
 def steps_of(tmp_path, corpus, student_extra, export="{quantization: int8}"):
