@@ -136,12 +136,14 @@ class DistillConfig:
             if self.decoder != "ctranslate2":
                 problems.append("a CTranslate2 model folder as the teacher decodes with "
                                 f"decoder ctranslate2, not {self.decoder}")
-        elif own:
-            problems.append(f"{', '.join(own)}: only for a teacher that is a CTranslate2 "
-                            "model folder with its own tokenizer")
-        elif len(self.teachers) > 1 and self.decoder == "ctranslate2":
-            problems.append(f"the ctranslate2 decoder takes one teacher; decode the ensemble "
-                            f"of {len(self.teachers)} with decoder fairseq (--decoder fairseq)")
+        else:
+            if own:
+                problems.append(f"{', '.join(own)}: only for a teacher that is a CTranslate2 "
+                                "model folder with its own tokenizer")
+            if len(self.teachers) > 1 and self.decoder == "ctranslate2":
+                problems.append(f"the ctranslate2 decoder takes one teacher; decode the "
+                                f"ensemble of {len(self.teachers)} with decoder fairseq "
+                                "(--decoder fairseq)")
         if problems:
             raise SeqkdError("; ".join(problems))
 

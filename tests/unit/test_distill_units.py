@@ -212,3 +212,12 @@ def test_ct2_translations_go_in_slices_that_an_interrupt_can_stop_between():
     dec.target_prefix, calls[:], prefixes[:] = ["deu_Latn"], [], []
     dec.translate(batch)
     assert [p == [["deu_Latn"]] * n for p, n in zip(prefixes, calls)] == [True] * len(calls)
+
+
+def test_an_ensemble_for_the_ctranslate2_decoder_is_reported_with_every_other_problem():
+    from seqkd.distill_config import DistillConfig
+
+    with pytest.raises(SeqkdError) as e:
+        DistillConfig(data="d", out_dir="o", teachers=["a.pt", "b.pt"], source_prefix="x")
+    assert "source_prefix: only for a teacher that is a CTranslate2 model folder" in str(e.value)
+    assert "decode the ensemble of 2 with decoder fairseq" in str(e.value)
