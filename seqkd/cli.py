@@ -219,10 +219,16 @@ def cmd_export(args) -> int:
 def build_translate(sub) -> None:
     from seqkd.translate import TranslateConfig
 
-    p = sub.add_parser("translate", help="translate stdin to stdout with an exported model",
+    p = sub.add_parser("translate", help="translate stdin to stdout with an exported model "
+                                         "(or fairseq checkpoints)",
                        description="Read raw text on standard input, write detokenized "
-                                   "translations on standard output, one line per line.")
-    p.add_argument("model", help="an `seqkd export` output folder")
+                                   "translations on standard output, one line per line. "
+                                   "MODEL is an `seqkd export` folder (CTranslate2), or a "
+                                   "fairseq checkpoint or `seqkd train` folder with --data "
+                                   "(and --ensemble for more members): a teacher as the "
+                                   "pipeline decodes it.")
+    p.add_argument("model", help="an `seqkd export` output folder, or a fairseq checkpoint "
+                                 "(file or `seqkd train` folder) with --data")
     add_arguments(p, TranslateConfig)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_translate)

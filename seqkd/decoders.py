@@ -254,16 +254,20 @@ class ExportedModel:
         pieces = encode_lines(self.sp, lines)
         hyps = self.decoder.translate(pieces)
         if first_line is not None:
-            self._warn_cut(pieces, hyps, first_line)
+            warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
         return [self.sp.decode(h[0][0]) for h in hyps]
 
-    def _warn_cut(self, pieces, hyps, first_line: int) -> None:
-        for i, p in enumerate(pieces):
-            if len(p) > self.max_input_len:
-                logger.warning("line %d has %d pieces; only the first %d were translated "
-                               "(raise --max-input-len to translate more)", first_line + i,
-                               len(p), self.max_input_len)
-        for i, h in enumerate(hyps):
-            if len(h[0][0]) >= self.max_len:
-                logger.warning("line %d: the translation reached --max-len (%d pieces) and "
-                               "may be cut short", first_line + i, self.max_len)
+
+def warn_cut(pieces: Sequence[Sequence[str]], hyps: List[Hypotheses], first_line: int,
+             max_input_len: int, max_len: int) -> None:
+    """A warning on stderr for every line that was cut: its input over ``max_input_len``
+    pieces, or its output stopped at ``max_len``."""
+    for i, p in enumerate(pieces):
+        if len(p) > max_input_len:
+            logger.warning("line %d has %d pieces; only the first %d were translated "
+                           "(raise --max-input-len to translate more)", first_line + i,
+                           len(p), max_input_len)
+    for i, h in enumerate(hyps):
+        if len(h[0][0]) >= max_len:
+            logger.warning("line %d: the translation reached --max-len (%d pieces) and "
+                           "may be cut short", first_line + i, max_len)

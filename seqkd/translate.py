@@ -1,14 +1,18 @@
-"""``seqkd translate``: raw text in, detokenized translations out, with an exported model."""
+"""``seqkd translate``: raw text in, detokenized translations out, with an exported model
+(CTranslate2) or with fairseq checkpoints (one, or an ensemble) and the data they were
+trained on."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, List, TextIO
+from pathlib import Path
+from typing import BinaryIO, Iterator, List, Optional, TextIO
 
 from seqkd.config import MAX_BEAM, setting
-from seqkd.decoders import ExportedModel
+from seqkd.decoders import ExportedModel, warn_cut
 from seqkd.errors import SeqkdError
+from seqkd.text_teachers import is_ct2_folder
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +22,13 @@ class TranslateConfig:
     """``seqkd translate``'s settings (command-line options, checked like a stage config)."""
 
     model: str
+    data: Optional[str] = setting(None, "for a fairseq MODEL (a checkpoint or `seqkd train` "
+                                  "folder): the `seqkd prepare` folder it was trained on (its "
+                                  "dictionary and SentencePiece model)")
+    ensemble: List[str] = setting(help="further fairseq checkpoints (or train folders) that "
+                                  "translate together with MODEL, an ensemble (their "
+                                  "probabilities averaged)", metavar="CHECKPOINT",
+                                  default_factory=list)
     beam: int = setting(5, f"beam size (1 to {MAX_BEAM})", min=1, max=MAX_BEAM)
     batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
     max_len: int = setting(200, "maximum output length in pieces", min=1)
@@ -33,11 +44,84 @@ class TranslateConfig:
     parallel: int = setting(1, "batches translated at once, each on --threads threads (for "
                             "throughput on many cores: --threads 1 --parallel CORES)", min=1)
 
-    def load(self) -> ExportedModel:
+    def __post_init__(self):
+        """Rules that combine settings: an export carries its own tokenizer and runs alone;
+        a fairseq model needs its data and takes no CTranslate2 option."""
+        problems = []
+        if self.is_fairseq():
+            if not self.data:
+                problems.append(f"{self.model} is a fairseq checkpoint: give the `seqkd "
+                                "prepare` folder it was trained on with --data")
+            ct2 = [flag for flag, on in (("--vmap", self.vmap),
+                                         ("--compute-type", self.compute_type != "default"),
+                                         ("--parallel", self.parallel > 1)) if on]
+            if ct2:
+                problems.append(f"{', '.join(ct2)}: options of an exported (CTranslate2) model, "
+                                "not of a fairseq checkpoint")
+        elif is_ct2_folder(self.model):
+            if self.data:
+                problems.append(f"{self.model} is an exported model with its own SentencePiece "
+                                "model: leave out --data (it is for fairseq checkpoints)")
+            if self.ensemble:
+                problems.append("an exported model translates alone: --ensemble takes fairseq "
+                                "checkpoints, with a fairseq checkpoint as MODEL")
+        if problems:
+            raise SeqkdError("; ".join(problems))
+
+    def is_fairseq(self) -> bool:
+        """MODEL is read as fairseq checkpoint(s): a file, a `seqkd train` folder, or
+        anything that is not an export when --data or --ensemble is given."""
+        if is_ct2_folder(self.model):
+            return False
+        p = Path(self.model)
+        return bool(p.is_file() or (p / "checkpoints").is_dir() or self.data or self.ensemble)
+
+    def load(self):
+        """The model, ready to translate: an :class:`ExportedModel` or a
+        :class:`FairseqModel`."""
+        if self.is_fairseq():
+            return FairseqModel([self.model, *self.ensemble], self.data, beam=self.beam,
+                                threads=self.threads, batch_tokens=self.batch_tokens,
+                                max_len=self.max_len, max_input_len=self.max_input_len)
         return ExportedModel(self.model, beam=self.beam, threads=self.threads,
                              batch_tokens=self.batch_tokens, compute_type=self.compute_type,
                              max_len=self.max_len, max_input_len=self.max_input_len,
                              use_vmap=self.vmap, parallel_batches=self.parallel)
+
+
+class FairseqModel:
+    """fairseq checkpoints (one, or an ensemble) with the prepare folder they were trained
+    on: the teacher as the pipeline decodes it, for text in and text out."""
+
+    def __init__(self, checkpoints: List[str], data: str, beam: int = 5, threads: int = 1,
+                 batch_tokens: int = 1024, max_len: int = 200, max_input_len: int = 1024):
+        from seqkd.checkpoints import check_checkpoint, checkpoint_of
+        from seqkd.corpus import Prepared, load_spm
+        from seqkd.decoders import FairseqDecoder
+        from seqkd.fairseq_tools import check_checkpoint_dictionary
+        from seqkd.stage import default_threads
+
+        prepared = Prepared(data)
+        paths: List[Path] = []
+        for c in checkpoints:
+            paths.append(check_checkpoint(checkpoint_of(c), "checkpoint"))
+            check_checkpoint_dictionary(c, prepared.dictionary, "checkpoint")
+        self.sp = load_spm(prepared.spm)
+        self.decoder = FairseqDecoder(paths, prepared.bin, beam=beam, batch_tokens=batch_tokens,
+                                      max_len=max_len, threads=threads or default_threads())
+        # the model's positions bound the input too (fairseq would refuse a longer one)
+        self.max_input_len = min(max_input_len, self.decoder.max_positions - 1)
+        self.max_len = max_len
+
+    def translate(self, lines: List[str], first_line: Optional[int] = None) -> List[str]:
+        """Translations of ``lines``, as :meth:`ExportedModel.translate`."""
+        from seqkd.corpus import encode_lines
+
+        pieces = encode_lines(self.sp, lines)
+        hyps = self.decoder.translate([p[: self.max_input_len] for p in pieces])
+        if first_line is not None:
+            warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
+        return [self.sp.decode(h[0][0]) for h in hyps]
 
 
 def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:
@@ -59,7 +143,7 @@ def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:
         yield block
 
 
-def translate_stream(model: ExportedModel, inp: BinaryIO, out: TextIO,
+def translate_stream(model, inp: BinaryIO, out: TextIO,
                      batch_lines: int = 256) -> int:
     """Translate ``inp`` block by block to ``out``; one output line per input line."""
     n = 0

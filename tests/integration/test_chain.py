@@ -224,6 +224,14 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     assert rows["twice"]["params"] == 2 * rows["teacher"]["params"]
     assert rows["twice"]["path"] == f"{teacher} + {teacher}"
     assert rows["twice"]["macs_per_src_token"] is None
+    # `seqkd translate` with fairseq checkpoints (the ensemble too) gives the bench's text
+    src = (prepared / "text" / "test.en").read_text()
+    for extra in ([], ["--ensemble", str(teacher)]):
+        out = subprocess.run([sys.executable, "-m", "seqkd", "translate", str(teacher), "--data",
+                              str(prepared), "--beam", "3", *extra, "-q"], input=src,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines() == read_lines(bench / "outputs" / "teacher.t1.test.txt")
     assert rows["int8"]["beam"] == 1 and rows["teacher"]["beam"] == 3
     # a system's own batch size and inter_threads; two workers are not pinned to one core
     x2 = rows["int8-x2"]

@@ -265,6 +265,15 @@ CASES = [
          lambda d: _config(d, ALIAS_BOMB), ["YAML aliases (*a) are not allowed"], "w"),
     Case("translate-beam", "20.10", "`translate --beam 100000`",
          lambda d: ["translate", str(d), "--beam", "100000"], ["beam must be at most 64"]),
+    Case("translate-fairseq-no-data", "19.2", "`translate CHECKPOINT.pt --vmap` (a fairseq "
+         "checkpoint without its data, with a CTranslate2 option)",
+         lambda d: (d / "t.pt").write_bytes(b"x") and ["translate", str(d / "t.pt"), "--vmap"],
+         ["is a fairseq checkpoint: give the `seqkd prepare` folder", "--vmap: options of an "
+          "exported (CTranslate2) model"]),
+    Case("translate-export-ensemble", "19.2", "`translate EXPORT --data D --ensemble X.pt`",
+         lambda d: (d / "m").mkdir() or (d / "m" / "model.bin").write_bytes(b"x") and [
+             "translate", str(d / "m"), "--data", str(d), "--ensemble", str(d / "x.pt")],
+         ["leave out --data", "an exported model translates alone"]),
     Case("bench-beam-zero", "20.10", "`bench --system s=ct2:PATH,beam=0`",
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=0"], ["unknown option 'beam=0'", "from 1 to 64"], "b"),
