@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def gpu_config(cfg: Dict, base: Path, work_dir: Path, ct2_cuda: bool) -> Dict:
     """The config to run on a CUDA machine: paths made absolute (relative to ``base``)."""
-    from seqkd.plan import absolute_paths
+    from seqkd.config_file import absolute_paths
 
     out = absolute_paths(cfg, base)
     out["work_dir"] = str(work_dir)
@@ -126,7 +126,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from seqkd.errors import SeqkdError
-    from seqkd.plan import load_config, plan
+    from seqkd.config_file import load_config
+    from seqkd.plan import plan
 
     report_dir = Path(args.report_dir).resolve()
     has_ct2, ct2_cuda = _ctranslate2()

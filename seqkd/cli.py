@@ -302,7 +302,8 @@ def build_run(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from seqkd.plan import load_config, plan
+    from seqkd.config_file import load_config
+    from seqkd.plan import plan
     from seqkd.run import run
 
     if args.check:

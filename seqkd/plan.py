@@ -1,4 +1,4 @@
-"""How ``seqkd run`` reads a config: the YAML checked whole, then turned into the ordered
+"""How ``seqkd run`` plans a config (read and checked by :mod:`seqkd.config_file`): the ordered
 stages it asks for, each with its typed stage config, its folder under ``work_dir`` and the
 stages it depends on (derived from the paths its settings name).
 
@@ -17,16 +17,16 @@ Stages and their folders under ``work_dir``:
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from seqkd.config import Problems
+from seqkd.config_file import absolute_paths, entries, fields
 from seqkd.errors import SeqkdError
 from seqkd.text_teachers import is_ct2_folder
-from seqkd.textio import SAFE_NAME, load_yaml
+from seqkd.textio import SAFE_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -39,81 +39,6 @@ class Step:
     action: Callable[[], Any]
     #: the steps whose folders it reads (derived: see :func:`derive_edges`)
     deps: List[str] = field(default_factory=list)
-
-
-def _fields(problems: Problems, cls, values: Any, where: str, **fixed) -> Any:
-    """A typed stage config from one section of the YAML, or None (problems noted)."""
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        problems.add(f"{where}: must be a mapping of settings, got {values!r}")
-        return None
-    clash = sorted(set(values) & set(fixed))
-    if clash:
-        problems.add(f"{where}: {', '.join(clash)} {'is' if len(clash) == 1 else 'are'} set "
-                     "by seqkd run itself; remove it from the config")
-        values = {k: v for k, v in values.items() if k not in fixed}
-    return problems.build(cls, {**values, **fixed}, where)
-
-
-def _entries(problems: Problems, cfg: Dict, section: str) -> List[Dict]:
-    entries = cfg.get(section) or []
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        problems.add(f"{section}: must be a list of mappings (one per {section} entry)")
-        return []
-    return [dict(e) for e in entries]
-
-
-def load_config(path: str | Path) -> Dict:
-    p = Path(path)
-    if not p.is_file():
-        raise SeqkdError(f"config not found: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SeqkdError(f"{p} is not UTF-8 text") from None
-    cfg = load_yaml(text, str(p)) or {}
-    if not isinstance(cfg, dict):
-        raise SeqkdError(f"{p}: a config is a mapping of sections (work_dir, data, teacher, "
-                         f"distill, students, export, bench), not a {type(cfg).__name__}")
-    allowed = {"work_dir", "data", "teacher", "distill", "students", "export", "bench"}
-    unknown = sorted(set(cfg) - allowed)
-    if unknown:
-        raise SeqkdError(f"{p}: unknown section(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(allowed))}")
-    if "work_dir" not in cfg:
-        raise SeqkdError(f"{p}: set work_dir (the folder for every stage's outputs)")
-    return cfg
-
-
-#: data-section keys that name local files or file prefixes
-DATA_PATH_KEYS = ("spm_model", "dictionary", "train_prefix", "valid_prefix")
-
-
-def absolute_paths(cfg: Dict, base: Path) -> Dict:
-    """A copy of ``cfg`` with its local paths (data files and prefixes, teacher checkpoints)
-    resolved against ``base``, the folder seqkd runs in; values of a wrong type are left as
-    they are for :func:`plan` to report."""
-    out = copy.deepcopy(cfg)
-
-    def rel(p):
-        return str((base / p).resolve()) if isinstance(p, str) and p else p
-
-    data = out.get("data")
-    if isinstance(data, dict):
-        for key in DATA_PATH_KEYS:
-            if key in data:
-                data[key] = rel(data[key])
-        if isinstance(data.get("test_prefixes"), dict):
-            data["test_prefixes"] = {k: rel(v) for k, v in data["test_prefixes"].items()}
-    teacher = out.get("teacher")
-    if isinstance(teacher, dict) and isinstance(teacher.get("checkpoints"), list):
-        teacher["checkpoints"] = [rel(c) for c in teacher["checkpoints"]]
-    if isinstance(teacher, dict):
-        for key in ("ct2", "spm", "target_spm"):
-            if isinstance(teacher.get(key), str):
-                teacher[key] = rel(teacher[key])
-    return out
 
 
 @dataclass
@@ -172,7 +97,7 @@ def _teacher(problems: Problems, teacher: Dict, prep: Any, work: Path, data_dir:
         if "train" in teacher:
             # trained here; beside checkpoints, a further member of an ensemble with them
             tdir = work / "teacher"
-            tcfg = _fields(problems, TrainConfig, teacher["train"], "teacher.train",
+            tcfg = fields(problems, TrainConfig, teacher["train"], "teacher.train",
                            data=str(data_dir), out_dir=str(tdir), role="teacher")
             if tcfg is not None:
                 steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg)))
@@ -189,123 +114,166 @@ def _teacher(problems: Problems, teacher: Dict, prep: Any, work: Path, data_dir:
     return TeacherPlan(teachers, teacher_command, teacher_ct2, ct2_tokenizer)
 
 
-def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> List[Step]:
-    """The ordered list of stages a config asks for; every problem in it raised at once."""
-    from seqkd.bench import BenchConfig, SystemSpec, bench
-    from seqkd.distill import DistillConfig, distill
-    from seqkd.export import ExportConfig, export
-    from seqkd.prepare import PrepareConfig, prepare
-    from seqkd.topk_cache import TopkConfig, topk_cache
-    from seqkd.train import TrainConfig, train
+class _Planner:
+    """The steps of one config, built section by section; every problem is noted in
+    ``problems`` (raised at once by :func:`plan`)."""
 
-    problems = Problems(source)
-    if not isinstance(cfg.get("work_dir"), str) or not cfg["work_dir"]:
-        raise SeqkdError(f"{source}: work_dir must be a folder name")
-    # relative paths in the config are relative to the folder seqkd runs in
-    work = (base / cfg["work_dir"]).resolve()
-    cfg = absolute_paths(cfg, base)
-    steps: List[Step] = []
+    def __init__(self, cfg: Dict, work: Path, problems: Problems, quiet: bool):
+        self.cfg, self.work, self.problems, self.quiet = cfg, work, problems, quiet
+        self.steps: List[Step] = []
+        self.data_dir = work / "data"
+        self.teacher = TeacherPlan([], None, None, {})
+        #: distill entry name -> its folder
+        self.distilled: Dict[str, Path] = {}
+        #: topk-cache stage name -> its config (one per data, k and temperature)
+        self.topk: Dict[str, Any] = {}
+        #: the students planned whole, in order, and each one's own bench systems ([]: the
+        #: bench section's student_beams)
+        self.students: List[str] = []
+        self.systems_of: Dict[str, List[Any]] = {}
+        #: the export section (every export's settings, a student's own over them)
+        self.export_cfg: Dict = {}
 
-    def section(name: str) -> Dict:
-        value = cfg.get(name) or {}
+    def section(self, name: str) -> Dict:
+        value = self.cfg.get(name) or {}
         if not isinstance(value, dict):
-            problems.add(f"{name}: must be a mapping of settings, got {value!r}")
+            self.problems.add(f"{name}: must be a mapping of settings, got {value!r}")
             return {}
         return dict(value)
 
-    data_dir = work / "data"
-    data_cfg = section("data")
-    prep = _fields(problems, PrepareConfig, data_cfg, "data", out_dir=str(data_dir))
-    if prep is not None:
-        steps.append(Step("prepare", data_dir, prep, lambda: prepare(prep)))
-
-    t = _teacher(problems, section("teacher"), prep, work, data_dir, steps)
-    teachers, teacher_command, teacher_ct2, ct2_tokenizer = (t.teachers, t.command, t.ct2,
-                                                             t.ct2_tokenizer)
-
-    def entry_name(section: str, name: Any, seen: set) -> bool:
+    def entry_name(self, section: str, name: Any, seen: set) -> bool:
         """True when ``name`` can name a stage folder (problems noted otherwise)."""
         if not isinstance(name, str) or not name:
-            problems.add(f"{section}: every entry needs a name")
+            self.problems.add(f"{section}: every entry needs a name")
         elif not SAFE_NAME.fullmatch(name):
-            problems.add(f"{section}: name {name!r} is not allowed: use letters, digits, '_', "
-                         "'-' and '.' only (it names a folder)")
+            self.problems.add(f"{section}: name {name!r} is not allowed: use letters, digits, "
+                              "'_', '-' and '.' only (it names a folder)")
         elif name in seen:
-            problems.add(f"{section}: two entries are named {name!r}; give each its own name")
+            self.problems.add(f"{section}: two entries are named {name!r}; give each its own "
+                              "name")
         else:
             seen.add(name)
             return True
         return False
 
-    distilled: Dict[str, Path] = {}
-    for entry in _entries(problems, cfg, "distill"):
-        name = entry.pop("name", None)
-        if not entry_name("distill", name, set(distilled)):
-            continue
-        ddir = work / f"distill-{name}"
-        fixed: Dict[str, Any] = {"teachers": teachers}
-        if teacher_command:
-            fixed.update(decoder="command", teacher_command=teacher_command)
-        # the teacher section's tokenizer settings, under the distill config's names
-        fixed.update({("teacher_" + k if k in ("spm", "target_spm") else k): v
-                      for k, v in ct2_tokenizer.items()})
-        dcfg = _fields(problems, DistillConfig, entry, f"distill {name}", data=str(data_dir),
-                       out_dir=str(ddir), **fixed)
-        if dcfg is not None:
-            steps.append(Step(f"distill-{name}", ddir, dcfg, (lambda c=dcfg: distill(c))))
-        distilled[name] = ddir
+    def add_data(self) -> Any:
+        """The prepare stage; its config (None when it has problems)."""
+        from seqkd.prepare import PrepareConfig, prepare
 
-    topk_steps: Dict[str, Any] = {}
+        prep = fields(self.problems, PrepareConfig, self.section("data"), "data",
+                      out_dir=str(self.data_dir))
+        if prep is not None:
+            self.steps.append(Step("prepare", self.data_dir, prep, lambda: prepare(prep)))
+        return prep
 
-    def topk_step(source: str, sdata: Path, word_kd: Dict,
+    def add_distills(self) -> None:
+        from seqkd.distill import DistillConfig, distill
+
+        t = self.teacher
+        for entry in entries(self.problems, self.cfg, "distill"):
+            name = entry.pop("name", None)
+            if not self.entry_name("distill", name, set(self.distilled)):
+                continue
+            ddir = self.work / f"distill-{name}"
+            fixed: Dict[str, Any] = {"teachers": t.teachers}
+            if t.command:
+                fixed.update(decoder="command", teacher_command=t.command)
+            # the teacher section's tokenizer settings, under the distill config's names
+            fixed.update({("teacher_" + k if k in ("spm", "target_spm") else k): v
+                          for k, v in t.ct2_tokenizer.items()})
+            dcfg = fields(self.problems, DistillConfig, entry, f"distill {name}",
+                          data=str(self.data_dir), out_dir=str(ddir), **fixed)
+            if dcfg is not None:
+                self.steps.append(Step(f"distill-{name}", ddir, dcfg,
+                                       (lambda c=dcfg: distill(c))))
+            self.distilled[name] = ddir
+
+    def student_data(self, student: str, source: Any) -> Optional[Path]:
+        """The folder a student (or its vocabulary map) reads for ``source``, 'references'
+        or a distill name; None (problem noted) for anything else."""
+        if source == "references":
+            return self.data_dir
+        if source in self.distilled:
+            return self.distilled[source]
+        return None
+
+    def topk_step(self, source: str, sdata: Path, word_kd: Dict,
                   student: str) -> Optional[str]:
         """The name of the topk-cache stage for ``source`` at ``word_kd``'s k and
         temperature (made once, shared by the students that use it), or None."""
+        from seqkd.topk_cache import TopkConfig, topk_cache
+
         k, temperature = word_kd["topk"], word_kd.get("temperature", 1.0)
         tname = f"topk-{source}-k{k}" + ("" if temperature == 1.0 else f"-t{temperature:g}")
-        if tname not in topk_steps:
-            tdir = work / tname
-            tcfg = _fields(problems, TopkConfig, {"k": k, "temperature": temperature},
-                           f"student {student} word_kd", data=str(sdata), out_dir=str(tdir),
-                           teachers=teachers)
+        if tname not in self.topk:
+            tdir = self.work / tname
+            tcfg = fields(self.problems, TopkConfig, {"k": k, "temperature": temperature},
+                          f"student {student} word_kd", data=str(sdata), out_dir=str(tdir),
+                          teachers=self.teacher.teachers)
             if tcfg is None:
                 return None
-            topk_steps[tname] = tcfg
-            steps.append(Step(tname, tdir, tcfg, (lambda c=tcfg: topk_cache(c))))
+            self.topk[tname] = tcfg
+            self.steps.append(Step(tname, tdir, tcfg, (lambda c=tcfg: topk_cache(c))))
         return tname
 
-    def student_export(student: str, own: Any) -> Dict:
+    def word_kd(self, student: str, word_kd: Any, source: str, sdata: Path) -> Optional[Dict]:
+        """The training settings of a student's ``word_kd`` ({} without one), or None
+        (problems noted)."""
+        t = self.teacher
+        if word_kd is None:
+            return {}
+        if t.command or t.ct2:
+            self.problems.add(
+                f"student {student}: word-level KD needs the teacher's token distributions over "
+                "the student's vocabulary; a teacher "
+                f"{'command' if t.command else 'given as a CTranslate2 folder'} gives "
+                "translations only (drop word_kd, or give the teacher as fairseq checkpoints "
+                "with the data's dictionary)")
+            return None
+        if not isinstance(word_kd, dict) or set(word_kd) - {"alpha", "temperature", "topk"}:
+            self.problems.add(f"student {student}: word_kd takes alpha, temperature and topk "
+                              f"(a top-k cache of K tokens instead of the live teacher), "
+                              f"got {word_kd!r}")
+            return None
+        out: Dict[str, Any] = {"kd_alpha": word_kd.get("alpha", 0.5),
+                               "kd_temperature": word_kd.get("temperature", 1.0)}
+        if "topk" not in word_kd:
+            return {**out, "kd_teachers": t.teachers}
+        tname = self.topk_step(source, sdata, word_kd, student)
+        return None if tname is None else {**out, "kd_cache": str(self.work / tname)}
+
+    def student_export(self, student: str, own: Any) -> Dict:
         """A student's own export settings (over the export section); ``vmap_data`` names a
         data source as a student's ``data`` does."""
         if own is None:
             return {}
         if not isinstance(own, dict):
-            problems.add(f"student {student}: export must be a mapping of export settings, "
-                         f"got {own!r}")
+            self.problems.add(f"student {student}: export must be a mapping of export "
+                              f"settings, got {own!r}")
             return {}
         own = dict(own)
-        source = own.get("vmap_data")
-        if source is None:
+        if "vmap_data" not in own:
             return own
-        if source == "references":
-            own["vmap_data"] = str(data_dir)
-            return own
-        if source in distilled:
-            own["vmap_data"] = str(distilled[source])
-            return own
-        problems.add(f"student {student}: export vmap_data must be 'references' or a distill "
-                     f"name ({', '.join(distilled) or 'none defined'}), got {source!r}")
-        return {}
+        folder = self.student_data(student, own["vmap_data"])
+        if folder is None:
+            self.problems.add(f"student {student}: export vmap_data must be 'references' or a "
+                              f"distill name ({', '.join(self.distilled) or 'none defined'}), "
+                              f"got {own['vmap_data']!r}")
+            return {}
+        own["vmap_data"] = str(folder)
+        return own
 
-    def student_systems(student: str, own: Any, model: Path) -> Optional[List[Any]]:
+    def student_systems(self, student: str, own: Any, model: Path) -> Optional[List[Any]]:
         """The bench systems of one student's export: ``bench: [{beam: 1, compute_type:
         int8, vmap: true}, ...]`` in its entry, or None (problems noted); [] when the entry
         has none (the bench section's student_beams then apply)."""
+        from seqkd.bench import SystemSpec
+
         if own is None:
             return []
         if not isinstance(own, list) or not all(isinstance(o, dict) for o in own):
-            problems.add(f"student {student}: bench must be a list of system settings "
-                         f"(beam, compute_type, vmap, inter, threads, batch), got {own!r}")
+            self.problems.add(f"student {student}: bench must be a list of system settings "
+                              f"(beam, compute_type, vmap, inter, threads, batch), got {own!r}")
             return None
         out = []
         for opts in own:
@@ -318,91 +286,71 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
             try:
                 out.append(SystemSpec.parse(f"{name}=ct2:{model}," + ",".join(parts)))
             except SeqkdError as e:
-                problems.add(f"student {student}: bench {opts!r}: "
-                             f"{str(e).split(': ', 1)[-1]}")
+                self.problems.add(f"student {student}: bench {opts!r}: "
+                                  f"{str(e).split(': ', 1)[-1]}")
                 return None
             if out[-1].beam is None:
-                problems.add(f"student {student}: bench {opts!r}: give each system a beam")
+                self.problems.add(f"student {student}: bench {opts!r}: give each system a "
+                                  "beam")
                 return None
         return out
 
-    systems_of: Dict[str, Optional[List[Any]]] = {}
-    export_cfg = section("export")
-    students: List[str] = []
-    student_names: set = set()
-    for entry in _entries(problems, cfg, "students"):
-        name = entry.pop("name", None)
-        source_name = entry.pop("data", "references")
-        word_kd = entry.pop("word_kd", None)
-        own_export = entry.pop("export", None)
-        own_bench = entry.pop("bench", None)
-        if not entry_name("students", name, student_names):
-            continue
-        if source_name == "references":
-            sdata = data_dir
-        elif source_name in distilled:
-            sdata = distilled[source_name]
-        else:
-            problems.add(f"student {name}: data must be 'references' or a distill name "
-                         f"({', '.join(distilled) or 'none defined'}), got {source_name!r}")
-            continue
-        if word_kd is not None and (teacher_command or teacher_ct2):
-            problems.add(f"student {name}: word-level KD needs the teacher's token "
-                         "distributions over the student's vocabulary; a teacher "
-                         f"{'command' if teacher_command else 'given as a CTranslate2 folder'}"
-                         " gives translations only (drop word_kd, or give the teacher as "
-                         "fairseq checkpoints with the data's dictionary)")
-            continue
-        if word_kd is not None:
-            if not isinstance(word_kd, dict) or set(word_kd) - {"alpha", "temperature", "topk"}:
-                problems.add(f"student {name}: word_kd takes alpha, temperature and topk "
-                             f"(a top-k cache of K tokens instead of the live teacher), "
-                             f"got {word_kd!r}")
-                continue
-            entry.update(kd_alpha=word_kd.get("alpha", 0.5),
-                         kd_temperature=word_kd.get("temperature", 1.0))
-            if "topk" in word_kd:
-                tname = topk_step(source_name, sdata, word_kd, name)
-                if tname is None:
-                    continue
-                entry.update(kd_cache=str(work / tname))
-            else:
-                entry.update(kd_teachers=teachers)
-        sdir = work / f"student-{name}"
-        scfg = _fields(problems, TrainConfig, entry, f"student {name}", data=str(sdata),
-                       out_dir=str(sdir), role="student")
-        edir = work / f"export-{name}"
-        over = student_export(name, own_export)
-        ecfg = _fields(problems, ExportConfig, {**(export_cfg or {}), **over},
-                       f"student {name} export" if over else "export", checkpoint=str(sdir),
-                       data=str(data_dir), out_dir=str(edir))
-        systems_of[name] = student_systems(name, own_bench, edir / "model")
-        if scfg is None or ecfg is None or systems_of[name] is None:
-            continue
-        steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c))))
-        steps.append(Step(f"export-{name}", edir, ecfg, (lambda c=ecfg: export(c))))
-        students.append(name)
+    def add_students(self) -> None:
+        """A training and an export stage per student entry."""
+        from seqkd.export import ExportConfig, export
+        from seqkd.train import TrainConfig, train
 
-    bench_cfg = section("bench")
-    if bench_cfg:
-        beams = bench_cfg.pop("student_beams", [bench_cfg.get("beam", 5)])
-        #: the teacher exported like the students (CTranslate2), benched at these beams
-        teacher_ct2_beams = bench_cfg.pop("teacher_ct2_beams", [])
-        with_teacher = bench_cfg.pop("teacher", True)
-        for key, value in (("student_beams", beams), ("teacher_ct2_beams", teacher_ct2_beams)):
-            if not isinstance(value, list) or not all(
-                    isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in value):
-                problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
-                beams, teacher_ct2_beams = [], []
-        systems = []
-        if teacher_ct2 and with_teacher:
-            # measured with its own tokenizer, as it taught; at teacher_ct2_beams, else at
-            # the bench's beam
-            for b in teacher_ct2_beams or [bench_cfg.get("beam", 5)]:
-                systems.append(SystemSpec(f"teacher-ct2-b{b}", "ct2", teacher_ct2, beam=b,
-                                          **ct2_tokenizer))
-        if teacher_ct2:
-            teachers, teacher_ct2_beams = [], []  # no fairseq row, no export
+        self.export_cfg = self.section("export")
+        names: set = set()
+        for entry in entries(self.problems, self.cfg, "students"):
+            name = entry.pop("name", None)
+            source = entry.pop("data", "references")
+            word_kd = entry.pop("word_kd", None)
+            own_export = entry.pop("export", None)
+            own_bench = entry.pop("bench", None)
+            if not self.entry_name("students", name, names):
+                continue
+            sdata = self.student_data(name, source)
+            if sdata is None:
+                self.problems.add(f"student {name}: data must be 'references' or a distill "
+                                  f"name ({', '.join(self.distilled) or 'none defined'}), got "
+                                  f"{source!r}")
+                continue
+            kd = self.word_kd(name, word_kd, source, sdata)
+            if kd is None:
+                continue
+            sdir, edir = self.work / f"student-{name}", self.work / f"export-{name}"
+            scfg = fields(self.problems, TrainConfig, {**entry, **kd}, f"student {name}",
+                          data=str(sdata), out_dir=str(sdir), role="student")
+            over = self.student_export(name, own_export)
+            ecfg = fields(self.problems, ExportConfig, {**self.export_cfg, **over},
+                          f"student {name} export" if over else "export",
+                          checkpoint=str(sdir), data=str(self.data_dir), out_dir=str(edir))
+            systems = self.student_systems(name, own_bench, edir / "model")
+            if scfg is None or ecfg is None or systems is None:
+                continue
+            self.steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c))))
+            self.steps.append(Step(f"export-{name}", edir, ecfg, (lambda c=ecfg: export(c))))
+            self.students.append(name)
+            self.systems_of[name] = systems
+
+    def teacher_systems(self, bench_cfg: Dict, teacher_ct2_beams: List[int],
+                        with_teacher: bool) -> List[Any]:
+        """The teacher's bench rows (``with_teacher``), and an export-teacher stage with its
+        rows when ``teacher_ct2_beams`` asks to measure it as CTranslate2 too."""
+        from seqkd.bench import SystemSpec
+        from seqkd.export import ExportConfig, export
+
+        t, systems = self.teacher, []
+        if t.ct2:  # no fairseq row, no export
+            if with_teacher:
+                # measured with its own tokenizer, as it taught; at teacher_ct2_beams, else
+                # at the bench's beam
+                for b in teacher_ct2_beams or [bench_cfg.get("beam", 5)]:
+                    systems.append(SystemSpec(f"teacher-ct2-b{b}", "ct2", t.ct2, beam=b,
+                                              **t.ct2_tokenizer))
+            return systems
+        teachers = t.teachers
         if with_teacher and teachers:
             systems.append(SystemSpec("teacher", "fairseq", teachers[0]))
             if len(teachers) > 1:
@@ -410,26 +358,62 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
                 systems.append(SystemSpec("teacher-ensemble", "fairseq", teachers[0],
                                           members=teachers[1:]))
         if teacher_ct2_beams and teachers:
-            edir = work / "export-teacher"
-            ecfg = _fields(problems, ExportConfig, export_cfg, "export", checkpoint=teachers[0],
-                           data=str(data_dir), out_dir=str(edir))
+            edir = self.work / "export-teacher"
+            ecfg = fields(self.problems, ExportConfig, self.export_cfg, "export",
+                          checkpoint=teachers[0], data=str(self.data_dir), out_dir=str(edir))
             if ecfg is not None:
-                steps.append(Step("export-teacher", edir, ecfg, (lambda c=ecfg: export(c))))
+                self.steps.append(Step("export-teacher", edir, ecfg,
+                                       (lambda c=ecfg: export(c))))
                 for b in teacher_ct2_beams:
                     systems.append(SystemSpec(f"teacher-{ecfg.quantization}-b{b}", "ct2",
                                               str(edir / "model"), beam=b))
-        for name in students:
-            systems += systems_of[name] or [
-                SystemSpec(f"{name}-b{b}", "ct2", str(work / f"export-{name}" / "model"),
+        return systems
+
+    def add_bench(self) -> None:
+        """One bench over the teacher (when ``bench.teacher`` is not false) and every student."""
+        from seqkd.bench import BenchConfig, SystemSpec, bench
+
+        bench_cfg = self.section("bench")
+        if not bench_cfg:
+            return
+        beams = bench_cfg.pop("student_beams", [bench_cfg.get("beam", 5)])
+        #: the teacher exported like the students (CTranslate2), benched at these beams
+        teacher_ct2_beams = bench_cfg.pop("teacher_ct2_beams", [])
+        with_teacher = bench_cfg.pop("teacher", True)
+        for key, value in (("student_beams", beams), ("teacher_ct2_beams", teacher_ct2_beams)):
+            if not isinstance(value, list) or not all(
+                    isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in value):
+                self.problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
+                beams, teacher_ct2_beams = [], []
+        systems = self.teacher_systems(bench_cfg, teacher_ct2_beams, with_teacher)
+        for name in self.students:
+            systems += self.systems_of[name] or [
+                SystemSpec(f"{name}-b{b}", "ct2", str(self.work / f"export-{name}" / "model"),
                            beam=b) for b in beams]
-        bdir = work / "bench"
-        bcfg = _fields(problems, BenchConfig, bench_cfg, "bench", data=str(data_dir),
-                       out_dir=str(bdir), systems=systems)
+        bdir = self.work / "bench"
+        bcfg = fields(self.problems, BenchConfig, bench_cfg, "bench", data=str(self.data_dir),
+                      out_dir=str(bdir), systems=systems)
         if bcfg is not None:
-            steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg, quiet=quiet)))
+            quiet = self.quiet
+            self.steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg, quiet=quiet)))
+
+
+def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> List[Step]:
+    """The ordered list of stages a config asks for; every problem in it raised at once."""
+    problems = Problems(source)
+    if not isinstance(cfg.get("work_dir"), str) or not cfg["work_dir"]:
+        raise SeqkdError(f"{source}: work_dir must be a folder name")
+    # relative paths in the config are relative to the folder seqkd runs in
+    work = (base / cfg["work_dir"]).resolve()
+    p = _Planner(absolute_paths(cfg, base), work, problems, quiet)
+    prep = p.add_data()
+    p.teacher = _teacher(problems, p.section("teacher"), prep, work, p.data_dir, p.steps)
+    p.add_distills()
+    p.add_students()
+    p.add_bench()
     problems.raise_if_any()
-    derive_edges(steps)
-    return steps
+    derive_edges(p.steps)
+    return p.steps
 
 
 def derive_edges(steps: List[Step]) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from seqkd.errors import SeqkdError
-from seqkd.plan import Step, load_config, plan
+from seqkd.config_file import load_config
+from seqkd.plan import Step, plan
 from seqkd.procs import folder_lock
 from seqkd.stage import Stage, clear_dir
 

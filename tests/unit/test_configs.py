@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from seqkd.plan import load_config, plan
+from seqkd.config_file import load_config
+from seqkd.plan import plan
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "pipelines").glob("*.yaml"))

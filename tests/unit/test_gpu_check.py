@@ -12,7 +12,7 @@ spec.loader.exec_module(gpu_check)
 
 
 def _multi30k():
-    from seqkd.plan import load_config
+    from seqkd.config_file import load_config
 
     return load_config(ROOT / "pipelines" / "multi30k-en-de.yaml")
 
@@ -53,7 +53,8 @@ def test_waves_put_each_stage_after_its_dependencies(tmp_path):
 
 
 def test_a_teacher_trained_on_the_gpu_gets_cuda_and_fp16(tmp_path):
-    from seqkd.plan import load_config, plan
+    from seqkd.config_file import load_config
+    from seqkd.plan import plan
 
     cfg = load_config(ROOT / "pipelines" / "tiny.yaml")
     assert "train" in cfg["teacher"]
