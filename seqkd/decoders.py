@@ -16,7 +16,7 @@ from typing import List, Optional, Protocol, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import plugin_dir
-from seqkd.stage import default_threads, resolve_device
+from seqkd.machine import default_threads, resolve_device
 
 logger = logging.getLogger(__name__)
 

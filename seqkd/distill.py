@@ -35,7 +35,8 @@ from seqkd.binarize import binarize_splits
 from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
-from seqkd.stage import Stage, default_threads, file_digest
+from seqkd.machine import default_threads
+from seqkd.stage import Stage, file_digest
 from seqkd.text_teachers import teacher_tokenizers
 from seqkd.distill_config import DistillConfig
 from seqkd.distill_merge import (chunk_path, chunk_ranges, iter_chunks, shard_chunks,

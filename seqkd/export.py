@@ -25,7 +25,8 @@ from seqkd.errors import SeqkdError
 from seqkd.checkpoints import (check_checkpoint, checkpoint_of, checkpoint_shape,
                                resolved_checkpoints)
 from seqkd.fairseq_tools import check_checkpoint_dictionary
-from seqkd.stage import Stage, versions
+from seqkd.machine import versions
+from seqkd.stage import Stage
 from seqkd.config import MAX_BEAM, check_config, setting
 from seqkd.corpus import Prepared, decode_text, load_spm
 from seqkd.textio import read_lines, require_file, sha256_file, write_text

@@ -97,7 +97,7 @@ def _seqkd(*args: object) -> List[str]:
 
 def scale_bench(cfg: ScaleConfig) -> Dict:
     from seqkd.datasets import fetch_split, load_manifest
-    from seqkd.stage import cpu_model, versions
+    from seqkd.machine import cpu_model, versions
     from seqkd.textio import read_lines, write_text
 
     cfg.check()

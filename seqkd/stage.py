@@ -1,4 +1,5 @@
-"""What every stage shares: resolved configs, done-stamps, versions and logs.
+"""What every stage shares: resolved configs, done-stamps, versions and logs (the machine's
+side in :mod:`seqkd.machine`).
 
 A stage writes ``config.yaml`` (its resolved settings) next to its outputs when
 it starts and ``DONE.json`` (settings hash, versions, summary) when it has
@@ -11,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import importlib.metadata
 import json
 import logging
-import platform
 import os
 import shlex
 import shutil
@@ -27,6 +26,7 @@ import yaml
 
 from seqkd import __version__
 from seqkd.errors import SeqkdError
+from seqkd.machine import versions
 from seqkd.procs import LOCK_FILE, folder_lock
 from seqkd.textio import write_text
 
@@ -34,77 +34,6 @@ logger = logging.getLogger(__name__)
 
 DONE_FILE = "DONE.json"
 CONFIG_FILE = "config.yaml"
-
-_DISTRIBUTIONS = {
-    "torch": "torch",
-    "fairseq": "fairseq-fixed",
-    "ctranslate2": "ctranslate2",
-    "sentencepiece": "sentencepiece",
-    "sacrebleu": "sacrebleu",
-}
-
-
-def versions() -> Dict[str, str]:
-    """Versions of seqkd, Python and the libraries that affect results."""
-    out = {"seqkd": __version__, "python": platform.python_version()}
-    for name, dist in _DISTRIBUTIONS.items():
-        try:
-            out[name] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(device: str, cuda_available: bool) -> str:
-    """``cpu`` or ``cuda`` for a requested device (``auto``: the GPU when there is one)."""
-    if device not in DEVICES:
-        raise SeqkdError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "cuda" and not cuda_available:
-        raise SeqkdError("device cuda was asked for but no CUDA GPU is visible (with a CPU "
-                         "build of torch or CTranslate2 there never is); use device cpu or auto")
-    if device == "auto":
-        return "cuda" if cuda_available else "cpu"
-    return device
-
-
-def default_threads() -> int:
-    """Threads for a job that may use the whole machine: the physical cores, capped by the
-    cores this process may run on (``sched_getaffinity``), so that hyper-threads and cores
-    taken away by a cgroup or taskset are not oversubscribed."""
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-    physical = set()
-    try:
-        phys = core = None
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "physical id":
-                phys = value.strip()
-            elif key == "core id":
-                core = value.strip()
-            elif not line.strip() and core is not None:
-                physical.add((phys, core))
-                phys = core = None
-        if core is not None:
-            physical.add((phys, core))
-    except OSError:
-        pass
-    return max(1, min(allowed, len(physical) or allowed))
-
 
 _DIGESTS: Dict[Tuple[str, int, int], str] = {}
 

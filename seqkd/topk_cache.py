@@ -28,7 +28,8 @@ from seqkd.corpus import bin_languages, data_folder
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import (check_checkpoint_dictionary, dictionary_size, plugin_dir,
                                  run_tool)
-from seqkd.stage import Stage, default_threads, file_digest, resolve_device
+from seqkd.machine import default_threads, resolve_device
+from seqkd.stage import Stage, file_digest
 from seqkd.topk_store import (SUBSETS, TopkCache, data_digests, files, target_file,
                                write_meta)
 

@@ -33,7 +33,8 @@ from seqkd.fairseq_tools import check_checkpoint_dictionary, plugin_dir, run_too
 from seqkd.train_progress import TrainProgress
 from seqkd.model_cost import ARCH_SHAPES
 from seqkd.procs import folder_lock
-from seqkd.stage import Stage, default_threads, resolve_device, versions
+from seqkd.machine import default_threads, resolve_device, versions
+from seqkd.stage import Stage
 from seqkd.textio import write_text
 from seqkd.topk_store import check_cache_for
 

@@ -99,7 +99,7 @@ class FairseqModel:
         from seqkd.corpus import Prepared, load_spm
         from seqkd.decoders import FairseqDecoder
         from seqkd.fairseq_tools import check_checkpoint_dictionary
-        from seqkd.stage import default_threads
+        from seqkd.machine import default_threads
 
         prepared = Prepared(data)
         paths: List[Path] = []

@@ -72,7 +72,8 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
     from sacrebleu.metrics import BLEU, CHRF
 
     from seqkd.corpus import Prepared, encode_lines, load_spm
-    from seqkd.stage import Stage, cpu_model, default_threads, versions
+    from seqkd.machine import cpu_model, default_threads, versions
+    from seqkd.stage import Stage
     from seqkd.textio import read_lines, write_text
 
     check_systems(cfg.systems)

@@ -290,7 +290,7 @@ def test_one_definition_per_setting_reaches_cli_and_yaml():
 
 
 def test_device_choice():
-    from seqkd.stage import resolve_device
+    from seqkd.machine import resolve_device
 
     assert resolve_device("auto", cuda_available=False) == "cpu"
     assert resolve_device("auto", cuda_available=True) == "cuda"
