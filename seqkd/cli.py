@@ -94,7 +94,7 @@ def cmd_prepare(args) -> int:
 
 
 def build_train(sub) -> None:
-    from seqkd.train import PRESETS, TrainConfig
+    from seqkd.train_config import PRESETS, TrainConfig
 
     p = sub.add_parser("train", help="train a teacher or a student with fairseq",
                        description="Train a fairseq transformer teacher, or a student (on "

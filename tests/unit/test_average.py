@@ -6,7 +6,7 @@ import torch
 from seqkd.errors import SeqkdError
 from seqkd.checkpoints import (AVERAGED, average_checkpoints, checkpoint_of,
                                last_epoch_checkpoints)
-from seqkd.train import TrainConfig, fairseq_train_args
+from seqkd.train_config import TrainConfig, fairseq_train_args
 
 
 def _ckpt(path, value, epoch):

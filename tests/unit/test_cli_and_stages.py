@@ -305,7 +305,7 @@ def test_device_reaches_fairseq_train_and_leaves_the_settings_hash_alone(tmp_pat
     from pathlib import Path
 
     from seqkd.cli import config_from
-    from seqkd.train import TrainConfig, fairseq_train_args
+    from seqkd.train_config import TrainConfig, fairseq_train_args
 
     args = build_parser().parse_args(
         ["train", "--role", "student", "--data", "d", "--out", "o", "--max-epoch", "1",
@@ -326,7 +326,7 @@ def test_every_training_preset_names_an_architecture_the_plugin_registers():
 
     from seqkd.fairseq_tools import PLUGIN_DIR
     from seqkd.model_cost import ARCH_SHAPES
-    from seqkd.train import PRESETS
+    from seqkd.train_config import PRESETS
 
     archs = {p.arch for role in PRESETS.values() for p in role.values()}
     assert archs <= set(ARCH_SHAPES), archs - set(ARCH_SHAPES)

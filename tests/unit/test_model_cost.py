@@ -7,7 +7,7 @@ from seqkd.bench.plot import pareto_front
 from seqkd.bench.report import cost_fields
 from seqkd.errors import SeqkdError
 from seqkd.model_cost import ModelShape, shape_from_weights
-from seqkd.train import TrainConfig, fairseq_train_args
+from seqkd.train_config import TrainConfig, fairseq_train_args
 
 
 def _weights(enc, dec, d, f, vocab):
