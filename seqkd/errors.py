@@ -1,9 +1,62 @@
-"""The one error type of seqkd.
+"""The one error type of seqkd, and the machine's errors in the same words.
 
 Library code raises :class:`SeqkdError` with a message that says what is wrong
-and what to do about it; the command line prints the message and exits 1.
+and what to do about it; the command line prints the message and exits 1. An
+``OSError`` of the machine rather than of seqkd (a full disk, a folder that cannot
+be written) gets one such line too (:func:`machine_error_message`).
 """
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+from typing import Optional
 
 
 class SeqkdError(Exception):
     """A problem the user can fix: bad input, a missing file, a conflicting run."""
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def machine_error_message(e: OSError) -> Optional[str]:
+    """One line for the errors of the machine rather than of seqkd (a full disk, a folder
+    that cannot be written), or None for anything else."""
+    from seqkd.stage import LAST_FOLDER
+
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        # a write inside a library has no file name: it was in the stage's folder
+        target = Path(e.filename) if e.filename else (LAST_FOLDER[0] if LAST_FOLDER else None)
+        if target is None:
+            where, folder = "an output file", Path.cwd()
+        elif target.is_dir():
+            where, folder = f"into {target}", target
+        else:
+            where, folder = str(target), target.parent
+        stage = LAST_FOLDER[0] if LAST_FOLDER else folder
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        try:
+            free = f"{shutil.disk_usage(probe).free / 1e6:.1f} MB free there now"
+        except OSError:
+            free = "free space unknown"
+        written = (f"; {stage} holds {_folder_size(stage) / 1e6:.1f} MB and needs more than "
+                   "that" if stage.is_dir() else "")
+        return (f"no space left on the device while writing {where} ({free}{written}); "
+                "unfinished outputs are under temporary names and were not kept: free some "
+                "space, or choose a folder on another disk, and run again")
+    if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return f"cannot write {e.filename or 'an output file'} ({e.strerror}); give a folder you may write to"
+    return None
