@@ -104,8 +104,9 @@ class FairseqModel:
         prepared = Prepared(data)
         paths: List[Path] = []
         for c in checkpoints:
+            # a train folder stands for its checkpoint file; the dictionary is the file's
             paths.append(check_checkpoint(checkpoint_of(c), "checkpoint"))
-            check_checkpoint_dictionary(c, prepared.dictionary, "checkpoint")
+            check_checkpoint_dictionary(paths[-1], prepared.dictionary, "checkpoint")
         self.sp = load_spm(prepared.spm)
         self.decoder = FairseqDecoder(paths, prepared.bin, beam=beam, batch_tokens=batch_tokens,
                                       max_len=max_len, threads=threads or default_threads())
