@@ -1,120 +1,20 @@
-"""How ``seqkd run`` plans a config (read and checked by :mod:`seqkd.config_file`): the ordered
-stages it asks for, each with its typed stage config, its folder under ``work_dir`` and the
-stages it depends on (derived from the paths its settings name).
-
-Stages and their folders under ``work_dir``:
-
-    data/                 prepare
-    teacher/              train --role teacher (teacher.train; beside teacher.checkpoints, a
-                          further member of an ensemble with them)
-    distill-NAME/         one per entry of ``distill``
-    topk-DATA-kK/         the teacher's top-k cache on a student's data, for students with
-                          ``word_kd: {topk: K}`` (one per data, k and temperature)
-    student-NAME/         one per entry of ``students``
-    export-NAME/          CTranslate2 export of each student (and of the teacher)
-    bench/                one bench run over the teacher and every exported student
-"""
+"""The stages of one config, planned section by section (data, distill, students with their
+top-k caches and exports, the teacher's bench rows, the bench)."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from seqkd.config import Problems
-from seqkd.config_file import absolute_paths, entries, fields
-from seqkd.errors import SeqkdError
-from seqkd.text_teachers import is_ct2_folder
+from seqkd.config_file import entries, fields
+from seqkd.plan.step import Step
+from seqkd.plan.systems import student_systems
+from seqkd.plan.teacher import TeacherPlan
 from seqkd.textio import SAFE_NAME
 
-logger = logging.getLogger(__name__)
 
-
-@dataclass
-class Step:
-    name: str
-    out_dir: Path
-    config: Any
-    action: Callable[[], Any]
-    #: the steps whose folders it reads (derived: see :func:`derive_edges`)
-    deps: List[str] = field(default_factory=list)
-
-
-@dataclass
-class TeacherPlan:
-    """What a config's teacher section gives the stages that read the teacher."""
-    #: fairseq checkpoints or train folders (several: an ensemble), or one CTranslate2 folder
-    teachers: List[str]
-    #: a program that translates stdin to stdout (distillation only)
-    command: Optional[str]
-    #: a CTranslate2 model folder with its own tokenizer (distillation in text space)
-    ct2: Optional[str]
-    #: that folder's tokenizer settings, for every distill entry and its bench rows
-    ct2_tokenizer: Dict[str, Any]
-
-
-def _teacher(problems: Problems, teacher: Dict, prep: Any, work: Path, data_dir: Path,
-             steps: List[Step]) -> TeacherPlan:
-    """The teacher section read (a teacher trained here added to ``steps``)."""
-    from seqkd.bench.systems import TOKENIZER_OPTIONS
-    from seqkd.train import TrainConfig, train
-
-    teachers: List[str] = []
-    #: a program as the teacher: distillation only (no word-level KD, no teacher bench row)
-    teacher_command = teacher.get("command")
-    #: a CTranslate2 model folder with its own tokenizer: distillation only, in text space
-    teacher_ct2 = teacher.get("ct2")
-    #: its tokenizer settings: given to every distill entry and to its bench rows
-    ct2_tokenizer: Dict[str, Any] = {}
-    if teacher_ct2 is not None:
-        if not isinstance(teacher_ct2, str) or not is_ct2_folder(teacher_ct2):
-            problems.add(f"teacher.ct2: must be a CTranslate2 model folder (model.bin and its "
-                         f"SentencePiece model inside), got {teacher_ct2!r}")
-            teacher_ct2 = None
-        else:
-            teachers = [teacher_ct2]
-        ct2_tokenizer = {k: teacher[k] for k in TOKENIZER_OPTIONS if k in teacher}
-        if set(teacher) - {"ct2", *TOKENIZER_OPTIONS}:
-            problems.add("teacher: give command, checkpoints, ct2 (with "
-                         f"{', '.join(TOKENIZER_OPTIONS)}) or train, one of them")
-    elif teacher_command is not None:
-        if not isinstance(teacher_command, str) or not teacher_command.strip():
-            problems.add(f"teacher.command: must be a command line, got {teacher_command!r}")
-            teacher_command = None
-        if set(teacher) - {"command"}:
-            problems.add("teacher: give command, checkpoints or train, one of them")
-    elif teacher.get("checkpoints") or "train" in teacher:
-        if "checkpoints" in teacher:
-            if not isinstance(teacher["checkpoints"], list) or not all(
-                    isinstance(c, str) for c in teacher["checkpoints"]):
-                problems.add("teacher.checkpoints: must be a list of checkpoint paths")
-            else:
-                teachers = list(teacher["checkpoints"])
-            if prep is not None and not (prep.spm_model and prep.dictionary):
-                problems.add("with teacher.checkpoints, set data.spm_model and data.dictionary "
-                             "to the teacher's SentencePiece model and dictionary")
-        if "train" in teacher:
-            # trained here; beside checkpoints, a further member of an ensemble with them
-            tdir = work / "teacher"
-            tcfg = fields(problems, TrainConfig, teacher["train"], "teacher.train",
-                           data=str(data_dir), out_dir=str(tdir), role="teacher")
-            if tcfg is not None:
-                steps.append(Step("teacher", tdir, tcfg, lambda: train(tcfg)))
-            # the folder: its averaged checkpoint when trained with average_last, else its best
-            teachers.append(str(tdir))
-        if set(teacher) - {"checkpoints", "train"}:
-            problems.add("teacher: give command, checkpoints, ct2 or train (checkpoints and "
-                         "train together: an ensemble of the given checkpoints and the one "
-                         "trained here)")
-    else:
-        problems.add("teacher: set teacher.checkpoints (existing teacher), teacher.train, "
-                     "teacher.ct2 (a CTranslate2 model folder with its own tokenizer) or "
-                     "teacher.command (a program that translates stdin to stdout)")
-    return TeacherPlan(teachers, teacher_command, teacher_ct2, ct2_tokenizer)
-
-
-class _Planner:
+class Planner:
     """The steps of one config, built section by section; every problem is noted in
     ``problems`` (raised at once by :func:`plan`)."""
 
@@ -263,38 +163,6 @@ class _Planner:
         own["vmap_data"] = str(folder)
         return own
 
-    def student_systems(self, student: str, own: Any, model: Path) -> Optional[List[Any]]:
-        """The bench systems of one student's export: ``bench: [{beam: 1, compute_type:
-        int8, vmap: true}, ...]`` in its entry, or None (problems noted); [] when the entry
-        has none (the bench section's student_beams then apply)."""
-        from seqkd.bench import SystemSpec
-
-        if own is None:
-            return []
-        if not isinstance(own, list) or not all(isinstance(o, dict) for o in own):
-            self.problems.add(f"student {student}: bench must be a list of system settings "
-                              f"(beam, compute_type, vmap, inter, threads, batch), got {own!r}")
-            return None
-        out = []
-        for opts in own:
-            parts = [f"{k}={int(v) if isinstance(v, bool) else v}" for k, v in opts.items()]
-            name = "-".join([student]
-                            + (["vmap"] if opts.get("vmap") else [])
-                            + ([str(opts["compute_type"])] if "compute_type" in opts else [])
-                            + [f"b{opts.get('beam', 'x')}"]
-                            + ([f"t{opts['threads']}"] if "threads" in opts else []))
-            try:
-                out.append(SystemSpec.parse(f"{name}=ct2:{model}," + ",".join(parts)))
-            except SeqkdError as e:
-                self.problems.add(f"student {student}: bench {opts!r}: "
-                                  f"{str(e).split(': ', 1)[-1]}")
-                return None
-            if out[-1].beam is None:
-                self.problems.add(f"student {student}: bench {opts!r}: give each system a "
-                                  "beam")
-                return None
-        return out
-
     def add_students(self) -> None:
         """A training and an export stage per student entry."""
         from seqkd.export import ExportConfig, export
@@ -326,7 +194,7 @@ class _Planner:
             ecfg = fields(self.problems, ExportConfig, {**self.export_cfg, **over},
                           f"student {name} export" if over else "export",
                           checkpoint=str(sdir), data=str(self.data_dir), out_dir=str(edir))
-            systems = self.student_systems(name, own_bench, edir / "model")
+            systems = student_systems(self.problems, name, own_bench, edir / "model")
             if scfg is None or ecfg is None or systems is None:
                 continue
             self.steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c))))
@@ -396,30 +264,3 @@ class _Planner:
         if bcfg is not None:
             quiet = self.quiet
             self.steps.append(Step("bench", bdir, bcfg, lambda: bench(bcfg, quiet=quiet)))
-
-
-def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> List[Step]:
-    """The ordered list of stages a config asks for; every problem in it raised at once."""
-    problems = Problems(source)
-    if not isinstance(cfg.get("work_dir"), str) or not cfg["work_dir"]:
-        raise SeqkdError(f"{source}: work_dir must be a folder name")
-    # relative paths in the config are relative to the folder seqkd runs in
-    work = (base / cfg["work_dir"]).resolve()
-    p = _Planner(absolute_paths(cfg, base), work, problems, quiet)
-    prep = p.add_data()
-    p.teacher = _teacher(problems, p.section("teacher"), prep, work, p.data_dir, p.steps)
-    p.add_distills()
-    p.add_students()
-    p.add_bench()
-    problems.raise_if_any()
-    derive_edges(p.steps)
-    return p.steps
-
-
-def derive_edges(steps: List[Step]) -> None:
-    """Each step depends on the earlier steps whose folders it reads: a path its config
-    consumes (``consumes()``: what its settings name) is a step's folder or lies in it."""
-    for i, step in enumerate(steps):
-        wanted = [Path(p).resolve() for p in step.config.consumes()]
-        step.deps = [s.name for s in steps[:i]
-                     if any(w == s.out_dir or s.out_dir in w.parents for w in wanted)]
