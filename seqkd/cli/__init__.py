@@ -1,0 +1,87 @@
+"""The ``seqkd`` command line: one subcommand per stage, thin wrappers over the stage functions."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from typing import Callable, List, Optional
+
+from seqkd import __version__
+from seqkd.cli.common import config_from, parse_key_value
+from seqkd.cli.stages import (build_distill, build_export, build_prepare, build_topk_cache,
+                              build_train)
+from seqkd.cli.tools import (build_bench, build_kd_gain, build_run, build_scale_bench,
+                             build_translate)
+from seqkd.errors import SeqkdError, machine_error_message
+
+__all__ = ["build_parser", "config_from", "main", "parse_key_value", "setup_logging"]
+
+logger = logging.getLogger(__name__)
+
+
+SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_topk_cache,
+                               build_export, build_translate, build_bench, build_run, build_kd_gain,
+                               build_scale_bench]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqkd", description="Sequence-level knowledge distillation for NMT: "
+        "prepare, train, distill, topk-cache, export, translate, bench, run.")
+    parser.add_argument("--version", action="version", version=f"seqkd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for build in SUBCOMMANDS:
+        build(sub)
+    return parser
+
+
+def setup_logging(quiet: bool = False) -> None:
+    if quiet:  # -q: warnings and errors only, no progress bars, no report on stderr
+        os.environ["TQDM_DISABLE"] = "1"
+    else:
+        os.environ.pop("TQDM_DISABLE", None)
+    # the root logger passes INFO on, so every stage's log.txt is complete; -q only quiets
+    # the terminal
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                           datefmt="%H:%M:%S"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_seqkd_terminal", False)]:
+        root.removeHandler(old)
+    handler._seqkd_terminal = True
+    if quiet:  # library warnings (torch's deprecations) go to log.txt, not the terminal
+        handler.addFilter(lambda record: record.name != "py.warnings")
+    logging.captureWarnings(False)  # (re)installed: another caller may have replaced it
+    logging.captureWarnings(True)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "quiet", False))
+    logger.debug("seqkd %s: %s", __version__, shlex.join(sys.argv))
+    try:
+        return args.func(args)
+    except SeqkdError as e:
+        print(f"seqkd {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, as other Unix filters do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as e:
+        message = machine_error_message(e)
+        if message is None:
+            raise
+        print(f"seqkd {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"seqkd {args.command}: interrupted; finished outputs are kept and a re-run "
+              "resumes", file=sys.stderr)
+        return 130

@@ -1,0 +1,161 @@
+"""The subcommands around the stages: translate, bench, run (a whole config), kd-gain and
+scale-bench; each a parser builder and a thin command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from seqkd.cli.common import add_common, config_from
+from seqkd.config import add_arguments
+
+logger = logging.getLogger("seqkd.cli")
+
+
+def build_translate(sub) -> None:
+    from seqkd.translate import TranslateConfig
+
+    p = sub.add_parser("translate", help="translate stdin to stdout with an exported model "
+                                         "(or fairseq checkpoints)",
+                       description="Read raw text on standard input, write detokenized "
+                                   "translations on standard output, one line per line. "
+                                   "MODEL is an `seqkd export` folder (CTranslate2), or a "
+                                   "fairseq checkpoint or `seqkd train` folder with --data "
+                                   "(and --ensemble for more members): a teacher as the "
+                                   "pipeline decodes it.")
+    p.add_argument("model", help="an `seqkd export` output folder, or a fairseq checkpoint "
+                                 "(file or `seqkd train` folder) with --data")
+    add_arguments(p, TranslateConfig)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_translate)
+
+
+def cmd_translate(args) -> int:
+    from seqkd.translate import TranslateConfig, translate_stream
+
+    cfg = config_from(TranslateConfig, args)
+    model = cfg.load()
+    n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=cfg.batch_lines)
+    logger.info("translated %d lines", n)
+    return 0
+
+
+def build_bench(sub) -> None:
+    from seqkd.bench import BenchConfig
+
+    p = sub.add_parser("bench", help="speed, latency, memory, size and BLEU/chrF side by side",
+                       description="Measure systems on test sets in one run: words/sec "
+                                   "(1 thread pinned, and more), latency at batch 1, peak "
+                                   "memory, size, sacrebleu BLEU and chrF. Writes report.json, "
+                                   "report.md and plot.png.")
+    p.add_argument("--data", required=True, help="prepare output folder (test sets, SPM)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--system", action="append", required=True,
+                   metavar="NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=1][,inter=N]"
+                           "[,threads=N][,batch=N][,with=PATH]",
+                   help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
+                        "folder; vmap=1 uses its vocabulary map; inter=N translates N batches "
+                        "at once, each on --threads threads). threads=N and batch=N measure "
+                        "this system at that thread count and batch size (source tokens) "
+                        "instead of the bench's; with=PATH (repeatable) adds a further member "
+                        "to a fairseq system: an ensemble; repeatable")
+    add_arguments(p, BenchConfig, skip=("systems",))
+    add_common(p)
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from seqkd.bench import BenchConfig, SystemSpec, bench
+
+    cfg = config_from(BenchConfig, args, out_dir=args.out,
+                      systems=[SystemSpec.parse(s) for s in args.system],
+                      test_sets=args.test_sets or [])
+    bench(cfg, force=args.force, quiet=args.quiet)
+    return 0
+
+
+def build_run(sub) -> None:
+    p = sub.add_parser("run", help="run the whole pipeline from one YAML config",
+                       description="Run every stage of a config (see pipelines/*.yaml) into its "
+                                   "work_dir. Finished stages are skipped, interrupted ones "
+                                   "resume; a stage whose settings changed runs again with "
+                                   "every stage after it.")
+    p.add_argument("config", help="YAML config, e.g. pipelines/tiny.yaml")
+    p.add_argument("--only", nargs="+", metavar="STAGE",
+                   help="run only these stages (names as printed, e.g. prepare teacher)")
+    p.add_argument("--restart", nargs="+", metavar="STAGE", default=[],
+                   help="start these stages over: their folders and those of every stage "
+                        "after them are emptied first (the one way to start over)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run up to N stages side by side when neither depends on the other "
+                        "(e.g. two students on a machine with cores for both; each then logs "
+                        "to its folder's log.txt only) (default: 1)")
+    p.add_argument("--check", action="store_true",
+                   help="judge the config whole (every setting and every rule that combines "
+                        "settings), print the stages and what each depends on, run nothing")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args) -> int:
+    from seqkd.config_file import load_config
+    from seqkd.plan import plan
+    from seqkd.run import run
+
+    if args.check:
+        steps = plan(load_config(args.config), Path.cwd(), str(args.config))
+        print(json.dumps({s.name: {"folder": str(s.out_dir), "after": s.deps} for s in steps},
+                         indent=2))
+        return 0
+    status = run(args.config, only=args.only, restart=args.restart, quiet=args.quiet,
+                 jobs=args.jobs)
+    print(json.dumps(status, indent=2))
+    return 0
+
+
+def build_kd_gain(sub) -> None:
+    p = sub.add_parser("kd-gain", help="the KD gain over same-shape baselines against speed, "
+                                       "from a bench report",
+                       description="Pair each KD student of a bench report with the baseline "
+                                   "of the same name suffix (seqkd-X with baseline-X) and "
+                                   "write the BLEU gain against the student's words/s: "
+                                   "kd-gain.md, kd-gain.json, kd-gain.png.")
+    p.add_argument("report", help="a bench report.json")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--beam", type=int, default=1, help="the beam the plot shows (default: 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    p.set_defaults(func=cmd_kd_gain)
+
+
+def cmd_kd_gain(args) -> int:
+    from seqkd.kd_gain import markdown, write
+
+    print(markdown(write(args.report, args.out, args.beam)), end="")
+    return 0
+
+
+def build_scale_bench(sub) -> None:
+    from seqkd.scale import ScaleConfig
+
+    p = sub.add_parser("scale-bench", help="how prepare, distill and translate scale: a "
+                                           "generated corpus of the size asked, measured",
+                       description="Generate a corpus of --pairs lines (two Multi30k pairs a "
+                                   "line; the mirror or the registry supplies Multi30k), run "
+                                   "the --stages on it as whole seqkd processes, one after "
+                                   "another, and write their wall time and peak memory to "
+                                   "figures.json and figures.md. A benchmark: run it alone on "
+                                   "the machine.")
+    p.add_argument("--out", required=True, help="output folder (corpus, stage outputs, "
+                                                "figures)")
+    add_arguments(p, ScaleConfig)
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    p.set_defaults(func=cmd_scale_bench)
+
+
+def cmd_scale_bench(args) -> int:
+    from seqkd.scale import ScaleConfig, markdown, scale_bench
+
+    print(markdown(scale_bench(config_from(ScaleConfig, args, out_dir=args.out))), end="")
+    return 0
