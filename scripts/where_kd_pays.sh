@@ -13,34 +13,36 @@
 set -euo pipefail
 out=$1 phase=${2:-all}
 S=pipelines/multi30k-en-de-sizes.yaml E=pipelines/multi30k-en-de-ensemble.yaml
-SW=runs/multi30k-en-de-sizes EW=runs/multi30k-en-de-ensemble
+SW=runs/multi30k-en-de-sizes EW=runs/multi30k-en-de-ensemble  # their work folders
 T=${TEACHER_V2:-../shared/models/multi30k-en-de-teacher-v2}
 BLIND=${BLIND:-../shared/blind/multi30k-test_2018_flickr.en}
-SIZES="1-1-w128 3-1-w128 2-1-w256"
-ENS="seqkd-ens-1-1-w128 seqkd-ens-wordkd-1-1-w128"
-RECOMMENDED=seqkd-ens-wordkd-2-1-w256
+# the students, most telling first: CONFIG-LETTER NAME (S: sizes, E: ensemble)
+STUDENTS=("S baseline-1-1-w128" "S seqkd-1-1-w128" "E seqkd-ens-1-1-w128"
+          "E seqkd-ens-wordkd-1-1-w128" "S baseline-3-1-w128" "S seqkd-3-1-w128"
+          "E seqkd-ens-wordkd-2-1-w256" "S baseline-2-1-w256" "S seqkd-2-1-w256"
+          "S seqkd-wordkd-3-1-w128")
+RECOMMENDED=seqkd-ens-wordkd-2-1-w256  # exported float32 with a map (its config entry)
 want() { [[ $phase == all || $phase == "$1" ]]; }
 
 if want train; then
   seqkd run $E --only prepare teacher
   seqkd run $E --only distill-seqkd-ens topk-seqkd-ens-k8
   seqkd run $S --only prepare distill-seqkd topk-seqkd-k8
-  # the students, most telling first, two one-thread trainings at a time
-  # (each line: CONFIG --only STAGE; each stage logs to its folder's log.txt)
-  printf '%s\n' "$S --only student-baseline-1-1-w128" "$S --only student-seqkd-1-1-w128" \
-    "$E --only student-seqkd-ens-1-1-w128" "$E --only student-seqkd-ens-wordkd-1-1-w128" \
-    "$S --only student-baseline-3-1-w128" "$S --only student-seqkd-3-1-w128" \
-    "$E --only student-$RECOMMENDED" "$S --only student-baseline-2-1-w256" \
-    "$S --only student-seqkd-2-1-w256" "$S --only student-seqkd-wordkd-3-1-w128" |
-    xargs -P 2 -L 1 seqkd run -q
+  # two one-thread trainings at a time (each line: CONFIG --only STAGE; each stage logs to its
+  # folder's log.txt)
+  for st in "${STUDENTS[@]}"; do
+    c=${st%% *}; echo "${!c} --only student-${st#* }"
+  done | xargs -P 2 -L 1 seqkd run -q
 fi
 
 if want export; then
-  stages=(export-teacher)
-  for s in $SIZES; do stages+=(export-baseline-$s export-seqkd-$s); done
-  seqkd run $S --only "${stages[@]}" export-seqkd-wordkd-3-1-w128
-  seqkd run $E --only export-seqkd-ens-1-1-w128 export-seqkd-ens-wordkd-1-1-w128 \
-    export-$RECOMMENDED
+  s_exports=(export-teacher) e_exports=()
+  for st in "${STUDENTS[@]}"; do
+    if [[ ${st%% *} == S ]]; then s_exports+=("export-${st#* }")
+    else e_exports+=("export-${st#* }"); fi
+  done
+  seqkd run $S --only "${s_exports[@]}"
+  seqkd run $E --only "${e_exports[@]}"
   # teacher v2's recommended student of the previous run, with its map
   [[ -f $SW/export-seqkd-2-1-w256-vmap/DONE.json ]] ||
     seqkd export $SW/student-seqkd-2-1-w256 --data $SW/data --out $SW/export-seqkd-2-1-w256-vmap \
@@ -50,22 +52,18 @@ fi
 # every system of the bench: NAME=SPEC
 systems=("teacher=fairseq:$T/checkpoint.pt,beam=5"
          "teacher-ensemble=fairseq:$T/checkpoint.pt,beam=5,with=$EW/teacher"
-         "teacher-int8-b5=ct2:$SW/export-teacher/model,beam=5")
-for s in $SIZES; do
-  for n in baseline-$s seqkd-$s; do
-    systems+=("$n-b1=ct2:$SW/export-$n/model,beam=1" "$n-b5=ct2:$SW/export-$n/model,beam=5")
-  done
+         "teacher-int8-b5=ct2:$SW/export-teacher/model,beam=5"
+         "seqkd-2-1-w256-vmap-b1=ct2:$SW/export-seqkd-2-1-w256-vmap/model,beam=1,compute_type=int8,vmap=1")
+for st in "${STUDENTS[@]}"; do
+  c=${st%% *}W n=${st#* } m=${!c}/export-${st#* }/model
+  if [[ $n == "$RECOMMENDED" ]]; then
+    systems+=("$n-b1=ct2:$m,beam=1,compute_type=int8"
+              "$n-vmap-b1=ct2:$m,beam=1,compute_type=int8,vmap=1"
+              "$n-b5=ct2:$m,beam=5,compute_type=int8")
+  else
+    systems+=("$n-b1=ct2:$m,beam=1" "$n-b5=ct2:$m,beam=5")
+  fi
 done
-n=seqkd-wordkd-3-1-w128
-systems+=("$n-b1=ct2:$SW/export-$n/model,beam=1" "$n-b5=ct2:$SW/export-$n/model,beam=5"
-          "seqkd-2-1-w256-vmap-b1=ct2:$SW/export-seqkd-2-1-w256-vmap/model,beam=1,compute_type=int8,vmap=1")
-for n in $ENS; do
-  systems+=("$n-b1=ct2:$EW/export-$n/model,beam=1" "$n-b5=ct2:$EW/export-$n/model,beam=5")
-done
-m=$EW/export-$RECOMMENDED/model
-systems+=("$RECOMMENDED-b1=ct2:$m,beam=1,compute_type=int8"
-          "$RECOMMENDED-vmap-b1=ct2:$m,beam=1,compute_type=int8,vmap=1"
-          "$RECOMMENDED-b5=ct2:$m,beam=5,compute_type=int8")
 
 if want bench; then
   args=()
