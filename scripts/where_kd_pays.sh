@@ -55,7 +55,7 @@ systems=("teacher=fairseq:$T/checkpoint.pt,beam=5"
          "teacher-int8-b5=ct2:$SW/export-teacher/model,beam=5"
          "seqkd-2-1-w256-vmap-b1=ct2:$SW/export-seqkd-2-1-w256-vmap/model,beam=1,compute_type=int8,vmap=1")
 for st in "${STUDENTS[@]}"; do
-  c=${st%% *}W n=${st#* } m=${!c}/export-${st#* }/model
+  c=${st%% *}W n=${st#* } m=${!c}/export-$n/model
   if [[ $n == "$RECOMMENDED" ]]; then
     systems+=("$n-b1=ct2:$m,beam=1,compute_type=int8"
               "$n-vmap-b1=ct2:$m,beam=1,compute_type=int8,vmap=1"
