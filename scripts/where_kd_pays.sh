@@ -7,7 +7,7 @@
 # PHASE: train, export, bench, outputs (default all, in that order). OUT: where the bench,
 # the gains and the gzipped outputs go (e.g. a docs/ folder). Every phase resumes: `seqkd run`
 # skips finished stages and a killed training goes on from its last epoch, so rerun the same
-# command after any interruption. train takes about 12 hours on 2 cores (two one-thread
+# command after any interruption. train takes about 13 hours on 2 cores (two one-thread
 # trainings at a time; the second teacher alone with both threads first), minutes on a GPU
 # (scripts/gpu_stages.sh with the same stage names).
 set -euo pipefail
@@ -20,7 +20,7 @@ BLIND=${BLIND:-../shared/blind/multi30k-test_2018_flickr.en}
 STUDENTS=("S baseline-1-1-w128" "S seqkd-1-1-w128" "E seqkd-ens-1-1-w128"
           "E seqkd-ens-wordkd-1-1-w128" "S baseline-3-1-w128" "S seqkd-3-1-w128"
           "E seqkd-ens-wordkd-2-1-w256" "S baseline-2-1-w256" "S seqkd-2-1-w256"
-          "S seqkd-wordkd-3-1-w128")
+          "S seqkd-wordkd-3-1-w128" "S baseline-1-1-w64" "S seqkd-1-1-w64")
 RECOMMENDED=seqkd-ens-wordkd-2-1-w256  # exported float32 with a map (its config entry)
 want() { [[ $phase == all || $phase == "$1" ]]; }
 
