@@ -20,7 +20,7 @@ BLIND=${BLIND:-../shared/blind/multi30k-test_2018_flickr.en}
 STUDENTS=("S baseline-1-1-w128" "S seqkd-1-1-w128" "E seqkd-ens-1-1-w128"
           "E seqkd-ens-wordkd-1-1-w128" "S baseline-3-1-w128" "S seqkd-3-1-w128"
           "E seqkd-ens-wordkd-2-1-w256" "S baseline-2-1-w256" "S seqkd-2-1-w256"
-          "S seqkd-wordkd-3-1-w128" "S baseline-1-1-w64" "S seqkd-1-1-w64")
+          "S baseline-1-1-w64" "S seqkd-1-1-w64" "S seqkd-wordkd-3-1-w128")
 RECOMMENDED=seqkd-ens-wordkd-2-1-w256  # exported float32 with a map (its config entry)
 want() { [[ $phase == all || $phase == "$1" ]]; }
 
