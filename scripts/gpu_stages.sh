@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run some stages of a `seqkd run` config at once on a CUDA machine that has torch but not
-# fairseq (wheels carried in .whl/), then pack each stage folder into OUT_DIR for the way back
-# (STAGE.tgz + STAGE.pt each; scripts/pack_stage.py unpack puts them back in place).
+# fairseq (wheels carried in .whl/, or package folders as .whl/*.tgz), then pack each stage
+# folder into OUT_DIR for the way back (STAGE.tgz + STAGE.pt each; scripts/pack_stage.py unpack
+# puts them back in place).
 #   scripts/gpu_stages.sh CONFIG OUT_DIR STAGE [STAGE ...]
 # The work folder's absolute path must be the same as where the earlier stages ran, since
 # stage stamps record absolute paths: run it from a copy of the checkout at that path.
@@ -16,6 +17,13 @@ if compgen -G ".whl/*.whl" > /dev/null; then
     --target /tmp/site .whl/*.whl || exit 1
   export PYTHONPATH=/tmp/site:$PWD
 fi
+# packages carried as plain archives of their folders (e.g. fairseq without its examples and
+# the extensions training never loads, when the whole wheel does not fit the carry limit)
+for t in .whl/*.tgz; do
+  [[ -f $t ]] || continue
+  mkdir -p /tmp/site && tar -xzf "$t" -C /tmp/site || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+done
 python3 -c "import torch, fairseq; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'fairseq', fairseq.__version__)" || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 pids=()
