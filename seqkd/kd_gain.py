@@ -73,19 +73,26 @@ def plot(gains: List[Gain], path: Path, beam: int = 1) -> None:
     """KD gain against the KD student's single-thread words/s, one panel per test set, one
     point per shape at ``beam``."""
     plt = pyplot(path.parent)
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     chosen = [g for g in gains if g.beam == beam]
     tests = list(dict.fromkeys(g.test_set for g in chosen))
+    students = list(dict.fromkeys(g.student for g in chosen))
     if not tests:
         raise SeqkdError(f"no KD/baseline pairs at beam {beam} to plot")
-    fig, axes = plt.subplots(1, len(tests), figsize=(5.5 * len(tests), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(tests), figsize=(6 * len(tests), 5.5), squeeze=False)
     for ax, test in zip(axes[0], tests):
         pts = [g for g in chosen if g.test_set == test]
         ax.axhline(0, color="grey", lw=0.8)
-        ax.scatter([g.src_wps_student for g in pts], [g.gain for g in pts], color="tab:blue")
-        for g in pts:
-            ax.annotate(f"{g.student.removesuffix(f'-b{beam}')} ({g.gain:+.2f})",
-                        (g.src_wps_student, g.gain), textcoords="offset points",
-                        xytext=(4, 6), fontsize=8)
+        # one marker per student, the same in every panel, named in a legend below it in
+        # order of gain (labels beside the points print over each other where students run
+        # at about the same speed)
+        for g in sorted(pts, key=lambda g: -g.gain):
+            i = students.index(g.student)
+            ax.scatter([g.src_wps_student], [g.gain], color=f"C{i % 10}",
+                       marker="osD^v<>ph*"[i % 10], s=36,
+                       label=f"{g.student.removesuffix(f'-b{beam}')} ({g.gain:+.2f})")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=7,
+                  frameon=False)
         ax.set_title(test)
         ax.set_xlabel("KD student source words/s (1 thread)")
         ax.set_ylabel(f"KD gain over the baseline, BLEU (beam {beam})")
@@ -93,6 +100,11 @@ def plot(gains: List[Gain], path: Path, beam: int = 1) -> None:
         pad = max(0.5, 0.2 * (high - low))
         ax.set_ylim(low - pad, high + pad)
         ax.set_xscale("log")
+        # plain thousands on every 1..9 x 10^n tick (matplotlib's defaults print overlapping
+        # powers of ten when the speeds span less than a decade)
+        ax.xaxis.set_major_locator(LogLocator(subs=tuple(range(1, 10))))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(alpha=0.3)
     fig.tight_layout()
     save_figure(fig, path)
