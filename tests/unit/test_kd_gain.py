@@ -46,3 +46,26 @@ def test_kd_gain_command_writes_table_json_and_plot(tmp_path, capsys):
     with pytest.raises(SeqkdError, match="has no pairs"):
         from seqkd.kd_gain import write
         write(report, tmp_path / "h")
+
+
+def test_plot_names_every_student_in_a_legend_with_one_marker_per_student(tmp_path,
+                                                                           monkeypatch):
+    import seqkd.kd_gain as kg
+    figs = []
+    monkeypatch.setattr(kg, "save_figure", lambda fig, path: figs.append(fig))
+    kg.plot(kd_gains(ROWS), tmp_path / "kd-gain.png")
+    (fig,) = figs
+    styles = {}
+    for ax in fig.axes:
+        handles, labels = ax.get_legend_handles_labels()
+        assert ax.get_legend() is not None
+        # in order of gain, each named with its gain
+        gains = [float(lab.rsplit("(", 1)[1].rstrip(")")) for lab in labels]
+        assert gains == sorted(gains, reverse=True)
+        for h, lab in zip(handles, labels):
+            name = lab.split(" (")[0]
+            style = (tuple(h.get_facecolor()[0]), h.get_paths()[0].vertices.tobytes())
+            assert styles.setdefault(name, style) == style  # the same in every panel
+    assert set(styles) == {"seqkd-3-1", "seqkd-6-1", "ens-seqkd-3-1"}
+    assert len(set(styles.values())) == 3
+    assert [ax.get_title() for ax in fig.axes] == ["t16", "t17"]
