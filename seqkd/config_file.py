@@ -83,8 +83,9 @@ def absolute_paths(cfg: Dict, base: Path) -> Dict:
         for key in DATA_PATH_KEYS:
             if key in data:
                 data[key] = rel(data[key])
-        if isinstance(data.get("test_prefixes"), dict):
-            data["test_prefixes"] = {k: rel(v) for k, v in data["test_prefixes"].items()}
+        for key in ("test_prefixes", "mono"):
+            if isinstance(data.get(key), dict):
+                data[key] = {k: rel(v) for k, v in data[key].items()}
     teacher = out.get("teacher")
     if isinstance(teacher, dict) and isinstance(teacher.get("checkpoints"), list):
         teacher["checkpoints"] = [rel(c) for c in teacher["checkpoints"]]

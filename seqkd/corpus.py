@@ -77,6 +77,25 @@ class Prepared:
     def pieces(self, split: str, lang: str) -> Path:
         return require_file(self.path / "pieces" / f"{split}.{lang}", f"{split} pieces")
 
+    def mono_names(self) -> List[str]:
+        """The monolingual source corpora prepared here (``mono/``), in the order given."""
+        s = self.settings
+        return [*(s.get("mono") or {}), *(s.get("mono_datasets") or {})]
+
+    def source_text(self, name: str) -> Path:
+        """The source side of ``train`` or of a monolingual corpus: cleaned text."""
+        if name == "train":
+            return self.text("train", self.src)
+        return require_file(self.path / "mono" / "text" / f"{name}.{self.src}",
+                            f"monolingual corpus {name}'s text")
+
+    def source_pieces(self, name: str) -> Path:
+        """The same as SentencePiece pieces."""
+        if name == "train":
+            return self.pieces("train", self.src)
+        return require_file(self.path / "mono" / "pieces" / f"{name}.{self.src}",
+                            f"monolingual corpus {name}'s pieces")
+
     def test_sets(self) -> List[str]:
         return [s for s in split_prefixes(self.bin) if s not in ("train", "valid")]
 

@@ -274,21 +274,35 @@ def fetch_sacrebleu(test_set: str, src: str, tgt: str) -> Dict[str, Path]:
 def fetch_split(manifest: Manifest, split: str, src: str, tgt: str,
                 cache: Optional[Path] = None) -> List[Dict[str, Path]]:
     """Verified local files for each parallel part of a split, ``{lang: path}`` each."""
-    for lang in (src, tgt):
+    return _fetch_parts(manifest, split, (src, tgt), cache)
+
+
+def fetch_side(manifest: Manifest, split: str, lang: str,
+               cache: Optional[Path] = None) -> List[Path]:
+    """Verified local files of one side of a split, one per part (a monolingual corpus)."""
+    if any("sacrebleu" in part for part in manifest.parts(split)):
+        raise SeqkdError(f"dataset {manifest.name}, split {split}: a sacrebleu test set cannot "
+                         "be read as a monolingual corpus")
+    return [part[lang] for part in _fetch_parts(manifest, split, (lang,), cache)]
+
+
+def _fetch_parts(manifest: Manifest, split: str, langs: Tuple[str, ...],
+                 cache: Optional[Path]) -> List[Dict[str, Path]]:
+    for lang in langs:
         manifest.check_lang(lang)
     root = (cache or cache_dir()) / manifest.name
     out: List[Dict[str, Path]] = []
     for part in manifest.parts(split):
         if "sacrebleu" in part:
-            out.append(fetch_sacrebleu(part["sacrebleu"], src, tgt))
+            out.append(fetch_sacrebleu(part["sacrebleu"], *langs))
         elif "member" in part:
             archive = fetch_file(manifest, part["file"], cache)
             out.append({lang: extract_member(
                 archive, part["member"].format(lang=lang),
                 root / "extracted" / part["file"] / part["member"].format(lang=lang),
                 root=root)
-                for lang in (src, tgt)})
+                for lang in langs})
         else:
             out.append({lang: fetch_file(manifest, part["file"].format(lang=lang), cache)
-                        for lang in (src, tgt)})
+                        for lang in langs})
     return out

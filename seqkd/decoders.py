@@ -46,13 +46,16 @@ class FairseqDecoder:
 
     def __init__(self, checkpoints: Sequence[str | os.PathLike], data_bin: str | os.PathLike,
                  beam: int = 5, nbest: int = 1, batch_tokens: int = 1024, max_len: int = 200,
-                 threads: int = 0, device: str = "cpu"):
+                 threads: int = 0, device: str = "cpu", sample: int = 0, seed: int = 1):
         import torch
-        from fairseq import checkpoint_utils
+        from fairseq import checkpoint_utils, search
         from fairseq.sequence_generator import SequenceGenerator
 
         from seqkd.trust import trusted_checkpoints
 
+        if sample:  # ``sample`` draws from the full distribution instead of a beam
+            beam = nbest = sample
+            torch.manual_seed(seed)
         if nbest > beam:
             raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
         if threads:
@@ -69,8 +72,9 @@ class FairseqDecoder:
                 m.cuda()
         self.src_dict = self.task.source_dictionary
         self.tgt_dict = self.task.target_dictionary
-        self.generator = SequenceGenerator(self.models, self.tgt_dict, beam_size=beam,
-                                           max_len_a=0, max_len_b=max_len)
+        self.generator = SequenceGenerator(
+            self.models, self.tgt_dict, beam_size=beam, max_len_a=0, max_len_b=max_len,
+            search_strategy=search.Sampling(self.tgt_dict) if sample else None)
         self.nbest = nbest
         self.batch_tokens = batch_tokens
         self.max_positions = min(m.max_positions()[0] for m in self.models)
@@ -153,15 +157,20 @@ class CT2Decoder:
     """
 
     name = "ctranslate2"
+    #: 1: the beam's best (no sampling); 0: sampling from the whole distribution
+    sampling_topk = 1
 
     def __init__(self, model_dir: str | os.PathLike, beam: int = 5, nbest: int = 1,
                  batch_tokens: int = 1024, max_len: int = 200, threads: int = 0,
                  compute_type: str = "default", use_vmap: bool = False,
                  parallel_batches: int = 1, device: str = "cpu", max_input_len: int = 1024,
-                 target_prefix: Optional[List[str]] = None):
+                 target_prefix: Optional[List[str]] = None, sample: int = 0, seed: int = 1):
         import ctranslate2
 
-        if nbest > beam:
+        if sample:  # ``sample`` candidates drawn from the full distribution, no beam
+            beam, nbest = 1, sample
+            ctranslate2.set_random_seed(seed)
+        if nbest > beam and not sample:
             raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
         if not (Path(model_dir) / "model.bin").is_file():
             raise SeqkdError(f"{model_dir} is not a CTranslate2 model folder (no model.bin)")
@@ -179,7 +188,7 @@ class CT2Decoder:
             raise SeqkdError(f"CTranslate2 cannot load {model_dir} with compute type "
                              f"{compute_type} on {self.device}: {e} (this machine supports: "
                              f"{', '.join(supported)})") from None
-        self.beam, self.nbest = beam, nbest
+        self.beam, self.nbest, self.sampling_topk = beam, nbest, 0 if sample else 1
         self.batch_tokens, self.max_len = batch_tokens, max_len
         self.use_vmap = use_vmap
         #: batches handed to CTranslate2 in one call (enough to keep every parallel batch busy)
@@ -203,6 +212,7 @@ class CT2Decoder:
             results = self.translator.translate_batch(
                 [list(batch[i]) for i in ids], beam_size=self.beam, num_hypotheses=self.nbest,
                 return_scores=True, max_batch_size=self.batch_tokens, batch_type="tokens",
+                sampling_topk=self.sampling_topk,
                 max_decoding_length=self.max_len, use_vmap=self.use_vmap,
                 max_input_length=self.max_input_len,
                 target_prefix=[self.target_prefix] * len(ids) if self.target_prefix else None)

@@ -1,19 +1,23 @@
-"""Stage 3, distill: translate the training source with the teacher (Kim & Rush 2016).
+"""Stage 3, distill: translate the training source with the teacher (Kim & Rush 2016), and
+any monolingual source corpora prepared with the data (``sources``).
 
-The training source is cut into fixed chunks of ``chunk_size`` lines; each
+The sources, in order, are cut into fixed chunks of ``chunk_size`` lines; each
 chunk's n-best lists are written atomically to ``chunks/NNNNNN.jsonl``, so an
 interrupted run resumes at the first missing chunk and shards
 (``--num-shards N --shard-id i`` takes chunks i, i+N, ...) can run on separate
 workers. Once every chunk exists, they are merged in order, one hypothesis is
 selected per line (seq-KD: the teacher's best; seq-inter: the n-best entry
-closest to the reference), anomalous pairs are flagged or dropped, and the
-distilled corpus is binarized. Layout under ``out_dir``:
+closest to the reference; MBR: the candidate that agrees most with the others),
+anomalous pairs are flagged or dropped, and the distilled corpus is binarized. Layout under
+``out_dir``:
 
+    sources.{txt,pieces}    the sources' lines in order (only with a monolingual source)
     chunks/NNNNNN.jsonl     n-best lists, one JSON object per source line
     nbest.jsonl             all chunks, line i = source line i
     hyp.TGT                 the selected translation of every source line (line-aligned)
     filter.tsv              line, reason, score, length ratio of anomalous pairs
     text/train.{src,tgt}    the distilled training pairs (after dropping, if asked)
+    origin.tsv              the source and line each distilled pair comes from
     pieces/, bin/, dict.txt, spm.model   ready for `seqkd train --data`
     report.json
 """
@@ -26,7 +30,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 
 from seqkd.config import check_config
@@ -39,9 +43,10 @@ from seqkd.machine import default_threads
 from seqkd.stage import Stage, file_digest
 from seqkd.text_teachers import teacher_tokenizers
 from seqkd.distill_config import DistillConfig
-from seqkd.distill_merge import (chunk_path, chunk_ranges, iter_chunks, shard_chunks,
+from seqkd.distill_merge import (Source, chunk_path, chunk_ranges, iter_chunks, shard_chunks,
                                  write_distilled)
-from seqkd.textio import atomic_path, count_lines, progress, write_text
+from seqkd.errors import SeqkdError
+from seqkd.textio import atomic_path, count_lines, iter_lines, progress, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +60,8 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
     if cfg.decoder == "fairseq":
         return FairseqDecoder(cfg.teachers, prepared.bin, beam=cfg.beam, nbest=nbest,
                               batch_tokens=cfg.batch_tokens, max_len=cfg.max_len,
-                              threads=cfg.threads, device=cfg.device)
+                              threads=cfg.threads, device=cfg.device, sample=cfg.sample,
+                              seed=cfg.seed)
     # the conversion is keyed by the teacher file's content: another teacher (or the same
     # path with new weights) never decodes with an old conversion
     digest = file_digest(cfg.teachers[0]).split(":")[1][:16]
@@ -75,7 +81,40 @@ def _make_decoder(cfg: DistillConfig, prepared: Prepared, out: Path):
     return CT2Decoder(ct2_dir, beam=cfg.beam, nbest=nbest, batch_tokens=cfg.batch_tokens,
                       max_len=cfg.max_len, threads=1,
                       parallel_batches=cfg.threads or default_threads(),
-                      compute_type=cfg.compute_type, device=cfg.device)
+                      compute_type=cfg.compute_type, device=cfg.device, sample=cfg.sample,
+                      seed=cfg.seed)
+
+
+def sources_of(cfg: DistillConfig, prepared: Prepared) -> List[Source]:
+    """(name, cleaned text, reference or None) of every source the teacher translates."""
+    have = ["train", *prepared.mono_names()]
+    missing = [s for s in cfg.sources if s not in have]
+    if missing:
+        raise SeqkdError(f"sources: {', '.join(missing)} not prepared in {prepared.path} (it "
+                         f"has {', '.join(have)}); add them to prepare with --mono NAME=PREFIX "
+                         "or --mono-dataset NAME=DATASET (data.mono / data.mono_datasets in a "
+                         "config)")
+    return [(name, prepared.source_text(name),
+             prepared.text("train", prepared.tgt) if name == "train" else None)
+            for name in cfg.sources]
+
+
+def source_files(cfg: DistillConfig, prepared: Prepared, out: Path) -> Tuple[Path, Path]:
+    """The text and the pieces of every source in order, one line each: the prepared files
+    for the training source alone, else ``sources.txt`` / ``sources.pieces`` written here
+    once (the stamp holds the prepared folder's digest, so they cannot go stale)."""
+    if cfg.sources == ["train"]:
+        return prepared.source_text("train"), prepared.source_pieces("train")
+    joined = []
+    for kind, of in (("txt", prepared.source_text), ("pieces", prepared.source_pieces)):
+        path = out / f"sources.{kind}"
+        if not path.is_file():
+            with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                for name in cfg.sources:
+                    for line in iter_lines(of(name)):
+                        f.write(line + "\n")
+        joined.append(path)
+    return joined[0], joined[1]
 
 
 def _validate(cfg: DistillConfig) -> None:
@@ -86,6 +125,7 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     """Run (this shard of) the distill stage; merge and finish once all chunks exist."""
     _validate(cfg)
     prepared = Prepared(cfg.data)
+    sources = sources_of(cfg, prepared)
     # the stamp keeps the teachers as given (a train folder stays a folder); the decoder
     # gets the checkpoint files they stand for
     stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True,
@@ -101,15 +141,17 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     if not stage.begin():
         return stage.finished()["summary"]
     try:
-        if force and not stage.resuming and (out / "chunks").exists():
-            shutil.rmtree(out / "chunks")
-        ranges = chunk_ranges(count_lines(prepared.pieces("train", prepared.src)),
-                              cfg.chunk_size)
+        if force and not stage.resuming:
+            shutil.rmtree(out / "chunks", ignore_errors=True)
+            for old in out.glob("sources.*"):
+                old.unlink()
+        text, pieces = source_files(cfg, prepared, out)
+        ranges = chunk_ranges(count_lines(pieces), cfg.chunk_size)
         mine = [i for i in shard_chunks(len(ranges), cfg.num_shards, cfg.shard_id)
                 if not chunk_path(out, i).is_file()]
         decode_stats = {}
         if mine and not merge_only:  # with merge_only, merge_chunks names what is missing
-            decode_stats = _decode(cfg, prepared, out, ranges, mine)
+            decode_stats = _decode(cfg, prepared, (text, pieces), out, ranges, mine)
         if cfg.num_shards > 1 and not merge_only and any(
                 not chunk_path(out, i).is_file() for i in range(len(ranges))):
             logger.info("shard %d/%d done; the last shard to finish merges (or run with "
@@ -120,7 +162,7 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
             if stage.is_current():
                 logger.info("another shard merged already")
                 return stage.finished()["summary"]
-            report = _finish(cfg, prepared, out, ranges)
+            report = _finish(cfg, prepared, sources, out, ranges)
             report["decode"] = decode_stats
             write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
             stage.finish(report)
@@ -138,6 +180,7 @@ def _text_teacher(cfg: DistillConfig):
     if cfg.decoder == "command":
         return (CommandTeacher(cfg.teacher_command, cfg.command_timeout, threads),
                 {"decoder": "command", "command": cfg.teacher_command})
+    # ``sample``: candidates drawn by sampling (for MBR) instead of the beam's n-best
     teacher = Ct2FolderTeacher(cfg.teachers[0], beam=cfg.beam, nbest=cfg.n_hypotheses(),
                                batch_tokens=cfg.batch_tokens, max_len=cfg.max_len,
                                threads=threads, compute_type=cfg.compute_type,
@@ -145,12 +188,13 @@ def _text_teacher(cfg: DistillConfig):
                                target_spm=cfg.teacher_target_spm,
                                source_prefix=cfg.source_prefix,
                                source_suffix=cfg.source_suffix,
-                               target_prefix=cfg.target_prefix)
+                               target_prefix=cfg.target_prefix, sample=cfg.sample,
+                               seed=cfg.seed)
     return teacher, {"decoder": "ctranslate2 folder", "teacher": cfg.teachers[0],
                      "tokenizers": [str(p) for p in teacher.tokenizers]}
 
 
-def _decode_text(cfg: DistillConfig, prepared: Prepared, out: Path,
+def _decode_text(cfg: DistillConfig, text: Path, out: Path,
                  ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
     """Distil in text space, chunk by chunk: raw source lines in, translations out; the
     student's SentencePiece model is applied when the data is built."""
@@ -161,7 +205,7 @@ def _decode_text(cfg: DistillConfig, prepared: Prepared, out: Path,
                 f"the CTranslate2 folder {about['teacher']}")
     t0 = time.time()
     with progress(total=n, unit="sent", desc=f"distill[{cfg.decoder}]", smoothing=0.1) as bar:
-        for i, lines in iter_chunks(prepared.text("train", prepared.src), ranges, todo):
+        for i, lines in iter_chunks(text, ranges, todo):
             start, end = ranges[i]
             results = teacher.hypotheses(lines, f"chunk {i}, lines {start + 1}-{end}")
             with atomic_path(chunk_path(out, i)) as tmp:
@@ -175,10 +219,11 @@ def _decode_text(cfg: DistillConfig, prepared: Prepared, out: Path,
             "sentences_per_second": round(n / seconds, 2) if seconds else None}
 
 
-def _decode(cfg: DistillConfig, prepared: Prepared, out: Path,
+def _decode(cfg: DistillConfig, prepared: Prepared, inputs: Tuple[Path, Path], out: Path,
             ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
+    """Decode the chunks ``todo`` of the sources (``inputs``: their text and pieces)."""
     if cfg.decoder == "command" or cfg.teacher_folder():
-        return _decode_text(cfg, prepared, out, ranges, todo)
+        return _decode_text(cfg, inputs[0], out, ranges, todo)
     sp = load_spm(prepared.spm)
     t_load = time.time()
     decoder = _make_decoder(cfg, prepared, out)
@@ -188,7 +233,7 @@ def _decode(cfg: DistillConfig, prepared: Prepared, out: Path,
                 cfg.decoder, cfg.beam, cfg.n_hypotheses())
     t0 = time.time()
     with progress(total=n, unit="sent", desc=f"distill[{cfg.decoder}]", smoothing=0.1) as bar:
-        for i, lines in iter_chunks(prepared.pieces("train", prepared.src), ranges, todo):
+        for i, lines in iter_chunks(inputs[1], ranges, todo):
             start, end = ranges[i]
             batch = [line.split() for line in lines]
             results = decoder.translate(batch)
@@ -206,12 +251,9 @@ def _decode(cfg: DistillConfig, prepared: Prepared, out: Path,
     return stats
 
 
-def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
+def _finish(cfg: DistillConfig, prepared: Prepared, sources: Sequence[Source], out: Path,
             ranges: Sequence[Tuple[int, int]]) -> Dict:
-    report = write_distilled(out, prepared.text("train", prepared.src),
-                             prepared.text("train", prepared.tgt), prepared.tgt, prepared.src,
-                             ranges, cfg.method, cfg.select_metric, cfg.filter, cfg.empty,
-                             cfg.min_score, cfg.max_len_ratio, cfg.loop_repeats)
+    report = write_distilled(out, sources, prepared.tgt, prepared.src, ranges, cfg)
     text = out / "text"
     shutil.copyfile(prepared.spm, out / "spm.model")
     shutil.copyfile(prepared.dictionary, out / "dict.txt")
@@ -221,7 +263,11 @@ def _finish(cfg: DistillConfig, prepared: Prepared, out: Path,
                     {"train": (text / "train", out / "pieces" / "train")}, out / "spm.model",
                     workers=2, copied={name: prepared.path / "bin"
                                        for name in ["valid", *prepared.test_sets()]})
-    logger.info("distilled %d pairs (%s); %s %d anomalous pairs: %s", report["pairs_written"],
-                cfg.method, "dropped" if cfg.filter == "drop" else "flagged",
-                report["anomalous"], report["anomaly_reasons"] or "none")
+    logger.info("distilled %d pairs (%s, %s); %s %d anomalous pairs: %s",
+                report["pairs_written"], cfg.method, report["selection"],
+                "dropped" if cfg.filter == "drop" else "flagged", report["anomalous"],
+                report["anomaly_reasons"] or "none")
+    for name, counts in report["sources"].items():
+        logger.info("  source %s: %d lines, %d pairs written", name, counts["lines"],
+                    counts["pairs_written"])
     return report

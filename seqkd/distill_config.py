@@ -14,6 +14,8 @@ from seqkd.decoders import export_model_dir
 from seqkd.text_teachers import is_ct2_folder
 
 METHODS = ("seq-kd", "seq-inter")
+#: seq-KD's choice among the teacher's candidates: its best, or minimum Bayes risk
+SELECTIONS = ("best", "mbr")
 DECODERS = ("fairseq", "ctranslate2", "command")
 FILTERS = ("off", "flag", "drop")
 #: what an empty teacher output becomes: the training reference, or nothing (pair dropped)
@@ -28,12 +30,25 @@ class DistillConfig:
     data: str
     out_dir: str
     teachers: List[str] = field(default_factory=list)
+    sources: List[str] = setting(
+        help="what the teacher translates, in this order: train (the training source) and "
+        "monolingual corpora prepared with the data (prepare --mono / --mono-dataset NAME=...)",
+        default_factory=lambda: ["train"])
     method: str = setting("seq-kd", "seq-kd keeps the teacher's best hypothesis, seq-inter the "
                           "n-best entry closest to the reference", choices=METHODS)
     decoder: str = setting("ctranslate2", "the teacher's decoder; an ensemble needs fairseq",
                            choices=DECODERS)
     compute_type: str = setting("int8", "CTranslate2 teacher quantization (float16 on a GPU)",
                                 choices=("int8", "float32", "int16", "float16"))
+    select: str = setting("best", "seq-kd: keep the teacher's best candidate, or the one with "
+                          "the highest expected utility against the other candidates (mbr: "
+                          "minimum Bayes risk, no reference needed)", choices=SELECTIONS)
+    mbr_metric: str = setting("chrf", "mbr: the utility, sacrebleu's sentence chrF or BLEU",
+                              choices=("chrf", "bleu"))
+    sample: int = setting(0, "mbr: draw this many candidates by sampling from the teacher "
+                          "instead of taking its beam's n-best (0: the n-best)", min=0,
+                          max=MAX_BEAM)
+    seed: int = setting(1, "random seed of the sampling", min=0)
     beam: int = setting(5, "beam size", min=1, max=MAX_BEAM)
     nbest: int = setting(0, "n-best size for seq-inter (0: the beam size)", min=0)
     select_metric: str = setting("bleu", "seq-inter: sentence-level similarity to the reference",
@@ -101,14 +116,28 @@ class DistillConfig:
 
     def __post_init__(self):
         """Rules that combine settings, checked when the config is built."""
-        problems = []
+        problems = self.source_problems()
         if self.loop_repeats == 1:
             problems.append(f"loop_repeats must be 0 (off) or at least 2, got "
                             f"{self.loop_repeats}")
         if self.method == "seq-inter" and self.n_hypotheses() < 2:
             problems.append("seq-inter needs an n-best list: use nbest 2 or more (and a beam "
                             "at least as large)")
-        if self.n_hypotheses() > self.beam:
+        if self.select == "mbr":
+            if self.method != "seq-kd":
+                problems.append("select mbr chooses among the teacher's candidates without a "
+                                "reference: use it with method seq-kd (seq-inter chooses by "
+                                "the reference)")
+            elif self.n_hypotheses() < 2:
+                problems.append("select mbr needs two or more candidates: nbest 2 or more (with "
+                                "a beam at least as large), or sample N")
+        if self.sample and self.select != "mbr":
+            problems.append("sample N draws candidates for select mbr: set select mbr, or "
+                            "leave sample at 0")
+        if self.sample and self.nbest:
+            problems.append("sample N replaces the beam's n-best: give sample or nbest, not "
+                            "both")
+        if not self.sample and self.n_hypotheses() > self.beam:
             problems.append(f"nbest ({self.n_hypotheses()}) cannot exceed beam ({self.beam})")
         if self.decoder == "command":
             if not self.teacher_command:
@@ -116,9 +145,10 @@ class DistillConfig:
             if self.teachers:
                 problems.append("a teacher command replaces teacher checkpoints: give one or "
                                 "the other")
-            if self.method != "seq-kd":
+            if self.method != "seq-kd" or self.select != "best":
                 problems.append("a teacher command gives one translation per line: use method "
-                                "seq-kd (seq-inter needs n-best lists)")
+                                "seq-kd with select best (seq-inter and mbr need n-best "
+                                "lists)")
             if self.min_score is not None:
                 problems.append("min_score filters on the teacher's scores; a teacher command "
                                 "gives none: leave min_score out")
@@ -147,7 +177,32 @@ class DistillConfig:
         if problems:
             raise SeqkdError("; ".join(problems))
 
+    def source_problems(self) -> List[str]:
+        """What is wrong with ``sources`` (the names themselves; that the data folder has
+        them is checked when it exists)."""
+        from seqkd.mono import check_mono_name
+
+        problems = []
+        if not self.sources:
+            problems.append("sources: name what the teacher translates (train and/or "
+                            "monolingual corpora)")
+        if len(set(self.sources)) != len(self.sources):
+            problems.append(f"sources: each source once, got {self.sources}")
+        for name in self.sources:
+            if name != "train":
+                try:
+                    check_mono_name(name)
+                except SeqkdError as e:
+                    problems.append(f"sources: {e}")
+        mono = [s for s in self.sources if s != "train"]
+        if mono and self.method == "seq-inter":
+            problems.append(f"seq-inter selects by the reference, and the monolingual "
+                            f"source(s) {', '.join(mono)} have none: use method seq-kd (select "
+                            "best or mbr), or sources [train]")
+        return problems
+
     def n_hypotheses(self) -> int:
-        if self.method == "seq-kd":
+        """Candidates per line the teacher gives."""
+        if self.method == "seq-kd" and self.select == "best":
             return 1
-        return self.nbest or self.beam
+        return self.sample or self.nbest or self.beam

@@ -1,14 +1,15 @@
 """distill's chunks, merge and filter, apart from the stage: which chunks a shard decodes,
 reading only those lines of the source, and the merge that streams chunk by chunk through
-selection (seq-KD / seq-inter), the anomaly filter and the output files, so memory holds one
-chunk and one line, never the corpus."""
+selection (seq-KD's best or MBR choice, seq-inter), the anomaly filter and the output files,
+so memory holds one chunk and one line, never the corpus."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.textio import atomic_path, count_lines, iter_lines, progress
@@ -52,14 +53,36 @@ def chunk_path(out: Path, index: int) -> Path:
     return out / "chunks" / f"{index:06d}.jsonl"
 
 
-def sentence_similarity(hyp: str, ref: str, metric: str) -> float:
+@functools.lru_cache(maxsize=None)
+def _scorer(metric: str):
     from sacrebleu.metrics import BLEU, CHRF
 
     if metric == "bleu":
-        return BLEU(effective_order=True).sentence_score(hyp, [ref]).score
+        return BLEU(effective_order=True)
     if metric == "chrf":
-        return CHRF().sentence_score(hyp, [ref]).score
-    raise SeqkdError(f"--select-metric must be bleu or chrf, got {metric!r}")
+        return CHRF()
+    raise SeqkdError(f"the sentence metric must be bleu or chrf, got {metric!r}")
+
+
+def sentence_similarity(hyp: str, ref: str, metric: str) -> float:
+    """sacrebleu's sentence BLEU (effective order) or chrF of ``hyp`` against ``ref``."""
+    return _scorer(metric).sentence_score(hyp, [ref]).score
+
+
+def select_mbr(hyps: Sequence[Tuple[str, float]], metric: str) -> int:
+    """Minimum Bayes risk: the index of the candidate whose mean similarity to the other
+    candidates is highest (the candidates stand for the teacher's distribution, so a repeated
+    candidate weighs more); ties go to the earlier, better-scored one. No reference."""
+    if not hyps:
+        raise SeqkdError("select_mbr: empty candidate list")
+    texts = [h for h, _ in hyps]
+    best, best_utility = 0, None
+    for i, hyp in enumerate(texts):
+        utility = sum(sentence_similarity(hyp, other, metric)
+                      for j, other in enumerate(texts) if j != i)
+        if best_utility is None or utility > best_utility:
+            best, best_utility = i, utility
+    return best
 
 
 def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str) -> int:
@@ -180,65 +203,106 @@ def merge_chunks(out: Path, ranges: Sequence[Tuple[int, int]]) -> List[List[Tupl
     return list(iter_merged(out, ranges))
 
 
-def write_distilled(out: Path, src_path: Path, ref_path: Path, tgt: str, src: str,
-                    ranges: Sequence[Tuple[int, int]], method: str, select_metric: str,
-                    filter_: str, empty: str, min_score: Optional[float],
-                    max_len_ratio: float, loop_repeats: int) -> Dict:
-    """Merge, select, filter and write nbest.jsonl, hyp.TGT, filter.tsv and text/train.*,
-    one line at a time; every file appears only complete (nothing when an error stops it).
-    Returns the stage report's counts."""
-    n_src = count_lines(src_path)
+#: one source of a distillation: its name, its cleaned text and its reference (None for a
+#: monolingual corpus)
+Source = Tuple[str, Path, Optional[Path]]
+
+
+def iter_sources(sources: Sequence[Source]) -> Iterator[Tuple[str, int, str, Optional[str]]]:
+    """(source name, line number from 1, source line, reference or None) over every source in
+    order: the lines the chunks translate."""
+    for name, text, ref in sources:
+        refs = iter_lines(ref) if ref else None
+        for k, line in enumerate(iter_lines(text), 1):
+            yield name, k, line, next(refs) if refs else None
+
+
+def choose(row: List[Tuple[str, float]], ref: Optional[str], rules: Any) -> int:
+    """Which candidate a line keeps: seq-inter's closest to the reference, MBR's, or the
+    best."""
+    if rules.method == "seq-inter":
+        return select_closest(row, ref, rules.select_metric)
+    if rules.select == "mbr":
+        return select_mbr(row, rules.mbr_metric)
+    return 0
+
+
+def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
+                    ranges: Sequence[Tuple[int, int]], rules: Any) -> Dict:
+    """Merge, select, filter and write nbest.jsonl, hyp.TGT, filter.tsv, origin.tsv and
+    text/train.*, one line at a time; every file appears only complete (nothing when an error
+    stops it). ``rules`` holds the distill settings (method, select, filter, ...). Returns the
+    stage report's counts, in total and per source."""
+    n_src = sum(count_lines(text) for _, text, _ in sources)
     planned = ranges[-1][1] if ranges else 0
     if planned != n_src:
         raise SeqkdError(f"the chunks cover {planned} lines but the source has {n_src}; it "
                          "changed since they were decoded: run distill again with --force")
     reasons: Dict[str, int] = {}
+    per: Dict[str, Dict[str, int]] = {
+        name: dict.fromkeys(("lines", "pairs_written", "anomalous", "selection_changed",
+                             "empty_replaced_by_reference", "empty_dropped"), 0)
+        for name, _, _ in sources}
     n = kept = flagged = changed = empty_replaced = empty_dropped = 0
     with contextlib.ExitStack() as files:
         def opened(path: Path):
             tmp = files.enter_context(atomic_path(path))
             return files.enter_context(open(tmp, "w", encoding="utf-8", newline="\n"))
         f_nbest, f_hyp = opened(out / "nbest.jsonl"), opened(out / f"hyp.{tgt}")
-        f_filter = opened(out / "filter.tsv")
+        f_filter, f_origin = opened(out / "filter.tsv"), opened(out / "origin.tsv")
         f_src, f_tgt = opened(out / "text" / f"train.{src}"), opened(out / "text" / f"train.{tgt}")
         f_filter.write("line\treason\tscore\tlength_ratio\n")
+        f_origin.write("source\tline\n")
         rows = iter_merged(out, ranges)
-        sources, refs = iter_lines(src_path), iter_lines(ref_path)
-        for row, source, ref in progress(zip(rows, sources, refs), total=n_src, unit="sent",
-                                         desc="merge", leave=False):
+        for row, (name, k_line, source, ref) in progress(
+                zip(rows, iter_sources(sources)), total=n_src, unit="sent", desc="merge",
+                leave=False):
             n += 1
+            counts = per[name]
+            counts["lines"] += 1
             f_nbest.write(json.dumps({"hyps": [list(h) for h in row]}, ensure_ascii=False)
                           + "\n")
-            k = select_closest(row, ref, select_metric) if method == "seq-inter" else 0
-            changed += k != 0
+            k = choose(row, ref, rules)
             hyp, score = row[k]
+            other = hyp != row[0][0]  # a line whose kept text is not the 1-best's
+            changed += other
+            counts["selection_changed"] += other
             f_hyp.write(hyp + "\n")
-            why = None if filter_ == "off" else anomaly(source, hyp, score, min_score,
-                                                        max_len_ratio, loop_repeats)
+            why = None if rules.filter == "off" else anomaly(
+                source, hyp, score, rules.min_score, rules.max_len_ratio, rules.loop_repeats)
             if why:
                 reasons[why] = reasons.get(why, 0) + 1
                 flagged += 1
+                counts["anomalous"] += 1
                 ratio = len(hyp.split()) / max(1, len(source.split()))
                 f_filter.write(f"{n}\t{why}\t{score:.4f}\t{ratio:.2f}\n")
-                if filter_ == "drop":
+                if rules.filter == "drop":
                     continue
             if not hyp.strip():
-                if empty == "drop":
+                if rules.empty == "drop" or ref is None:  # a monolingual line has no reference
                     empty_dropped += 1
+                    counts["empty_dropped"] += 1
                     continue
                 empty_replaced += 1
+                counts["empty_replaced_by_reference"] += 1
                 hyp = ref
             f_src.write(source + "\n")
             f_tgt.write(hyp + "\n")
+            f_origin.write(f"{name}\t{k_line}\n")
             kept += 1
+            counts["pairs_written"] += 1
         if n != n_src:
             raise SeqkdError(f"merged {n} lines but the source has {n_src}")
     if not kept:  # filter.tsv stays: it lists why each line went; no training text
-        for lang in (src, tgt):
-            (out / "text" / f"train.{lang}").unlink()
+        for path in (out / "text" / f"train.{src}", out / "text" / f"train.{tgt}",
+                     out / "origin.tsv"):
+            path.unlink()
         raise SeqkdError(all_filtered_message(n, reasons, empty_dropped))
-    return {"method": method, "lines": n, "pairs_written": kept, "anomalous": flagged,
-            "anomaly_reasons": reasons, "filter": filter_,
-            "empty_outputs": {"policy": empty, "replaced_by_reference": empty_replaced,
+    selection = ("seq-inter" if rules.method == "seq-inter" else
+                 f"mbr ({rules.mbr_metric})" if rules.select == "mbr" else "best")
+    return {"method": rules.method, "selection": selection, "lines": n, "pairs_written": kept,
+            "anomalous": flagged, "anomaly_reasons": reasons, "filter": rules.filter,
+            "empty_outputs": {"policy": rules.empty, "replaced_by_reference": empty_replaced,
                               "dropped": empty_dropped},
-            "seq_inter_changed": changed if method == "seq-inter" else None}
+            "seq_inter_changed": changed if rules.method == "seq-inter" else None,
+            "selection_changed": changed, "sources": per}

@@ -7,6 +7,8 @@ Layout written under ``out_dir`` (see README):
     dict.txt              fairseq dictionary (joint, shared by both sides)
     pieces/{split}.{lang} SentencePiece pieces, space-joined
     bin/                  fairseq binarized data + splits.json
+    mono/                 monolingual source corpora, cleaned, pieces, binarized
+                          (seqkd.mono)
     report.json           counts: read, kept, dropped by rule
 """
 
@@ -29,6 +31,7 @@ from seqkd.corpus import load_spm
 from seqkd.fairseq_tools import check_dictionary_file
 from seqkd.stage import Stage
 from seqkd.cleaning import clean_stream
+from seqkd.mono import binarize_mono, check_mono_name, write_mono
 from seqkd.textio import (SAFE_NAME, atomic_path, check_no_empty, check_test_set_name,
                           iter_lines, iter_parallel, progress, read_parallel, require_file,
                           write_lines, write_pairs, write_text)
@@ -52,6 +55,10 @@ class PrepareConfig:
     valid_prefix: Optional[str] = setting(None, "your own validation files PREFIX.SRC and "
                                           "PREFIX.TGT")
     test_prefixes: Dict[str, str] = field(default_factory=dict)
+    #: monolingual source corpora for distillation: NAME -> your own files' PREFIX (PREFIX.SRC)
+    mono: Dict[str, str] = field(default_factory=dict)
+    #: monolingual source corpora: NAME -> a registered dataset (its train split, source side)
+    mono_datasets: Dict[str, str] = field(default_factory=dict)
     test_sets: Optional[List[str]] = setting(None, "registered test splits to prepare "
                                              "(default: all of the dataset's)")
     max_train_pairs: Optional[int] = setting(None, "keep only the first N cleaned training "
@@ -81,13 +88,33 @@ class PrepareConfig:
             self.dataset = None
         for name in [*self.test_prefixes, *(self.test_sets or [])]:
             check_test_set_name(name)
+        problems = []
+        for name in [*self.mono, *self.mono_datasets]:
+            try:
+                check_mono_name(name)
+            except SeqkdError as e:
+                problems.append(str(e))
+        both = sorted(set(self.mono) & set(self.mono_datasets))
+        if both:
+            problems.append(f"monolingual corpus name(s) {', '.join(both)} given both as your "
+                            "own files (mono) and as a registered dataset (mono_datasets): "
+                            "give each corpus its own name")
+        for dataset in self.mono_datasets.values():
+            if not SAFE_NAME.fullmatch(dataset):
+                problems.append(f"mono_datasets: {dataset!r} is not a dataset name")
+        if problems:
+            raise SeqkdError("; ".join(problems))
+
+    def mono_names(self) -> List[str]:
+        return [*self.mono, *self.mono_datasets]
 
     def input_files(self) -> List[Path]:
         """The local files this stage reads (their content goes into the stage's stamp)."""
         files = [Path(p) for p in (self.spm_model, self.dictionary) if p]
         prefixes = [self.train_prefix, self.valid_prefix, *self.test_prefixes.values()]
         return files + [local_file(prefix, lang) for prefix in filter(None, prefixes)
-                        for lang in (self.src, self.tgt)]
+                        for lang in (self.src, self.tgt)] + [
+            local_file(prefix, self.src) for prefix in self.mono.values()]
 
     def consumes(self) -> List[Path]:
         """What its settings name (seqkd run's edges): local files only, no stage's output
@@ -185,6 +212,21 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
     return {name: datasets.fetch_split(manifest, name, cfg.src, cfg.tgt) for name in names}
 
 
+def _gather_mono(cfg: PrepareConfig) -> Dict[str, List[Path]]:
+    """Each monolingual corpus's source-side files, checked (registered ones fetched)."""
+    out: Dict[str, List[Path]] = {}
+    for name, prefix in cfg.mono.items():
+        p = local_file(prefix, cfg.src)
+        if not p.is_file():
+            raise SeqkdError(f"monolingual corpus {name}: {p} not found (nor {p}.gz); --mono "
+                             f"NAME=PREFIX stands for the file PREFIX.{cfg.src} (the source "
+                             "language, --src)")
+        out[name] = [p]
+    for name, dataset in cfg.mono_datasets.items():
+        out[name] = datasets.fetch_side(datasets.load_manifest(dataset), "train", cfg.src)
+    return out
+
+
 def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
     """Run the prepare stage; return its report (counts per split)."""
     if cfg.dictionary and not cfg.spm_model:
@@ -198,6 +240,8 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
         manifest = datasets.load_manifest(cfg.dataset)
         for lang in (cfg.src, cfg.tgt):
             manifest.check_lang(lang)
+    for dataset in cfg.mono_datasets.values():
+        datasets.load_manifest(dataset).check_lang(cfg.src)
     out = Path(cfg.out_dir)
     stage = Stage("prepare", out, cfg, force=force)
     if not stage.begin():
@@ -213,6 +257,7 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
 
 def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
     sources = _gather_sources(cfg)
+    mono = _gather_mono(cfg)
     report: Dict[str, Dict] = {}
     text = out / "text"
     for name, parts in progress(sources.items(), desc="read+clean", unit="split"):
@@ -243,6 +288,14 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
         write_lines(text / f"{name}.{cfg.src}", s)
         write_lines(text / f"{name}.{cfg.tgt}", t)
 
+    if mono:  # one side cleaned, repeats and the training source dropped
+        report["mono"] = {name: write_mono(out, name, files, cfg.src, cfg.max_len,
+                                           text / f"train.{cfg.src}")
+                          for name, files in mono.items()}
+        for name, counts in report["mono"].items():
+            logger.info("monolingual %s: read %d lines, kept %d", name, counts["read"],
+                        counts["kept"])
+
     spm_model = out / "spm.model"
     dict_path = out / "dict.txt"
     if cfg.spm_model:
@@ -264,6 +317,7 @@ def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
     binarize_splits(out / "bin", cfg.src, cfg.tgt, dict_path,
                     {name: (text / name, out / "pieces" / name) for name in sources},
                     spm_model, cfg.workers)
+    binarize_mono(out, mono, cfg.src, dict_path, spm_model, cfg.workers)
     report["vocab"] = {"spm_pieces": sp.get_piece_size(),
                        "dictionary_symbols": sum(1 for _ in open(dict_path, encoding="utf-8"))}
     return report

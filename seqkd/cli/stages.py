@@ -22,6 +22,14 @@ def build_prepare(sub) -> None:
     p.add_argument("--test", action="append", metavar="NAME=PREFIX",
                    help="your own test set (repeatable); NAME: letters, digits, _ - . only, "
                         "not train or valid")
+    p.add_argument("--mono", action="append", metavar="NAME=PREFIX", dest="mono_args",
+                   help="your own monolingual source text for distillation (repeatable): the "
+                        "file PREFIX.SRC, one sentence per line; NAME names it in distill's "
+                        "--sources")
+    p.add_argument("--mono-dataset", action="append", metavar="NAME=DATASET",
+                   dest="mono_dataset_args",
+                   help="a registered monolingual corpus (repeatable), e.g. "
+                        "captions=multi30k-captions")
     add_arguments(p, PrepareConfig)
     add_common(p)
     p.set_defaults(func=cmd_prepare)
@@ -31,7 +39,9 @@ def cmd_prepare(args) -> int:
     from seqkd.prepare import PrepareConfig, prepare
 
     cfg = config_from(PrepareConfig, args, out_dir=args.out,
-                      test_prefixes=parse_key_value(args.test, "--test"))
+                      test_prefixes=parse_key_value(args.test, "--test"),
+                      mono=parse_key_value(args.mono_args, "--mono"),
+                      mono_datasets=parse_key_value(args.mono_dataset_args, "--mono-dataset"))
     report = prepare(cfg, force=args.force)
     print(json.dumps(report, indent=2))
     return 0

@@ -40,7 +40,7 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
     p = Planner(absolute_paths(cfg, base), work, problems, quiet)
     prep = p.add_data()
     p.teacher = read_teacher(problems, p.section("teacher"), prep, work, p.data_dir, p.steps)
-    p.add_distills()
+    p.add_distills(prep)
     p.add_students()
     p.add_bench()
     problems.raise_if_any()

@@ -66,12 +66,19 @@ class Planner:
             self.steps.append(Step("prepare", self.data_dir, prep, lambda: prepare(prep)))
         return prep
 
-    def add_distills(self) -> None:
+    def add_distills(self, prep: Any) -> None:
+        """A distill stage per entry; its sources must be prepared by the data section."""
         from seqkd.distill import DistillConfig, distill
 
         t = self.teacher
+        prepared = ["train", *prep.mono_names()] if prep is not None else None
         for entry in entries(self.problems, self.cfg, "distill"):
             name = entry.pop("name", None)
+            if name == "references":  # a student's data: references means the parallel data
+                self.problems.add("distill: the name 'references' is reserved (a student's "
+                                  "data: references trains on the parallel references); give "
+                                  "the entry another name")
+                continue
             if not self.entry_name("distill", name, set(self.distilled)):
                 continue
             ddir = self.work / f"distill-{name}"
@@ -83,7 +90,14 @@ class Planner:
                           for k, v in t.ct2_tokenizer.items()})
             dcfg = fields(self.problems, DistillConfig, entry, f"distill {name}",
                           data=str(self.data_dir), out_dir=str(ddir), **fixed)
-            if dcfg is not None:
+            missing = [s for s in (dcfg.sources if dcfg else []) if prepared is not None
+                       and s not in prepared]
+            if missing:
+                self.problems.add(f"distill {name}: sources {', '.join(missing)} are not "
+                                  f"prepared: name them in data.mono (your files) or "
+                                  f"data.mono_datasets (registered), or use "
+                                  f"{', '.join(prepared)}")
+            elif dcfg is not None:
                 self.steps.append(Step(f"distill-{name}", ddir, dcfg,
                                        (lambda c=dcfg: distill(c))))
             self.distilled[name] = ddir

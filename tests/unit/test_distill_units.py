@@ -1,6 +1,7 @@
 """Alignment invariants of chunking, sharding and merging; seq-inter selection; anomalies."""
 
 import json
+import types
 
 import pytest
 
@@ -60,6 +61,13 @@ def test_a_shard_reads_only_its_chunks_in_one_pass(tmp_path):
         list(iter_chunks(src, ranges, [2]))
 
 
+def rules(method, select_metric, filter_, empty="reference", select="best", mbr_metric="chrf"):
+    """The distill settings write_distilled reads."""
+    return types.SimpleNamespace(method=method, select_metric=select_metric, filter=filter_,
+                                 empty=empty, min_score=None, max_len_ratio=3.0,
+                                 loop_repeats=0, select=select, mbr_metric=mbr_metric)
+
+
 def test_the_streamed_merge_writes_line_aligned_files_and_keeps_nothing_on_error(tmp_path):
     src, ref = tmp_path / "src", tmp_path / "ref"
     src.write_text("a b\nc d\ne f\n")
@@ -67,8 +75,8 @@ def test_the_streamed_merge_writes_line_aligned_files_and_keeps_nothing_on_error
     ranges = chunk_ranges(3, 2)
     _write_chunk(tmp_path, 0, [[["x y", -0.1]], [["", -0.2]]])
     _write_chunk(tmp_path, 1, [[["E F", -0.9], ["z", -0.1]]])
-    args = (tmp_path, src, ref, "de", "en", ranges)
-    got = write_distilled(*args, "seq-inter", "chrf", "drop", "reference", None, 3.0, 0)
+    args = (tmp_path, [("train", src, ref)], "de", "en", ranges)
+    got = write_distilled(*args, rules("seq-inter", "chrf", "drop"))
     assert got["lines"] == 3 and got["pairs_written"] == 2 and got["anomaly_reasons"] == {
         "empty": 1} and got["seq_inter_changed"] == 0
     assert (tmp_path / "hyp.de").read_text() == "x y\n\nE F\n"
@@ -79,14 +87,14 @@ def test_the_streamed_merge_writes_line_aligned_files_and_keeps_nothing_on_error
     # a damaged last chunk: an error, and the files of the run before are untouched
     _write_chunk(tmp_path, 1, [[["E F", -0.9]], [["extra", -0.1]]])
     with pytest.raises(SeqkdError, match="damaged"):
-        write_distilled(*args, "seq-kd", "chrf", "off", "reference", None, 3.0, 0)
+        write_distilled(*args, rules("seq-kd", "chrf", "off"))
     assert (tmp_path / "hyp.de").read_text() == "x y\n\nE F\n"
     assert not list(tmp_path.glob(".*.tmp")) and not list((tmp_path / "text").glob(".*"))
     # every pair filtered: filter.tsv says why, no training text is left
     _write_chunk(tmp_path, 1, [[["", -0.9]]])
     _write_chunk(tmp_path, 0, [[["", -0.1]], [["", -0.2]]])
     with pytest.raises(SeqkdError, match="every one of the 3 distilled pairs"):
-        write_distilled(*args, "seq-kd", "chrf", "drop", "reference", None, 3.0, 0)
+        write_distilled(*args, rules("seq-kd", "chrf", "drop"))
     assert len((tmp_path / "filter.tsv").read_text().splitlines()) == 4
     assert not (tmp_path / "text" / "train.en").exists()
 
