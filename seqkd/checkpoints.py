@@ -28,6 +28,15 @@ def checkpoint_of(path: str | Path) -> Path:
                          "over the student's vocabulary, which only a fairseq checkpoint with "
                          "the data's dictionary gives")
     if p.is_dir():
+        if not (p / "checkpoints").is_dir():
+            ct2 = [n for n in ("config.json", "shared_vocabulary.json", "source_vocabulary.json",
+                               "shared_vocabulary.txt") if (p / n).is_file()]
+            kind = (f"it looks like a CTranslate2 model folder without its model.bin (it has "
+                    f"{', '.join(ct2)}): convert the model again" if ct2 else
+                    "give a checkpoint file, a `seqkd train` folder (with checkpoints/) or a "
+                    "CTranslate2 model folder (with model.bin)")
+            raise SeqkdError(f"{path} is a folder but neither a `seqkd train` folder nor a "
+                             f"CTranslate2 model: {kind}")
         averaged = p / "checkpoints" / AVERAGED
         p = averaged if averaged.is_file() else p / "checkpoints" / "checkpoint_best.pt"
     return require_file(p, "checkpoint")

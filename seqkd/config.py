@@ -10,6 +10,7 @@ judged before any stage starts.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing
 from typing import Any, Dict, List, Tuple, Type
@@ -118,18 +119,31 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
             problems.append(f"{where}{name} {converted!r} is not allowed: use letters, digits, "
                             "'_', '-' and '.' only, starting with a letter or digit (it "
                             "becomes part of file names)")
-        lo, hi = meta.get("min"), meta.get("max")
-        if isinstance(converted, (int, float)) and not isinstance(converted, bool):
-            if lo is not None and converted < lo:
-                problems.append(f"{where}{name} must be at least {lo}, got {converted!r}")
-            if hi is not None and converted > hi:
-                problems.append(f"{where}{name} must be at most {hi}, got {converted!r}")
+        problems += bound_problems(f"{where}{name}", converted, meta.get("min"), meta.get("max"))
         out[name] = converted
     missing = [n for n, f in fields.items() if n not in values and
                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         problems.append(f"{where}missing setting(s) {', '.join(missing)}")
     return out, problems
+
+
+def bound_problems(name: str, value: Any, lo: Any, hi: Any) -> List[str]:
+    """A number (or each number of a list) that is not finite, or outside [lo, hi]: NaN would
+    switch a filter off without a word (every comparison with it is false) and infinity
+    would pass any upper bound."""
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        shown = v if not isinstance(value, list) else f"{v!r} in {value!r}"
+        if isinstance(v, float) and not math.isfinite(v):
+            return [f"{name} must be a finite number, got {shown}"]
+        if lo is not None and v < lo:
+            return [f"{name} must be at least {lo}, got {shown}"]
+        if hi is not None and v > hi:
+            return [f"{name} must be at most {hi}, got {shown}"]
+    return []
 
 
 def check_config(cfg: Any) -> None:

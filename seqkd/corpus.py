@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import split_prefixes
@@ -21,6 +21,19 @@ def load_spm(path: str | Path):
     except (RuntimeError, OSError) as e:
         raise SeqkdError(f"{path} is not a SentencePiece model ({str(e).strip()[:120]}); give "
                          "the .model file that spm_train wrote") from None
+
+
+def text_batch(lines) -> Tuple[List[str], bool]:
+    """What a model's ``translate`` was given, as a list, and whether it was one string (whose
+    one translation is then returned as a string, not a list of its characters')."""
+    if isinstance(lines, str):
+        return [lines], True
+    if not isinstance(lines, (list, tuple)) or not all(isinstance(x, str) for x in lines):
+        raise SeqkdError(f"translate takes a string or a list of strings, got "
+                         f"{type(lines).__name__}"
+                         + ("" if not isinstance(lines, (list, tuple)) else " with items of "
+                            + ", ".join(sorted({type(x).__name__ for x in lines}))))
+    return list(lines), False
 
 
 def encode_lines(sp, lines: List[str]) -> List[List[str]]:

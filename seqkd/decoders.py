@@ -9,6 +9,7 @@ with length penalty 1).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from pathlib import Path
@@ -242,6 +243,15 @@ class ExportedModel:
             raise SeqkdError(f"{model_dir} is not an `seqkd export` folder (no spm.model "
                              "beside model.bin)")
         if not (d / "card.json").is_file():
+            done = d / "DONE.json"
+            try:
+                stage = json.loads(done.read_text()).get("stage") if done.is_file() else None
+            except (ValueError, AttributeError, OSError):
+                stage = None
+            if isinstance(stage, str) and stage != "export":
+                raise SeqkdError(f"{model_dir} is the folder of a {stage} stage, not an "
+                                 "export: give the folder `seqkd export` wrote (WORK/export-"
+                                 "NAME, or its model/)")
             raise SeqkdError(f"{model_dir} has no card.json: the export did not finish; run "
                              "`seqkd export` again")
         if use_vmap and not (d / "vmap.txt").is_file():
@@ -255,17 +265,21 @@ class ExportedModel:
                                   parallel_batches=parallel_batches)
         self.max_len, self.max_input_len = max_len, max_input_len
 
-    def translate(self, lines: List[str], first_line: Optional[int] = None) -> List[str]:
-        """Translations of ``lines``. With ``first_line`` (the number of ``lines[0]`` in the
-        input), a warning on stderr names every line that was cut (input over
-        ``max_input_len`` pieces, or output stopped at ``max_len``)."""
-        from seqkd.corpus import encode_lines
+    def translate(self, lines: List[str] | str, first_line: Optional[int] = None
+                  ) -> List[str] | str:
+        """Translations of ``lines`` (one string: its translation, a string). With
+        ``first_line`` (the number of ``lines[0]`` in the input), a warning on stderr names
+        every line that was cut (input over ``max_input_len`` pieces, or output stopped at
+        ``max_len``)."""
+        from seqkd.corpus import encode_lines, text_batch
 
+        lines, single = text_batch(lines)
         pieces = encode_lines(self.sp, lines)
         hyps = self.decoder.translate(pieces)
         if first_line is not None:
             warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
-        return [self.sp.decode(h[0][0]) for h in hyps]
+        out = [self.sp.decode(h[0][0]) for h in hyps]
+        return out[0] if single else out
 
 
 def warn_cut(pieces: Sequence[Sequence[str]], hyps: List[Hypotheses], first_line: int,

@@ -41,7 +41,7 @@ from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
 from seqkd.machine import default_threads
 from seqkd.stage import Stage, file_digest
-from seqkd.text_teachers import teacher_tokenizers
+from seqkd.text_teachers import check_ct2_teacher, teacher_tokenizers
 from seqkd.distill_config import DistillConfig
 from seqkd.distill_merge import (Source, chunk_path, chunk_ranges, iter_chunks, shard_chunks,
                                  write_distilled)
@@ -131,7 +131,9 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True,
                   shared=True)  # shards of one distillation work here together
     if cfg.teacher_folder():  # text space: its own tokenizer, any vocabulary
-        teacher_tokenizers(cfg.teachers[0], cfg.teacher_spm, cfg.teacher_target_spm)
+        check_ct2_teacher(cfg.teachers[0], teacher_tokenizers(
+            cfg.teachers[0], cfg.teacher_spm, cfg.teacher_target_spm), cfg.source_prefix,
+            cfg.source_suffix, cfg.target_prefix)
     else:
         cfg = dataclasses.replace(cfg, teachers=[
             str(check_checkpoint(checkpoint_of(t), "teacher checkpoint")) for t in cfg.teachers])

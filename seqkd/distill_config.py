@@ -68,6 +68,10 @@ class DistillConfig:
     empty: str = setting("reference", "an empty teacher output: train on the reference "
                          "instead, or drop the pair; counted in report.json",
                          choices=EMPTY_CHOICES)
+    max_empty: float = setting(0.5, "stop with an error when more than this share of the "
+                               "teacher's outputs are empty (a teacher that does not "
+                               "translate: its data would be the references, or nothing)",
+                               min=0.0, max=1.0)
     num_shards: int = 1
     shard_id: int = 0
     threads: int = setting(0, "CPU threads: batches decoded at once, one thread each (0: the "

@@ -243,7 +243,7 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
         name: dict.fromkeys(("lines", "pairs_written", "anomalous", "selection_changed",
                              "empty_replaced_by_reference", "empty_dropped"), 0)
         for name, _, _ in sources}
-    n = kept = flagged = changed = empty_replaced = empty_dropped = 0
+    n = kept = flagged = changed = empty_replaced = empty_dropped = empty = 0
     with contextlib.ExitStack() as files:
         def opened(path: Path):
             tmp = files.enter_context(atomic_path(path))
@@ -264,6 +264,7 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
                           + "\n")
             k = choose(row, ref, rules)
             hyp, score = row[k]
+            empty += not hyp.strip()
             other = hyp != row[0][0]  # a line whose kept text is not the 1-best's
             changed += other
             counts["selection_changed"] += other
@@ -293,6 +294,11 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
             counts["pairs_written"] += 1
         if n != n_src:
             raise SeqkdError(f"merged {n} lines but the source has {n_src}")
+        if empty > rules.max_empty * n:  # nothing is written: the teacher does not translate
+            raise SeqkdError(f"{empty} of the teacher's {n} outputs are empty ({empty / n:.0%}, "
+                             f"over max_empty {rules.max_empty:.0%}): the teacher does not "
+                             "translate; try it on a few lines by hand (the chunks/ folder "
+                             "holds what it wrote: delete it to decode again)")
     if not kept:  # filter.tsv stays: it lists why each line went; no training text
         for path in (out / "text" / f"train.{src}", out / "text" / f"train.{tgt}",
                      out / "origin.tsv"):
@@ -301,6 +307,7 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
     selection = ("seq-inter" if rules.method == "seq-inter" else
                  f"mbr ({rules.mbr_metric})" if rules.select == "mbr" else "best")
     return {"method": rules.method, "selection": selection, "lines": n, "pairs_written": kept,
+            "empty_share": round(empty / n, 4),
             "anomalous": flagged, "anomaly_reasons": reasons, "filter": rules.filter,
             "empty_outputs": {"policy": rules.empty, "replaced_by_reference": empty_replaced,
                               "dropped": empty_dropped},

@@ -1,5 +1,6 @@
 """Where KD pays: the BLEU a KD student gains over the baseline student of the same shape,
-against the student's speed, from one bench report.
+against the student's speed, from one bench report, with the paired bootstrap interval the
+bench computed for each gain (seqkd.bench.compare).
 
 Rows pair by name: a system ``baseline-SUFFIX`` (trained on the references) pairs with every
 ``OTHER-SUFFIX`` of the same test set (``seqkd-3-1-w128-b1`` with ``baseline-3-1-w128-b1``),
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.plotting import pyplot, save_figure
@@ -33,39 +34,64 @@ class Gain:
     src_wps_student: float
     src_wps_baseline: float
     macs_per_src_token: Optional[int]
+    #: the gain's paired bootstrap 95 % interval and the two length ratios (None: a report
+    #: written before the bench computed them)
+    low: Optional[float] = None
+    high: Optional[float] = None
+    length_ratio_student: Optional[float] = None
+    length_ratio_baseline: Optional[float] = None
 
     @property
     def gain(self) -> float:
         return round(self.bleu_student - self.bleu_baseline, 2)
 
 
-def kd_gains(rows: List[Dict]) -> List[Gain]:
-    """Every (KD student, baseline of the same name suffix) pair of one test set and
+def kd_pairs(rows: Sequence[Dict]) -> Iterator[Tuple[Dict, Dict, str]]:
+    """(KD row, baseline row, the shared name suffix) for every pair of one test set and
     thread count, in report order."""
     baselines = {(r["test_set"], r.get("threads"), r["system"][len(BASELINE):]): r
                  for r in rows if r["system"].startswith(BASELINE)}
-    out = []
     for r in rows:
         if r["system"].startswith(BASELINE) or "-" not in r["system"]:
             continue
         for (test, threads, suffix), b in baselines.items():
             if (test, threads) == (r["test_set"], r.get("threads")) and \
                     r["system"].endswith("-" + suffix):
-                out.append(Gain(test, suffix, r["system"], b["system"], r["beam"], r["bleu"],
-                                b["bleu"], r["src_wps_median"], b["src_wps_median"],
-                                r.get("macs_per_src_token")))
+                yield r, b, suffix
+
+
+def kd_gains(rows: List[Dict], compared: List[Dict] = ()) -> List[Gain]:
+    """Every (KD student, baseline of the same name suffix) pair of one test set and
+    thread count, in report order, with its interval from the report's ``comparisons``."""
+    intervals = {(c["test_set"], c["threads"], c["system"], c["against"]): c
+                 for c in compared if c.get("comparison") == "kd gain"}
+    out = []
+    for r, b, suffix in kd_pairs(rows):
+        c = intervals.get((r["test_set"], r.get("threads"), r["system"], b["system"]), {})
+        out.append(Gain(r["test_set"], suffix, r["system"], b["system"], r["beam"], r["bleu"],
+                        b["bleu"], r["src_wps_median"], b["src_wps_median"],
+                        r.get("macs_per_src_token"), c.get("low"), c.get("high"),
+                        r.get("length_ratio"), b.get("length_ratio")))
     return out
 
 
 def markdown(gains: List[Gain], signature: str = "") -> str:
-    lines = ["| test set | shape | beam | student | baseline BLEU | KD BLEU | KD gain | "
-             "KD src words/s | baseline src words/s |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| test set | shape | beam | student | baseline BLEU | KD BLEU | KD gain | 95 % "
+             "interval | length ratio KD / baseline | KD src words/s | baseline src words/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for g in gains:
+        interval = f"[{g.low:+.2f}, {g.high:+.2f}]" if g.low is not None else "–"
+        ratios = (f"{g.length_ratio_student:.3f} / {g.length_ratio_baseline:.3f}"
+                  if g.length_ratio_student is not None else "–")
         lines.append(f"| {g.test_set} | {g.shape} | {g.beam} | {g.student} | "
                      f"{g.bleu_baseline:.2f} | {g.bleu_student:.2f} | **{g.gain:+.2f}** | "
-                     f"{g.src_wps_student:,.0f} | {g.src_wps_baseline:,.0f} |")
+                     f"{interval} | {ratios} | {g.src_wps_student:,.0f} | "
+                     f"{g.src_wps_baseline:,.0f} |")
     if signature:
         lines += ["", f"BLEU signature: `{signature}`"]
+    if any(g.low is not None for g in gains):
+        lines += ["", "95 % interval: sacrebleu's paired bootstrap of the two students' outputs "
+                  "(1,000 resamples, seed 12345), as the bench report's comparisons."]
     return "\n".join(lines) + "\n"
 
 
@@ -119,7 +145,7 @@ def write(report_path: str | Path, out_dir: str | Path, beam: int = 1) -> List[G
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SeqkdError(f"{p} is not a bench report.json ({type(e).__name__}); give the "
                          "report.json that `seqkd bench` wrote") from None
-    gains = kd_gains(rows)
+    gains = kd_gains(rows, report.get("comparisons") or [])
     if not gains:
         raise SeqkdError(f"{p} has no pairs: name baseline students baseline-SUFFIX and KD "
                          "students OTHER-SUFFIX (e.g. baseline-3-1-b1 and seqkd-3-1-b1)")

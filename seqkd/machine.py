@@ -82,3 +82,19 @@ def default_threads() -> int:
     except OSError:
         pass
     return max(1, min(allowed, len(physical) or allowed))
+
+
+def check_disk_room(folder: Path, need_bytes: float, what: str, fix: str) -> None:
+    """Refuse work that would not fit on the disk of ``folder`` (or of its nearest existing
+    parent) before writing anything: ``what`` needs about ``need_bytes``; ``fix`` says how
+    to ask for less."""
+    import shutil
+
+    probe = Path(folder).resolve()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if need_bytes > free:
+        raise SeqkdError(f"{what} needs about {need_bytes / 1e9:.1f} GB in {folder} and its "
+                         f"disk has {free / 1e9:.1f} GB free: {fix}")
+

@@ -24,10 +24,10 @@ from seqkd.errors import SeqkdError
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _die_with_parent(sig: int = signal.SIGKILL) -> None:  # in the child, before exec
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -38,9 +38,22 @@ def die_with_parent() -> None:
         _die_with_parent()
 
 
-def child_preexec() -> Optional[Callable[[], None]]:
-    """A ``preexec_fn`` for subprocess.Popen that ties the child's life to this process."""
-    return _die_with_parent if sys.platform.startswith("linux") else None
+def child_preexec(signal_name: str = "SIGKILL") -> Optional[Callable[[], None]]:
+    """A ``preexec_fn`` for subprocess.Popen that ties the child's life to this process: the
+    kernel sends it ``signal_name`` when this process dies (SIGTERM for a child that kills
+    what it started first, as :mod:`seqkd._guard`)."""
+    sig = getattr(signal, signal_name)
+    return (lambda: _die_with_parent(sig)) if sys.platform.startswith("linux") else None
+
+
+def kill_group(proc) -> None:
+    """Kill the process group a child leads (started with ``start_new_session``), then reap
+    the child; nothing when the group is gone already."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 LOCK_FILE = ".seqkd.lock"

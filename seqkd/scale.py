@@ -97,7 +97,7 @@ def _seqkd(*args: object) -> List[str]:
 
 def scale_bench(cfg: ScaleConfig) -> Dict:
     from seqkd.datasets import fetch_split, load_manifest
-    from seqkd.machine import cpu_model, versions
+    from seqkd.machine import check_disk_room, cpu_model, versions
     from seqkd.textio import read_lines, write_text
 
     cfg.check()
@@ -107,6 +107,11 @@ def scale_bench(cfg: ScaleConfig) -> Dict:
     split = {s: fetch_split(manifest, s, "en", "de")[0]
              for s in ("train", "valid", "test_2016_flickr")}
     train = list(zip(read_lines(split["train"]["en"]), read_lines(split["train"]["de"])))
+    # a line is two pairs; prepare's folder takes about 2.9 times the corpus (README)
+    line_bytes = 2 * sum(len(e.encode()) + len(d.encode()) + 1 for e, d in train) / len(train)
+    factor = 1 + 2.9 * ("prepare" in cfg.stages) + 2 * ("distill" in cfg.stages)
+    check_disk_room(out, cfg.pairs * line_bytes * factor, f"scale-bench of {cfg.pairs:,} pairs",
+                    "ask for fewer --pairs, or give --out a folder on a larger disk")
     t0 = time.perf_counter()
     sizes = generate(train, cfg.pairs, corpus / "big", cfg.seed)
     for name, short in (("valid", "val"), ("test_2016_flickr", "t16")):

@@ -193,6 +193,12 @@ class Stage:
             raise
 
     def _begin(self) -> bool:
+        if not made_by_seqkd(self.out_dir):  # the user's own files are never overwritten
+            mine = sorted(p.name for p in self.out_dir.iterdir() if p.name != LOCK_FILE)
+            shown = ", ".join(mine[:5]) + (f" and {len(mine) - 5} more" if len(mine) > 5 else "")
+            raise SeqkdError(f"{self.name}: {self.out_dir} already holds files seqkd did not "
+                             f"write ({shown}; no {CONFIG_FILE}): give a new or empty output "
+                             "folder, or move them away")
         done = self.finished()
         if done is not None and not self.force:
             if self._done_matches(done):

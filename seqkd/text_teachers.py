@@ -60,6 +60,68 @@ def teacher_tokenizers(folder: str | os.PathLike, spm: Optional[str] = None,
     return source, target
 
 
+#: a SentencePiece model whose pieces are less often than this in the model's vocabulary was
+#: trained for another vocabulary (a matching one: all but its control pieces)
+MIN_SPM_COVERAGE = 0.9
+
+
+def ct2_vocabularies(folder: str | os.PathLike) -> Tuple[set, set]:
+    """(source, target) vocabularies of a CTranslate2 model folder (shared_vocabulary, or
+    source_ and target_vocabulary; .json as CTranslate2 4 writes them, or .txt)."""
+    import json
+
+    d = export_model_dir(folder)
+
+    def read(stem: str) -> Optional[set]:
+        if (d / f"{stem}.json").is_file():
+            return set(json.loads((d / f"{stem}.json").read_text(encoding="utf-8")))
+        if (d / f"{stem}.txt").is_file():
+            return set((d / f"{stem}.txt").read_text(encoding="utf-8").splitlines())
+        return None
+
+    shared = read("shared_vocabulary")
+    src, tgt = (shared, shared) if shared is not None else (read("source_vocabulary"),
+                                                            read("target_vocabulary"))
+    if src is None or tgt is None:
+        raise SeqkdError(f"the CTranslate2 model folder {d} has no vocabulary file "
+                         "(shared_vocabulary.json, or source_ and target_vocabulary.json): "
+                         "convert the model again with a ct2-*-converter")
+    return src, tgt
+
+
+def check_ct2_teacher(folder: str | os.PathLike, tokenizers: Tuple[Path, Path],
+                      source_prefix: str = "", source_suffix: str = "",
+                      target_prefix: str = "") -> None:
+    """Before any decoding: the tokens put around a line are in the model's vocabulary (a
+    misspelt language code would be <unk> and every output garbage), and each SentencePiece
+    model belongs to its side's vocabulary."""
+    from seqkd.corpus import load_spm
+
+    src_vocab, tgt_vocab = ct2_vocabularies(folder)
+    problems = []
+    for what, tokens, vocab, side in (("source_prefix", source_prefix, src_vocab, "source"),
+                                      ("source_suffix", source_suffix, src_vocab, "source"),
+                                      ("target_prefix", target_prefix, tgt_vocab, "target")):
+        unknown = [t for t in tokens.split() if t not in vocab]
+        if unknown:
+            problems.append(f"{what} token(s) {', '.join(map(repr, unknown))} are not in the "
+                            f"model's {side} vocabulary: check the language code (e.g. "
+                            "eng_Latn / deu_Latn for NLLB, __en__ / __de__ for M2M-100)")
+    for what, path, vocab in (("source", tokenizers[0], src_vocab),
+                              ("target", tokenizers[1], tgt_vocab)):
+        sp = load_spm(path)
+        pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())
+                  if not (sp.is_control(i) or sp.is_unknown(i))]
+        share = sum(p in vocab for p in pieces) / max(1, len(pieces))
+        if share < MIN_SPM_COVERAGE:
+            problems.append(f"the {what} SentencePiece model {path} does not belong to the "
+                            f"model: only {share:.0%} of its pieces are in the model's {what} "
+                            "vocabulary (a model of another vocabulary); give the one it was "
+                            "trained with (--teacher-spm / --teacher-target-spm)")
+    if problems:
+        raise SeqkdError(f"CTranslate2 teacher {folder}: " + "; ".join(problems))
+
+
 def strip_prefix(tokens: List[str], prefix: List[str]) -> List[str]:
     """``tokens`` without the forced ``prefix`` it starts with, and without end markers."""
     if prefix and tokens[: len(prefix)] == prefix:
@@ -84,6 +146,7 @@ class Ct2FolderTeacher:
         from seqkd.decoders import CT2Decoder
 
         src, tgt = teacher_tokenizers(folder, spm, target_spm)
+        check_ct2_teacher(folder, (src, tgt), source_prefix, source_suffix, target_prefix)
         self.sp_src, self.sp_tgt = load_spm(src), load_spm(tgt)
         self.tokenizers = (src, tgt)
         self.source_prefix, self.source_suffix = source_prefix.split(), source_suffix.split()
@@ -105,7 +168,8 @@ class Ct2FolderTeacher:
 class CommandTeacher:
     """A teacher that is any program: source lines on its stdin, one translation per line on
     its stdout (1-best, text in and out). ``SEQKD_THREADS`` in its environment says how many
-    CPU threads it may use; it runs in its own process, killed with seqkd."""
+    CPU threads it may use. It runs under :mod:`seqkd._guard` in a process group of its own,
+    and the whole group is killed after a timeout, an interrupt, or when seqkd dies."""
 
     name = "command"
 
@@ -116,19 +180,25 @@ class CommandTeacher:
 
     def translate_text(self, lines: Sequence[str], where: str) -> List[str]:
         import subprocess
+        import sys
 
-        from seqkd.procs import child_preexec
+        from seqkd.procs import child_preexec, kill_group
 
         data = "".join(line + "\n" for line in lines).encode("utf-8")
         what = f"the teacher command {self.command!r} ({where})"
+        proc = subprocess.Popen([sys.executable, "-m", "seqkd._guard", self.command],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env, start_new_session=True,
+                                preexec_fn=child_preexec(signal_name="SIGTERM"))
         try:
-            done = subprocess.run(self.command, shell=True, input=data, capture_output=True,
-                                  timeout=self.timeout, env=self.env,
-                                  preexec_fn=child_preexec())
+            stdout, stderr = proc.communicate(data, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise SeqkdError(f"{what} did not finish within {self.timeout:g} s for "
                              f"{len(lines)} lines; raise command_timeout (--command-timeout) "
                              "if it is only slow") from None
+        finally:  # a timeout, an interrupt or an error: nothing it started stays behind
+            kill_group(proc)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
         err = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
         if done.returncode != 0:
             raise SeqkdError(f"{what} failed (exit {done.returncode})"

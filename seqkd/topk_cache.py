@@ -30,8 +30,8 @@ from seqkd.fairseq_tools import (check_checkpoint_dictionary, dictionary_size, p
                                  run_tool)
 from seqkd.machine import default_threads, resolve_device
 from seqkd.stage import Stage, file_digest
-from seqkd.topk_store import (SUBSETS, TopkCache, data_digests, files, target_file,
-                               write_meta)
+from seqkd.topk_store import (SUBSETS, TopkCache, cache_digests, data_digests, files,
+                               target_file, write_meta)
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def topk_cache(cfg: TopkConfig, force: bool = False) -> Dict:
         meta = {"k": cfg.k, "temperature": cfg.temperature,
                 "teachers": {str(t): file_digest(t) for t in teachers},
                 "data": data_digests(data), "vocab_size": dictionary_size(data / "dict.txt"),
-                "subsets": subsets}
+                "subsets": subsets, "files": cache_digests(out, subsets)}
         write_meta(out, meta)
         cache = TopkCache(out)
         size = sum(p.stat().st_size for s in subsets for part, p in files(out, s).items()

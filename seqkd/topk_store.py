@@ -174,6 +174,15 @@ def write_meta(folder: Path, meta: Dict) -> None:
     (Path(folder) / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
+def cache_digests(folder: Path, subsets: Sequence[str]) -> Dict[str, str]:
+    """``size:sha256`` of each array file of a finished cache (recorded in meta.json and
+    checked before training, so a damaged or altered cache is one error naming it)."""
+    from seqkd.stage import file_digest
+
+    return {p.name: file_digest(p) for s in subsets for part, p in files(folder, s).items()
+            if part != "filled"}
+
+
 def data_digests(data: str | os.PathLike) -> Dict[str, str]:
     """Digests of the binarized target side of ``data``'s train and valid sets: what a
     cache's rows line up with."""
@@ -206,6 +215,14 @@ def check_cache_for(cache_dir: str | os.PathLike, data: str | os.PathLike,
                          f"with `seqkd topk-cache --data {data} --teacher CKPT --out "
                          f"{cache_dir}`")
     cache = TopkCache(cache_dir)
+    recorded = cache.meta.get("files")  # caches made before seqkd recorded them: unchecked
+    if recorded is not None:
+        now = cache_digests(cache_dir, cache.meta.get("subsets", SUBSETS))
+        damaged = sorted(name for name, digest in now.items() if recorded.get(name) != digest)
+        if damaged:
+            raise SeqkdError(f"the top-k cache {cache_dir} is damaged: {', '.join(damaged)} "
+                             "changed since it was made (its size or SHA-256 differs from "
+                             f"{META}); make it again (`seqkd topk-cache ... --force`)")
     if cache.meta.get("data") != data_digests(data):
         raise SeqkdError(f"the top-k cache {cache_dir} was made for other data than {data} "
                          "(its binarized targets differ): make the cache from this data "

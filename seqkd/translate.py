@@ -114,15 +114,18 @@ class FairseqModel:
         self.max_input_len = min(max_input_len, self.decoder.max_positions - 1)
         self.max_len = max_len
 
-    def translate(self, lines: List[str], first_line: Optional[int] = None) -> List[str]:
+    def translate(self, lines: List[str] | str, first_line: Optional[int] = None
+                  ) -> List[str] | str:
         """Translations of ``lines``, as :meth:`ExportedModel.translate`."""
-        from seqkd.corpus import encode_lines
+        from seqkd.corpus import encode_lines, text_batch
 
+        lines, single = text_batch(lines)
         pieces = encode_lines(self.sp, lines)
         hyps = self.decoder.translate([p[: self.max_input_len] for p in pieces])
         if first_line is not None:
             warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
-        return [self.sp.decode(h[0][0]) for h in hyps]
+        out = [self.sp.decode(h[0][0]) for h in hyps]
+        return out[0] if single else out
 
 
 def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:

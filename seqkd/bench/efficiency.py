@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from seqkd.bench.report import percentile
 from seqkd.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
+from seqkd.machine import check_disk_room
 from seqkd.procs import child_preexec, run_measured
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,15 @@ def latencies(argv: List[str], lines: Sequence[str], cpu: Optional[int]) -> List
         proc.stdin.close()
         proc.wait()
     return out
+
+
+def check_room(lines: Sequence[str], sentences: int, work: Path) -> None:
+    """Refuse an input size whose files (the test set repeated, and an output of about its
+    size) would not fit on the disk, before anything is measured."""
+    line_bytes = sum(len(x.encode()) + 1 for x in lines) / max(1, len(lines))
+    check_disk_room(work, 2.5 * sentences * line_bytes,
+                    f"the efficiency protocol on {sentences:,} sentences",
+                    "lower --efficiency-sentences")
 
 
 def measure(spec: SystemSpec, test_set: str, lines: Sequence[str], sentences: int,

@@ -75,6 +75,8 @@ class Row:
     test_set: str
     sentences: int
     bleu: float
+    #: BLEU's hypothesis over reference length (13a tokens)
+    length_ratio: float
     chrf: float
     src_words: int
     tgt_words: int
@@ -127,11 +129,11 @@ def markdown_report(report: Dict) -> str:
     tests = list(dict.fromkeys(r["test_set"] for r in report["results"]))
     for t in tests:
         lines += [f"### {t}", "",
-                  "| system | kind | compute | beam | threads | batch | BLEU | chrF "
+                  "| system | kind | compute | beam | threads | batch | BLEU | len | chrF "
                   "| src words/s (median [min–max]) | × first | tgt words/s "
                   "| latency p50 / p95 ms | peak RSS MB | size MB | disk MB "
                   "| MMACs / src, tgt token | GMAC/s |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         rows = [r for r in report["results"] if r["test_set"] == t]
         for r in rows:
             base = next((b for b in rows if _setting(b) == _setting(r)), r)
@@ -144,12 +146,17 @@ def markdown_report(report: Dict) -> str:
             lines.append(
                 f"| {r['system']} | {r['kind']} | {r['compute_type']} | {r['beam']} | "
                 f"{threads} | {r.get('batch_tokens', sig['batch_tokens'])} | {r['bleu']} | "
+                f"{r.get('length_ratio', '–')} | "
                 f"{r['chrf']} | {r['src_wps_median']} "
                 f"[{r['src_wps_min']}–{r['src_wps_max']}] | "
                 f"{r['src_wps_median'] / base['src_wps_median']:.1f} | {r['tgt_wps_median']} | "
                 f"{lat} | {r['peak_rss_mb']} | {r.get('size_mb', r['disk_mb'])} | "
                 f"{r['disk_mb']} | {macs} | {r.get('gmacs_per_s') or '–'} |")
         lines.append("")
+    if report.get("comparisons"):
+        from seqkd.bench.compare import markdown_rows as difference_rows
+
+        lines += difference_rows(report["comparisons"]) + [""]
     if report.get("efficiency"):
         from seqkd.bench.efficiency import markdown_rows
 
@@ -158,7 +165,7 @@ def markdown_report(report: Dict) -> str:
               f"- chrF: `{sig['sacrebleu_chrf']}`",
               f"- batch {sig['batch_tokens']} tokens, {sig['repeats']} timed runs after a warm-up "
               f"of {sig['warmup_sentences']} sentences; {sig['single_thread']}",
-              f"- latency: {sig['latency']}", f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
+              f"- latency: {sig['latency']}; len: BLEU's length ratio (output / reference)", f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
               f"single-thread runs pinned to core {sig.get('pinned_cpu')}",
               f"- × first: src words/s over the first system's at the same threads and batch; "
               f"threads A×B: B batches at once on A threads each (CTranslate2 inter_threads); "

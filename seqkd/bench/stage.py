@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from seqkd.bench.compare import Outputs, comparisons
 from seqkd.bench.measure import Job, measure_in_child, pick_cpu
 from seqkd.bench.report import Row, SpeedSignature, cost_fields, markdown_report, words
 from seqkd.bench.systems import SystemSpec, check_systems
@@ -37,7 +38,8 @@ class BenchConfig:
                         max=MAX_BEAM)
     batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
     threads: List[int] = setting(help="thread counts to measure (0: the physical cores this "
-                                 "process may use)", default_factory=lambda: [1])
+                                 "process may use)", default_factory=lambda: [1], min=0,
+                                 max=1024)
     repeats: int = setting(3, "timed runs per system and test set (median, min, max)", min=1)
     warmup_sentences: int = setting(100, "sentences translated before timing", min=0)
     latency_sentences: int = setting(100, "sentences timed one by one for latency", min=0)
@@ -86,6 +88,10 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
     src = {t: read_lines(prepared.text(t, prepared.src)) for t in tests}
     ref = {t: read_lines(prepared.text(t, prepared.tgt)) for t in tests}
     out = Path(cfg.out_dir)
+    if cfg.efficiency:
+        from seqkd.bench.efficiency import check_room
+
+        check_room(src[tests[0]], cfg.efficiency_sentences, out / "efficiency")
     pinned = pick_cpu(cfg.cpu) if 1 in cfg.threads or cfg.efficiency else None
     stage = Stage("bench", out, cfg, force=force)
     if not stage.begin():
@@ -95,6 +101,7 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
             logger.info("single-thread runs pinned to CPU %d", pinned)
         cpu_name, lib_versions = cpu_model(), versions()
         rows: List[Row] = []
+        outputs: Outputs = {}
         bleu_metric, chrf_metric = BLEU(), CHRF()
         sp = load_spm(prepared.spm)
         src_pieces = {t: sum(len(p) for p in encode_lines(sp, src[t])) for t in tests}
@@ -124,13 +131,15 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
                     hyps = r.outputs
                     tgt_pieces = sum(len(p) for p in encode_lines(sp, hyps))
                     sw, tw = words(src[t]), words(hyps)
+                    bleu = bleu_metric.corpus_score(hyps, [ref[t]])
                     row = Row(
                         system=spec.name, kind=spec.kind, path=" + ".join(spec.paths),
                         vmap=spec.vmap,
                         compute_type=res.compute_type, beam=beam,
                         threads=threads or default_threads(), inter_threads=spec.inter,
                         batch_tokens=batch, test_set=t, sentences=len(src[t]),
-                        bleu=round(bleu_metric.corpus_score(hyps, [ref[t]]).score, 2),
+                        bleu=round(bleu.score, 2),
+                        length_ratio=round(bleu.sys_len / max(1, bleu.ref_len), 3),
                         chrf=round(chrf_metric.corpus_score(hyps, [ref[t]]).score, 2),
                         src_words=sw, tgt_words=tw,
                         **Row.timing(sw, tw, r.seconds, r.latencies),
@@ -149,6 +158,7 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
                         library=spec.kind_of.library(lib_versions),
                         seqkd=lib_versions.get("seqkd", "")).format()
                     rows.append(row)
+                    outputs[(spec.name, row.threads, t)] = hyps
                     write_text(out / "outputs" / f"{spec.name}.t{threads}.{t}.txt",
                                "".join(h + "\n" for h in hyps))
         efficiency = []
@@ -186,7 +196,9 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
                     "token + output pieces x beam x MACs per target token) / median seconds",
             "command": " ".join(sys.argv),
         }
-        report = {"signature": signature, "results": [r.to_dict() for r in rows]}
+        results = [r.to_dict() for r in rows]
+        report = {"signature": signature, "results": results,
+                  "comparisons": comparisons(results, outputs, ref)}
         if efficiency:
             report["efficiency"] = efficiency
         write_text(out / "report.json", json.dumps(report, indent=2) + "\n")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from seqkd.config import Problems
-from seqkd.config_file import absolute_paths
+from seqkd.config_file import absolute_paths, section_problems
 from seqkd.errors import SeqkdError
 from seqkd.plan.planner import Planner
 from seqkd.plan.step import Step
@@ -37,6 +37,7 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
         raise SeqkdError(f"{source}: work_dir must be a folder name")
     # relative paths in the config are relative to the folder seqkd runs in
     work = (base / cfg["work_dir"]).resolve()
+    section_problems(cfg, problems)
     p = Planner(absolute_paths(cfg, base), work, problems, quiet)
     prep = p.add_data()
     p.teacher = read_teacher(problems, p.section("teacher"), prep, work, p.data_dir, p.steps)

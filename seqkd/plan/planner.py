@@ -8,10 +8,27 @@ from typing import Any, Dict, List, Optional
 
 from seqkd.config import Problems
 from seqkd.config_file import entries, fields
+from seqkd.errors import SeqkdError
 from seqkd.plan.step import Step
 from seqkd.plan.systems import student_systems
 from seqkd.plan.teacher import TeacherPlan
 from seqkd.textio import SAFE_NAME
+
+
+def planned_test_sets(prep: Any) -> Optional[List[str]]:
+    """The test sets a prepare config makes, or None when that is only known once it runs
+    (a dataset whose manifest cannot be read: its own problem)."""
+    from seqkd import datasets
+
+    if prep.train_prefix:
+        return list(prep.test_prefixes)
+    if prep.test_sets is not None:
+        return list(prep.test_sets)
+    try:
+        manifest = datasets.load_manifest(prep.dataset)
+    except SeqkdError:
+        return None
+    return [s for s in manifest.splits if s not in ("train", "valid")]
 
 
 class Planner:
@@ -33,6 +50,8 @@ class Planner:
         self.systems_of: Dict[str, List[Any]] = {}
         #: the export section (every export's settings, a student's own over them)
         self.export_cfg: Dict = {}
+        #: the test sets prepare makes (None: not known before it runs)
+        self.test_sets: Optional[List[str]] = None
 
     def section(self, name: str) -> Dict:
         value = self.cfg.get(name) or {}
@@ -64,7 +83,15 @@ class Planner:
                       out_dir=str(self.data_dir))
         if prep is not None:
             self.steps.append(Step("prepare", self.data_dir, prep, lambda: prepare(prep)))
+            self.test_sets = planned_test_sets(prep)
         return prep
+
+    def check_test_set(self, where: str, name: Optional[str]) -> None:
+        """A test set a later stage names must be one prepare makes (known at planning for
+        a registered dataset and for your own files)."""
+        if name and self.test_sets is not None and name not in self.test_sets:
+            self.problems.add(f"{where}: no test set {name!r} is prepared; the data section "
+                              f"makes {', '.join(self.test_sets) or 'none'}")
 
     def add_distills(self, prep: Any) -> None:
         """A distill stage per entry; its sources must be prepared by the data section."""
@@ -211,6 +238,12 @@ class Planner:
             systems = student_systems(self.problems, name, own_bench, edir / "model")
             if scfg is None or ecfg is None or systems is None:
                 continue
+            self.check_test_set(f"student {name} export fidelity_test", ecfg.fidelity_test)
+            for system in systems:
+                if system.vmap and not ecfg.vmap:
+                    self.problems.add(f"student {name}: bench system {system.name} runs with "
+                                      "the vocabulary map, and its export makes none: set "
+                                      "vmap: true in the student's export")
             self.steps.append(Step(f"student-{name}", sdir, scfg, (lambda c=scfg: train(c))))
             self.steps.append(Step(f"export-{name}", edir, ecfg, (lambda c=ecfg: export(c))))
             self.students.append(name)
@@ -272,6 +305,8 @@ class Planner:
             systems += self.systems_of[name] or [
                 SystemSpec(f"{name}-b{b}", "ct2", str(self.work / f"export-{name}" / "model"),
                            beam=b) for b in beams]
+        for test in bench_cfg.get("test_sets") or []:
+            self.check_test_set("bench test_sets", test if isinstance(test, str) else None)
         bdir = self.work / "bench"
         bcfg = fields(self.problems, BenchConfig, bench_cfg, "bench", data=str(self.data_dir),
                       out_dir=str(bdir), systems=systems)

@@ -7,7 +7,9 @@ test_bad_inputs.py), so the table there is what the code does, not what someone 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import os
 import shutil
 from dataclasses import dataclass
@@ -142,8 +144,9 @@ def _foreign_folder(d: Path) -> List[str]:
     (d / "w" / "bench" / "notes.txt").write_text("mine\n")
     return _config(d, f"work_dir: {d / 'w'}\ndata:\n  train_prefix: {c / 'train'}\n"
                       f"  valid_prefix: {c / 'valid'}\n  vocab_size: 60\n"
+                      f"  test_prefixes: {{t: {c / 'test'}}}\n"
                       "teacher: {train: {preset: tiny, max_updates: 1}}\n"
-                      "bench: {test_sets: [valid]}\n") + ["--only", "prepare"]
+                      "bench: {test_sets: [t]}\n") + ["--only", "prepare"]
 
 
 ALIAS_BOMB = """work_dir: w
@@ -383,6 +386,11 @@ def _chunk_damaged(d: Path, data: Path) -> List[str]:
     out = d / "out"
     args = ["distill", "--data", str(data), "--out", str(out), "--teacher",
             str(_fake_teacher(d, data)), "--merge-only", "--chunk-size", str(n)]
+    # the folder as a killed distill leaves it: started by seqkd (its config.yaml), one
+    # chunk written, here damaged
+    from seqkd.cli import main
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main(args + ["-q"]) == 1  # no chunk yet: nothing to merge
     chunk_path(out, 0).parent.mkdir(parents=True)
     chunk_path(out, 0).write_text("{not json\n")
     return args

@@ -207,7 +207,8 @@ def test_trust_covers_fairseqs_rank_to_rank_broadcast_and_no_other_buffer(tmp_pa
 
 def test_markdown_report_has_one_row_per_result_and_the_signature():
     row = dict(system="s", kind="ct2", compute_type="int8", beam=1, threads=1, bleu=10.0,
-               chrf=40.0, src_wps_median=100.0, src_wps_min=90.0, src_wps_max=110.0,
+               length_ratio=0.987, chrf=40.0, src_wps_median=100.0, src_wps_min=90.0,
+               src_wps_max=110.0,
                tgt_wps_median=95.0, latency_p50_ms=1.0, latency_p95_ms=2.0, peak_rss_mb=50.0,
                disk_mb=3.0, test_set="t1")
     report = {"signature": {"sacrebleu_bleu": "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0",
@@ -217,7 +218,8 @@ def test_markdown_report_has_one_row_per_result_and_the_signature():
                             "versions": {"seqkd": "0"}, "command": "seqkd bench"},
               "results": [row, {**row, "system": "t", "test_set": "t2"}]}
     md = markdown_report(report)
-    assert md.count("| s | ct2 | int8 | 1 | 1 | 1024 | 10.0 | 40.0 | 100.0 [90.0–110.0]") == 1
+    assert md.count("| s | ct2 | int8 | 1 | 1 | 1024 | 10.0 | 0.987 | 40.0 | 100.0 [90.0–110.0]"
+                    ) == 1
     # an older report without batch/cost fields still renders: the signature's batch, no MACs
     assert md.count("| 3.0 | – | – |") == 2
     # inter_threads and costs: "1×2", MMACs per source and target token, GMAC/s; the speed

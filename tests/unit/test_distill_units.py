@@ -1,6 +1,7 @@
 """Alignment invariants of chunking, sharding and merging; seq-inter selection; anomalies."""
 
 import json
+import re
 import types
 
 import pytest
@@ -65,7 +66,8 @@ def rules(method, select_metric, filter_, empty="reference", select="best", mbr_
     """The distill settings write_distilled reads."""
     return types.SimpleNamespace(method=method, select_metric=select_metric, filter=filter_,
                                  empty=empty, min_score=None, max_len_ratio=3.0,
-                                 loop_repeats=0, select=select, mbr_metric=mbr_metric)
+                                 loop_repeats=0, select=select, mbr_metric=mbr_metric,
+                                 max_empty=1.0)
 
 
 def test_the_streamed_merge_writes_line_aligned_files_and_keeps_nothing_on_error(tmp_path):
@@ -229,3 +231,64 @@ def test_an_ensemble_for_the_ctranslate2_decoder_is_reported_with_every_other_pr
         DistillConfig(data="d", out_dir="o", teachers=["a.pt", "b.pt"], source_prefix="x")
     assert "source_prefix: only for a teacher that is a CTranslate2 model folder" in str(e.value)
     assert "decode the ensemble of 2 with decoder fairseq" in str(e.value)
+
+
+def test_mbr_keeps_the_candidate_that_agrees_most_with_the_others():
+    from seqkd.distill_merge import select_mbr
+
+    nbest = [("a cat sits on the mat", -0.1),       # the teacher's best, an outlier
+             ("a dog runs in a park", -0.3),
+             ("a dog runs in the park", -0.4),      # closest to all the others
+             ("the dog runs in the park", -0.5)]
+    assert select_mbr(nbest, "chrf") == 2 and select_mbr(nbest, "bleu") == 2
+    # equal utilities: the earlier (better-scored) candidate; one candidate: itself
+    assert select_mbr([("x y", -0.1), ("x y", -0.2)], "chrf") == 0
+    assert select_mbr([("x y", -0.1)], "bleu") == 0
+    # a candidate drawn twice stands for more of the distribution
+    assert select_mbr([("a b c", -0.1), ("d e f", -0.2), ("d e f", -0.3)], "chrf") == 1
+
+
+def test_the_merge_selects_by_mbr_and_a_monolingual_line_has_no_reference(tmp_path):
+    train_src, train_ref, mono = tmp_path / "src", tmp_path / "ref", tmp_path / "mono"
+    train_src.write_text("a b\n")
+    train_ref.write_text("A B\n")
+    mono.write_text("c d\ne f\n")
+    _write_chunk(tmp_path, 0, [[["x", -0.1], ["A B", -0.2], ["A B", -0.3]],
+                               [["", -0.1]],                      # empty, no reference
+                               [["E F", -0.1], ["X Y Z", -0.2], ["E F", -0.3]]])
+    got = write_distilled(tmp_path, [("train", train_src, train_ref), ("m", mono, None)],
+                          "de", "en", chunk_ranges(3, 3), rules("seq-kd", "bleu", "off",
+                                                                select="mbr"))
+    assert got["selection"] == "mbr (chrf)" and got["selection_changed"] == 1
+    assert (tmp_path / "text" / "train.de").read_text() == "A B\nE F\n"
+    assert (tmp_path / "origin.tsv").read_text() == "source\tline\ntrain\t1\nm\t2\n"
+    assert got["sources"]["m"] == {"lines": 2, "pairs_written": 1, "anomalous": 0,
+                                   "selection_changed": 0, "empty_replaced_by_reference": 0,
+                                   "empty_dropped": 1}
+    assert got["sources"]["train"]["selection_changed"] == 1
+    # the sources must cover the chunks: a shorter monolingual file is stale data
+    mono.write_text("c d\n")
+    with pytest.raises(SeqkdError, match="the chunks cover 3 lines but the source has 2"):
+        write_distilled(tmp_path, [("train", train_src, train_ref), ("m", mono, None)],
+                        "de", "en", chunk_ranges(3, 3), rules("seq-kd", "bleu", "off"))
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"sources": ["train", "caps"], "method": "seq-inter", "nbest": 2},
+     "monolingual source(s) caps have none"),
+    ({"method": "seq-inter", "select": "mbr", "nbest": 2}, "use it with method seq-kd"),
+    ({"select": "mbr", "beam": 1}, "select mbr needs two or more candidates"),
+    ({"sample": 4}, "sample N draws candidates for select mbr"),
+    ({"select": "mbr", "sample": 4, "nbest": 2}, "give sample or nbest, not both"),
+    ({"sources": []}, "name what the teacher translates"),
+    ({"sources": ["train", "train"]}, "each source once"),
+    ({"sources": ["references"]}, "'references' is reserved"),
+])
+def test_source_and_selection_rules_are_checked_when_the_config_is_built(settings, message):
+    from seqkd.distill_config import DistillConfig
+
+    with pytest.raises(SeqkdError, match=re.escape(message)):
+        DistillConfig(data="d", out_dir="o", teachers=["t.pt"], **settings)
+    with pytest.raises(SeqkdError, match="seq-kd with select best"):
+        DistillConfig(data="d", out_dir="o", decoder="command", teacher_command="cat",
+                      select="mbr")

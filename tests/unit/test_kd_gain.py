@@ -69,3 +69,31 @@ def test_plot_names_every_student_in_a_legend_with_one_marker_per_student(tmp_pa
     assert set(styles) == {"seqkd-3-1", "seqkd-6-1", "ens-seqkd-3-1"}
     assert len(set(styles.values())) == 3
     assert [ax.get_title() for ax in fig.axes] == ["t16", "t17"]
+
+
+def test_the_bench_compares_every_system_with_the_first_and_every_kd_pair(tmp_path):
+    """bench.compare: intervals from the systems' outputs, shown by kd-gain."""
+    from seqkd.bench.compare import comparisons
+    from seqkd.significance import paired_bootstrap
+
+    refs = {"t16": [f"ein hund {i} läuft im park" for i in range(50)]}
+    outputs = {("teacher", 1, "t16"): [f"ein hund {i} läuft im park" for i in range(50)],
+               ("baseline-3-1-b1", 1, "t16"): [f"eine katze {i}" for i in range(50)],
+               ("seqkd-3-1-b1", 1, "t16"): [f"ein hund {i} im park" for i in range(50)]}
+    rows = [r for r in ROWS[:3]]
+    got = comparisons(rows, outputs, refs)
+    assert [(c["comparison"], c["system"], c["against"]) for c in got] == [
+        ("vs first system", "baseline-3-1-b1", "teacher"),
+        ("vs first system", "seqkd-3-1-b1", "teacher"),
+        ("kd gain", "seqkd-3-1-b1", "baseline-3-1-b1")]
+    gain = got[2]
+    expected = paired_bootstrap(outputs[("baseline-3-1-b1", 1, "t16")],
+                                outputs[("seqkd-3-1-b1", 1, "t16")], refs["t16"])
+    assert (gain["delta"], gain["low"], gain["high"]) == (expected.delta, expected.low,
+                                                          expected.high)
+    assert gain["low"] > 0 and got[1]["high"] < 0  # better than the baseline, worse than first
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"results": rows, "comparisons": got}))
+    assert seqkd("kd-gain", report, "--out", tmp_path / "g") == 0
+    md = (tmp_path / "g" / "kd-gain.md").read_text()
+    assert f"[{gain['low']:+.2f}, {gain['high']:+.2f}]" in md

@@ -144,3 +144,28 @@ def test_a_ctranslate2_distill_of_an_ensemble_is_refused_with_the_rest(tmp_path,
     assert "checkpoints and train together" in str(e.value)
     assert "decode the ensemble of 2 with decoder fairseq" in str(e.value), str(e.value)
     assert not (tmp_path / "w").exists()
+
+
+def test_distill_sources_are_planned_against_the_prepared_corpora(tmp_path, corpus):
+    cfg = {
+        "work_dir": str(tmp_path / "w"),
+        "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                 "mono": {"mine": "mono/text"}, "mono_datasets": {"caps": "multi30k-captions"}},
+        "teacher": {"train": {"preset": "tiny", "max_updates": 1}},
+        "distill": [{"name": "kd", "sources": ["train", "mine", "caps"], "select": "mbr"}],
+        "students": [{"name": "s", "data": "kd", "preset": "tiny", "max_updates": 1}],
+    }
+    steps = {s.name: s for s in plan(cfg, tmp_path, "cfg.yaml")}
+    assert steps["distill-kd"].config.sources == ["train", "mine", "caps"]
+    # a local monolingual prefix resolves against the folder seqkd runs in, like the rest
+    assert steps["prepare"].config.mono == {"mine": str(tmp_path / "mono" / "text")}
+    assert steps["distill-kd"].deps[0] == "prepare"
+    # a source that prepare does not make, and the reserved name, with the other problems
+    cfg["distill"] = [{"name": "kd", "sources": ["train", "other"]},
+                      {"name": "references", "beam": 2},
+                      {"name": "inter", "sources": ["mine"], "method": "seq-inter", "nbest": 2}]
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "cfg.yaml")
+    text = str(e.value)
+    assert "3 problems" in text and "sources other are not prepared" in text
+    assert "the name 'references' is reserved" in text and "seq-inter selects by the" in text

@@ -1,0 +1,75 @@
+"""Paired bootstrap intervals: the numbers sacrebleu's own --paired-bs gives, and an interval
+for the difference drawn from the very same resamples."""
+
+import json
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from seqkd.errors import SeqkdError
+from seqkd.significance import paired_bootstrap
+
+
+def systems(n=120, seed=3):
+    """A reference set and two systems, one of them closer to it."""
+    rng = random.Random(seed)
+    words = [f"wort{i}" for i in range(40)]
+    refs = [" ".join(rng.choice(words) for _ in range(rng.randint(4, 12))) for _ in range(n)]
+
+    def noisy(p):
+        return [" ".join(w if rng.random() > p else rng.choice(words) for w in r.split())
+                for r in refs]
+    return refs, noisy(0.5), noisy(0.3)
+
+
+@pytest.mark.parametrize("metric", ["bleu", "chrf"])
+def test_scores_p_value_and_mean_are_sacrebleus_own(metric, tmp_path):
+    refs, base, system = systems()
+    for name, lines in (("ref", refs), ("a", base), ("b", system)):
+        (tmp_path / name).write_text("".join(x + "\n" for x in lines))
+    cli = subprocess.run([sys.executable, "-m", "sacrebleu", str(tmp_path / "ref"), "-i",
+                          str(tmp_path / "a"), str(tmp_path / "b"), "--paired-bs", "-m", metric,
+                          "-f", "json"], capture_output=True, text=True, check=True,
+                         env={"SACREBLEU_SEED": "12345", "PATH": ""}).stdout
+    theirs = json.loads(cli)[1]  # [baseline, system], each {"system", METRIC: {...}}
+    theirs = next(v for k, v in theirs.items() if k != "system")
+    got = paired_bootstrap(base, system, refs, metric)
+    assert got.system_score == round(theirs["score"], 2)
+    assert got.p_value == round(theirs["p_value"], 4)
+    assert got.system_mean == round(theirs["mean"], 2)
+    assert got.low <= got.delta <= got.high and got.low > 0  # a real improvement
+
+
+def test_the_interval_is_the_difference_on_the_same_resamples():
+    from sacrebleu.metrics import BLEU
+
+    refs, base, system = systems(n=60)
+    got = paired_bootstrap(base, system, refs, "bleu", resamples=200, seed=7)
+    # computed the slow way: each resample scored as a corpus by sacrebleu
+    idxs = np.random.default_rng(7).choice(60, size=(200, 60), replace=True)
+    diffs = []
+    for idx in idxs:
+        score = (lambda hyps: BLEU().corpus_score([hyps[i] for i in idx],
+                                                  [[refs[i] for i in idx]]).score)
+        diffs.append(score(system) - score(base))
+    diffs.sort()
+    assert (got.low, got.high) == (round(diffs[5], 2), round(diffs[-6], 2))
+    assert got.delta == round(BLEU().corpus_score(system, [refs]).score
+                              - BLEU().corpus_score(base, [refs]).score, 2)
+    # swapping the systems mirrors the interval
+    back = paired_bootstrap(system, base, refs, "bleu", resamples=200, seed=7)
+    assert (back.low, back.high) == (-got.high, -got.low)
+
+
+def test_length_ratio_and_bad_inputs():
+    refs, base, system = systems(n=30)
+    got = paired_bootstrap(base, [" ".join(s.split()[:2]) for s in system], refs, "bleu",
+                           resamples=100)
+    assert got.system_length_ratio < 0.5 < got.baseline_length_ratio
+    with pytest.raises(SeqkdError, match="same number of lines"):
+        paired_bootstrap(base, system[:-1], refs)
+    with pytest.raises(SeqkdError, match="metric must be bleu or chrf"):
+        paired_bootstrap(base, system, refs, "ter")
