@@ -16,5 +16,5 @@ fi
 "$py" -m pip install -q "torch==2.13.0"
 "$py" -m pip install -q "numpy>=1.21.3,<2" cython
 "$py" -m pip install -q --no-deps --no-build-isolation "fairseq-fixed==0.12.3.1"
-"$py" -m pip install -q -e ".[test]"
+"$py" -m pip install -q -e ".[test,serve]"
 "$py" -m seqkd --version

@@ -200,18 +200,22 @@ class CT2Decoder:
         #: hypotheses, the caller removes them
         self.target_prefix = list(target_prefix or [])
 
-    def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]:
+    def translate(self, batch: Sequence[Sequence[str]], beam: Optional[int] = None,
+                  nbest: Optional[int] = None) -> List[Hypotheses]:
+        """The n-best lists of ``batch``; ``beam`` and ``nbest`` override the decoder's own
+        for this call (a server's request)."""
         out: List[Hypotheses] = [[([], 0.0)] for _ in batch]
         todo = [i for i, pieces in enumerate(batch) if pieces]
         if not todo:
             return out
+        beam, nbest = beam or self.beam, nbest or self.nbest
         # one CTranslate2 call holds the interpreter until it returns, so Ctrl-C would wait
         # for all of it: slices of a few batches each keep an interrupt within seconds
         for part in token_slices([len(batch[i]) for i in todo],
                                  self.batch_tokens * self.batches_per_call):
             ids = [todo[k] for k in part]
             results = self.translator.translate_batch(
-                [list(batch[i]) for i in ids], beam_size=self.beam, num_hypotheses=self.nbest,
+                [list(batch[i]) for i in ids], beam_size=beam, num_hypotheses=nbest,
                 return_scores=True, max_batch_size=self.batch_tokens, batch_type="tokens",
                 sampling_topk=self.sampling_topk,
                 max_decoding_length=self.max_len, use_vmap=self.use_vmap,
@@ -280,6 +284,16 @@ class ExportedModel:
             warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
         out = [self.sp.decode(h[0][0]) for h in hyps]
         return out[0] if single else out
+
+    def hypotheses(self, lines: Sequence[str], beam: Optional[int] = None,
+                   nbest: int = 1) -> List[List[Tuple[str, float]]]:
+        """Each line's ``nbest`` translations with their scores (log-probability per token),
+        best first, at ``beam`` (the model's own when None)."""
+        from seqkd.corpus import encode_lines
+
+        hyps = self.decoder.translate(encode_lines(self.sp, list(lines)), beam=beam,
+                                      nbest=nbest)
+        return [[(self.sp.decode(p), s) for p, s in h] for h in hyps]
 
 
 def warn_cut(pieces: Sequence[Sequence[str]], hyps: List[Hypotheses], first_line: int,

@@ -19,6 +19,11 @@ class SeqkdError(Exception):
     """A problem the user can fix: bad input, a missing file, a conflicting run."""
 
 
+#: the folder of the stage this process began last (set by seqkd.stage): where a write
+#: without a file name (a full disk inside a library) happened
+LAST_FOLDER: list = []
+
+
 def _folder_size(folder: Path) -> int:
     total = 0
     for root, _, files in os.walk(folder):
@@ -33,11 +38,11 @@ def _folder_size(folder: Path) -> int:
 def machine_error_message(e: OSError) -> Optional[str]:
     """One line for the errors of the machine rather than of seqkd (a full disk, a folder
     that cannot be written), or None for anything else."""
-    from seqkd.stage import LAST_FOLDER
-
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        # a write inside a library has no file name: it was in the stage's folder
-        target = Path(e.filename) if e.filename else (LAST_FOLDER[0] if LAST_FOLDER else None)
+        # a copy names its source first and the file it was writing second (filename2); a
+        # write inside a library has no file name: it was in the stage's folder
+        name = e.filename2 or e.filename
+        target = Path(name) if name else (LAST_FOLDER[0] if LAST_FOLDER else None)
         if target is None:
             where, folder = "an output file", Path.cwd()
         elif target.is_dir():

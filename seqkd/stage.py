@@ -25,7 +25,7 @@ from typing import Any, Dict, Optional, Tuple
 import yaml
 
 from seqkd import __version__
-from seqkd.errors import SeqkdError
+from seqkd.errors import LAST_FOLDER, SeqkdError
 from seqkd.machine import versions
 from seqkd.procs import LOCK_FILE, folder_lock
 from seqkd.textio import write_text
@@ -37,9 +37,6 @@ CONFIG_FILE = "config.yaml"
 
 _DIGESTS: Dict[Tuple[str, int, int], str] = {}
 
-#: the folder of the stage this process began last: where a write without a file name (a full
-#: disk inside a library) happened
-LAST_FOLDER: list = []
 
 
 def file_digest(path: str | os.PathLike) -> str:

@@ -13,6 +13,7 @@ from seqkd import __version__
 from seqkd.cli.common import config_from, parse_key_value
 from seqkd.cli.stages import (build_distill, build_export, build_prepare, build_topk_cache,
                               build_train)
+from seqkd.cli.serving import build_serve, build_serve_bench
 from seqkd.cli.tools import (build_bench, build_kd_gain, build_run, build_scale_bench,
                              build_translate)
 from seqkd.errors import SeqkdError, machine_error_message
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_topk_cache,
                                build_export, build_translate, build_bench, build_run, build_kd_gain,
-                               build_scale_bench]
+                               build_scale_bench, build_serve, build_serve_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,18 +15,24 @@ from seqkd.plan.teacher import TeacherPlan
 from seqkd.textio import SAFE_NAME
 
 
-def planned_test_sets(prep: Any) -> Optional[List[str]]:
-    """The test sets a prepare config makes, or None when that is only known once it runs
-    (a dataset whose manifest cannot be read: its own problem)."""
+def planned_test_sets(data: Dict) -> Optional[List[str]]:
+    """The test sets a data section makes (read from its keys, so that they are known even
+    when other data settings have problems), or None when that is only known once prepare
+    runs (a value of the wrong type, or a manifest that cannot be read: their own
+    problems)."""
     from seqkd import datasets
+    from seqkd.prepare import PrepareConfig
 
-    if prep.train_prefix:
-        return list(prep.test_prefixes)
-    if prep.test_sets is not None:
-        return list(prep.test_sets)
+    if data.get("train_prefix"):
+        tests = data.get("test_prefixes", {})
+        return list(tests) if isinstance(tests, dict) else None
+    tests = data.get("test_sets")
+    if tests is not None:
+        return list(tests) if isinstance(tests, list) else None
+    name = data.get("dataset", PrepareConfig.__dataclass_fields__["dataset"].default)
     try:
-        manifest = datasets.load_manifest(prep.dataset)
-    except SeqkdError:
+        manifest = datasets.load_manifest(name)
+    except (SeqkdError, TypeError):
         return None
     return [s for s in manifest.splits if s not in ("train", "valid")]
 
@@ -79,11 +85,11 @@ class Planner:
         """The prepare stage; its config (None when it has problems)."""
         from seqkd.prepare import PrepareConfig, prepare
 
-        prep = fields(self.problems, PrepareConfig, self.section("data"), "data",
-                      out_dir=str(self.data_dir))
+        data = self.section("data")
+        prep = fields(self.problems, PrepareConfig, data, "data", out_dir=str(self.data_dir))
         if prep is not None:
             self.steps.append(Step("prepare", self.data_dir, prep, lambda: prepare(prep)))
-            self.test_sets = planned_test_sets(prep)
+        self.test_sets = planned_test_sets(data)
         return prep
 
     def check_test_set(self, where: str, name: Optional[str]) -> None:
@@ -236,9 +242,11 @@ class Planner:
                           f"student {name} export" if over else "export",
                           checkpoint=str(sdir), data=str(self.data_dir), out_dir=str(edir))
             systems = student_systems(self.problems, name, own_bench, edir / "model")
+            if ecfg is not None:
+                self.check_test_set(f"{'student ' + name + ' ' if over else ''}export "
+                                    "fidelity_test", ecfg.fidelity_test)
             if scfg is None or ecfg is None or systems is None:
                 continue
-            self.check_test_set(f"student {name} export fidelity_test", ecfg.fidelity_test)
             for system in systems:
                 if system.vmap and not ecfg.vmap:
                     self.problems.add(f"student {name}: bench system {system.name} runs with "

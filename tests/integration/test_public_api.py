@@ -22,6 +22,12 @@ def test_load_translates_like_the_command(prepared, teacher, tmp_path):
                          capture_output=True, timeout=300)
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.splitlines() == got
+    # one string is one sentence: its translation, not one per character
+    assert model.translate(lines[0]) == got[0]
+    with pytest.raises(seqkd.SeqkdError, match="a string or a list of strings"):
+        model.translate([lines[0], None])
+    with pytest.raises(seqkd.SeqkdError, match="is the folder of a prepare stage"):
+        seqkd.load(prepared)
     with pytest.raises(seqkd.SeqkdError, match="beam must be at most 64"):
         seqkd.load(out, beam=65)
     with pytest.raises(seqkd.SeqkdError, match="not an `seqkd export` folder"):

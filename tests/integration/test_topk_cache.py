@@ -133,6 +133,21 @@ def test_training_reads_the_cache_and_refuses_a_mismatch(prepared, teacher, cach
     assert rc == 1 and "not both" in capsys.readouterr().err
 
 
+def test_a_damaged_cache_is_one_error_naming_it(prepared, cache, tmp_path, capsys):
+    """4 KB of ids replaced by other valid ids: training would run on wrong targets."""
+    damaged = tmp_path / "cache"
+    shutil.copytree(cache, damaged)
+    ids = damaged / "train.ids.npy"
+    raw = bytearray(ids.read_bytes())
+    raw[-4096:] = bytes(reversed(raw[-4096:]))  # still ids of the dictionary
+    ids.write_bytes(bytes(raw))
+    rc = seqkd("train", "--role", "student", "--data", prepared, "--out", tmp_path / "s",
+               "--max-updates", "2", "--kd-cache", damaged, "--kd-temperature", "2", "-q")
+    err = capsys.readouterr().err
+    assert rc == 1 and "is damaged: train.ids.npy changed since it was made" in err
+    assert "Traceback" not in err and not (tmp_path / "s" / "DONE.json").exists()
+
+
 def test_a_killed_cache_run_resumes(prepared, teacher, cache, tmp_path):
     from seqkd.topk_store import files
 

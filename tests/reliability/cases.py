@@ -68,6 +68,13 @@ def _empty_valid(d: Path) -> List[str]:
     return args
 
 
+def _fake_model(d: Path) -> Path:
+    (d / "model").mkdir()
+    for f in ("model.bin", "spm.model"):
+        (d / "model" / f).write_bytes(b"")
+    return d / "model"
+
+
 def _fake_export(d: Path, system: str) -> List[str]:
     (d / "model").mkdir()
     for f in ("model.bin", "spm.model"):
@@ -185,6 +192,41 @@ splits:
   train: {file: a.tgz, member: "../../outside.{lang}"}
   valid: {file: "../b.tgz"}
 """
+
+
+def _nan(stage: str, flag: str, value: str = "nan") -> Callable[[Path], List[str]]:
+    """A stage given a non-finite number (its other arguments need not exist: settings are
+    judged first)."""
+    args = {"topk-cache": ["--data", "d", "--teacher", "t.pt"],
+            "distill": ["--data", "d", "--teacher-command", "cat", "--decoder", "command"],
+            "train": ["--role", "student", "--data", "d"]}[stage]
+    return lambda d: [stage, *args, "--out", str(d / "out"), flag, value]
+
+
+def _user_files(d: Path) -> List[str]:
+    args = _prepare(d)
+    (d / "out").mkdir()
+    (d / "out" / "report.json").write_text('{"mine": true}\n')
+    (d / "out" / "spm.model").write_bytes(b"my own model")
+    return args
+
+
+def _many_problems(d: Path) -> List[str]:
+    c = _corpus(d)
+    bad = ", ".join(f"{k}: {v}" for k, v in [
+        ("max_len", 0), ("max_ratio", ".nan"), ("vocab_size", 1), ("workers", 0),
+        ("spm_sentences", 1)])
+    (d / "run.yaml").write_text(
+        f"work_dir: {d / 'w'}\nextras: {{a: 1}}\n"
+        f"data: {{train_prefix: {c / 'train'}, valid_prefix: {c / 'valid'}, "
+        f"test_prefixes: {{t: {c / 'test'}}}, {bad}}}\n"
+        "teacher: {train: {preset: tiny, max_updates: 0, lr: .inf}}\n"
+        "distill: [{name: kd, beam: 0, max_len_ratio: .nan, chunk_size: 0}]\n"
+        "students: [{name: s, data: kd, preset: tiny, max_updates: 1, kd_alpha: .nan}]\n"
+        "export: {fidelity_test: nosuchset}\n"
+        "bench: {threads: [-1]}\n")
+    return ["run", str(d / "run.yaml"), "--check"]
+
 
 CASES = [
     Case("test-name-train", "11.1", "a test set named `train` (it would replace the training set)",
@@ -331,7 +373,96 @@ CASES = [
     Case("ct2-teacher-options", "23.1", "`distill --target-prefix` with a fairseq teacher",
          None, ["target_prefix: only for a teacher that is a CTranslate2 model folder"], "out",
          needs_data=True),
+    # issue 37
+    Case("ct2-teacher-target-prefix", "37.1", "a CTranslate2 teacher given `--target-prefix "
+         "__xx__`, a token not in its vocabulary", None,
+         ["target_prefix token(s) '__xx__' are not in the model's target vocabulary",
+          "check the language code"], "out", needs_data=True),
+    Case("ct2-teacher-source-prefix", "37.1", "a CTranslate2 teacher given `--source-prefix "
+         "__en__`, not in its vocabulary", None,
+         ["source_prefix token(s) '__en__' are not in the model's source vocabulary"], "out",
+         needs_data=True),
+    Case("ct2-teacher-other-spm", "37.1", "`--teacher-spm` from another vocabulary (a "
+         "character model)", None,
+         ["does not belong to the model", "of its pieces are in the model's source "
+          "vocabulary", "--teacher-spm"], "out", needs_data=True),
+    Case("out-holds-user-files", "37.2", "`prepare --out DIR` where DIR holds the user's own "
+         "report.json and spm.model", _user_files,
+         ["already holds files seqkd did not write (report.json, spm.model", "no config.yaml",
+          "give a new or empty output folder"], "out/DONE.json"),
+    Case("teacher-command-empty", "37.3", "a teacher command that prints only empty lines",
+         None, ["of the teacher's", "outputs are empty (100%, over max_empty 50%)",
+                "the teacher does not translate"], "out/DONE.json", needs_data=True),
+    Case("topk-temperature-nan", "37.4", "`topk-cache --temperature nan`", _nan(
+        "topk-cache", "--temperature"), ["temperature must be a finite number, got nan"],
+         "out"),
+    Case("distill-ratio-nan", "37.4", "`distill --max-len-ratio nan`", _nan(
+        "distill", "--max-len-ratio"), ["max_len_ratio must be a finite number, got nan"],
+         "out"),
+    Case("distill-timeout-inf", "37.4", "`distill --command-timeout inf`", _nan(
+        "distill", "--command-timeout", "inf"),
+         ["command_timeout must be a finite number, got inf"], "out"),
+    Case("train-kd-alpha-nan", "37.4", "`train --kd-alpha nan`", _nan("train", "--kd-alpha"),
+         ["kd_alpha must be a finite number, got nan"], "out"),
+    Case("prepare-ratio-nan", "37.4", "`prepare --max-ratio nan`", lambda d: _prepare(
+        d, "--max-ratio", "nan"), ["max_ratio must be a finite number, got nan"], "out"),
+    Case("bench-threads-negative", "37.8", "`bench --threads -1`", lambda d: _fake_export(
+        d, "s=ct2:{}/model") + ["--threads", "-1"],
+         ["threads must be at least 0, got -1 in [-1]"], "b"),
+    Case("bench-efficiency-huge", "37.7", "`bench --efficiency --efficiency-sentences "
+         "100000000000`", None, ["the efficiency protocol on 100,000,000,000 sentences needs "
+                               "about", "GB free", "lower --efficiency-sentences"], "b",
+         needs_data=True),
+    Case("config-problems-at-once", "37.9", "a config with an unknown section, 12 bad values "
+         "and a test set no stage prepares (`run --check`)", _many_problems,
+         ["14 problems; nothing was run", "unknown section(s) extras",
+          "export fidelity_test: no test set 'nosuchset' is prepared",
+          "bench: threads must be at least 0, got -1 in [-1]"], "w"),
+    Case("ct2-folder-no-model-bin", "37.10", "a CTranslate2 folder without model.bin as the "
+         "teacher", None, ["looks like a CTranslate2 model folder without its model.bin",
+                           "convert the model again"], "out", needs_data=True),
+    Case("translate-prepare-folder", "37.10", "`translate` (and `seqkd.load`) given a "
+         "prepare folder", None, ["is the folder of a prepare stage, not an export"], None,
+         needs_data=True),
 ]
+
+
+def _ct2_teacher_fake(d: Path, data: Path, *extra: str, spm: str = "") -> List[str]:
+    """A CTranslate2 teacher folder whose vocabulary is the data's (the model itself is never
+    loaded: the checks come first)."""
+    import json
+
+    import sentencepiece as sp_lib
+
+    f = d / "ct2"
+    f.mkdir()
+    sp = sp_lib.SentencePieceProcessor(model_file=str(data / "spm.model"))
+    vocab = ["<s>", "<blank>", "</s>", "<unk>"] + [sp.id_to_piece(i)
+                                                   for i in range(1, sp.get_piece_size())]
+    (f / "shared_vocabulary.json").write_text(json.dumps(vocab))
+    (f / "model.bin").write_bytes(b"not loaded")
+    shutil.copy(data / "spm.model", f / "spm.model")
+    args = ["distill", "--data", str(data), "--out", str(d / "out"), "--teacher", str(f), *extra]
+    if spm:
+        args += ["--teacher-spm", spm]
+    return args
+
+
+def _other_spm(d: Path, data: Path) -> List[str]:
+    """A character-level SentencePiece model: another vocabulary than the teacher's."""
+    import sentencepiece as sp_lib
+
+    text = d / "chars.txt"
+    text.write_text("".join(f"zq{i} xj{i} Öä{i}\n" for i in range(200)))
+    sp_lib.SentencePieceTrainer.train(input=str(text), model_prefix=str(d / "chars"),
+                                      vocab_size=40, model_type="char", minloglevel=2)
+    return _ct2_teacher_fake(d, data, spm=str(d / "chars.model"))
+
+
+def _ct2_no_model_bin(d: Path, data: Path) -> List[str]:
+    args = _ct2_teacher_fake(d, data)
+    (d / "ct2" / "model.bin").unlink()
+    return args
 
 
 def _ct2_folder(d: Path) -> Path:
@@ -410,6 +541,18 @@ DATA_SETUPS = {
         d, data, corrupt=True)), "--data", str(data), "--out", str(d / "out")],
     "data-is-not-prepare": _data_is_not_prepare,
     "chunk-damaged": _chunk_damaged,
+    "ct2-teacher-target-prefix": lambda d, data: _ct2_teacher_fake(d, data, "--target-prefix",
+                                                                   "__xx__"),
+    "ct2-teacher-source-prefix": lambda d, data: _ct2_teacher_fake(d, data, "--source-prefix",
+                                                                   "__en__"),
+    "ct2-teacher-other-spm": _other_spm,
+    "ct2-folder-no-model-bin": _ct2_no_model_bin,
+    "teacher-command-empty": lambda d, data: _teacher_command(d, data, "empty"),
+    "bench-efficiency-huge": lambda d, data: ["bench", "--data", str(data), "--out",
+                                              str(d / "b"), "--system",
+                                              f"s=ct2:{_fake_model(d)}", "--efficiency",
+                                              "--efficiency-sentences", "100000000000"],
+    "translate-prepare-folder": lambda d, data: ["translate", str(data)],
     "teacher-command-short": lambda d, data: _teacher_command(d, data, "short"),
     "teacher-command-fails": lambda d, data: _teacher_command(d, data, "fail"),
     "teacher-command-hangs": lambda d, data: _teacher_command(d, data, "hang",

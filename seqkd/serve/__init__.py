@@ -1,0 +1,99 @@
+"""``seqkd serve``: an exported student behind an HTTP endpoint, on uvicorn and Starlette.
+
+- config: the server's own settings (the model's are ``seqkd translate``'s) and API keys
+- batcher: concurrent requests merged into CTranslate2 calls in worker threads
+- metrics: Prometheus metrics in the server's own registry
+- app: the endpoints (LibreTranslate's /translate and /languages, /v1/translate, /v1/model,
+  /health, /metrics), JSON errors, one log line a request
+- load: the load measurement (``seqkd serve-bench``)
+
+Why Starlette on uvicorn: the smallest established ASGI stack that does what the server needs
+(routing, streaming request bodies, a lifespan for the batcher); FastAPI would add request
+models and OpenAPI pages on top of Starlette, which a six-endpoint server does not need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+import socket
+import sys
+from typing import Any
+
+from seqkd.errors import SeqkdError
+from seqkd.serve.config import ServeConfig, read_api_keys
+
+logger = logging.getLogger("seqkd.serve")
+
+__all__ = ["ServeConfig", "serve"]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket, so that the port is known (and taken) before the model loads."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise SeqkdError(f"--host {host!r} is not an address this machine has ({e})") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        raise SeqkdError(f"cannot listen on {host}:{port} ({e.strerror}): another program "
+                         "holds the port, or it needs rights this user lacks; choose another "
+                         "--port") from None
+    sock.listen(2048)
+    return sock
+
+
+def serve(model_cfg: Any, cfg: ServeConfig) -> int:
+    """Load the model (``model_cfg``: a :class:`seqkd.translate.TranslateConfig` of an export),
+    warm it up, and serve it until SIGTERM or Ctrl-C, which stop accepting connections, let
+    the requests in flight finish (at most --request-timeout) and return 0."""
+    try:
+        import uvicorn
+
+        from seqkd.serve.app import Server, build_app
+    except ImportError as e:
+        raise SeqkdError(f"seqkd serve needs its extra ({e.name} is not installed): pip "
+                         "install 'seqkd[serve]' (scripts/install.sh installs it)") from None
+    from seqkd.config import check_config
+    from seqkd.serve.metrics import Metrics
+
+    check_config(model_cfg)
+    check_config(cfg)
+    if model_cfg.is_fairseq():
+        raise SeqkdError(f"seqkd serve takes an `seqkd export` folder (CTranslate2); "
+                         f"{model_cfg.model} is not one")
+    keys = read_api_keys(cfg.api_keys)
+    sock = _bind(cfg.host, cfg.port)
+    model = model_cfg.load()
+    card_file = model.dir / "card.json"
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    model.translate(["A warm-up sentence.", "Another one."])  # allocations, caches
+    metrics = Metrics({"model": str(model.dir), "languages": "-".join(card["languages"]),
+                       "card_sha256": hashlib.sha256(card_file.read_bytes()).hexdigest()})
+    server = Server(model, card, cfg, keys, model_cfg.beam, metrics)
+    app = build_app(server)
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=max(1, int(cfg.request_timeout)))
+    # always said (also under -q): a supervisor or a test waits for this line
+    print(f"seqkd serve: {model.dir} ({'→'.join(card['languages'])}, beam {model_cfg.beam}) "
+          f"ready on http://{host}:{port}{' with API keys' if keys else ''}", file=sys.stderr,
+          flush=True)
+    # uvicorn shuts down gracefully on these and then raises the signal again: handled here,
+    # so that a drained shutdown is a normal exit
+    old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        sock.close()
+    logger.info("stopped")
+    return 0

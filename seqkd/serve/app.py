@@ -1,0 +1,275 @@
+"""The HTTP side of ``seqkd serve``, on Starlette: LibreTranslate's ``POST /translate`` and
+``GET /languages``, seqkd's own ``POST /v1/translate`` (n-best with scores) and ``GET
+/v1/model`` (the card), ``GET /health`` and ``GET /metrics`` (Prometheus).
+
+Every error is a JSON object ``{"error": "what to fix"}`` with a 4xx status (5xx only for a
+full queue, 503, and a request past its time, 504), never a traceback; no field of a request
+names a file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from seqkd.serve.batcher import Batcher, QueueFull
+from seqkd.serve.config import ServeConfig, key_matches
+from seqkd.serve.metrics import Metrics
+
+logger = logging.getLogger("seqkd.serve")
+
+
+class BadRequest(Exception):
+    """A request the client must change: ``status`` and what to fix."""
+
+    def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def error(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class Server:
+    """The endpoints over one loaded model (``seqkd.load``'s object) and its card."""
+
+    def __init__(self, model, card: Dict, cfg: ServeConfig, keys: List[bytes],
+                 default_beam: int, metrics: Metrics):
+        self.model, self.card, self.cfg, self.keys = model, card, cfg, keys
+        self.default_beam = default_beam
+        self.src, self.tgt = card["languages"]
+        self.metrics = metrics
+        self.batcher = Batcher(
+            lambda texts, beam, nbest: model.hypotheses(texts, beam=beam, nbest=nbest),
+            lambda text: len(model.sp.encode(text)), cfg.batch_budget,
+            cfg.max_wait_ms / 1000, model.decoder.translator.num_translators,
+            cfg.queue_sentences, on_batch=metrics.batch_sizes.observe)
+
+    # ------------------------------------------------------------ reading a request
+
+    async def body(self, request: Request) -> bytes:
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > self.cfg.max_body_bytes:
+            raise BadRequest(413, f"the request body has {size} bytes; this server takes at "
+                                  f"most {self.cfg.max_body_bytes} (--max-body-bytes)")
+        data = b""
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > self.cfg.max_body_bytes:
+                raise BadRequest(413, f"the request body is over {self.cfg.max_body_bytes} "
+                                      "bytes, the most this server takes (--max-body-bytes)")
+        return data
+
+    async def fields(self, request: Request) -> Dict[str, Any]:
+        """A request's fields: JSON, or a form (as LibreTranslate's clients send them)."""
+        raw = await self.body(request)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise BadRequest(400, f"the request body is not UTF-8 (byte {e.start}): send UTF-8 "
+                                  "text") from None
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        # a form, as LibreTranslate's clients send; JSON sent as a form (curl -d without a
+        # content type) is read as JSON
+        if kind == "application/x-www-form-urlencoded" and not text.lstrip()[:1] in ("{", "["):
+            pairs = parse_qsl(text, keep_blank_values=True)
+            fields: Dict[str, Any] = {}
+            for k, v in pairs:
+                fields.setdefault(k, []).append(v)
+            return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+        try:
+            fields = json.loads(text)
+        except ValueError as e:
+            raise BadRequest(400, f"the request body is not valid JSON ({e}); send a JSON "
+                                  "object such as {\"q\": \"A dog runs.\", \"source\": "
+                                  f"\"{self.src}\", \"target\": \"{self.tgt}\"}}") from None
+        if not isinstance(fields, dict):
+            raise BadRequest(400, f"the request body must be a JSON object, got "
+                                  f"{type(fields).__name__}")
+        return fields
+
+    def texts(self, value: Any, name: str) -> Tuple[List[str], bool]:
+        """(the texts, whether one string was given) of a field, checked against the
+        limits."""
+        single = isinstance(value, str)
+        texts = [value] if single else value
+        if value is None:
+            raise BadRequest(400, f"missing {name}: give the text to translate (a string, or "
+                                  "a list of strings)")
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise BadRequest(400, f"{name} must be a string or a list of strings, got "
+                                  f"{type(value).__name__}")
+        if not texts:
+            raise BadRequest(400, f"{name} is an empty list: give at least one text")
+        if len(texts) > self.cfg.max_texts:
+            raise BadRequest(413, f"{name} has {len(texts)} texts; this server takes at most "
+                                  f"{self.cfg.max_texts} a request (--max-texts)")
+        for i, t in enumerate(texts):
+            if not t.strip():
+                raise BadRequest(400, f"{name}[{i}] is empty: give text to translate")
+            if len(t) > self.cfg.max_chars:
+                raise BadRequest(413, f"{name}[{i}] has {len(t)} characters; this server takes "
+                                      f"at most {self.cfg.max_chars} a text (--max-chars)")
+            if "\n" in t or "\r" in t:
+                raise BadRequest(400, f"{name}[{i}] holds a line break: send one sentence (or "
+                                      "paragraph) a text, each as a list item")
+        return texts, single
+
+    def check_key(self, request: Request, fields: Optional[Dict] = None) -> None:
+        if not self.keys:
+            return
+        auth = request.headers.get("authorization", "")
+        given = (auth[7:].strip() if auth.lower().startswith("bearer ") else None) \
+            or request.headers.get("x-api-key") \
+            or (fields.get("api_key") if isinstance(fields, dict) else None)
+        if not given:
+            raise BadRequest(401, "this server needs an API key: send it as Authorization: "
+                                  "Bearer KEY, X-API-Key: KEY or the api_key field",
+                             {"WWW-Authenticate": "Bearer"})
+        if not isinstance(given, str) or not key_matches(given, self.keys):
+            raise BadRequest(403, "the API key is not one this server accepts")
+
+    async def translated(self, texts: List[str], beam: Optional[int], nbest: int):
+        try:
+            return await asyncio.wait_for(self.batcher.submit(texts, beam, nbest),
+                                          self.cfg.request_timeout)
+        except QueueFull:
+            raise BadRequest(503, f"the server is busy ({self.batcher.waiting} sentences "
+                                  "waiting): try again in a second",
+                             {"Retry-After": "1"}) from None
+        except asyncio.TimeoutError:
+            raise BadRequest(504, f"the translation took longer than {self.cfg.request_timeout:g}"
+                                  " s (--request-timeout): send fewer or shorter texts") from None
+
+    # ------------------------------------------------------------ endpoints
+
+    async def libretranslate(self, request: Request) -> Response:
+        fields = await self.fields(request)
+        self.check_key(request, fields)
+        texts, single = self.texts(fields.get("q"), "q")
+        source, target = fields.get("source", self.src), fields.get("target", self.tgt)
+        if source not in (self.src, "auto") or target != self.tgt:
+            raise BadRequest(400, f"this server translates {self.src} to {self.tgt} only; "
+                                  f"the request asks for {source!r} to {target!r}")
+        if fields.get("format", "text") != "text":
+            raise BadRequest(400, f"format {fields.get('format')!r} is not served: send plain "
+                                  "text (format: text)")
+        results = await self.translated(texts, None, 1)
+        out = [r[0][0] for r in results]
+        self.count(texts)
+        body: Dict[str, Any] = {"translatedText": out[0] if single else out}
+        if source == "auto":
+            detected = {"confidence": 100, "language": self.src}
+            body["detectedLanguage"] = detected if single else [detected] * len(out)
+        request.state.sentences = len(texts)
+        self.log_texts(texts, out)
+        return JSONResponse(body)
+
+    async def v1_translate(self, request: Request) -> Response:
+        fields = await self.fields(request)
+        self.check_key(request, fields)
+        texts, _ = self.texts(fields.get("texts"), "texts")
+        beam, nbest = fields.get("beam", self.default_beam), fields.get("nbest", 1)
+        for name, value, top in (("beam", beam, 64), ("nbest", nbest, self.cfg.max_nbest)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+                raise BadRequest(400, f"{name} must be a whole number from 1 to {top}, got "
+                                      f"{value!r}")
+        if nbest > beam:
+            raise BadRequest(400, f"nbest ({nbest}) cannot exceed beam ({beam})")
+        results = await self.translated(texts, beam, nbest)
+        self.count(texts)
+        request.state.sentences = len(texts)
+        self.log_texts(texts, [r[0][0] for r in results])
+        return JSONResponse({"translations": [
+            {"text": r[0][0], "score": round(r[0][1], 4),
+             "nbest": [{"text": t, "score": round(s, 4)} for t, s in r]} for r in results]})
+
+    async def languages(self, request: Request) -> Response:
+        self.check_key(request)
+        return JSONResponse([{"code": self.src, "name": self.src, "targets": [self.tgt]}])
+
+    async def model_card(self, request: Request) -> Response:
+        self.check_key(request)
+        return JSONResponse({"card": self.card, "beam": self.default_beam,
+                             "limits": {k: getattr(self.cfg, k) for k in (
+                                 "max_texts", "max_chars", "max_body_bytes", "max_nbest",
+                                 "queue_sentences", "request_timeout")}})
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "languages": [self.src, self.tgt]})
+
+    async def metrics_page(self, request: Request) -> Response:
+        self.check_key(request)
+        self.metrics.queue.set(self.batcher.waiting)
+        body, kind = self.metrics.render()
+        return Response(body, media_type=kind)
+
+    def count(self, texts: List[str]) -> None:
+        self.metrics.sentences.inc(len(texts))
+        self.metrics.words.inc(sum(len(t.split()) for t in texts))
+
+    def log_texts(self, texts: List[str], out: List[str]) -> None:
+        if self.cfg.log_texts:
+            for t, o in zip(texts, out):
+                logger.info("text: %s => %s", json.dumps(t, ensure_ascii=False),
+                            json.dumps(o, ensure_ascii=False))
+
+
+def build_app(server: Server) -> Starlette:
+    """The Starlette application: every endpoint behind one wrapper that turns problems into
+    JSON errors, counts and times the request and logs one line for it."""
+
+    def endpoint(name: str, handler):
+        async def run(request: Request) -> Response:
+            t0 = time.perf_counter()
+            request.state.sentences = 0
+            try:
+                response = await handler(request)
+            except BadRequest as e:
+                response = error(e.status, e.message, e.headers)
+            except Exception:  # noqa: BLE001 (logged with its traceback; the client gets JSON)
+                logger.exception("%s %s failed", request.method, request.url.path)
+                response = error(500, "the server failed on this request; its log says why")
+            seconds = time.perf_counter() - t0
+            server.metrics.requests.labels(name, str(response.status_code)).inc()
+            server.metrics.latency.labels(name).observe(seconds)
+            logger.info("%s %s %d %d sentences %.1f ms", request.method, request.url.path,
+                        response.status_code, request.state.sentences, 1000 * seconds)
+            return response
+        return run
+
+    routes = [Route("/translate", endpoint("translate", server.libretranslate),
+                    methods=["POST"]),
+              Route("/languages", endpoint("languages", server.languages), methods=["GET"]),
+              Route("/v1/translate", endpoint("v1_translate", server.v1_translate),
+                    methods=["POST"]),
+              Route("/v1/model", endpoint("v1_model", server.model_card), methods=["GET"]),
+              Route("/health", endpoint("health", server.health), methods=["GET"]),
+              Route("/metrics", endpoint("metrics", server.metrics_page), methods=["GET"])]
+
+    async def not_found(request: Request, exc) -> Response:
+        status = getattr(exc, "status_code", 404)
+        message = ("no such endpoint; this server has POST /translate, GET /languages, POST "
+                   "/v1/translate, GET /v1/model, GET /health, GET /metrics" if status == 404
+                   else f"{request.method} is not allowed on {request.url.path}")
+        return error(status, message)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await server.batcher.start()
+        yield
+        await server.batcher.stop()
+
+    from starlette.exceptions import HTTPException
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: not_found})

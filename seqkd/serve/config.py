@@ -1,0 +1,71 @@
+"""``seqkd serve``'s own settings: where it listens, how it batches, what it accepts. The
+model's settings (beam, vmap, compute type, threads, ...) are ``seqkd translate``'s, from
+:class:`seqkd.translate.TranslateConfig`: one definition each."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+from seqkd.config import MAX_BEAM, setting
+from seqkd.errors import SeqkdError
+
+
+@dataclass
+class ServeConfig:
+    host: str = setting("127.0.0.1", "address to listen on (127.0.0.1: this machine only; "
+                        "0.0.0.0 to serve other machines, best behind a proxy with TLS)")
+    port: int = setting(8000, "port to listen on (0: any free port, printed when ready)",
+                        min=0, max=65535)
+    max_wait_ms: float = setting(5.0, "how long the first sentence of a batch waits for "
+                                 "others to join it", min=0.0, max=1000.0)
+    batch_budget: int = setting(2048, "source pieces of concurrent requests merged into one "
+                                "CTranslate2 call (which cuts it into --batch-tokens batches)",
+                                min=1)
+    queue_sentences: int = setting(4096, "sentences waiting at most; a request that would "
+                                   "pass it is answered 503 with Retry-After", min=1)
+    request_timeout: float = setting(30.0, "seconds a request may wait and be translated "
+                                     "(504 after that); also the longest a shutdown waits "
+                                     "for requests in flight", min=0.1, max=86400.0)
+    max_texts: int = setting(128, "texts in one request at most (413 beyond)", min=1)
+    max_chars: int = setting(5000, "characters in one text at most (413 beyond)", min=1)
+    max_body_bytes: int = setting(1_000_000, "request body bytes at most (413 beyond)", min=1)
+    max_nbest: int = setting(8, "n-best list length a /v1/translate request may ask for",
+                             min=1, max=MAX_BEAM)
+    api_keys: Optional[str] = setting(None, "a file of API keys, one a line: then every "
+                                      "endpoint but /health needs one (401 without, 403 with "
+                                      "a wrong one), as Authorization: Bearer KEY, X-API-Key "
+                                      "or LibreTranslate's api_key field")
+    log_texts: bool = setting(False, "log the text of each request and its translation (off: "
+                              "one line a request with its sizes and time only)")
+
+
+def read_api_keys(path: Optional[str]) -> List[bytes]:
+    """The keys of an API key file (blank lines and # comments skipped), or [] without one."""
+    if not path:
+        return []
+    p = Path(path)
+    if not p.is_file():
+        raise SeqkdError(f"--api-keys: {p} is not a file (one API key a line)")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise SeqkdError(f"--api-keys: {p} is not UTF-8 text") from None
+    keys = [x.strip().encode() for x in lines if x.strip() and not x.lstrip().startswith("#")]
+    if not keys:
+        raise SeqkdError(f"--api-keys: {p} holds no key (one API key a line)")
+    return keys
+
+
+def key_matches(given: Optional[str], keys: List[bytes]) -> bool:
+    """Whether ``given`` is one of ``keys``, compared in constant time (every key is
+    compared, whichever matches)."""
+    if given is None:
+        return False
+    data = given.encode()
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(data, key)
+    return found

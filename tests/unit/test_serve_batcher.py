@@ -1,0 +1,131 @@
+"""seqkd serve's batcher: concurrent requests merged into one call, the budget kept, other
+decoding options batched apart, a full queue refused at once, a request that gave up never
+translated, and the server's own settings checked like every other."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from seqkd.serve.batcher import Batcher, QueueFull
+
+
+class FakeModel:
+    """Records each call (its texts and options); answers each text with its upper case."""
+
+    def __init__(self, delay=0.0):
+        self.calls, self.delay = [], delay
+        self.threads = set()
+
+    def __call__(self, texts, beam, nbest):
+        self.calls.append((list(texts), beam, nbest))
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay)
+        return [[(t.upper(), -0.1 * k) for k in range(nbest)] for t in texts]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def batcher(model, **kw):
+    settings = dict(budget=100, max_wait=0.05, parallel=1, queue_sentences=100)
+    settings.update(kw)
+    return Batcher(model, lambda t: len(t.split()), **settings)
+
+
+def test_concurrent_requests_are_merged_and_answered_in_their_order():
+    model = FakeModel()
+
+    async def main():
+        b = batcher(model)
+        await b.start()
+        got = await asyncio.gather(b.submit(["a b"]), b.submit(["c", "d e"]), b.submit(["f"]))
+        await b.stop()
+        return got
+
+    got = run(main())
+    assert got == [[[("A B", 0.0)]], [[("C", 0.0)], [("D E", 0.0)]], [[("F", 0.0)]]]
+    assert model.calls == [(["a b", "c", "d e", "f"], None, 1)]  # one call for all three
+    assert all(name.startswith("seqkd-translate") for name in model.threads)
+
+
+def test_the_budget_splits_batches_and_other_options_wait_for_their_own():
+    model = FakeModel()
+
+    async def main():
+        b = batcher(model, budget=3)
+        await b.start()
+        await asyncio.gather(b.submit(["a b"]), b.submit(["c d"]), b.submit(["e"], beam=4,
+                                                                            nbest=2))
+        await b.stop()
+
+    run(main())
+    assert sorted(model.calls) == sorted([(["a b"], None, 1), (["c d"], None, 1),
+                                          (["e"], 4, 2)])
+
+
+def test_a_full_queue_is_refused_at_once_and_a_request_that_gave_up_is_dropped():
+    model = FakeModel(delay=0.2)
+
+    async def main():
+        b = batcher(model, queue_sentences=3, max_wait=0.0)
+        await b.start()
+        first = asyncio.create_task(b.submit(["a", "b"]))
+        await asyncio.sleep(0.05)  # "a b" is being translated
+        with pytest.raises(QueueFull):
+            await b.submit(["c", "d"])
+        late = asyncio.create_task(b.submit(["x"]))
+        await asyncio.sleep(0.01)
+        late.cancel()  # the client gave up before its batch was taken
+        assert await first == [[("A", 0.0)], [("B", 0.0)]]
+        await asyncio.sleep(0.3)
+        waiting = b.waiting
+        await b.stop()
+        return waiting
+
+    assert run(main()) == 0
+    assert [c[0] for c in model.calls] == [["a", "b"]]  # "x" was never translated
+
+
+def test_a_failing_model_fails_its_requests_and_the_batcher_goes_on():
+    calls = []
+
+    def flaky(texts, beam, nbest):
+        calls.append(texts)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return [[(t, 0.0)] for t in texts]
+
+    async def main():
+        b = batcher(flaky, max_wait=0.0)
+        await b.start()
+        with pytest.raises(RuntimeError):
+            await b.submit(["a"])
+        got = await b.submit(["b"])
+        await b.stop()
+        return got
+
+    assert run(main()) == [[("b", 0.0)]]
+
+
+def test_serve_settings_and_api_keys(tmp_path):
+    from seqkd.config import Problems
+    from seqkd.errors import SeqkdError
+    from seqkd.serve.config import ServeConfig, key_matches, read_api_keys
+
+    problems = Problems("")
+    problems.build(ServeConfig, {"port": 70000, "max_wait_ms": float("nan"),
+                                 "request_timeout": 0}, "serve")
+    assert len(problems.items) == 3 and "port must be at most 65535" in problems.items[0]
+    keys = tmp_path / "keys"
+    keys.write_text("# ours\nalpha-1\n\n  beta-2  \n")
+    assert read_api_keys(str(keys)) == [b"alpha-1", b"beta-2"]
+    assert key_matches("beta-2", [b"alpha-1", b"beta-2"]) and not key_matches("beta", [b"beta-2"])
+    assert not key_matches(None, [b"x"])
+    keys.write_text("# nothing\n")
+    with pytest.raises(SeqkdError, match="holds no key"):
+        read_api_keys(str(keys))
+    with pytest.raises(SeqkdError, match="is not a file"):
+        read_api_keys(str(tmp_path / "none"))
