@@ -148,8 +148,9 @@ def translate_reference(cfg: LoadConfig, sentences: List[str], cores: str, work:
     load = min(timed(work / "empty.txt") for _ in range(2))
     whole = statistics.median(timed(work / "input.txt") for _ in range(3))
     words = sum(len(s.split()) for s in sentences)
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            bufsize=1)
+    # one line at a time: translate reads blocks of --batch-lines before it answers
+    proc = subprocess.Popen(argv + ["--batch-lines", "1"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, bufsize=1)
     lat = []
     for s in sentences[:200]:
         t0 = time.perf_counter()

@@ -65,8 +65,9 @@ class Served:
         payload = r.read()
         conn.close()
         kind = r.getheader("Content-Type", "")
-        return r.status, dict(r.getheaders()), (json.loads(payload) if "json" in kind
-                                               else payload.decode())
+        # header names as lower case (HTTP's are case-insensitive)
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, (
+            json.loads(payload) if "json" in kind else payload.decode())
 
     def stop(self):
         if self.proc.poll() is None:
@@ -132,7 +133,7 @@ def test_nbest_health_model_and_metrics(server):
     card = server.call("GET", "/v1/model")[2]
     assert card["card"]["languages"] == ["en", "de"] and card["limits"]["max_texts"] == 16
     status, headers, text = server.call("GET", "/metrics")
-    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert status == 200 and headers["content-type"].startswith("text/plain")
     assert 'seqkd_requests_total{endpoint="v1_translate",status="200"}' in text
     assert re.search(r'seqkd_model_info\{.*card_sha256="[0-9a-f]{64}"', text)
     assert "seqkd_batch_sentences_bucket" in text and "seqkd_queue_sentences" in text
@@ -152,7 +153,7 @@ def test_nbest_health_model_and_metrics(server):
     (json.dumps({"q": "w1\nw2"}).encode(), 400, "holds a line break"),
     (json.dumps({"q": ["w1"] * 17}).encode(), 413, "at most 16 a request"),
     (json.dumps({"q": "w1 " * 100}).encode(), 413, "at most 200 a text"),
-    (json.dumps({"q": ["w1 w2 " * 30] * 14}).encode(), 413, "at most 4000 (--max-body-bytes)"),
+    (json.dumps({"q": ["w1 w2 " * 30] * 25}).encode(), 413, "at most 4000 (--max-body-bytes)"),
 ])
 def test_bad_requests_are_json_errors_that_say_what_to_fix(server, body, status, message):
     got, _, answer = server.call("POST", "/translate", raw=body)
@@ -174,7 +175,7 @@ def test_unknown_paths_methods_and_v1_options(server):
 
 def test_a_full_queue_is_503_with_retry_after(server):
     status, headers, body = server.call("POST", "/translate", {"q": ["w1"] * 13})
-    assert status == 503 and headers["Retry-After"] == "1" and "busy" in body["error"]
+    assert status == 503 and headers["retry-after"] == "1" and "busy" in body["error"]
 
 
 def test_a_client_that_goes_away_does_not_break_the_server(server):
@@ -202,7 +203,7 @@ def test_api_keys(export, tmp_path):
         assert s.call("GET", "/health")[0] == 200  # open, for load balancers
         status, headers, body = s.call("POST", "/translate", {"q": "w1"})
         assert status == 401 and "needs an API key" in body["error"]
-        assert headers.get("WWW-Authenticate") == "Bearer"
+        assert headers.get("www-authenticate") == "Bearer"
         assert s.call("POST", "/translate", {"q": "w1"},
                       {"Authorization": "Bearer key-three"})[0] == 403
         assert s.call("POST", "/translate", {"q": "w1"},
@@ -233,3 +234,19 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(export):
     log = "".join(s.log)
     assert "Traceback" not in log and log.count("POST /translate 200") == 4
     assert '"w1' not in log  # no request text in the log unless asked
+
+
+def test_serve_bench_measures_levels_and_translate_in_one_run(export, tmp_path):
+    test = tmp_path / "test.en"
+    test.write_text("".join(f"{line}\n" for line in LINES * 4))
+    assert seqkd("serve-bench", export, "--test-file", test, "--out", tmp_path / "sb",
+                 "--clients", "1", "4", "--per-request", "1", "4", "--hold-seconds", "1",
+                 "-q") == 0
+    report = json.loads((tmp_path / "sb" / "report.json").read_text())
+    assert [(lv["clients"], lv["per_request"]) for lv in report["levels"]] == [
+        (1, 1), (4, 1), (1, 4), (4, 4)]
+    assert all(lv["errors"] == 0 and lv["src_wps"] > 0 for lv in report["levels"])
+    assert report["levels"][0]["requests"] == 20 and report["levels"][2]["requests"] == 5
+    assert report["hold"]["errors"] == 0 and report["hold"]["requests"] >= 20
+    assert report["translate"]["src_wps"] > 0 and report["server_exit_code"] == 0
+    assert "× translate" in (tmp_path / "sb" / "report.md").read_text()
