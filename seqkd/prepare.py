@@ -240,14 +240,13 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
         manifest = datasets.load_manifest(cfg.dataset)
         for lang in (cfg.src, cfg.tgt):
             manifest.check_lang(lang)
-    for dataset in cfg.mono_datasets.values():
-        datasets.load_manifest(dataset).check_lang(cfg.src)
+    mono = _gather_mono(cfg)  # your files checked, registered ones fetched: before any folder
     out = Path(cfg.out_dir)
     stage = Stage("prepare", out, cfg, force=force)
     if not stage.begin():
         return stage.finished()["summary"]
     try:
-        report = _prepare(cfg, out)
+        report = _prepare(cfg, out, mono)
         write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
         stage.finish(report)
         return report
@@ -255,9 +254,8 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
         stage.close()
 
 
-def _prepare(cfg: PrepareConfig, out: Path) -> Dict:
+def _prepare(cfg: PrepareConfig, out: Path, mono: Dict[str, List[Path]]) -> Dict:
     sources = _gather_sources(cfg)
-    mono = _gather_mono(cfg)
     report: Dict[str, Dict] = {}
     text = out / "text"
     for name, parts in progress(sources.items(), desc="read+clean", unit="split"):

@@ -167,8 +167,9 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
 
             for spec in cfg.systems:
                 if not spec.kind_of.deploys(spec):
-                    logger.info("efficiency protocol: %s is not an `seqkd export` folder; "
-                                "skipped (the protocol runs `seqkd translate`)", spec.name)
+                    # a warning, so that -q says why the report may have no such section
+                    logger.warning("efficiency protocol: %s is not an `seqkd export` folder; "
+                                   "skipped (the protocol runs `seqkd translate`)", spec.name)
                     continue
                 efficiency += protocol.as_dicts(protocol.measure(
                     dataclasses.replace(spec, beam=spec.beam or cfg.beam), tests[0],

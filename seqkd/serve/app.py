@@ -28,8 +28,9 @@ from seqkd.serve.metrics import Metrics
 logger = logging.getLogger("seqkd.serve")
 
 
-class BadRequest(Exception):
-    """A request the client must change: ``status`` and what to fix."""
+class Refusal(Exception):
+    """A request answered with an error: ``status`` and what to do (change the request, or
+    try again later)."""
 
     def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None):
         super().__init__(message)
@@ -60,13 +61,13 @@ class Server:
     async def body(self, request: Request) -> bytes:
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > self.cfg.max_body_bytes:
-            raise BadRequest(413, f"the request body has {size} bytes; this server takes at "
+            raise Refusal(413, f"the request body has {size} bytes; this server takes at "
                                   f"most {self.cfg.max_body_bytes} (--max-body-bytes)")
         data = b""
         async for chunk in request.stream():
             data += chunk
             if len(data) > self.cfg.max_body_bytes:
-                raise BadRequest(413, f"the request body is over {self.cfg.max_body_bytes} "
+                raise Refusal(413, f"the request body is over {self.cfg.max_body_bytes} "
                                       "bytes, the most this server takes (--max-body-bytes)")
         return data
 
@@ -76,7 +77,7 @@ class Server:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise BadRequest(400, f"the request body is not UTF-8 (byte {e.start}): send UTF-8 "
+            raise Refusal(400, f"the request body is not UTF-8 (byte {e.start}): send UTF-8 "
                                   "text") from None
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         # a form, as LibreTranslate's clients send; JSON sent as a form (curl -d without a
@@ -90,11 +91,11 @@ class Server:
         try:
             fields = json.loads(text)
         except ValueError as e:
-            raise BadRequest(400, f"the request body is not valid JSON ({e}); send a JSON "
+            raise Refusal(400, f"the request body is not valid JSON ({e}); send a JSON "
                                   "object such as {\"q\": \"A dog runs.\", \"source\": "
                                   f"\"{self.src}\", \"target\": \"{self.tgt}\"}}") from None
         if not isinstance(fields, dict):
-            raise BadRequest(400, f"the request body must be a JSON object, got "
+            raise Refusal(400, f"the request body must be a JSON object, got "
                                   f"{type(fields).__name__}")
         return fields
 
@@ -104,24 +105,24 @@ class Server:
         single = isinstance(value, str)
         texts = [value] if single else value
         if value is None:
-            raise BadRequest(400, f"missing {name}: give the text to translate (a string, or "
+            raise Refusal(400, f"missing {name}: give the text to translate (a string, or "
                                   "a list of strings)")
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise BadRequest(400, f"{name} must be a string or a list of strings, got "
+            raise Refusal(400, f"{name} must be a string or a list of strings, got "
                                   f"{type(value).__name__}")
         if not texts:
-            raise BadRequest(400, f"{name} is an empty list: give at least one text")
+            raise Refusal(400, f"{name} is an empty list: give at least one text")
         if len(texts) > self.cfg.max_texts:
-            raise BadRequest(413, f"{name} has {len(texts)} texts; this server takes at most "
+            raise Refusal(413, f"{name} has {len(texts)} texts; this server takes at most "
                                   f"{self.cfg.max_texts} a request (--max-texts)")
         for i, t in enumerate(texts):
             if not t.strip():
-                raise BadRequest(400, f"{name}[{i}] is empty: give text to translate")
+                raise Refusal(400, f"{name}[{i}] is empty: give text to translate")
             if len(t) > self.cfg.max_chars:
-                raise BadRequest(413, f"{name}[{i}] has {len(t)} characters; this server takes "
+                raise Refusal(413, f"{name}[{i}] has {len(t)} characters; this server takes "
                                       f"at most {self.cfg.max_chars} a text (--max-chars)")
             if "\n" in t or "\r" in t:
-                raise BadRequest(400, f"{name}[{i}] holds a line break: send one sentence (or "
+                raise Refusal(400, f"{name}[{i}] holds a line break: send one sentence (or "
                                       "paragraph) a text, each as a list item")
         return texts, single
 
@@ -133,22 +134,22 @@ class Server:
             or request.headers.get("x-api-key") \
             or (fields.get("api_key") if isinstance(fields, dict) else None)
         if not given:
-            raise BadRequest(401, "this server needs an API key: send it as Authorization: "
+            raise Refusal(401, "this server needs an API key: send it as Authorization: "
                                   "Bearer KEY, X-API-Key: KEY or the api_key field",
                              {"WWW-Authenticate": "Bearer"})
         if not isinstance(given, str) or not key_matches(given, self.keys):
-            raise BadRequest(403, "the API key is not one this server accepts")
+            raise Refusal(403, "the API key is not one this server accepts")
 
     async def translated(self, texts: List[str], beam: Optional[int], nbest: int):
         try:
             return await asyncio.wait_for(self.batcher.submit(texts, beam, nbest),
                                           self.cfg.request_timeout)
         except QueueFull:
-            raise BadRequest(503, f"the server is busy ({self.batcher.waiting} sentences "
+            raise Refusal(503, f"the server is busy ({self.batcher.waiting} sentences "
                                   "waiting): try again in a second",
                              {"Retry-After": "1"}) from None
         except asyncio.TimeoutError:
-            raise BadRequest(504, f"the translation took longer than {self.cfg.request_timeout:g}"
+            raise Refusal(504, f"the translation took longer than {self.cfg.request_timeout:g}"
                                   " s (--request-timeout): send fewer or shorter texts") from None
 
     # ------------------------------------------------------------ endpoints
@@ -159,10 +160,10 @@ class Server:
         texts, single = self.texts(fields.get("q"), "q")
         source, target = fields.get("source", self.src), fields.get("target", self.tgt)
         if source not in (self.src, "auto") or target != self.tgt:
-            raise BadRequest(400, f"this server translates {self.src} to {self.tgt} only; "
+            raise Refusal(400, f"this server translates {self.src} to {self.tgt} only; "
                                   f"the request asks for {source!r} to {target!r}")
         if fields.get("format", "text") != "text":
-            raise BadRequest(400, f"format {fields.get('format')!r} is not served: send plain "
+            raise Refusal(400, f"format {fields.get('format')!r} is not served: send plain "
                                   "text (format: text)")
         results = await self.translated(texts, None, 1)
         out = [r[0][0] for r in results]
@@ -182,10 +183,10 @@ class Server:
         beam, nbest = fields.get("beam", self.default_beam), fields.get("nbest", 1)
         for name, value, top in (("beam", beam, 64), ("nbest", nbest, self.cfg.max_nbest)):
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-                raise BadRequest(400, f"{name} must be a whole number from 1 to {top}, got "
+                raise Refusal(400, f"{name} must be a whole number from 1 to {top}, got "
                                       f"{value!r}")
         if nbest > beam:
-            raise BadRequest(400, f"nbest ({nbest}) cannot exceed beam ({beam})")
+            raise Refusal(400, f"nbest ({nbest}) cannot exceed beam ({beam})")
         results = await self.translated(texts, beam, nbest)
         self.count(texts)
         request.state.sentences = len(texts)
@@ -235,7 +236,7 @@ def build_app(server: Server) -> Starlette:
             request.state.sentences = 0
             try:
                 response = await handler(request)
-            except BadRequest as e:
+            except Refusal as e:
                 response = error(e.status, e.message, e.headers)
             except Exception:  # noqa: BLE001 (logged with its traceback; the client gets JSON)
                 logger.exception("%s %s failed", request.method, request.url.path)

@@ -95,16 +95,17 @@ async def _client(port: int, requests: List[List[str]], latencies: List[float],
 async def _level(port: int, sentences: List[str], clients: int, per_request: int,
                  seconds: float = 0.0) -> Dict:
     requests = [sentences[i:i + per_request] for i in range(0, len(sentences), per_request)]
-    shares = [requests[k::clients] for k in range(clients)]
+    # more clients than requests: the extra ones would have nothing to send
+    shares = [s for s in (requests[k::clients] for k in range(clients)) if s]
     latencies: List[float] = []
     errors: List[str] = []
     until = time.perf_counter() + seconds if seconds else None
     t0 = time.perf_counter()
-    words = await asyncio.gather(*(_client(port, share or requests[:1], latencies, errors,
-                                           until) for share in shares))
+    words = await asyncio.gather(*(_client(port, share, latencies, errors, until)
+                                   for share in shares))
     wall = time.perf_counter() - t0
     ms = (lambda q: round(1000 * percentile(latencies, q), 2))
-    return {"clients": clients, "per_request": per_request, "requests": len(latencies),
+    return {"clients": len(shares), "per_request": per_request, "requests": len(latencies),
             "seconds": round(wall, 3), "src_words": sum(words),
             "src_wps": round(sum(words) / wall, 1), "latency_p50_ms": ms(0.5),
             "latency_p90_ms": ms(0.9), "latency_p99_ms": ms(0.99), "errors": len(errors),

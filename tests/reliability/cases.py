@@ -418,6 +418,15 @@ CASES = [
          ["14 problems; nothing was run", "unknown section(s) extras",
           "export fidelity_test: no test set 'nosuchset' is prepared",
           "bench: threads must be at least 0, got -1 in [-1]"], "w"),
+    Case("scale-bench-huge", "37.7", "`scale-bench --pairs 1000000000000`", lambda d: [
+        "scale-bench", "--out", str(d / "sb"), "--pairs", "1000000000000"],
+         ["scale-bench of 1,000,000,000,000 pairs needs about", "GB free",
+          "ask for fewer --pairs"], "sb/corpus"),
+    Case("distill-named-references", "37.5", "a config distill entry named `references`",
+         lambda d: _config(d, f"work_dir: {d / 'w'}\ndata: {{dataset: multi30k}}\n"
+                              "teacher: {train: {preset: tiny, max_updates: 1}}\n"
+                              "distill: [{name: references}]\n") + ["--check"],
+         ["the name 'references' is reserved", "give the entry another name"], "w"),
     Case("ct2-folder-no-model-bin", "37.10", "a CTranslate2 folder without model.bin as the "
          "teacher", None, ["looks like a CTranslate2 model folder without its model.bin",
                            "convert the model again"], "out", needs_data=True),

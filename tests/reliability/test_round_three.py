@@ -14,12 +14,12 @@ import subprocess
 import sys
 import time
 import typing
-from pathlib import Path
 
 import pytest
 
 import seqkd
 from conftest import HERE, seqkd as run_seqkd
+from test_processes import _alive
 from seqkd.config import field_problems
 
 TEACHER = HERE / "fixtures" / "teacher_command.py"
@@ -104,17 +104,6 @@ def test_a_string_given_to_translate_is_one_sentence():
 # ---------------------------------------------------------------- teacher commands' processes
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 def _distill(prepared, tmp_path, timeout="3600"):
     """A distill whose teacher command hangs in a grandchild of the shell (a pipeline), its
     pid written to the call log."""
@@ -123,7 +112,9 @@ def _distill(prepared, tmp_path, timeout="3600"):
     proc = subprocess.Popen(
         [sys.executable, "-m", "seqkd", "distill", "--data", str(prepared), "--out",
          str(tmp_path / "out"), "--teacher-command", command, "--command-timeout", timeout,
-         "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+         "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        # a shell's background job (CI) ignores SIGINT, and Python keeps an ignored SIGINT
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for _ in range(600):
         if log.is_file() and log.read_text().strip():
             return proc, json.loads(log.read_text().splitlines()[0])["pid"]
@@ -171,3 +162,39 @@ def test_a_full_disk_during_a_copy_names_the_file_being_written(tmp_path):
     e = OSError(errno.ENOSPC, "No space left on device", str(src), None, str(dst))
     message = machine_error_message(e)
     assert f"while writing {dst} (" in message and str(src) not in message
+
+
+def test_a_top_k_cache_altered_after_it_was_made_is_refused_naming_it(tmp_path):
+    """Ids replaced by other valid ids, truncated probabilities, random bytes: each trains
+    silently or ends in a traceback deep in fairseq unless the cache is checked first."""
+    import numpy as np
+
+    from seqkd.errors import SeqkdError
+    from seqkd.topk_store import META, cache_digests, check_cache_for, data_digests, files
+
+    data = tmp_path / "data"
+    (data / "bin").mkdir(parents=True)
+    for subset in ("train", "valid"):
+        for ext in ("idx", "bin"):
+            (data / "bin" / f"{subset}.en-de.de.{ext}").write_bytes(b"targets " + subset.encode())
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for subset in ("train", "valid"):
+        paths = files(cache, subset)
+        np.save(paths["offsets"], np.array([0, 3, 5], dtype=np.int64))
+        np.save(paths["ids"], np.arange(5 * 4, dtype=np.uint16).reshape(5, 4))
+        np.save(paths["probs"], np.full((5, 4), 0.25, dtype=np.float16))
+    (cache / META).write_text(json.dumps({
+        "k": 4, "temperature": 1.0, "data": data_digests(data), "subsets": ["train", "valid"],
+        "files": cache_digests(cache, ["train", "valid"])}))
+    (cache / "DONE.json").write_text("{}")
+    assert check_cache_for(cache, data, 1.0).k == 4  # as made: accepted
+    ids = np.load(files(cache, "train")["ids"])
+    ids[0, 0] = 65535  # another id, same size
+    np.save(files(cache, "train")["ids"], ids)
+    with pytest.raises(SeqkdError, match="is damaged: train.ids.npy changed since it was made"):
+        check_cache_for(cache, data, 1.0)
+    probs = files(cache, "valid")["probs"]
+    probs.write_bytes(probs.read_bytes()[:-8])  # truncated
+    with pytest.raises(SeqkdError, match="train.ids.npy, valid.probs.npy changed"):
+        check_cache_for(cache, data, 1.0)
