@@ -196,7 +196,8 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
         logger.info("model written to %s", model_dir)
         stage.finish({"model_dir": str(model_dir), "card": card})
         return {"model_dir": str(model_dir), "card": card}
-    finally:
+    finally:  # an error (a full disk) leaves no half-written model behind, even hidden
+        shutil.rmtree(out / ".model.building", ignore_errors=True)
         stage.close()
 
 

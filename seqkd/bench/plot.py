@@ -59,11 +59,10 @@ def plot(rows: List[Dict], path: Path, batch_tokens: Optional[int] = None) -> No
     """BLEU against single-thread words/s, one panel per test set, labels that do not
     overlap; rows measured at ``batch_tokens`` (default: the first row's), one batch at a
     time."""
-    from matplotlib.ticker import NullFormatter
-
     from seqkd.plotting import DPI, pyplot, save_figure
 
-    plt = pyplot(path.parent)
+    plt = pyplot(path.parent)  # first: it keeps matplotlib's caches out of $HOME
+    from matplotlib.ticker import NullFormatter
 
     if batch_tokens is None and rows:
         batch_tokens = rows[0].get("batch_tokens")

@@ -36,8 +36,10 @@ def _bind(host: str, port: int) -> socket.socket:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
         raise SeqkdError(f"--host {host!r} is not an address this machine has ({e})") from None
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    # with its protocol (IPPROTO_TCP): asyncio sets TCP_NODELAY only on such sockets, and
+    # without it a response's second write waits for the client's delayed ACK (40 ms)
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)

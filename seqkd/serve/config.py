@@ -19,8 +19,10 @@ class ServeConfig:
                         "0.0.0.0 to serve other machines, best behind a proxy with TLS)")
     port: int = setting(8000, "port to listen on (0: any free port, printed when ready)",
                         min=0, max=65535)
-    max_wait_ms: float = setting(5.0, "how long the first sentence of a batch waits for "
-                                 "others to join it", min=0.0, max=1000.0)
+    max_wait_ms: float = setting(0.0, "how long the first sentence of a batch waits for "
+                                 "others to join it when a worker is free (0: it starts at "
+                                 "once; while the workers are busy, sentences gather anyway)",
+                                 min=0.0, max=1000.0)
     batch_budget: int = setting(2048, "source pieces of concurrent requests merged into one "
                                 "CTranslate2 call (which cuts it into --batch-tokens batches)",
                                 min=1)

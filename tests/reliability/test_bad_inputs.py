@@ -72,7 +72,26 @@ def render() -> str:
     for c in CASES:
         msg = MESSAGES[c.id].replace("|", "\\|").replace("\n", "<br>")
         rows.append(f"| `{c.id}` | {c.issue_item} | {c.what} | {msg} |")
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows + ["", DECISIONS]) + "\n"
+
+
+#: what issue 37 asked to decide and document, not an error case each
+DECISIONS = """## Decided, not refused (issue 37, "also seen")
+
+- `prepare --out data --force` while a run trains on that data: accepted. `--force` says the
+  user means it (issue 37's probe saw the training then stop with one error), and the stamps
+  (the data's digests) make every stage after it stale.
+- An export whose fidelity agreement is under `--min-agreement`: a warning, not an error. The
+  model is usable and the card records the agreement; the number is the user's to judge.
+- The bench and `kd-gain` plots keep matplotlib's caches in the output folder
+  (`.matplotlib`), never in `$HOME` (tested: a bench plot under an empty `HOME` leaves it
+  empty).
+- `bench --efficiency` with systems that are not `seqkd export` folders (a fairseq teacher, a
+  CTranslate2 teacher with its own tokenizer): each is skipped with a warning that says why
+  (the protocol runs `seqkd translate`), shown under `-q` too.
+- `kill -9` of distill while a teacher command runs: the kernel sends SIGTERM to the command's
+  guard (`PR_SET_PDEATHSIG`), which kills its whole process group; tested with a program the
+  shell started in a pipeline (tests/reliability/test_round_three.py)."""
 
 
 def test_reliability_doc_is_current():

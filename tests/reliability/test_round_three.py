@@ -198,3 +198,18 @@ def test_a_top_k_cache_altered_after_it_was_made_is_refused_naming_it(tmp_path):
     probs.write_bytes(probs.read_bytes()[:-8])  # truncated
     with pytest.raises(SeqkdError, match="train.ids.npy, valid.probs.npy changed"):
         check_cache_for(cache, data, 1.0)
+
+
+def test_the_bench_plot_keeps_matplotlib_out_of_home(tmp_path):
+    """matplotlib reads MPLCONFIGDIR once, when it is first imported: the plot sets it to a
+    folder beside the plot before anything imports matplotlib."""
+    home = tmp_path / "home"
+    home.mkdir()
+    code = ("from pathlib import Path; from seqkd.bench.plot import plot; "
+            "plot([{'system': 's', 'test_set': 't', 'bleu': 1.0, 'src_wps_median': 10.0, "
+            "'threads': 1, 'inter_threads': 1, 'batch_tokens': 1024, 'beam': 1}], "
+            f"Path({str(tmp_path / 'out' / 'plot.png')!r}))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPL", "XDG"))}
+    subprocess.run([sys.executable, "-c", code], env={**env, "HOME": str(home)}, check=True)
+    assert (tmp_path / "out" / "plot.png").is_file()
+    assert list(home.iterdir()) == []
