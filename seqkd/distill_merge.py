@@ -6,12 +6,12 @@ so memory holds one chunk and one line, never the corpus."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
+from seqkd.selection import choose
 from seqkd.textio import atomic_path, count_lines, iter_lines, progress
 
 
@@ -51,50 +51,6 @@ def scheduler_shard(env) -> Optional[Tuple[int, int]]:
 
 def chunk_path(out: Path, index: int) -> Path:
     return out / "chunks" / f"{index:06d}.jsonl"
-
-
-@functools.lru_cache(maxsize=None)
-def _scorer(metric: str):
-    from sacrebleu.metrics import BLEU, CHRF
-
-    if metric == "bleu":
-        return BLEU(effective_order=True)
-    if metric == "chrf":
-        return CHRF()
-    raise SeqkdError(f"the sentence metric must be bleu or chrf, got {metric!r}")
-
-
-def sentence_similarity(hyp: str, ref: str, metric: str) -> float:
-    """sacrebleu's sentence BLEU (effective order) or chrF of ``hyp`` against ``ref``."""
-    return _scorer(metric).sentence_score(hyp, [ref]).score
-
-
-def select_mbr(hyps: Sequence[Tuple[str, float]], metric: str) -> int:
-    """Minimum Bayes risk: the index of the candidate whose mean similarity to the other
-    candidates is highest (the candidates stand for the teacher's distribution, so a repeated
-    candidate weighs more); ties go to the earlier, better-scored one. No reference."""
-    if not hyps:
-        raise SeqkdError("select_mbr: empty candidate list")
-    texts = [h for h, _ in hyps]
-    best, best_utility = 0, None
-    for i, hyp in enumerate(texts):
-        utility = sum(sentence_similarity(hyp, other, metric)
-                      for j, other in enumerate(texts) if j != i)
-        if best_utility is None or utility > best_utility:
-            best, best_utility = i, utility
-    return best
-
-
-def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str) -> int:
-    """Index of the n-best entry closest to the reference (ties: the better-scored one)."""
-    if not hyps:
-        raise SeqkdError("select_closest: empty n-best list")
-    best, best_sim = 0, None
-    for i, (h, _) in enumerate(hyps):
-        sim = sentence_similarity(h, ref, metric)
-        if best_sim is None or sim > best_sim:
-            best, best_sim = i, sim
-    return best
 
 
 def tandem_repeat(words: Sequence[str], repeats: int, max_n: int = 4) -> Optional[str]:
@@ -215,16 +171,6 @@ def iter_sources(sources: Sequence[Source]) -> Iterator[Tuple[str, int, str, Opt
         refs = iter_lines(ref) if ref else None
         for k, line in enumerate(iter_lines(text), 1):
             yield name, k, line, next(refs) if refs else None
-
-
-def choose(row: List[Tuple[str, float]], ref: Optional[str], rules: Any) -> int:
-    """Which candidate a line keeps: seq-inter's closest to the reference, MBR's, or the
-    best."""
-    if rules.method == "seq-inter":
-        return select_closest(row, ref, rules.select_metric)
-    if rules.select == "mbr":
-        return select_mbr(row, rules.mbr_metric)
-    return 0
 
 
 def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,

@@ -96,7 +96,7 @@ def test_sharded_and_interrupted_runs_are_byte_identical(prepared, teacher, dist
 
 
 def test_seq_inter_selects_closest_from_nbest(prepared, teacher, tmp_path):
-    from seqkd.distill_merge import sentence_similarity
+    from seqkd.selection import sentence_similarity
 
     out = tmp_path / "inter"
     assert _distill(prepared, teacher, out, "--method", "seq-inter", "--nbest", "3",

@@ -7,7 +7,8 @@ import types
 import pytest
 
 from seqkd.distill_merge import (anomaly, chunk_path, chunk_ranges, iter_chunks, merge_chunks,
-                                 select_closest, shard_chunks, write_distilled)
+                                 shard_chunks, write_distilled)
+from seqkd.selection import select_closest
 from seqkd.errors import SeqkdError
 
 
@@ -234,7 +235,7 @@ def test_an_ensemble_for_the_ctranslate2_decoder_is_reported_with_every_other_pr
 
 
 def test_mbr_keeps_the_candidate_that_agrees_most_with_the_others():
-    from seqkd.distill_merge import select_mbr
+    from seqkd.selection import select_mbr
 
     nbest = [("a cat sits on the mat", -0.1),       # the teacher's best, an outlier
              ("a dog runs in a park", -0.3),
