@@ -34,9 +34,15 @@ def build_serve(sub) -> None:
 
 
 def cmd_serve(args) -> int:
+    from seqkd.errors import SeqkdError
     from seqkd.serve import ServeConfig, serve
+    from seqkd.text_teachers import is_ct2_folder
     from seqkd.translate import TranslateConfig
 
+    if not is_ct2_folder(args.model):  # before translate's words for a fairseq checkpoint
+        raise SeqkdError(f"seqkd serve takes an `seqkd export` folder (a CTranslate2 model "
+                         f"with its SentencePiece model); {args.model} is not one: export it "
+                         "with `seqkd export`")
     return serve(config_from(TranslateConfig, args), config_from(ServeConfig, args))
 
 

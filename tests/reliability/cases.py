@@ -228,6 +228,11 @@ def _many_problems(d: Path) -> List[str]:
     return ["run", str(d / "run.yaml"), "--check"]
 
 
+
+def _empty_api_keys(d: Path) -> List[str]:
+    (d / "keys").write_text("# none yet\n")
+    return ["serve", str(_fake_model(d)), "--api-keys", str(d / "keys")]
+
 CASES = [
     Case("test-name-train", "11.1", "a test set named `train` (it would replace the training set)",
          lambda d: _prepare(d, "--test", f"train={d / 'c' / 'test'}"), ["reserved"], "out"),
@@ -427,6 +432,12 @@ CASES = [
                               "teacher: {train: {preset: tiny, max_updates: 1}}\n"
                               "distill: [{name: references}]\n") + ["--check"],
          ["the name 'references' is reserved", "give the entry another name"], "w"),
+    Case("serve-not-an-export", "38.4", "`serve` given a folder that is not an export",
+         lambda d: ["serve", str(d)], ["seqkd serve takes an `seqkd export` folder",
+                                        "export it with `seqkd export`"], None),
+    Case("serve-empty-api-keys", "38.4", "`serve --api-keys FILE` whose file holds no key",
+         _empty_api_keys,
+         ["--api-keys", "holds no key"], None),
     Case("ct2-folder-no-model-bin", "37.10", "a CTranslate2 folder without model.bin as the "
          "teacher", None, ["looks like a CTranslate2 model folder without its model.bin",
                            "convert the model again"], "out", needs_data=True),
