@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def checkpoint_of(path: str | Path) -> Path:
     """A checkpoint file, or the checkpoint a `seqkd train` folder stands for: its averaged
     checkpoint when it was trained with ``--average-last``, else its best one."""
-    from seqkd.text_teachers import is_ct2_folder
+    from seqkd.ct2_folder import is_ct2_folder
 
     p = Path(path)
     if is_ct2_folder(p):

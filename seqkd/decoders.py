@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import List, Optional, Protocol, Sequence, Tuple
 
+from seqkd.ct2_folder import export_model_dir
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import plugin_dir
 from seqkd.machine import default_threads, resolve_device
@@ -224,13 +225,6 @@ class CT2Decoder:
             for i, r in zip(ids, results):
                 out[i] = [(list(h), float(s)) for h, s in zip(r.hypotheses, r.scores)]
         return out
-
-
-def export_model_dir(path: str | os.PathLike) -> Path:
-    """The CTranslate2 model folder of an `seqkd export` output: ``PATH/model`` when the
-    export's top folder is given, else ``PATH`` itself."""
-    d = Path(path)
-    return d / "model" if (d / "model" / "model.bin").is_file() else d
 
 
 class ExportedModel:

@@ -10,8 +10,8 @@ from typing import ClassVar, List, Optional, Tuple
 from seqkd.checkpoints import resolved_checkpoints
 from seqkd.config import MAX_BEAM, setting
 from seqkd.errors import SeqkdError
-from seqkd.decoders import export_model_dir
-from seqkd.text_teachers import is_ct2_folder
+from seqkd.ct2_folder import export_model_dir
+from seqkd.ct2_folder import is_ct2_folder
 
 METHODS = ("seq-kd", "seq-inter")
 #: seq-KD's choice among the teacher's candidates: its best, or minimum Bayes risk

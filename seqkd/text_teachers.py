@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from seqkd.decoders import export_model_dir
+from seqkd.ct2_folder import export_model_dir
 from seqkd.errors import SeqkdError
 
 TextHypotheses = List[Tuple[str, float]]
@@ -25,11 +25,6 @@ TextHypotheses = List[Tuple[str, float]]
 JOINT_SPM_NAMES = ("spm.model", "sentencepiece.bpe.model", "sentencepiece.model",
                    "spm.bpe.model")
 PAIR_SPM_NAMES = (("source.spm", "target.spm"), ("source.model", "target.model"))
-
-
-def is_ct2_folder(path: str | os.PathLike) -> bool:
-    """A CTranslate2 model folder (model.bin inside), or an `seqkd export` holding one."""
-    return (export_model_dir(path) / "model.bin").is_file()
 
 
 def teacher_tokenizers(folder: str | os.PathLike, spm: Optional[str] = None,

@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterator, List, Optional, TextIO
 from seqkd.config import MAX_BEAM, setting
 from seqkd.decoders import ExportedModel, warn_cut
 from seqkd.errors import SeqkdError
-from seqkd.text_teachers import is_ct2_folder
+from seqkd.ct2_folder import is_ct2_folder
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from seqkd.bench.report import percentile
+from seqkd.stats import percentile
 from seqkd.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
 from seqkd.machine import check_disk_room

@@ -8,14 +8,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Tuple
 
-
-def percentile(values: List[float], q: float) -> float:
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    k = (len(s) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+from seqkd.stats import percentile
 
 
 def words(lines: List[str]) -> int:

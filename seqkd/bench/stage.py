@@ -163,7 +163,7 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
                                "".join(h + "\n" for h in hyps))
         efficiency = []
         if cfg.efficiency:
-            from seqkd.bench import efficiency as protocol
+            import seqkd.bench.efficiency as protocol
 
             for spec in cfg.systems:
                 if not spec.kind_of.deploys(spec):

@@ -200,12 +200,12 @@ class Ct2Kind(SystemKind):
     ct2_options = True
 
     def deploys(self, spec: SystemSpec) -> bool:
-        from seqkd.decoders import export_model_dir
+        from seqkd.ct2_folder import export_model_dir
 
         return _is_export(export_model_dir(spec.path)) and not spec.own_tokenizer()
 
     def check(self, spec: SystemSpec) -> None:
-        from seqkd.decoders import export_model_dir
+        from seqkd.ct2_folder import export_model_dir
         from seqkd.text_teachers import teacher_tokenizers
 
         d = export_model_dir(spec.path)
@@ -231,7 +231,7 @@ class Ct2Kind(SystemKind):
                              "(vmap.txt); export it with `seqkd export --vmap`")
 
     def model_files(self, spec: SystemSpec) -> List[Path]:
-        from seqkd.decoders import export_model_dir
+        from seqkd.ct2_folder import export_model_dir
 
         return [export_model_dir(spec.path) / "model.bin"]
 
@@ -262,7 +262,7 @@ class Ct2Kind(SystemKind):
     def shape(self, spec: SystemSpec):
         """From the export's card; a card's ``source_checkpoint`` is never loaded, since a
         card is not something the user vouched for."""
-        from seqkd.decoders import export_model_dir
+        from seqkd.ct2_folder import export_model_dir
         from seqkd.model_cost import ModelShape
 
         card_path = export_model_dir(spec.path) / "card.json"

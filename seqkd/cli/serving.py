@@ -36,7 +36,7 @@ def build_serve(sub) -> None:
 def cmd_serve(args) -> int:
     from seqkd.errors import SeqkdError
     from seqkd.serve import ServeConfig, serve
-    from seqkd.text_teachers import is_ct2_folder
+    from seqkd.ct2_folder import is_ct2_folder
     from seqkd.translate import TranslateConfig
 
     if not is_ct2_folder(args.model):  # before translate's words for a fairseq checkpoint

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 from seqkd.config import Problems
 from seqkd.config_file import fields
 from seqkd.plan.step import Step
-from seqkd.text_teachers import is_ct2_folder
+from seqkd.ct2_folder import is_ct2_folder
 
 
 @dataclass

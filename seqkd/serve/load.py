@@ -26,10 +26,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from seqkd.config import setting
 from seqkd.errors import SeqkdError
+from seqkd.stats import percentile
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +54,6 @@ class LoadConfig:
     hold_seconds: float = setting(0.0, "also hold the largest level for this long and count "
                                   "its errors", min=0.0, max=86400.0)
     beam: int = setting(1, "beam size of both", min=1, max=64)
-
-
-def percentile(values: Sequence[float], q: float) -> Optional[float]:
-    if not values:
-        return None
-    v = sorted(values)
-    return v[min(len(v) - 1, int(q * len(v)))]
 
 
 async def _client(port: int, requests: List[List[str]], latencies: List[float],

@@ -3,7 +3,8 @@
 import pytest
 
 from seqkd.errors import SeqkdError
-from seqkd.text_teachers import is_ct2_folder, strip_prefix, teacher_tokenizers
+from seqkd.ct2_folder import is_ct2_folder
+from seqkd.text_teachers import strip_prefix, teacher_tokenizers
 
 
 def _folder(tmp_path, *files):
