@@ -169,3 +169,11 @@ def test_distill_sources_are_planned_against_the_prepared_corpora(tmp_path, corp
     text = str(e.value)
     assert "3 problems" in text and "sources other are not prepared" in text
     assert "the name 'references' is reserved" in text and "seq-inter selects by the" in text
+
+
+def test_a_vmap_bench_system_over_an_export_without_a_map_is_refused_at_planning(tmp_path,
+                                                                                corpus):
+    with pytest.raises(SeqkdError, match="bench system head-vmap-int8-b1 runs with the "
+                                         "vocabulary map, and its export makes none"):
+        steps_of(tmp_path, corpus, {"bench": [{"beam": 1, "compute_type": "int8",
+                                               "vmap": True}]})
