@@ -189,7 +189,7 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
         name: dict.fromkeys(("lines", "pairs_written", "anomalous", "selection_changed",
                              "empty_replaced_by_reference", "empty_dropped"), 0)
         for name, _, _ in sources}
-    n = kept = flagged = changed = empty_replaced = empty_dropped = empty = 0
+    n = empty = 0  # the other totals are the sums of the per-source counts
     with contextlib.ExitStack() as files:
         def opened(path: Path):
             tmp = files.enter_context(atomic_path(path))
@@ -211,15 +211,13 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
             k = choose(row, ref, rules)
             hyp, score = row[k]
             empty += not hyp.strip()
-            other = hyp != row[0][0]  # a line whose kept text is not the 1-best's
-            changed += other
-            counts["selection_changed"] += other
+            # a line whose kept text is not the 1-best's
+            counts["selection_changed"] += hyp != row[0][0]
             f_hyp.write(hyp + "\n")
             why = None if rules.filter == "off" else anomaly(
                 source, hyp, score, rules.min_score, rules.max_len_ratio, rules.loop_repeats)
             if why:
                 reasons[why] = reasons.get(why, 0) + 1
-                flagged += 1
                 counts["anomalous"] += 1
                 ratio = len(hyp.split()) / max(1, len(source.split()))
                 f_filter.write(f"{n}\t{why}\t{score:.4f}\t{ratio:.2f}\n")
@@ -227,16 +225,13 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
                     continue
             if not hyp.strip():
                 if rules.empty == "drop" or ref is None:  # a monolingual line has no reference
-                    empty_dropped += 1
                     counts["empty_dropped"] += 1
                     continue
-                empty_replaced += 1
                 counts["empty_replaced_by_reference"] += 1
                 hyp = ref
             f_src.write(source + "\n")
             f_tgt.write(hyp + "\n")
             f_origin.write(f"{name}\t{k_line}\n")
-            kept += 1
             counts["pairs_written"] += 1
         if n != n_src:
             raise SeqkdError(f"merged {n} lines but the source has {n_src}")
@@ -245,17 +240,21 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
                              f"over max_empty {rules.max_empty:.0%}): the teacher does not "
                              "translate; try it on a few lines by hand (the chunks/ folder "
                              "holds what it wrote: delete it to decode again)")
+    total = {key: sum(c[key] for c in per.values()) for key in next(iter(per.values()))}
+    kept, changed = total["pairs_written"], total["selection_changed"]
     if not kept:  # filter.tsv stays: it lists why each line went; no training text
         for path in (out / "text" / f"train.{src}", out / "text" / f"train.{tgt}",
                      out / "origin.tsv"):
             path.unlink()
-        raise SeqkdError(all_filtered_message(n, reasons, empty_dropped))
+        raise SeqkdError(all_filtered_message(n, reasons, total["empty_dropped"]))
     selection = ("seq-inter" if rules.method == "seq-inter" else
                  f"mbr ({rules.mbr_metric})" if rules.select == "mbr" else "best")
     return {"method": rules.method, "selection": selection, "lines": n, "pairs_written": kept,
             "empty_share": round(empty / n, 4),
-            "anomalous": flagged, "anomaly_reasons": reasons, "filter": rules.filter,
-            "empty_outputs": {"policy": rules.empty, "replaced_by_reference": empty_replaced,
-                              "dropped": empty_dropped},
+            "anomalous": total["anomalous"], "anomaly_reasons": reasons,
+            "filter": rules.filter,
+            "empty_outputs": {"policy": rules.empty,
+                              "replaced_by_reference": total["empty_replaced_by_reference"],
+                              "dropped": total["empty_dropped"]},
             "seq_inter_changed": changed if rules.method == "seq-inter" else None,
             "selection_changed": changed, "sources": per}
