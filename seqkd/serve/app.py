@@ -54,7 +54,8 @@ class Server:
             lambda texts, beam, nbest: model.hypotheses(texts, beam=beam, nbest=nbest),
             lambda text: len(model.sp.encode(text)), cfg.batch_budget,
             cfg.max_wait_ms / 1000, model.decoder.translator.num_translators,
-            cfg.queue_sentences, on_batch=metrics.batch_sizes.observe)
+            cfg.queue_sentences, on_batch=metrics.batch_sizes.observe,
+            gather=cfg.gather_ms / 1000)
 
     # ------------------------------------------------------------ reading a request
 

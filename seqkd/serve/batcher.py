@@ -2,9 +2,13 @@
 one CTranslate2 call, which runs in a worker thread (CTranslate2 releases the interpreter while
 it translates), so the event loop keeps answering.
 
-A batch is sent when its sentences reach the budget of source pieces, or when its first
-sentence has waited ``max_wait`` seconds, and only when a worker is free (``parallel`` of
-them: CTranslate2's parallel batches). Requests with other decoding options (beam, n-best)
+A batch is sent when a worker is free (``parallel`` of them: CTranslate2's parallel batches)
+and its sentences reach the budget of source pieces, or its first sentence has waited
+``max_wait`` seconds, or, when the last batch merged several requests, either as many
+requests are queued as it had or ``gather`` seconds have passed since it came back. The last rule is
+for clients that send their next request as soon as they are answered: without it, the first
+of them to come back would be sent alone, the others would gather behind it, and batches
+would alternate between one request and all the others; a lone client never waits. Requests with other decoding options (beam, n-best)
 wait for a batch of their own. The queue is bounded in sentences: a request that would pass
 it is refused at once (:class:`QueueFull`), never queued."""
 
@@ -42,9 +46,13 @@ class Batcher:
 
     def __init__(self, translate: TranslateFn, count_pieces: Callable[[str], int],
                  budget: int, max_wait: float, parallel: int, queue_sentences: int,
-                 on_batch: Callable[[int], None] = lambda n: None):
+                 on_batch: Callable[[int], None] = lambda n: None, gather: float = 0.0):
         self.translate, self.count_pieces = translate, count_pieces
-        self.budget, self.max_wait = budget, max_wait
+        self.budget, self.max_wait, self.gather = budget, max_wait, gather
+        #: requests in the last batch: as many are expected back (the gather rule)
+        self.expected = 1
+        #: when the last batch came back
+        self.freed = 0.0
         self.queue_sentences = queue_sentences
         self.on_batch = on_batch
         self.parallel = parallel
@@ -83,8 +91,16 @@ class Batcher:
             if not future.done():  # the request gave up (timeout, client gone)
                 future.cancel()
 
-    def _pieces_like(self, first: _Item) -> int:
-        return sum(i.pieces for i in self.pending if i.options == first.options)
+    def _due(self, first: _Item) -> float:
+        """Seconds the batch of ``first`` may still wait for more requests (0 or less: send
+        it now)."""
+        like = [i for i in self.pending if i.options == first.options]
+        if sum(i.pieces for i in like) >= self.budget:
+            return 0.0
+        due = first.arrived + self.max_wait
+        if len(like) < self.expected:  # counted from when the last batch came back
+            due = max(due, max(first.arrived, self.freed) + self.gather)
+        return due - time.monotonic()
 
     def _take(self, options) -> List[_Item]:
         """The next batch: queued requests with these options, in order, up to the budget
@@ -105,26 +121,28 @@ class Batcher:
     async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            await self._slots.acquire()  # a free worker first: the batch is chosen for it
+            loop.create_task(self._run(await self._next_batch()))
+
+    async def _next_batch(self) -> List[_Item]:
+        while True:
             self.pending = deque(i for i in self.pending if not self._drop_if_gone(i))
             if not self.pending:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             first = self.pending[0]
-            due = first.arrived + self.max_wait - time.monotonic()
-            if due > 0 and self._pieces_like(first) < self.budget:
+            due = self._due(first)
+            if due > 0:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), due)
                 except asyncio.TimeoutError:
                     pass
                 continue
-            await self._slots.acquire()
             batch = self._take(first.options)
-            if not batch:
-                self._slots.release()
-                continue
-            loop.create_task(self._run(batch))
+            if batch:
+                return batch
 
     def _drop_if_gone(self, item: _Item) -> bool:
         if item.future.done():
@@ -144,6 +162,7 @@ class Batcher:
                     item.future.set_exception(e)
         else:
             self.on_batch(len(texts))
+            self.expected, self.freed = len(batch), time.monotonic()
             k = 0
             for item in batch:
                 if not item.future.done():

@@ -23,6 +23,10 @@ class ServeConfig:
                                  "others to join it when a worker is free (0: it starts at "
                                  "once; while the workers are busy, sentences gather anyway)",
                                  min=0.0, max=1000.0)
+    gather_ms: float = setting(5.0, "after a batch that merged several requests, how long a "
+                               "free worker waits at most for as many requests to come back "
+                               "(clients that send again when answered); a lone client never "
+                               "waits (0: off)", min=0.0, max=1000.0)
     batch_budget: int = setting(2048, "source pieces of concurrent requests merged into one "
                                 "CTranslate2 call (which cuts it into --batch-tokens batches)",
                                 min=1)

@@ -7,8 +7,10 @@ connection, asyncio), each sending the test set's sentences one a request (or ``
 at a time) to LibreTranslate's ``POST /translate``, until the set is done (or for
 ``--seconds``). Per level: served source words/s, latency p50/p90/p99, errors, and the
 server's peak memory (VmHWM). ``seqkd translate`` is run whole on the same sentences, pinned
-to the same cores, for the reference words/s; its single-sentence latency (one sentence at a
-time through standard input) for the latency reference. A soak (``--soak-seconds``) keeps
+to the same cores, for the reference words/s, and one sentence at a time through standard
+input for the latency reference: just before each level, so that each level is compared with
+the machine as it was then (a shared machine's speed drifts by tens of percent within
+minutes). A soak (``--soak-seconds``) keeps
 clients busy and compares the server's memory after its first minute with its memory at the
 end."""
 
@@ -183,7 +185,14 @@ def serve_bench(cfg: LoadConfig) -> Dict:
         for per in cfg.per_request:
             for n in cfg.clients:
                 logger.info("%d clients, %d sentence(s) a request", n, per)
-                levels.append(asyncio.run(_level(port, sentences, n, per)))
+                ref = translate_reference(cfg, sentences, model_cores, out)
+                level = asyncio.run(_level(port, sentences, n, per))
+                level.update(translate_src_wps=ref["src_wps"],
+                             translate_latency_p50_ms=ref["latency_p50_ms"],
+                             x_translate=round(level["src_wps"] / ref["src_wps"], 3),
+                             x_latency=round(level["latency_p50_ms"]
+                                             / ref["latency_p50_ms"], 3))
+                levels.append(level)
         hold = soak = None
         if cfg.hold_seconds:
             hold = asyncio.run(_level(port, sentences, max(cfg.clients), 1, cfg.hold_seconds))
@@ -201,7 +210,8 @@ def serve_bench(cfg: LoadConfig) -> Dict:
     finally:
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=120)
-    reference = translate_reference(cfg, sentences, model_cores, out)
+    reference = {k: statistics.median(lv[f"translate_{k}"] for lv in levels)
+                 for k in ("src_wps", "latency_p50_ms")}
     report = {"model": cfg.model, "test_file": cfg.test_file, "sentences": len(sentences),
               "beam": cfg.beam, "model_cores": model_cores, "client_cores": client_cores,
               "levels": levels, "hold": hold, "soak": soak,
@@ -244,15 +254,18 @@ def markdown(r: Dict) -> str:
              f"{r['sentences']} sentences of {r['test_file']}, beam {r['beam']}; server and "
              f"`seqkd translate` on core(s) {r['model_cores']} (one thread), clients on "
              f"{r['client_cores']}; CPU: {r['cpu']}.", "",
-             f"`seqkd translate` on the same core(s): **{ref['src_wps']:,.0f} source words/s** "
-             f"(load excluded), one sentence at a time p50 {ref['latency_p50_ms']} ms.", "",
+             f"`seqkd translate` on the same core(s), run just before each level (the median of "
+             f"those runs): **{ref['src_wps']:,.0f} source words/s** (load excluded), one "
+             f"sentence at a time p50 {ref['latency_p50_ms']} ms. Each level's × columns are "
+             "against the run just before it.", "",
              "| clients | sentences a request | requests | source words/s | × translate | "
-             "latency p50 / p90 / p99 ms | errors |", "|---|---|---|---|---|---|---|"]
+             "latency p50 / p90 / p99 ms | p50 × translate's | errors |",
+             "|---|---|---|---|---|---|---|---|"]
     for lv in r["levels"]:
         lines.append(f"| {lv['clients']} | {lv['per_request']} | {lv['requests']} | "
-                     f"{lv['src_wps']:,.0f} | {lv['src_wps'] / ref['src_wps']:.2f} | "
+                     f"{lv['src_wps']:,.0f} | {lv['x_translate']:.2f} | "
                      f"{lv['latency_p50_ms']} / {lv['latency_p90_ms']} / "
-                     f"{lv['latency_p99_ms']} | {lv['errors']} |")
+                     f"{lv['latency_p99_ms']} | {lv['x_latency']:.2f} | {lv['errors']} |")
     if r.get("hold"):
         h = r["hold"]
         lines += ["", f"Held at {h['clients']} clients for {h['seconds']:.0f} s: "

@@ -249,4 +249,8 @@ def test_serve_bench_measures_levels_and_translate_in_one_run(export, tmp_path):
     assert report["levels"][0]["requests"] == 20 and report["levels"][2]["requests"] == 5
     assert report["hold"]["errors"] == 0 and report["hold"]["requests"] >= 20
     assert report["translate"]["src_wps"] > 0 and report["server_exit_code"] == 0
+    for lv in report["levels"]:  # each level against a translate run just before it
+        assert lv["translate_src_wps"] > 0 and lv["translate_latency_p50_ms"] > 0
+        assert lv["x_translate"] == pytest.approx(lv["src_wps"] / lv["translate_src_wps"],
+                                                  abs=1e-3)
     assert "× translate" in (tmp_path / "sb" / "report.md").read_text()

@@ -89,6 +89,42 @@ def test_a_full_queue_is_refused_at_once_and_a_request_that_gave_up_is_dropped()
     assert [c[0] for c in model.calls] == [["a", "b"]]  # "x" was never translated
 
 
+@pytest.mark.parametrize("gather", [0.0, 0.3])
+def test_clients_coming_back_one_by_one_are_gathered_and_a_lone_client_never_waits(gather):
+    """Three clients answered by one batch send again a little apart: with a gather time they
+    are merged into one batch again (without one, the first back would go alone); a client
+    alone after a batch of one is sent at once."""
+    model = FakeModel()
+
+    async def main():
+        b = batcher(model, max_wait=0.0, gather=gather)
+        await b.start()
+        await asyncio.gather(*(b.submit([w]) for w in "abc"))  # one batch of three
+
+        async def later(w, delay):
+            await asyncio.sleep(delay)
+            return await b.submit([w])
+        await asyncio.gather(later("d", 0.0), later("e", 0.03), later("f", 0.06))
+        n = len(model.calls)
+        await asyncio.sleep(gather + 0.05)
+        await b.submit(["g"])  # after a batch of one: g waits for no one
+        await b.submit(["h"])
+        t0 = time.monotonic()
+        await b.submit(["i"])
+        alone = time.monotonic() - t0
+        await b.stop()
+        return n, alone
+
+    n, alone = run(main())
+    assert model.calls[0][0] == ["a", "b", "c"]
+    if gather:
+        assert n == 2 and model.calls[1][0] == ["d", "e", "f"]
+        assert alone < gather / 2
+    else:
+        assert n == 4  # d, e and f each alone
+    assert [c[0] for c in model.calls[n:]] == [["g"], ["h"], ["i"]]
+
+
 def test_a_failing_model_fails_its_requests_and_the_batcher_goes_on():
     calls = []
 
