@@ -208,7 +208,7 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices=None,
     return dataclasses.field(default=default, metadata=meta)
 
 
-def _plain(tp):
+def _scalar_type(tp):
     """(scalar type, is_list) of an annotation, Optional[...] unwrapped."""
     if typing.get_origin(tp) is typing.Union:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
@@ -231,7 +231,7 @@ def add_arguments(parser, cls: Type, skip=()) -> None:
             continue
         default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
                    else f.default)
-        tp, is_list = _plain(hints[f.name])
+        tp, is_list = _scalar_type(hints[f.name])
         kwargs: Dict[str, Any] = {"dest": f.name, "help": meta["help"]}
         if tp is bool:
             if default:

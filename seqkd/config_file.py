@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 from seqkd.config import Problems
 from seqkd.errors import SeqkdError
 from seqkd.textio import load_yaml
 
-#: the sections a config may have
-SECTIONS = ("work_dir", "data", "teacher", "distill", "students", "export", "bench")
-
-
-def fields(problems: Problems, cls, values: Any, where: str, **fixed) -> Any:
+def stage_config(problems: Problems, cls, values: Any, where: str, **fixed) -> Any:
     """A typed stage config from one section of the YAML, or None (problems noted)."""
     if values is None:
         values = {}
@@ -42,12 +38,13 @@ def entries(problems: Problems, cfg: Dict, section: str) -> List[Dict]:
     return [dict(e) for e in entries]
 
 
-def section_problems(cfg: Dict, problems: Problems) -> None:
-    """Unknown sections, noted with every other problem of the config."""
-    unknown = sorted(map(str, set(cfg) - set(SECTIONS)))
+def section_problems(cfg: Dict, problems: Problems, known: Sequence[str]) -> None:
+    """Sections not in ``known`` (the stage kinds' own), noted with every other problem of
+    the config."""
+    unknown = sorted(map(str, set(cfg) - set(known)))
     if unknown:
         problems.add(f"unknown section(s) {', '.join(unknown)}; known: "
-                     f"{', '.join(sorted(SECTIONS))}")
+                     f"{', '.join(sorted(known))}")
 
 
 def load_config(path: str | Path) -> Dict:

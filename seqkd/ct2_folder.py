@@ -18,3 +18,8 @@ def export_model_dir(path: str | os.PathLike) -> Path:
 def is_ct2_folder(path: str | os.PathLike) -> bool:
     """A CTranslate2 model folder (model.bin inside), or an `seqkd export` holding one."""
     return (export_model_dir(path) / "model.bin").is_file()
+
+
+#: a CTranslate2 model's tokenizer settings, when it brings its own (a teacher folder): its
+#: SentencePiece model(s) and the tokens put around each side
+TOKENIZER_OPTIONS = ("spm", "target_spm", "source_prefix", "source_suffix", "target_prefix")

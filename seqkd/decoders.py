@@ -3,7 +3,8 @@
 Both take a list of piece sequences and return, for each input in input
 order, its n-best list as ``(pieces, score)`` pairs, best first. The score is
 the hypothesis log-probability divided by its length (both libraries' default
-with length penalty 1).
+with length penalty 1). An empty input gets ``[([], 0.0)]`` without reaching the
+model, and an empty batch gives ``[]``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import List, Optional, Protocol, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from seqkd.ct2_folder import export_model_dir
 from seqkd.errors import SeqkdError
@@ -23,16 +24,6 @@ from seqkd.machine import default_threads, resolve_device
 logger = logging.getLogger(__name__)
 
 Hypotheses = List[Tuple[List[str], float]]
-
-
-class Decoder(Protocol):
-    """What distill, export, bench and translate ask of a decoder. For each input (a list
-    of pieces) in input order, its n-best list, best first; an empty input gets
-    ``[([], 0.0)]`` without reaching the model, and an empty batch gives ``[]``."""
-
-    name: str
-
-    def translate(self, batch: Sequence[Sequence[str]]) -> List[Hypotheses]: ...
 
 
 def _import_plugin() -> None:

@@ -21,7 +21,7 @@ TOOLS = {
     "train": "fairseq_cli.train",
     "generate": "fairseq_cli.generate",
     # seqkd's own fairseq glue: the teacher's top-k distributions for word-level KD
-    "topk": "seqkd.topk_worker",
+    "topk": "seqkd.stages.topk_cache.worker",
 }
 
 

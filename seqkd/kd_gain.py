@@ -1,6 +1,6 @@
 """Where KD pays: the BLEU a KD student gains over the baseline student of the same shape,
 against the student's speed, from one bench report, with the paired bootstrap interval the
-bench computed for each gain (seqkd.bench.compare).
+bench computed for each gain (seqkd.stages.bench.compare).
 
 Rows pair by name: a system ``baseline-SUFFIX`` (trained on the references) pairs with every
 ``OTHER-SUFFIX`` of the same test set (``seqkd-3-1-w128-b1`` with ``baseline-3-1-w128-b1``),

@@ -3,8 +3,10 @@ stages :func:`seqkd.plan.plan` reads from it (their folders: see :mod:`seqkd.pla
 
 A stage whose folder holds a finished run with the same settings is skipped; an
 unfinished one resumes. When a stage must run again (its settings changed, or
-a stage it depends on ran again), the folders of every stage after it are
-removed first, so no later stage can keep outputs built from old inputs.
+a stage it depends on ran again), the folders of every stage that depends on it
+(reads its folder, directly or through another stage) are emptied first, so no
+stage can keep outputs built from old inputs; stages that do not depend on it
+are kept.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
         restart: Optional[List[str]] = None, quiet: bool = False,
         jobs: int = 1) -> Dict[str, str]:
     """Run every stage that is not finished with its current settings; return what happened.
-    ``restart`` names stages to start over (their folders and every later stage's removed);
+    ``restart`` names stages to start over (their folders and their dependants' emptied);
     ``quiet``: no reports echoed on stderr; ``jobs``: stages that do not depend on each
     other run side by side, up to this many at once, each in a ``seqkd run --only`` child."""
     if jobs < 1:

@@ -60,21 +60,21 @@ def input_digests(config: Any) -> Dict[str, str]:
     return {str(f): file_digest(f) for f in files() if Path(f).is_file()}
 
 
-def _plain(v: Any) -> Any:
+def _plain_value(v: Any) -> Any:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         v = dataclasses.asdict(v)
     if isinstance(v, Path):
         return str(v)
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [_plain_value(x) for x in v]
     if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: _plain_value(x) for k, x in v.items()}
     return v
 
 
 def to_dict(config: Any) -> Dict[str, Any]:
     """A dataclass config as plain data (paths as strings)."""
-    return {k: _plain(v) for k, v in dataclasses.asdict(config).items()}
+    return {k: _plain_value(v) for k, v in dataclasses.asdict(config).items()}
 
 
 def defaults_of(config: Any) -> Dict[str, Any]:
@@ -87,7 +87,7 @@ def defaults_of(config: Any) -> Dict[str, Any]:
             value = f.default_factory()  # type: ignore[misc]
         else:
             continue
-        out[f.name] = json.loads(json.dumps(_plain(value), default=str))
+        out[f.name] = json.loads(json.dumps(_plain_value(value), default=str))
     return out
 
 

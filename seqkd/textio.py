@@ -161,6 +161,20 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+#: names a monolingual corpus cannot take: train, valid and references name the parallel data
+RESERVED_MONO = ("train", "valid", "references")
+
+
+def check_mono_name(name: str) -> str:
+    """``name`` when it can name a monolingual corpus (prepare's ``--mono``, distill's
+    ``--sources``)."""
+    check_name(name, "monolingual corpus name")
+    if name in RESERVED_MONO:
+        raise SeqkdError(f"monolingual corpus name {name!r} is reserved (train, valid and "
+                         "references name the parallel data): choose another")
+    return name
+
+
 def check_test_set_name(name: str) -> str:
     check_name(name, "test set name")
     if name in RESERVED_SPLITS:

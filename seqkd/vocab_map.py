@@ -14,7 +14,7 @@ import logging
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.textio import read_lines, write_lines
@@ -115,17 +115,3 @@ def build_vocabulary_map(src_file: Path, tgt_file: Path, out: Path, top_k: int =
     return {"entries": len(lines) - 1, "top_k": top_k, "always": always,
             "pairs": len(src), "aligner": "eflomal (union of both directions)"}
 
-
-def candidates(lines: Iterable[str], source: Sequence[str]) -> set:
-    """The target pieces a vmap allows for ``source`` (unigrams and bigrams), as CTranslate2
-    computes them; for tests and inspection."""
-    rules = {}
-    for line in lines:
-        key, _, vals = line.partition("\t")
-        rules[key] = vals.split()
-    out = set(rules.get("", []))
-    for i, p in enumerate(source):
-        out.update(rules.get(p, []))
-        if i + 1 < len(source):
-            out.update(rules.get(f"{p} {source[i + 1]}", []))
-    return out

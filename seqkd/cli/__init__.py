@@ -1,4 +1,5 @@
-"""The ``seqkd`` command line: one subcommand per stage, thin wrappers over the stage functions."""
+"""The ``seqkd`` command line: the stages' sub-commands (each room's, from
+:mod:`seqkd.stages.registry`), then the tools around them; each a thin wrapper."""
 
 from __future__ import annotations
 
@@ -10,22 +11,20 @@ import sys
 from typing import Callable, List, Optional
 
 from seqkd import __version__
-from seqkd.cli.common import config_from, parse_key_value
-from seqkd.cli.stages import (build_distill, build_export, build_prepare, build_topk_cache,
-                              build_train)
+from seqkd.options import config_from, parse_key_value
 from seqkd.cli.serving import build_serve, build_serve_bench
-from seqkd.cli.tools import (build_bench, build_kd_gain, build_run, build_scale_bench,
-                             build_translate)
+from seqkd.cli.tools import build_kd_gain, build_run, build_scale_bench, build_translate
 from seqkd.errors import SeqkdError, machine_error_message
+from seqkd.stages import registry
 
 __all__ = ["build_parser", "config_from", "main", "parse_key_value", "setup_logging"]
 
 logger = logging.getLogger(__name__)
 
 
-SUBCOMMANDS: List[Callable] = [build_prepare, build_train, build_distill, build_topk_cache,
-                               build_export, build_translate, build_bench, build_run, build_kd_gain,
-                               build_scale_bench, build_serve, build_serve_bench]
+#: the sub-commands around the stages
+TOOLS: List[Callable] = [build_translate, build_run, build_kd_gain, build_scale_bench,
+                         build_serve, build_serve_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare, train, distill, topk-cache, export, translate, bench, run.")
     parser.add_argument("--version", action="version", version=f"seqkd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for build in SUBCOMMANDS:
+    for build in registry.commands() + TOOLS:
         build(sub)
     return parser
 

@@ -3,7 +3,7 @@ measurement."""
 
 from __future__ import annotations
 
-from seqkd.cli.common import config_from
+from seqkd.options import config_from
 from seqkd.config import add_arguments
 
 #: seqkd translate's settings that a server does not take (fairseq models, stdin blocks)

@@ -1,4 +1,4 @@
-"""The subcommands around the stages: translate, bench, run (a whole config), kd-gain and
+"""The subcommands around the stages: translate, run (a whole config), kd-gain and
 scale-bench; each a parser builder and a thin command."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from seqkd.cli.common import add_common, config_from
+from seqkd.options import config_from
 from seqkd.config import add_arguments
 
 logger = logging.getLogger("seqkd.cli")
@@ -42,52 +42,18 @@ def cmd_translate(args) -> int:
     return 0
 
 
-def build_bench(sub) -> None:
-    from seqkd.bench import BenchConfig
-
-    p = sub.add_parser("bench", help="speed, latency, memory, size and BLEU/chrF side by side",
-                       description="Measure systems on test sets in one run: words/sec "
-                                   "(1 thread pinned, and more), latency at batch 1, peak "
-                                   "memory, size, sacrebleu BLEU and chrF. Writes report.json, "
-                                   "report.md and plot.png.")
-    p.add_argument("--data", required=True, help="prepare output folder (test sets, SPM)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--system", action="append", required=True,
-                   metavar="NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=1][,inter=N]"
-                           "[,threads=N][,batch=N][,with=PATH]",
-                   help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
-                        "folder; vmap=1 uses its vocabulary map; inter=N translates N batches "
-                        "at once, each on --threads threads). threads=N and batch=N measure "
-                        "this system at that thread count and batch size (source tokens) "
-                        "instead of the bench's; with=PATH (repeatable) adds a further member "
-                        "to a fairseq system: an ensemble; repeatable")
-    add_arguments(p, BenchConfig, skip=("systems",))
-    add_common(p)
-    p.set_defaults(func=cmd_bench)
-
-
-def cmd_bench(args) -> int:
-    from seqkd.bench import BenchConfig, SystemSpec, bench
-
-    cfg = config_from(BenchConfig, args, out_dir=args.out,
-                      systems=[SystemSpec.parse(s) for s in args.system],
-                      test_sets=args.test_sets or [])
-    bench(cfg, force=args.force, quiet=args.quiet)
-    return 0
-
-
 def build_run(sub) -> None:
     p = sub.add_parser("run", help="run the whole pipeline from one YAML config",
                        description="Run every stage of a config (see pipelines/*.yaml) into its "
                                    "work_dir. Finished stages are skipped, interrupted ones "
                                    "resume; a stage whose settings changed runs again with "
-                                   "every stage after it.")
+                                   "every stage that depends on it.")
     p.add_argument("config", help="YAML config, e.g. pipelines/tiny.yaml")
     p.add_argument("--only", nargs="+", metavar="STAGE",
                    help="run only these stages (names as printed, e.g. prepare teacher)")
     p.add_argument("--restart", nargs="+", metavar="STAGE", default=[],
                    help="start these stages over: their folders and those of every stage "
-                        "after them are emptied first (the one way to start over)")
+                        "that depends on them are emptied first (the one way to start over)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run up to N stages side by side when neither depends on the other "
                         "(e.g. two students on a machine with cores for both; each then logs "

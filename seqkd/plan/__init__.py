@@ -24,10 +24,10 @@ from seqkd.config import Problems
 from seqkd.config_file import absolute_paths, section_problems
 from seqkd.errors import SeqkdError
 from seqkd.plan.planner import Planner
-from seqkd.plan.step import Step
-from seqkd.plan.teacher import TeacherPlan, read_teacher
+from seqkd.stages import registry
+from seqkd.stages.base import Step
 
-__all__ = ["Step", "TeacherPlan", "plan", "derive_edges"]
+__all__ = ["Step", "plan", "derive_edges"]
 
 
 def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> List[Step]:
@@ -37,22 +37,28 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
         raise SeqkdError(f"{source}: work_dir must be a folder name")
     # relative paths in the config are relative to the folder seqkd runs in
     work = (base / cfg["work_dir"]).resolve()
-    section_problems(cfg, problems)
+    section_problems(cfg, problems, registry.sections())
     p = Planner(absolute_paths(cfg, base), work, problems, quiet)
-    prep = p.add_data()
-    p.teacher = read_teacher(problems, p.section("teacher"), prep, work, p.data_dir, p.steps)
-    p.add_distills(prep)
-    p.add_students()
-    p.add_bench()
+    for k in registry.KINDS:  # each reads what the kinds before it planned
+        if k.plan is not None:
+            k.plan(p)
     problems.raise_if_any()
     derive_edges(p.steps)
     return p.steps
 
 
 def derive_edges(steps: List[Step]) -> None:
-    """Each step depends on the earlier steps whose folders it reads: a path its config
-    consumes (``consumes()``: what its settings name) is a step's folder or lies in it."""
+    """Each step depends on the steps whose folders it reads: a path its config consumes
+    (``consumes()``: what its settings name) is a step's folder or lies in it. A step that
+    reads the folder of a step planned after it is a planning error (a kind placed before the
+    kind it reads, in :mod:`seqkd.stages.registry`), never a dependency dropped."""
     for i, step in enumerate(steps):
         wanted = [Path(p).resolve() for p in step.config.consumes()]
-        step.deps = [s.name for s in steps[:i]
-                     if any(w == s.out_dir or s.out_dir in w.parents for w in wanted)]
+        reads = [(j, s) for j, s in enumerate(steps) if j != i
+                 and any(w == s.out_dir or s.out_dir in w.parents for w in wanted)]
+        later = [s.name for j, s in reads if j > i]
+        if later:
+            raise SeqkdError(f"stage {step.name} reads {', '.join(later)}, planned after it: "
+                             "the stage kinds' order in seqkd/stages/registry.py must plan a "
+                             "stage after the stages it reads")
+        step.deps = [s.name for _, s in reads]

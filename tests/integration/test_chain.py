@@ -65,7 +65,7 @@ def test_sharded_and_interrupted_runs_are_byte_identical(prepared, teacher, dist
     assert (sharded / "nbest.jsonl").read_bytes() == (distilled / "nbest.jsonl").read_bytes()
 
     # interrupt after the first chunk, then resume
-    import seqkd.distill as d
+    import seqkd.stages.distill.runner as d
     real = d._make_decoder
     calls = {"n": 0}
 
@@ -96,7 +96,7 @@ def test_sharded_and_interrupted_runs_are_byte_identical(prepared, teacher, dist
 
 
 def test_seq_inter_selects_closest_from_nbest(prepared, teacher, tmp_path):
-    from seqkd.selection import sentence_similarity
+    from seqkd.stages.distill.selection import sentence_similarity
 
     out = tmp_path / "inter"
     assert _distill(prepared, teacher, out, "--method", "seq-inter", "--nbest", "3",
@@ -290,7 +290,7 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
 
 
 def test_ensemble_distill_and_ct2_refuses_ensembles(prepared, teacher, tmp_path):
-    from seqkd.distill import DistillConfig, distill
+    from seqkd.stages.distill.runner import DistillConfig, distill
     ckpts = [str(teacher / "checkpoints" / "checkpoint_best.pt"),
              str(teacher / "checkpoints" / "checkpoint_last.pt")]
     with pytest.raises(SeqkdError, match="ensemble"):
@@ -322,7 +322,7 @@ def test_two_shards_started_together_merge_like_one_run(prepared, teacher, disti
 
 def test_export_with_a_vocabulary_map_restricts_translate_and_bench(prepared, teacher, tmp_path):
     from seqkd.decoders import ExportedModel
-    from seqkd.vocab_map import candidates
+    from vmap_oracle import candidates
 
     out = tmp_path / "export"
     assert seqkd("export", teacher, "--data", prepared, "--out", out, "--vmap",

@@ -67,7 +67,7 @@ def test_mono_prepare_cleans_dedups_against_train_and_counts(mono_data):
 
 def test_mono_prepare_resumes_after_an_interruption(corpus, prepared, tmp_path, monkeypatch,
                                                    mono_data, capsys):
-    from seqkd import prepare as prepare_stage
+    from seqkd.stages.prepare import runner as prepare_stage
 
     prefix, _, _ = write_mono(tmp_path / "m", corpus / "train.en")
     args = ["prepare", "--out", tmp_path / "data", "--train-prefix", corpus / "train",

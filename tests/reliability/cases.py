@@ -531,7 +531,7 @@ def _data_is_not_prepare(d: Path, data: Path) -> List[str]:
 def _chunk_damaged(d: Path, data: Path) -> List[str]:
     """A fake teacher makes decoding fail, so the damaged chunk must be met at the merge:
     every chunk is there, one of them is not JSON."""
-    from seqkd.distill_merge import chunk_path
+    from seqkd.stages.distill.merge import chunk_path
 
     n = sum(1 for _ in open(data / "text" / "train.en", encoding="utf-8"))
     out = d / "out"

@@ -80,7 +80,7 @@ DECISIONS = """## Decided, not refused (issue 37, "also seen")
 
 - `prepare --out data --force` while a run trains on that data: accepted. `--force` says the
   user means it (issue 37's probe saw the training then stop with one error), and the stamps
-  (the data's digests) make every stage after it stale.
+  (the data's digests) make every stage that reads the data stale.
 - An export whose fidelity agreement is under `--min-agreement`: a warning, not an error. The
   model is usable and the card records the agreement; the number is the user's to judge.
 - The bench and `kd-gain` plots keep matplotlib's caches in the output folder

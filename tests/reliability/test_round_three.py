@@ -205,7 +205,7 @@ def test_the_bench_plot_keeps_matplotlib_out_of_home(tmp_path):
     folder beside the plot before anything imports matplotlib."""
     home = tmp_path / "home"
     home.mkdir()
-    code = ("from pathlib import Path; from seqkd.bench.plot import plot; "
+    code = ("from pathlib import Path; from seqkd.stages.bench.plot import plot; "
             "plot([{'system': 's', 'test_set': 't', 'bleu': 1.0, 'src_wps_median': 10.0, "
             "'threads': 1, 'inter_threads': 1, 'batch_tokens': 1024, 'beam': 1}], "
             f"Path({str(tmp_path / 'out' / 'plot.png')!r}))")

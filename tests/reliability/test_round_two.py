@@ -104,7 +104,7 @@ class _Boom:
 def test_bench_never_unpickles_the_checkpoint_a_card_names(tmp_path, monkeypatch):
     """A card without a shape whose source_checkpoint is a crafted pickle: the row gets no
     MACs, the pickle is never loaded."""
-    from seqkd.bench.systems import SystemSpec, system_shape
+    from seqkd.stages.bench.systems import SystemSpec
 
     pwned = tmp_path / "pwned"
     monkeypatch.setenv("SEQKD_TEST_PWNED", str(pwned))
@@ -113,14 +113,15 @@ def test_bench_never_unpickles_the_checkpoint_a_card_names(tmp_path, monkeypatch
     model = tmp_path / "export" / "model"
     model.mkdir(parents=True)
     (model / "card.json").write_text(json.dumps({"source_checkpoint": str(evil)}))
-    assert system_shape(SystemSpec("s", "ct2", str(model))) is None
+    spec = SystemSpec("s", "ct2", str(model))
+    assert spec.kind_of.shape(spec) is None
     assert not pwned.exists()
     pickle.loads(evil.read_bytes())  # the pickle is real: loading it would have run its code
     assert pwned.exists()
 
 
 def test_every_pair_filtered_names_the_counts_and_the_likely_cause():
-    from seqkd.distill_merge import all_filtered_message
+    from seqkd.stages.distill.merge import all_filtered_message
 
     msg = all_filtered_message(5000, {"loop": 4758, "length_ratio": 242}, 0)
     assert "every one of the 5000 distilled pairs" in msg
@@ -131,11 +132,11 @@ def test_every_pair_filtered_names_the_counts_and_the_likely_cause():
 def test_a_full_disk_is_one_error_line(monkeypatch, capsys):
     import errno
 
-    import seqkd.prepare
+    import seqkd.stages.prepare.runner
 
     def full(cfg, force=False):
         raise OSError(errno.ENOSPC, "No space left on device", "/tmp/x/bin/train.bin")
-    monkeypatch.setattr(seqkd.prepare, "prepare", full)
+    monkeypatch.setattr(seqkd.stages.prepare.runner, "prepare", full)
     from seqkd.cli import main
 
     assert main(["prepare", "--out", "/tmp/x", "-q"]) == 1
@@ -179,7 +180,7 @@ def test_distill_force_with_another_teacher_decodes_with_that_teacher(prepared, 
 @pytest.mark.slow
 def test_an_interrupted_export_leaves_no_model_and_translate_refuses_a_cardless_one(
         prepared, teacher, tmp_path, monkeypatch):
-    import seqkd.export as export_module
+    import seqkd.stages.export.runner as export_module
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

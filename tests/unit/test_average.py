@@ -6,7 +6,7 @@ import torch
 from seqkd.errors import SeqkdError
 from seqkd.checkpoints import (AVERAGED, average_checkpoints, checkpoint_of,
                                last_epoch_checkpoints)
-from seqkd.train_config import TrainConfig, fairseq_train_args
+from seqkd.stages.train.config import TrainConfig, fairseq_train_args
 
 
 def _ckpt(path, value, epoch):
@@ -69,7 +69,7 @@ def test_average_last_keeps_epoch_checkpoints(tmp_path):
     assert "--no-epoch-checkpoints" not in args
     assert args[args.index("--keep-last-epochs") + 1] == "4"
     cfg.average_last = -1  # a config built in code is checked by train() like a YAML one
-    from seqkd.train import train
+    from seqkd.stages.train.runner import train
     with pytest.raises(SeqkdError, match="average_last must be at least 0"):
         train(cfg)
 

@@ -5,10 +5,10 @@ import dataclasses
 
 import pytest
 
-from seqkd.bench.efficiency import markdown_rows, repeat_to, translate_argv
-from seqkd.bench.measure import Job, Measured, TimedRuns
-from seqkd.bench.report import Row, SpeedSignature
-from seqkd.bench.systems import KINDS, SystemKind, SystemSpec
+from seqkd.stages.bench.efficiency import markdown_rows, repeat_to, translate_argv
+from seqkd.stages.bench.measure import Job, Measured, TimedRuns
+from seqkd.stages.bench.report import Row, SpeedSignature
+from seqkd.stages.bench.systems import KINDS, SystemKind, SystemSpec
 from seqkd.errors import SeqkdError
 
 

@@ -8,8 +8,8 @@ from typing import ClassVar, List, Tuple
 
 import pytest
 
-from seqkd.bench import SystemSpec
-from seqkd.bench.report import markdown_report, percentile
+from seqkd.stages.bench import SystemSpec
+from seqkd.stages.bench.report import markdown_report, percentile
 from seqkd.cli import build_parser, main, parse_key_value
 from seqkd.errors import SeqkdError
 from seqkd.stage import Stage
@@ -238,8 +238,8 @@ def test_markdown_report_has_one_row_per_result_and_the_signature():
 
 def test_arguments_become_stage_configs():
     from seqkd.cli import config_from
-    from seqkd.distill import DistillConfig
-    from seqkd.prepare import PrepareConfig
+    from seqkd.stages.distill.runner import DistillConfig
+    from seqkd.stages.prepare.runner import PrepareConfig
 
     args = build_parser().parse_args(
         ["distill", "--data", "d", "--out", "o", "--teacher", "t.pt", "--chunk-size", "7",
@@ -256,7 +256,7 @@ def test_arguments_become_stage_configs():
 
 def test_arguments_are_checked_like_yaml_values():
     from seqkd.cli import config_from
-    from seqkd.distill import DistillConfig
+    from seqkd.stages.distill.runner import DistillConfig
 
     args = build_parser().parse_args(
         ["distill", "--data", "d", "--out", "o", "--teacher", "t.pt", "--chunk-size", "0",
@@ -308,7 +308,7 @@ def test_device_reaches_fairseq_train_and_leaves_the_settings_hash_alone(tmp_pat
     from pathlib import Path
 
     from seqkd.cli import config_from
-    from seqkd.train_config import TrainConfig, fairseq_train_args
+    from seqkd.stages.train.config import TrainConfig, fairseq_train_args
 
     args = build_parser().parse_args(
         ["train", "--role", "student", "--data", "d", "--out", "o", "--max-epoch", "1",
@@ -329,7 +329,7 @@ def test_every_training_preset_names_an_architecture_the_plugin_registers():
 
     from seqkd.fairseq_tools import PLUGIN_DIR
     from seqkd.model_cost import ARCH_SHAPES
-    from seqkd.train_config import PRESETS
+    from seqkd.stages.train.config import PRESETS
 
     archs = {p.arch for role in PRESETS.values() for p in role.values()}
     assert archs <= set(ARCH_SHAPES), archs - set(ARCH_SHAPES)
@@ -343,7 +343,7 @@ def test_every_training_preset_names_an_architecture_the_plugin_registers():
 
 def test_configs_built_in_code_are_checked_by_the_same_rules():
     """distill and export check a config made in Python like one from YAML or the CLI."""
-    from seqkd.distill import DistillConfig, _validate
+    from seqkd.stages.distill.runner import DistillConfig, _validate
 
     cfg = DistillConfig(data="d", out_dir="o", teachers=["t.pt"], method="word-kd", beam=0)
     with pytest.raises(SeqkdError) as e:

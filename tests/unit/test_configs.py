@@ -20,10 +20,33 @@ def test_shipped_config_plans(path):
     for student in cfg["students"]:
         assert names.index(f"student-{student['name']}") < names.index(
             f"export-{student['name']}") < names.index("bench")
-    by_name = {s.name: s for s in steps}
-    for step in steps:  # dependencies come earlier in the plan
-        assert all(names.index(d) < names.index(step.name) for d in step.deps)
-        assert all(d in by_name for d in step.deps)
+    deps = {s.name: s.deps for s in steps}
+    assert all(deps[name] for name in names[1:])  # every stage but prepare reads another
+    for student in cfg["students"]:  # an export reads its student, the bench every export
+        assert f"student-{student['name']}" in deps[f"export-{student['name']}"]
+        assert f"export-{student['name']}" in deps["bench"]
+
+
+def test_a_stage_reading_one_planned_after_it_is_an_error_not_a_dropped_dependency(tmp_path):
+    from dataclasses import dataclass
+
+    from seqkd.errors import SeqkdError
+    from seqkd.plan import derive_edges
+    from seqkd.stages.base import Step
+
+    @dataclass
+    class Reads:
+        paths: list
+
+        def consumes(self):
+            return self.paths
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    steps = [Step("a", a, Reads([]), print), Step("b", b, Reads([str(a / "x.txt")]), print)]
+    derive_edges(steps)
+    assert steps[1].deps == ["a"] and steps[0].deps == []
+    with pytest.raises(SeqkdError, match="stage b reads a, planned after it"):
+        derive_edges(steps[::-1])
 
 
 def test_wmt14_config_trains_on_a_gpu_and_tests_on_newstest2014():

@@ -7,7 +7,7 @@ import pytest
 
 from seqkd import datasets
 from seqkd.errors import SeqkdError
-from seqkd.cleaning import clean_pairs, normalize
+from seqkd.stages.prepare.cleaning import clean_pairs, normalize
 from seqkd.textio import atomic_path, count_lines, read_lines, read_parallel, write_lines
 
 
@@ -145,7 +145,7 @@ def test_streamed_cleaning_keeps_first_repeats_counts_them_and_honours_a_limit()
     each kept, in order; the limit counts what it cuts (issue 21)."""
     from collections import Counter
 
-    from seqkd.cleaning import clean_stream, first_occurrences, pair_hash
+    from seqkd.stages.prepare.cleaning import clean_stream, first_occurrences, pair_hash
     import numpy as np
 
     src = ["a  b", "c", "a b", "d", "c", "", "e"]

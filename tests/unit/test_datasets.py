@@ -8,7 +8,7 @@ import pytest
 
 from seqkd import datasets
 from seqkd.errors import SeqkdError
-from seqkd.prepare import PrepareConfig, _gather_sources
+from seqkd.stages.prepare.runner import PrepareConfig, _gather_sources
 from seqkd.textio import read_lines
 
 

@@ -6,9 +6,9 @@ import types
 
 import pytest
 
-from seqkd.distill_merge import (anomaly, chunk_path, chunk_ranges, iter_chunks, merge_chunks,
+from seqkd.stages.distill.merge import (anomaly, chunk_path, chunk_ranges, iter_chunks, merge_chunks,
                                  shard_chunks, write_distilled)
-from seqkd.selection import select_closest
+from seqkd.stages.distill.selection import select_closest
 from seqkd.errors import SeqkdError
 
 
@@ -123,7 +123,7 @@ def test_anomalies():
 
 # ---------------------------------------------------------------- loops in distilled outputs
 
-from seqkd.distill_merge import tandem_repeat  # noqa: E402
+from seqkd.stages.distill.merge import tandem_repeat  # noqa: E402
 
 
 @pytest.mark.parametrize("hyp,repeats,found", [
@@ -152,7 +152,7 @@ def test_loop_rule_flags_outputs_that_loop_where_the_source_does_not():
 
 # ---------------------------------------------------------------- job arrays
 
-from seqkd.distill_merge import scheduler_shard  # noqa: E402
+from seqkd.stages.distill.merge import scheduler_shard  # noqa: E402
 
 
 @pytest.mark.parametrize("env,expected", [
@@ -175,7 +175,7 @@ def test_a_bad_array_variable_is_an_error():
 
 
 def test_distill_cli_takes_the_shard_from_the_environment(monkeypatch):
-    import seqkd.distill as d
+    import seqkd.stages.distill.runner as d
     from seqkd.cli import main
 
     seen = {}
@@ -226,7 +226,7 @@ def test_ct2_translations_go_in_slices_that_an_interrupt_can_stop_between():
 
 
 def test_an_ensemble_for_the_ctranslate2_decoder_is_reported_with_every_other_problem():
-    from seqkd.distill_config import DistillConfig
+    from seqkd.stages.distill.config import DistillConfig
 
     with pytest.raises(SeqkdError) as e:
         DistillConfig(data="d", out_dir="o", teachers=["a.pt", "b.pt"], source_prefix="x")
@@ -235,7 +235,7 @@ def test_an_ensemble_for_the_ctranslate2_decoder_is_reported_with_every_other_pr
 
 
 def test_mbr_keeps_the_candidate_that_agrees_most_with_the_others():
-    from seqkd.selection import select_mbr
+    from seqkd.stages.distill.selection import select_mbr
 
     nbest = [("a cat sits on the mat", -0.1),       # the teacher's best, an outlier
              ("a dog runs in a park", -0.3),
@@ -286,7 +286,7 @@ def test_the_merge_selects_by_mbr_and_a_monolingual_line_has_no_reference(tmp_pa
     ({"sources": ["references"]}, "'references' is reserved"),
 ])
 def test_source_and_selection_rules_are_checked_when_the_config_is_built(settings, message):
-    from seqkd.distill_config import DistillConfig
+    from seqkd.stages.distill.config import DistillConfig
 
     with pytest.raises(SeqkdError, match=re.escape(message)):
         DistillConfig(data="d", out_dir="o", teachers=["t.pt"], **settings)

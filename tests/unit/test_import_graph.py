@@ -1,5 +1,8 @@
 """The package's import graph, built from the source (imports inside functions included: a
-cycle hidden in a function is still a cycle), has no cycle."""
+cycle hidden in a function is still a cycle), has no cycle and no import that runs up the
+layers: the common layer (``seqkd/*.py``) < ``seqkd.stages.base`` < the stage rooms
+(``seqkd/stages/<room>/``, which never import each other) < the registry < what drives the
+stages (plan, cli, run, scale, serve, the package's face)."""
 
 import ast
 from pathlib import Path
@@ -73,7 +76,8 @@ def cycles(edges):
 
 def test_the_graph_is_read_whole():
     edges = graph()
-    assert "seqkd.distill" in edges["seqkd.cli.stages"]  # an import inside a function
+    # an import inside a function
+    assert "seqkd.stages.distill.runner" in edges["seqkd.stages.distill.kind"]
     assert "seqkd.serve.batcher" in edges["seqkd.serve.app"]
 
 
@@ -85,3 +89,54 @@ def test_the_package_has_no_import_cycle():
 
 def test_a_cycle_is_found():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+#: the modules (and packages) above the registry: what drives the stages
+TOP = ("seqkd", "seqkd.__main__", "seqkd.plan", "seqkd.cli", "seqkd.run", "seqkd.scale",
+       "seqkd.serve")
+
+
+def layer(module: str):
+    """(rank, room): 0 common, 1 stages.base, 2 a stage room (its name), 3 the registry,
+    4 the top."""
+    parts = module.split(".")
+    if module in TOP or ".".join(parts[:2]) in TOP:
+        return 4, None
+    if parts[:2] != ["seqkd", "stages"]:
+        return 0, None
+    if len(parts) == 2 or parts[2] == "registry":
+        return 3, None
+    if parts[2] == "base":
+        return 1, None
+    return 2, parts[2]
+
+
+def upward(edges):
+    """Every import that runs up the layers or from one room into another."""
+    bad = []
+    for a, targets in edges.items():
+        (ra, room_a) = layer(a)
+        for b in targets:
+            (rb, room_b) = layer(b)
+            if rb > ra or (ra == rb == 2 and room_a != room_b):
+                bad.append(f"{a} -> {b}")
+    return sorted(bad)
+
+
+def test_no_import_runs_up_the_layers_or_across_rooms():
+    edges = graph()
+    rooms = {layer(m)[1] for m in edges if layer(m)[0] == 2}
+    assert rooms >= {"prepare", "train", "distill", "topk_cache", "export", "bench"}
+    assert layer("seqkd.textio") == (0, None) and layer("seqkd.serve.app") == (4, None)
+    found = upward(edges)
+    assert not found, "imports against the layers: " + "; ".join(found)
+
+
+def test_an_upward_import_and_a_room_to_room_import_are_found():
+    edges = {"seqkd.textio": {"seqkd.stages.base"},
+             "seqkd.stages.distill.kind": {"seqkd.stages.export.runner", "seqkd.textio",
+                                           "seqkd.stages.distill.runner"},
+             "seqkd.stages.base": {"seqkd.plan"}, "seqkd.cli": {"seqkd.stages.registry"}}
+    assert upward(edges) == ["seqkd.stages.base -> seqkd.plan",
+                             "seqkd.stages.distill.kind -> seqkd.stages.export.runner",
+                             "seqkd.textio -> seqkd.stages.base"]

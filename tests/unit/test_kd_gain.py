@@ -73,7 +73,7 @@ def test_plot_names_every_student_in_a_legend_with_one_marker_per_student(tmp_pa
 
 def test_the_bench_compares_every_system_with_the_first_and_every_kd_pair(tmp_path):
     """bench.compare: intervals from the systems' outputs, shown by kd-gain."""
-    from seqkd.bench.compare import comparisons
+    from seqkd.stages.bench.compare import comparisons
     from seqkd.significance import paired_bootstrap
 
     refs = {"t16": [f"ein hund {i} läuft im park" for i in range(50)]}

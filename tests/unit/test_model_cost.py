@@ -3,11 +3,11 @@ settings of `seqkd train`."""
 
 import pytest
 
-from seqkd.bench.plot import pareto_front
-from seqkd.bench.report import cost_fields
+from seqkd.stages.bench.plot import pareto_front
+from seqkd.stages.bench.report import cost_fields
 from seqkd.errors import SeqkdError
 from seqkd.model_cost import ModelShape, shape_from_weights
-from seqkd.train_config import TrainConfig, fairseq_train_args
+from seqkd.stages.train.config import TrainConfig, fairseq_train_args
 
 
 def _weights(enc, dec, d, f, vocab):
@@ -88,7 +88,7 @@ def test_plot_labels_do_not_overlap_when_points_crowd():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from seqkd.bench.plot import _place_labels
+    from seqkd.stages.bench.plot import _place_labels
 
     fig, ax = plt.subplots(figsize=(8, 3.6), dpi=120)
     # the headline run's crowded corner: long names a short distance apart on a log axis

@@ -81,7 +81,8 @@ def test_a_ct2_teacher_folder_in_a_config(tmp_path, corpus):
     d = steps["distill-kd"].config
     assert (d.teachers, d.source_prefix, d.source_suffix, d.target_prefix) == (
         [str(folder)], "eng_Latn", "</s>", "deu_Latn")
-    assert d.teacher_folder() == str(folder) and steps["distill-kd"].deps == ["prepare"]
+    assert d.teacher_kind().text_space and d.teachers == [str(folder)]
+    assert steps["distill-kd"].deps == ["prepare"]
     systems = {s.name: s for s in steps["bench"].config.systems}
     assert set(systems) == {"teacher-ct2-b4", "s-b1"}
     assert systems["teacher-ct2-b4"].own_tokenizer() == {

@@ -140,7 +140,7 @@ class EchoDecoder:
 
 
 def test_distill_logic_with_a_fake_decoder(fake_data, fake_fairseq, tmp_path, monkeypatch):
-    import seqkd.distill as distill
+    import seqkd.stages.distill.runner as distill
 
     teacher = tmp_path / "t.pt"
     torch.save({"model": {}, "cfg": {}}, teacher)
@@ -190,7 +190,7 @@ def test_a_new_setting_reaches_cli_yaml_stamp_and_sentencepiece(corpus, tmp_path
     of the stamp and reaches SentencePiece's trainer."""
     from seqkd.cli import build_parser
     from seqkd.config import Problems
-    from seqkd.prepare import PrepareConfig
+    from seqkd.stages.prepare.runner import PrepareConfig
 
     args = build_parser().parse_args(["prepare", "--out", "o", "--character-coverage", "0.99"])
     assert args.character_coverage == 0.99

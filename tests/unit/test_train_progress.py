@@ -1,6 +1,6 @@
 """The training progress bar reads fairseq-train's own log lines."""
 
-from seqkd.train_progress import TrainProgress, parse
+from seqkd.stages.train.progress import TrainProgress, parse
 
 INNER = ("2026-12-03 06:43:07,106 INFO train_inner: epoch 008:     62 / 74 loss=4.057, "
          "nll_loss=2.61, ppl=6.1, wps=2830.5, ups=0.45, wpb=6254.2, bsz=458.4, "

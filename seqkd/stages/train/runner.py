@@ -3,7 +3,7 @@
 Training runs ``fairseq-train`` in a child process with seqkd's plugin
 (``--user-dir``); a re-run after an interruption resumes from
 ``checkpoints/checkpoint_last.pt``; its settings and the arguments they make are in
-:mod:`seqkd.train_config`. Outputs under ``out_dir``:
+:mod:`seqkd.stages.train.config`. Outputs under ``out_dir``:
 
     checkpoints/checkpoint_best.pt, checkpoint_last.pt
     dict.txt, spm.model       the vocabulary the model was trained with
@@ -29,15 +29,15 @@ from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
 from seqkd.config import check_config
 from seqkd.corpus import data_folder
 from seqkd.fairseq_tools import check_checkpoint_dictionary, run_tool
-from seqkd.train_progress import TrainProgress
+from seqkd.stages.train.progress import TrainProgress
 from seqkd.procs import folder_lock
 from seqkd.machine import default_threads, resolve_device, versions
 from seqkd.stage import Stage
 from seqkd.textio import write_text
 from seqkd.topk_store import check_cache_for
-from seqkd.train_config import TrainConfig, fairseq_train_args
+from seqkd.stages.train.config import TrainConfig, fairseq_train_args
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("seqkd.train")
 
 
 def best_valid_loss(log_path: Path) -> Optional[float]:

@@ -31,7 +31,7 @@ from seqkd.config import MAX_BEAM, check_config, setting
 from seqkd.corpus import Prepared, decode_text, load_spm
 from seqkd.textio import read_lines, require_file, sha256_file, write_text
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("seqkd.export")
 
 QUANTIZATIONS = ("int8", "int8_float32", "int16", "float16", "float32")
 

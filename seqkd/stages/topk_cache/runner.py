@@ -33,7 +33,7 @@ from seqkd.stage import Stage, file_digest
 from seqkd.topk_store import (SUBSETS, TopkCache, cache_digests, data_digests, files,
                                target_file, write_meta)
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("seqkd.topk_cache")
 
 
 @dataclass

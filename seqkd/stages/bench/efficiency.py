@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from seqkd.stats import percentile
-from seqkd.bench.systems import SystemSpec
+from seqkd.stages.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
 from seqkd.machine import check_disk_room
 from seqkd.procs import child_preexec, run_measured
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("seqkd.bench.efficiency")
 
 #: how often a running translate's peak memory (VmHWM) is read
 RSS_POLL_S = 0.05

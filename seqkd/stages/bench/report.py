@@ -147,11 +147,11 @@ def markdown_report(report: Dict) -> str:
                 f"{r['disk_mb']} | {macs} | {r.get('gmacs_per_s') or '–'} |")
         lines.append("")
     if report.get("comparisons"):
-        from seqkd.bench.compare import markdown_rows as difference_rows
+        from seqkd.stages.bench.compare import markdown_rows as difference_rows
 
         lines += difference_rows(report["comparisons"]) + [""]
     if report.get("efficiency"):
-        from seqkd.bench.efficiency import markdown_rows
+        from seqkd.stages.bench.efficiency import markdown_rows
 
         lines += markdown_rows(report["efficiency"], sig) + [""]
     lines += ["Signature:", "", f"- BLEU: `{sig['sacrebleu_bleu']}`",

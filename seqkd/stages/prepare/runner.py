@@ -8,7 +8,7 @@ Layout written under ``out_dir`` (see README):
     pieces/{split}.{lang} SentencePiece pieces, space-joined
     bin/                  fairseq binarized data + splits.json
     mono/                 monolingual source corpora, cleaned, pieces, binarized
-                          (seqkd.mono)
+                          (seqkd.stages.prepare.mono)
     report.json           counts: read, kept, dropped by rule
 """
 
@@ -30,13 +30,13 @@ from seqkd.binarize import binarize_splits
 from seqkd.corpus import load_spm
 from seqkd.fairseq_tools import check_dictionary_file
 from seqkd.stage import Stage
-from seqkd.cleaning import clean_stream
-from seqkd.mono import binarize_mono, check_mono_name, write_mono
-from seqkd.textio import (SAFE_NAME, atomic_path, check_no_empty, check_test_set_name,
-                          iter_lines, iter_parallel, progress, read_parallel, require_file,
+from seqkd.stages.prepare.cleaning import clean_stream
+from seqkd.stages.prepare.mono import binarize_mono, write_mono
+from seqkd.textio import (SAFE_NAME, atomic_path, check_mono_name, check_no_empty,
+                          check_test_set_name, iter_lines, iter_parallel, progress, read_parallel, require_file,
                           write_lines, write_pairs, write_text)
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("seqkd.prepare")
 
 
 @dataclass

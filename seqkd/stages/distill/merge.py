@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.selection import choose
+from seqkd.stages.distill.selection import choose
 from seqkd.textio import atomic_path, count_lines, iter_lines, progress
 
 

@@ -1,4 +1,4 @@
-"""Stage 6, bench: speed, latency, memory, size and quality of several systems, side by side.
+"""The bench room: speed, latency, memory, size and quality of several systems, side by side.
 
 - systems: what a ``--system`` names, and the table of system kinds (fairseq, ct2)
 - measure: one system measured in a child process of its own; the core to pin to
@@ -6,9 +6,12 @@
 - plot: BLEU against words/s with the Pareto front
 - efficiency: the WMT efficiency-task protocol through ``seqkd translate``
 - stage: the stage itself (BenchConfig, bench)
+- plan, kind: the bench section planned (its systems checked against the exports), ``seqkd
+  bench``
 """
 
-from seqkd.bench.stage import BenchConfig, bench
-from seqkd.bench.systems import SystemSpec
+from seqkd.stages.bench.kind import KIND
+from seqkd.stages.bench.stage import BenchConfig, bench
+from seqkd.stages.bench.systems import SystemSpec
 
-__all__ = ["BenchConfig", "SystemSpec", "bench"]
+__all__ = ["KIND", "BenchConfig", "SystemSpec", "bench"]

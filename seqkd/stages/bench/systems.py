@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from seqkd.config import MAX_BEAM
+from seqkd.ct2_folder import TOKENIZER_OPTIONS
 from seqkd.errors import SeqkdError
 from seqkd.textio import check_name
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("seqkd.bench.systems")
 
 #: a converted CTranslate2 model's tokenizer options (``--system`` options and YAML keys)
-TOKENIZER_OPTIONS = ("spm", "target_spm", "source_prefix", "source_suffix", "target_prefix")
 
 
 @dataclass
@@ -299,7 +299,3 @@ def check_systems(systems: List[SystemSpec]) -> None:
     names = [s.name for s in systems]
     if len(set(names)) != len(names):
         raise SeqkdError(f"system names must be unique: {names}")
-
-
-def system_shape(spec: SystemSpec):
-    return spec.kind_of.shape(spec)

@@ -2,7 +2,7 @@
 corpus has (registered ones, such as ``multi30k-captions``, or the user's own files).
 
 prepare cleans each one with the training rules that apply to one side, streamed in bounded
-memory (8 bytes a line for the repeat checks, as :mod:`seqkd.cleaning`): a line is dropped
+memory (8 bytes a line for the repeat checks, as :mod:`seqkd.stages.prepare.cleaning`): a line is dropped
 when it is empty, longer than ``max_len`` words, holds characters no sentence has (control
 characters, the Unicode replacement character that a bad decoding leaves), repeats an earlier
 line of the same corpus, or is a source sentence of the training set (the parallel pair
@@ -23,9 +23,9 @@ from typing import Callable, Dict, Iterable, Iterator, List
 
 import numpy as np
 
-from seqkd.cleaning import first_occurrences, normalize
+from seqkd.stages.prepare.cleaning import first_occurrences, normalize
 from seqkd.errors import SeqkdError
-from seqkd.textio import check_name, iter_lines, progress, write_lines
+from seqkd.textio import iter_lines, progress, write_lines
 
 #: report keys, in order
 COUNTS = ("read", "kept", "dropped_empty", "dropped_too_long", "dropped_characters",
@@ -34,17 +34,6 @@ COUNTS = ("read", "kept", "dropped_empty", "dropped_too_long", "dropped_characte
 #: U+FFFD, which a wrong decoding leaves behind
 BAD_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd]")
 #: names a monolingual corpus may not take: the parallel splits of a data folder
-RESERVED = ("train", "valid", "references")
-
-
-def check_mono_name(name: str) -> str:
-    check_name(name, "monolingual corpus name")
-    if name in RESERVED:
-        raise SeqkdError(f"monolingual corpus name {name!r} is reserved (train, valid and "
-                         "references name the parallel data): choose another")
-    return name
-
-
 def line_hash(line: str) -> int:
     """A 64-bit hash of a normalized line (never 0, which marks a dropped line)."""
     return int.from_bytes(hashlib.blake2b(line.encode(), digest_size=8).digest(), "little") or 1

@@ -1,4 +1,4 @@
-"""Measuring one system in a child process of its own (``python -m seqkd.bench.child``), so
+"""Measuring one system in a child process of its own (``python -m seqkd.stages.bench.child``), so
 that its peak memory is its alone: the model is loaded (not timed), a warm-up pass runs over
 the first sentences, then every test set is translated ``repeats`` times; with one thread the
 process is pinned to one core. Latency is measured at batch size 1 on the first
@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from seqkd.bench.systems import SystemSpec
+from seqkd.stages.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
 from seqkd.procs import child_preexec, status_kb
 
@@ -113,7 +113,7 @@ def run_job(job: Job) -> Measured:
 
 def measure_in_child(job: Job) -> Measured:
     """Run one job in a child process; return what it measured."""
-    cmd = [sys.executable, "-m", "seqkd.bench.child"]
+    cmd = [sys.executable, "-m", "seqkd.stages.bench.child"]
     env = dict(os.environ)
     if job.threads:
         env["OMP_NUM_THREADS"] = str(job.threads)

@@ -1,6 +1,6 @@
 """The train stage's settings: the presets (architecture and schedule per role), one
 definition per setting (YAML key, command-line option, check), the rules that combine them,
-and the fairseq-train arguments they make (pure functions; :mod:`seqkd.train` runs them)."""
+and the fairseq-train arguments they make (pure functions; :mod:`seqkd.stages.train.runner` runs them)."""
 
 from __future__ import annotations
 

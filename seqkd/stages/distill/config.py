@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, List, Optional, Tuple
 
-from seqkd.checkpoints import resolved_checkpoints
 from seqkd.config import MAX_BEAM, setting
 from seqkd.errors import SeqkdError
-from seqkd.ct2_folder import export_model_dir
-from seqkd.ct2_folder import is_ct2_folder
+from seqkd.teachers import TeacherKind, teacher_kind
 
 METHODS = ("seq-kd", "seq-inter")
 #: seq-KD's choice among the teacher's candidates: its best, or minimum Bayes risk
@@ -100,19 +98,12 @@ class DistillConfig:
                                  "removed from it (e.g. deu_Latn for NLLB, __de__ for "
                                  "M2M-100)")
 
-    def teacher_folder(self) -> Optional[str]:
-        """The CTranslate2 model folder teaching in text space, or None."""
-        return self.teachers[0] if len(self.teachers) == 1 and is_ct2_folder(
-            self.teachers[0]) else None
+    def teacher_kind(self) -> TeacherKind:
+        """What the teacher is (:mod:`seqkd.teachers`)."""
+        return teacher_kind(self.teachers, self.teacher_command)
 
     def input_files(self) -> List[Path]:
-        folder = self.teacher_folder()
-        if folder:
-            d = export_model_dir(folder)
-            named = [Path(p) for p in (self.teacher_spm, self.teacher_target_spm) if p]
-            return [Path(self.data) / "DONE.json", d / "model.bin", *named,
-                    *(f for f in sorted(d.glob("*")) if f.suffix in (".spm", ".model"))]
-        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
+        return [Path(self.data) / "DONE.json", *self.teacher_kind().input_files(self)]
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""
@@ -143,48 +134,14 @@ class DistillConfig:
                             "both")
         if not self.sample and self.n_hypotheses() > self.beam:
             problems.append(f"nbest ({self.n_hypotheses()}) cannot exceed beam ({self.beam})")
-        if self.decoder == "command":
-            if not self.teacher_command:
-                problems.append("the command decoder needs the command: --teacher-command CMD")
-            if self.teachers:
-                problems.append("a teacher command replaces teacher checkpoints: give one or "
-                                "the other")
-            if self.method != "seq-kd" or self.select != "best":
-                problems.append("a teacher command gives one translation per line: use method "
-                                "seq-kd with select best (seq-inter and mbr need n-best "
-                                "lists)")
-            if self.min_score is not None:
-                problems.append("min_score filters on the teacher's scores; a teacher command "
-                                "gives none: leave min_score out")
-        elif self.teacher_command:
-            problems.append(f"--teacher-command runs the teacher as a program: use decoder "
-                            f"command, not {self.decoder}")
-        elif not self.teachers:
-            problems.append("give the teacher checkpoint(s) with --teacher (or a program with "
-                            "--teacher-command)")
-        own = [k for k in ("teacher_spm", "teacher_target_spm", "source_prefix",
-                           "source_suffix", "target_prefix") if getattr(self, k)]
-        if self.teachers and any(is_ct2_folder(t) for t in self.teachers):
-            if len(self.teachers) > 1:
-                problems.append("a CTranslate2 model folder teaches alone (no ensembles)")
-            if self.decoder != "ctranslate2":
-                problems.append("a CTranslate2 model folder as the teacher decodes with "
-                                f"decoder ctranslate2, not {self.decoder}")
-        else:
-            if own:
-                problems.append(f"{', '.join(own)}: only for a teacher that is a CTranslate2 "
-                                "model folder with its own tokenizer")
-            if len(self.teachers) > 1 and self.decoder == "ctranslate2":
-                problems.append(f"the ctranslate2 decoder takes one teacher; decode the "
-                                f"ensemble of {len(self.teachers)} with decoder fairseq "
-                                "(--decoder fairseq)")
+        problems += self.teacher_kind().problems(self)
         if problems:
             raise SeqkdError("; ".join(problems))
 
     def source_problems(self) -> List[str]:
         """What is wrong with ``sources`` (the names themselves; that the data folder has
         them is checked when it exists)."""
-        from seqkd.mono import check_mono_name
+        from seqkd.textio import check_mono_name
 
         problems = []
         if not self.sources:

@@ -24,7 +24,6 @@ anomalous pairs are flagged or dropped, and the distilled corpus is binarized. L
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -32,23 +31,19 @@ import time
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-
 from seqkd.config import check_config
-from seqkd.checkpoints import check_checkpoint, checkpoint_of
 from seqkd.binarize import binarize_splits
-from seqkd.fairseq_tools import check_checkpoint_dictionary
 from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
 from seqkd.machine import default_threads
 from seqkd.stage import Stage, file_digest
-from seqkd.text_teachers import check_ct2_teacher, teacher_tokenizers
-from seqkd.distill_config import DistillConfig
-from seqkd.distill_merge import (Source, chunk_path, chunk_ranges, iter_chunks, shard_chunks,
-                                 write_distilled)
+from seqkd.stages.distill.config import DistillConfig
+from seqkd.stages.distill.merge import (Source, chunk_path, chunk_ranges, iter_chunks,
+                                       shard_chunks, write_distilled)
 from seqkd.errors import SeqkdError
 from seqkd.textio import atomic_path, count_lines, iter_lines, progress, write_text
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("seqkd.distill")
 
 # ---------------------------------------------------------------- the stage
 
@@ -126,19 +121,11 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     _validate(cfg)
     prepared = Prepared(cfg.data)
     sources = sources_of(cfg, prepared)
-    # the stamp keeps the teachers as given (a train folder stays a folder); the decoder
-    # gets the checkpoint files they stand for
     stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True,
                   shared=True)  # shards of one distillation work here together
-    if cfg.teacher_folder():  # text space: its own tokenizer, any vocabulary
-        check_ct2_teacher(cfg.teachers[0], teacher_tokenizers(
-            cfg.teachers[0], cfg.teacher_spm, cfg.teacher_target_spm), cfg.source_prefix,
-            cfg.source_suffix, cfg.target_prefix)
-    else:
-        cfg = dataclasses.replace(cfg, teachers=[
-            str(check_checkpoint(checkpoint_of(t), "teacher checkpoint")) for t in cfg.teachers])
-        for t in cfg.teachers:
-            check_checkpoint_dictionary(t, prepared.dictionary, "teacher")
+    # before anything is decoded; a fairseq teacher's train folders become the checkpoint
+    # files they stand for (the stamp keeps them as given)
+    cfg = cfg.teacher_kind().check(cfg, prepared.dictionary)
     out = Path(cfg.out_dir)
     if not stage.begin():
         return stage.finished()["summary"]
@@ -173,34 +160,11 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
         stage.close()
 
 
-def _text_teacher(cfg: DistillConfig):
-    """The teacher that works in text space (a program, or a CTranslate2 folder with its own
-    tokenizer), and what the report says of it."""
-    from seqkd.text_teachers import CommandTeacher, Ct2FolderTeacher
-
-    threads = cfg.threads or default_threads()
-    if cfg.decoder == "command":
-        return (CommandTeacher(cfg.teacher_command, cfg.command_timeout, threads),
-                {"decoder": "command", "command": cfg.teacher_command})
-    # ``sample``: candidates drawn by sampling (for MBR) instead of the beam's n-best
-    teacher = Ct2FolderTeacher(cfg.teachers[0], beam=cfg.beam, nbest=cfg.n_hypotheses(),
-                               batch_tokens=cfg.batch_tokens, max_len=cfg.max_len,
-                               threads=threads, compute_type=cfg.compute_type,
-                               device=cfg.device, spm=cfg.teacher_spm,
-                               target_spm=cfg.teacher_target_spm,
-                               source_prefix=cfg.source_prefix,
-                               source_suffix=cfg.source_suffix,
-                               target_prefix=cfg.target_prefix, sample=cfg.sample,
-                               seed=cfg.seed)
-    return teacher, {"decoder": "ctranslate2 folder", "teacher": cfg.teachers[0],
-                     "tokenizers": [str(p) for p in teacher.tokenizers]}
-
-
 def _decode_text(cfg: DistillConfig, text: Path, out: Path,
                  ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
     """Distil in text space, chunk by chunk: raw source lines in, translations out; the
     student's SentencePiece model is applied when the data is built."""
-    teacher, about = _text_teacher(cfg)
+    teacher, about = cfg.teacher_kind().text_teacher(cfg, cfg.threads or default_threads())
     n = sum(ranges[i][1] - ranges[i][0] for i in todo)
     logger.info("translating %d sentences in %d chunks with %s", n, len(todo),
                 f"the command {about['command']!r}" if "command" in about else
@@ -224,7 +188,7 @@ def _decode_text(cfg: DistillConfig, text: Path, out: Path,
 def _decode(cfg: DistillConfig, prepared: Prepared, inputs: Tuple[Path, Path], out: Path,
             ranges: Sequence[Tuple[int, int]], todo: Sequence[int]) -> Dict:
     """Decode the chunks ``todo`` of the sources (``inputs``: their text and pieces)."""
-    if cfg.decoder == "command" or cfg.teacher_folder():
+    if cfg.teacher_kind().text_space:
         return _decode_text(cfg, inputs[0], out, ranges, todo)
     sp = load_spm(prepared.spm)
     t_load = time.time()

@@ -1,4 +1,4 @@
-"""The measuring child: ``python -m seqkd.bench.child`` reads a job (JSON) on stdin and writes
+"""The measuring child: ``python -m seqkd.stages.bench.child`` reads a job (JSON) on stdin and writes
 what it measured (JSON) on stdout. A module of its own, which the package never imports, so
 that running it does not import it twice."""
 
@@ -7,7 +7,7 @@ import logging
 import sys
 from dataclasses import asdict
 
-from seqkd.bench.measure import Job, run_job
+from seqkd.stages.bench.measure import Job, run_job
 from seqkd.errors import SeqkdError
 
 

@@ -1,0 +1,54 @@
+"""What every stage room shares, below the rooms: a planned :class:`Step`, the
+:class:`StageKind` each room declares (its settings, its runner, the config sections it plans
+from, its sub-commands), and the :class:`TeacherPlan` that the teacher section gives the
+stages reading the teacher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+
+@dataclass
+class Step:
+    """One stage of a planned config: its name, folder, typed config, action and
+    dependencies."""
+    name: str
+    out_dir: Path
+    config: Any
+    action: Callable[[], Any]
+    #: the steps whose folders it reads (derived: see :func:`seqkd.plan.derive_edges`)
+    deps: List[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StageKind:
+    """A kind of stage, as its room declares it; :mod:`seqkd.stages.registry` lists them.
+
+    - ``settings()``: its settings class (a dataclass of :func:`seqkd.config.setting`
+      fields, with ``consumes()``: the folders and files it reads);
+    - ``run(config, quiet)``: runs one stage of it, returns its report;
+    - ``sections``: the config sections it reads; ``plan(planner)`` turns them into steps
+      (None: another kind plans its steps, such as a student's export);
+    - ``commands``: its sub-command builders (``build(subparsers)``).
+    """
+    name: str
+    settings: Callable[[], type]
+    run: Callable[[Any, bool], Any]
+    sections: Tuple[str, ...] = ()
+    plan: Optional[Callable[[Any], None]] = None
+    commands: Tuple[Callable[[Any], None], ...] = ()
+
+
+@dataclass
+class TeacherPlan:
+    """What a config's teacher section gives the stages that read the teacher."""
+    #: fairseq checkpoints or train folders (several: an ensemble), or one CTranslate2 folder
+    teachers: List[str] = field(default_factory=list)
+    #: a program that translates stdin to stdout (distillation only)
+    command: Optional[str] = None
+    #: a CTranslate2 model folder with its own tokenizer (distillation in text space)
+    ct2: Optional[str] = None
+    #: that folder's tokenizer settings, for every distill entry and its bench rows
+    ct2_tokenizer: Dict[str, Any] = field(default_factory=dict)

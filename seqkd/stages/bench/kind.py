@@ -1,0 +1,56 @@
+"""The bench as ``seqkd run`` and the command line see it: the ``bench`` section planned
+into one stage (``bench/``), and ``seqkd bench``."""
+
+from __future__ import annotations
+
+from seqkd.config import add_arguments
+from seqkd.options import add_common, config_from
+from seqkd.stages.base import StageKind
+from seqkd.stages.bench.plan import plan
+
+
+def _settings():
+    from seqkd.stages.bench.stage import BenchConfig
+    return BenchConfig
+
+
+def _run(cfg, quiet: bool = False):
+    from seqkd.stages.bench.stage import bench
+    return bench(cfg, quiet=quiet)
+
+
+def build_bench(sub) -> None:
+    p = sub.add_parser("bench", help="speed, latency, memory, size and BLEU/chrF side by side",
+                       description="Measure systems on test sets in one run: words/sec "
+                                   "(1 thread pinned, and more), latency at batch 1, peak "
+                                   "memory, size, sacrebleu BLEU and chrF. Writes report.json, "
+                                   "report.md and plot.png.")
+    p.add_argument("--data", required=True, help="prepare output folder (test sets, SPM)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--system", action="append", required=True,
+                   metavar="NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=1][,inter=N]"
+                           "[,threads=N][,batch=N][,with=PATH]",
+                   help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
+                        "folder; vmap=1 uses its vocabulary map; inter=N translates N batches "
+                        "at once, each on --threads threads). threads=N and batch=N measure "
+                        "this system at that thread count and batch size (source tokens) "
+                        "instead of the bench's; with=PATH (repeatable) adds a further member "
+                        "to a fairseq system: an ensemble; repeatable")
+    add_arguments(p, _settings(), skip=("systems",))
+    add_common(p)
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from seqkd.stages.bench.stage import bench
+    from seqkd.stages.bench.systems import SystemSpec
+
+    cfg = config_from(_settings(), args, out_dir=args.out,
+                      systems=[SystemSpec.parse(s) for s in args.system],
+                      test_sets=args.test_sets or [])
+    bench(cfg, force=args.force, quiet=args.quiet)
+    return 0
+
+
+KIND = StageKind("bench", _settings, _run, sections=("bench",), plan=plan,
+                 commands=(build_bench,))

@@ -1,0 +1,104 @@
+"""How the ``bench`` section becomes one bench stage over the teacher (and, when it asks,
+the teacher exported as CTranslate2) and every student's export; a student's own bench
+systems (its entry's ``bench`` list) checked against its export's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+from seqkd.errors import SeqkdError
+from seqkd.stages.bench.systems import SystemSpec
+from seqkd.teachers import teacher_kind
+
+
+def student_systems(p, student: str, own: Any, model: Path) -> Optional[List[Any]]:
+    """The bench systems of one student's export: ``bench: [{beam: 1, compute_type:
+    int8, vmap: true}, ...]`` in its entry, or None (problems noted); [] when the entry
+    has none (the bench section's student_beams then apply)."""
+    if own is None:
+        return []
+    if not isinstance(own, list) or not all(isinstance(o, dict) for o in own):
+        p.problems.add(f"student {student}: bench must be a list of system settings "
+                       f"(beam, compute_type, vmap, inter, threads, batch), got {own!r}")
+        return None
+    out = []
+    for opts in own:
+        parts = [f"{k}={int(v) if isinstance(v, bool) else v}" for k, v in opts.items()]
+        name = "-".join([student]
+                        + (["vmap"] if opts.get("vmap") else [])
+                        + ([str(opts["compute_type"])] if "compute_type" in opts else [])
+                        + [f"b{opts.get('beam', 'x')}"]
+                        + ([f"t{opts['threads']}"] if "threads" in opts else []))
+        try:
+            out.append(SystemSpec.parse(f"{name}=ct2:{model}," + ",".join(parts)))
+        except SeqkdError as e:
+            p.problems.add(f"student {student}: bench {opts!r}: {str(e).split(': ', 1)[-1]}")
+            return None
+        if out[-1].beam is None:
+            p.problems.add(f"student {student}: bench {opts!r}: give each system a beam")
+            return None
+    return out
+
+
+def students_systems(p, beams: List[int]) -> List[Any]:
+    """Every student's systems: its own (checked against its export: a vocabulary-map
+    system needs an export that makes the map), else one per bench beam."""
+    systems = []
+    for name, ecfg in p.students.items():
+        model = p.work / f"export-{name}" / "model"
+        own = student_systems(p, name, p.student_bench.get(name), model)
+        for system in own or []:
+            if system.vmap and not ecfg.vmap:
+                p.problems.add(f"student {name}: bench system {system.name} runs with the "
+                               "vocabulary map, and its export makes none: set vmap: true in "
+                               "the student's export")
+        systems += own or ([] if own is None else
+                           [SystemSpec(f"{name}-b{b}", "ct2", str(model), beam=b)
+                            for b in beams])
+    return systems
+
+
+def teacher_systems(p, beam: int, ct2_beams: List[int], with_teacher: bool) -> List[Any]:
+    """The teacher's bench rows as it taught (``with_teacher``; a text-space teacher at
+    ``ct2_beams``, else the bench's beam), and an export-teacher stage with its rows when
+    ``ct2_beams`` asks to measure an exportable teacher as CTranslate2 too."""
+    t = p.teacher
+    kind = teacher_kind(t.teachers, t.command)
+    systems = []
+    if with_teacher and t.teachers:
+        beams = (ct2_beams or [beam]) if kind.text_space else []
+        systems += [SystemSpec(**row) for row in kind.bench_rows(t.teachers, beams,
+                                                                 t.ct2_tokenizer)]
+    if ct2_beams and t.teachers and kind.exportable:
+        edir = p.work / "export-teacher"
+        ecfg = p.step("export", "export-teacher", edir, p.section("export"), "export",
+                      checkpoint=t.teachers[0], data=str(p.data_dir))
+        if ecfg is not None:
+            systems += [SystemSpec(f"teacher-{ecfg.quantization}-b{b}", "ct2",
+                                   str(edir / "model"), beam=b) for b in ct2_beams]
+    return systems
+
+
+def plan(p) -> None:
+    """One bench over the teacher (when ``bench.teacher`` is not false) and every student."""
+    section = p.section("bench")
+    wanted = bool(section)
+    beams = section.pop("student_beams", [section.get("beam", 5)])
+    #: the teacher exported like the students (CTranslate2), benched at these beams
+    ct2_beams = section.pop("teacher_ct2_beams", [])
+    with_teacher = section.pop("teacher", True)
+    for key, value in (("student_beams", beams), ("teacher_ct2_beams", ct2_beams)):
+        if not isinstance(value, list) or not all(
+                isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in value):
+            p.problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
+            beams, ct2_beams = [], []
+    students = students_systems(p, beams)  # checked with or without a bench section
+    if not wanted:
+        return
+    systems = teacher_systems(p, section.get("beam", 5), ct2_beams, with_teacher) + students
+    for test in section.get("test_sets") or []:
+        p.check_test_set("bench test_sets", test if isinstance(test, str) else None)
+    bdir = p.work / "bench"
+    p.step("bench", "bench", bdir, section, "bench", data=str(p.data_dir),
+           systems=systems)

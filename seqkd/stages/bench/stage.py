@@ -1,0 +1,269 @@
+"""The bench stage: speed, latency, memory, size and quality of several systems, side by side.
+
+Each (system, thread count) is measured in a child process of its own (seqkd.stages.bench.measure);
+quality is sacrebleu BLEU and chrF of the first timed run against the reference. With
+``efficiency``, every CTranslate2 system also goes through the WMT efficiency-task protocol
+(seqkd.stages.bench.efficiency). Writes report.json, report.md and plot.png under ``out_dir``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from seqkd.stages.bench.compare import Outputs, comparisons
+from seqkd.stages.bench.measure import Job, measure_in_child, pick_cpu
+from seqkd.stages.bench.report import Row, SpeedSignature, cost_fields, markdown_report, words
+from seqkd.stages.bench.systems import SystemSpec, check_systems
+from seqkd.config import MAX_BEAM, setting
+from seqkd.errors import SeqkdError
+
+logger = logging.getLogger("seqkd.bench.stage")
+
+
+@dataclass
+class BenchConfig:
+    data: str
+    out_dir: str
+    systems: List[SystemSpec] = field(default_factory=list)
+    test_sets: List[str] = setting(help="test sets (default: the data folder's first)",
+                                   default_factory=list)
+    beam: int = setting(5, "beam size of systems that do not name one", min=1,
+                        max=MAX_BEAM)
+    batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
+    threads: List[int] = setting(help="thread counts to measure (0: the physical cores this "
+                                 "process may use)", default_factory=lambda: [1], min=0,
+                                 max=1024)
+    repeats: int = setting(3, "timed runs per system and test set (median, min, max)", min=1)
+    warmup_sentences: int = setting(100, "sentences translated before timing", min=0)
+    latency_sentences: int = setting(100, "sentences timed one by one for latency", min=0)
+    max_len: int = setting(200, "maximum output length in pieces", min=1)
+    cpu: Optional[int] = setting(None, "the core single-thread runs are pinned to (default: "
+                                 "the idlest core this process may use, chosen at the start "
+                                 "and recorded in the report)", min=0)
+    efficiency: bool = setting(False, "also run the WMT efficiency-task protocol on every "
+                               "CTranslate2 system: `seqkd translate` as a whole process on "
+                               "the first test set repeated to --efficiency-sentences lines, "
+                               "on one pinned core and on all cores, and one sentence at a "
+                               "time for latency")
+    efficiency_sentences: int = setting(100_000, "input size of the efficiency protocol, in "
+                                        "sentences", min=1)
+    efficiency_latency_sentences: int = setting(500, "sentences sent one at a time for the "
+                                                "efficiency protocol's latency", min=0)
+
+    def input_files(self) -> List[Path]:
+        """The test data's stamp and every system's model file."""
+        files = [Path(self.data) / "DONE.json"]
+        for spec in self.systems:
+            files += spec.kind_of.model_files(spec)
+        return files
+
+    def consumes(self) -> List[Path]:
+        """What its settings name, whether it exists yet or not (seqkd run's edges)."""
+        return [Path(self.data), *(Path(p) for s in self.systems for p in s.paths)]
+
+
+@dataclass
+class _Run:
+    """What every measurement of one bench shares."""
+    cfg: BenchConfig
+    prepared: Any
+    tests: List[str]
+    src: Dict[str, List[str]]
+    ref: Dict[str, List[str]]
+    out: Path
+    pinned: Optional[int]
+    quiet: bool
+    sp: Any = None
+    src_pieces: Dict[str, int] = field(default_factory=dict)
+    cpu_name: str = ""
+    lib_versions: Dict[str, str] = field(default_factory=dict)
+    bleu: Any = None
+    chrf: Any = None
+
+
+def _open(cfg: BenchConfig, quiet: bool) -> _Run:
+    """The test sets read and checked, the core to pin chosen, before the stage begins."""
+    from seqkd.corpus import Prepared
+    from seqkd.textio import read_lines
+
+    check_systems(cfg.systems)
+    prepared = Prepared(cfg.data)
+    tests = cfg.test_sets or prepared.test_sets()[:1]
+    missing = [t for t in tests if t not in prepared.test_sets()]
+    if missing:
+        raise SeqkdError(f"unknown test set(s) {missing}; {prepared.path} has: "
+                         f"{', '.join(prepared.test_sets())}")
+    src = {t: read_lines(prepared.text(t, prepared.src)) for t in tests}
+    ref = {t: read_lines(prepared.text(t, prepared.tgt)) for t in tests}
+    out = Path(cfg.out_dir)
+    if cfg.efficiency:
+        from seqkd.stages.bench.efficiency import check_room
+
+        check_room(src[tests[0]], cfg.efficiency_sentences, out / "efficiency")
+    pinned = pick_cpu(cfg.cpu) if 1 in cfg.threads or cfg.efficiency else None
+    return _Run(cfg, prepared, tests, src, ref, out, pinned, quiet)
+
+
+def _prime(run: _Run) -> None:
+    """The tokenizer, the metrics and the machine's description, once the stage begins."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    from seqkd.corpus import encode_lines, load_spm
+    from seqkd.machine import cpu_model, versions
+
+    run.sp = load_spm(run.prepared.spm)
+    run.src_pieces = {t: sum(len(p) for p in encode_lines(run.sp, run.src[t]))
+                      for t in run.tests}
+    run.cpu_name, run.lib_versions = cpu_model(), versions()
+    run.bleu, run.chrf = BLEU(), CHRF()
+
+
+def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int, batch: int,
+         shape: Any, one_core: bool) -> Row:
+    """One system's row on test set ``t``: quality of its outputs, speed, size, cost."""
+    from seqkd.corpus import encode_lines
+    from seqkd.machine import default_threads
+
+    cfg, r = run.cfg, res.tests[t]
+    hyps, ref = r.outputs, [run.ref[t]]
+    tgt_pieces = sum(len(p) for p in encode_lines(run.sp, hyps))
+    sw, tw = words(run.src[t]), words(hyps)
+    bleu = run.bleu.corpus_score(hyps, ref)
+    row = Row(
+        system=spec.name, kind=spec.kind, path=" + ".join(spec.paths), vmap=spec.vmap,
+        compute_type=res.compute_type, beam=beam, threads=threads or default_threads(),
+        inter_threads=spec.inter, batch_tokens=batch, test_set=t, sentences=len(run.src[t]),
+        bleu=round(bleu.score, 2), length_ratio=round(bleu.sys_len / max(1, bleu.ref_len), 3),
+        chrf=round(run.chrf.corpus_score(hyps, ref).score, 2), src_words=sw, tgt_words=tw,
+        **Row.timing(sw, tw, r.seconds, r.latencies),
+        peak_rss_mb=round(res.peak_rss_bytes / 2**20, 1),
+        size_mb=round(res.deployed_bytes / 1e6, 2), disk_mb=round(res.disk_bytes / 1e6, 2),
+        params=res.params, load_seconds=round(res.load_seconds, 2),
+        pinned_cpu=run.pinned if one_core else None, src_pieces=run.src_pieces[t],
+        tgt_pieces=tgt_pieces, **cost_fields(shape, run.src_pieces[t], tgt_pieces, beam,
+                                             statistics.median(r.seconds)))
+    row.speed_signature = SpeedSignature(
+        beam=beam, batch_tokens=batch, threads=row.threads, inter=spec.inter,
+        pinned_cpu=row.pinned_cpu, compute_type=row.compute_type, vmap=spec.vmap,
+        repeats=cfg.repeats, warmup=cfg.warmup_sentences, max_len=cfg.max_len,
+        cpu=run.cpu_name, library=spec.kind_of.library(run.lib_versions),
+        seqkd=run.lib_versions.get("seqkd", "")).format()
+    return row
+
+
+def _measure(run: _Run, rows: List[Row], outputs: Outputs) -> Dict[str, Any]:
+    """Every system at each of its thread counts, in a child process each; its rows and
+    outputs added; each system's measurement (the last) by name."""
+    from seqkd.textio import write_text
+
+    cfg, measured = run.cfg, {}
+    for spec in cfg.systems:
+        beam, batch = spec.beam or cfg.beam, spec.batch or cfg.batch_tokens
+        shape = spec.kind_of.shape(spec)
+        for threads in ([spec.threads] if spec.threads else cfg.threads):
+            logger.info("measuring %s (%s, beam %d, %s threads%s, batch %d tokens)",
+                        spec.name, spec.kind, beam, threads or "all",
+                        f" x {spec.inter} batches" if spec.inter > 1 else "", batch)
+            one_core = threads == 1 and spec.inter == 1
+            res = measure_in_child(Job(
+                spec=spec, data=str(run.prepared.path), beam=beam, batch_tokens=batch,
+                threads=threads, repeats=cfg.repeats, warmup_sentences=cfg.warmup_sentences,
+                latency_sentences=cfg.latency_sentences
+                if one_core and batch == cfg.batch_tokens else 0,
+                max_len=cfg.max_len, tests=run.src, cpu=run.pinned if one_core else None,
+                quiet=run.quiet))
+            measured[spec.name] = res
+            for t in run.tests:
+                row = _row(run, spec, res, t, threads, beam, batch, shape, one_core)
+                rows.append(row)
+                outputs[(spec.name, row.threads, t)] = res.tests[t].outputs
+                write_text(run.out / "outputs" / f"{spec.name}.t{threads}.{t}.txt",
+                           "".join(h + "\n" for h in res.tests[t].outputs))
+    return measured
+
+
+def _efficiency(run: _Run, measured: Dict[str, Any]) -> List[Dict]:
+    """The WMT efficiency-task protocol over every system that deploys as an export."""
+    import seqkd.stages.bench.efficiency as protocol
+    from seqkd.machine import default_threads
+
+    cfg, test, out = run.cfg, run.tests[0], []
+    for spec in cfg.systems:
+        if not spec.kind_of.deploys(spec):
+            # a warning, so that -q says why the report may have no such section
+            logger.warning("efficiency protocol: %s is not an `seqkd export` folder; "
+                           "skipped (the protocol runs `seqkd translate`)", spec.name)
+            continue
+        res = measured[spec.name]
+        out += protocol.as_dicts(protocol.measure(
+            dataclasses.replace(spec, beam=spec.beam or cfg.beam), test, run.src[test],
+            cfg.efficiency_sentences, cfg.efficiency_latency_sentences,
+            run.out / "efficiency", run.pinned, default_threads(), cfg.max_len,
+            spec.batch or cfg.batch_tokens, round(res.deployed_bytes / 1e6, 2),
+            res.compute_type))
+    return out
+
+
+def _signature(run: _Run) -> Dict[str, Any]:
+    """Every setting that affects a number of the report."""
+    cfg = run.cfg
+    return {
+        "sacrebleu_bleu": run.bleu.get_signature().format(),
+        "sacrebleu_chrf": run.chrf.get_signature().format(),
+        "batch_tokens": cfg.batch_tokens, "default_beam": cfg.beam, "threads": cfg.threads,
+        "repeats": cfg.repeats, "warmup_sentences": cfg.warmup_sentences,
+        "latency": f"batch 1, first {cfg.latency_sentences} sentences, 1 thread",
+        "single_thread": "pinned to one core (sched_setaffinity); torch.set_num_threads(1) "
+                         "/ CTranslate2 intra_threads=1, inter_threads=1",
+        "cpu": run.cpu_name, "cores": os.cpu_count(), "versions": run.lib_versions,
+        "pinned_cpu": run.pinned,
+        "size": "size MB: the weights as deployed (fairseq: float32 parameters, tied "
+                "weights once, no optimizer state; CTranslate2: the model folder); "
+                "disk MB: the checkpoint or folder as stored",
+        "macs": "MACs per source / target token: multiply-accumulates of the weight "
+                "matrices one token passes through (seqkd/model_cost.py; attention scores, "
+                "softmax and norms not counted); GMAC/s: (source pieces x MACs per source "
+                "token + output pieces x beam x MACs per target token) / median seconds",
+        "command": " ".join(sys.argv),
+    }
+
+
+def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
+    """Measure every system; ``quiet``: no report on stderr, library warnings kept off it."""
+    from seqkd.stage import Stage
+    from seqkd.stages.bench.plot import plot
+    from seqkd.textio import write_text
+
+    run = _open(cfg, quiet)
+    stage = Stage("bench", run.out, cfg, force=force)
+    if not stage.begin():
+        return stage.finished()["summary"]
+    try:
+        if run.pinned is not None:
+            logger.info("single-thread runs pinned to CPU %d", run.pinned)
+        _prime(run)
+        rows: List[Row] = []
+        outputs: Outputs = {}
+        measured = _measure(run, rows, outputs)
+        efficiency = _efficiency(run, measured) if cfg.efficiency else []
+        results = [r.to_dict() for r in rows]
+        report = {"signature": _signature(run), "results": results,
+                  "comparisons": comparisons(results, outputs, run.ref)}
+        if efficiency:
+            report["efficiency"] = efficiency
+        write_text(run.out / "report.json", json.dumps(report, indent=2) + "\n")
+        write_text(run.out / "report.md", markdown_report(report))
+        plot(report["results"], run.out / "plot.png", cfg.batch_tokens)
+        stage.finish({"report": str(run.out / "report.json")})
+        if not quiet:
+            sys.stderr.write(markdown_report(report))
+        return report
+    finally:
+        stage.close()
