@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run some stages of a `seqkd run` config at once on a CUDA machine that has torch but not
 # fairseq (wheels carried in .whl/, or package folders as .whl/*.tgz), then pack each stage
-# folder into OUT_DIR for the way back (STAGE.tgz + STAGE.pt each; scripts/pack_stage.py unpack
-# puts them back in place).
+# folder into OUT_DIR for the way back (STAGE.tgz + STAGE.pt each, `seqkd pack`; `seqkd unpack
+# OUT_DIR/STAGE --into WORK/STAGE` puts each back).
 #   scripts/gpu_stages.sh CONFIG OUT_DIR STAGE [STAGE ...]
 # The work folder's absolute path must be the same as where the earlier stages ran, since
 # stage stamps record absolute paths: run it from a copy of the checkout at that path.
@@ -26,19 +26,14 @@ for t in .whl/*.tgz; do
 done
 python3 -c "import torch, fairseq; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'fairseq', fairseq.__version__)" || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-pids=()
-for stage in "$@"; do
-  ${DEADLINE:+timeout --signal=TERM --kill-after=10 "$DEADLINE"} \
-    python3 -m seqkd run "$config" --only "$stage" > "$logs/$stage.log" 2>&1 &
-  pids+=($!)
-done
+# the stages side by side as their dependencies allow (seqkd run's own scheduler)
 rc=0
-for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || { rc=1; echo "stage ${*:i+1:1} failed"; tail -20 "$logs/${*:i+1:1}.log"; }
-done
+${DEADLINE:+timeout --signal=INT --kill-after=30 "$DEADLINE"} \
+  python3 -m seqkd run "$config" --jobs $# --only "$@" > "$logs/run.log" 2>&1 \
+  || { rc=1; echo "seqkd run stopped:"; tail -20 "$logs/run.log"; }
 work=$(python3 -c "import yaml,sys,os; print(os.path.realpath(yaml.safe_load(open(sys.argv[1]))['work_dir']))" "$config")
 for stage in "$@"; do
-  [[ -d "$work/$stage" ]] && python3 scripts/pack_stage.py pack "$work/$stage" "$out/$stage"
+  [[ -d "$work/$stage" ]] && python3 -m seqkd pack "$work/$stage" --out "$out/$stage" -q
 done
 ls -la "$out"
 exit $rc

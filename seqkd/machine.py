@@ -21,10 +21,11 @@ _DISTRIBUTIONS = {
 }
 
 
-def versions() -> Dict[str, str]:
-    """Versions of seqkd, Python and the libraries that affect results."""
+def versions(*more: str) -> Dict[str, str]:
+    """Versions of seqkd, Python and the libraries that affect results (and of the
+    distributions ``more`` names)."""
     out = {"seqkd": __version__, "python": platform.python_version()}
-    for name, dist in _DISTRIBUTIONS.items():
+    for name, dist in {**_DISTRIBUTIONS, **{m: m for m in more}}.items():
         try:
             out[name] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 from seqkd.errors import SeqkdError
 from seqkd.config_file import load_config
 from seqkd.plan import Step, plan
+from seqkd.plan.device import on_device
 from seqkd.procs import folder_lock
 from seqkd.stage import Stage, clear_dir
 
@@ -46,14 +47,17 @@ def dependents(steps: List[Step], name: str) -> List[Step]:
 
 def run(config_path: str | Path, only: Optional[List[str]] = None,
         restart: Optional[List[str]] = None, quiet: bool = False,
-        jobs: int = 1) -> Dict[str, str]:
+        jobs: int = 1, device: Optional[str] = None) -> Dict[str, str]:
     """Run every stage that is not finished with its current settings; return what happened.
     ``restart`` names stages to start over (their folders and their dependants' emptied);
     ``quiet``: no reports echoed on stderr; ``jobs``: stages that do not depend on each
-    other run side by side, up to this many at once, each in a ``seqkd run --only`` child."""
+    other run side by side, up to this many at once, each in a ``seqkd run --only`` child;
+    ``device``: every stage on this device (:func:`seqkd.plan.device.on_device`)."""
     if jobs < 1:
         raise SeqkdError(f"--jobs must be 1 or more, got {jobs}")
     cfg = load_config(config_path)
+    if device is not None:
+        cfg = on_device(cfg, device)
     steps = plan(cfg, Path.cwd(), str(config_path), quiet=quiet)
     names = [s.name for s in steps]
     unknown = sorted((set(only or []) | set(restart or [])) - set(names))
@@ -68,7 +72,7 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
         return _run_steps(steps, only, restart)
     with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
         if jobs > 1:
-            return _run_side_by_side(steps, only, restart, str(config_path), jobs)
+            return _run_side_by_side(steps, only, restart, str(config_path), jobs, device)
         return _run_steps(steps, only, restart)
 
 
@@ -123,7 +127,7 @@ def _run_steps(steps: List[Step], only: Optional[List[str]],
 
 def _run_side_by_side(steps: List[Step], only: Optional[List[str]],
                       restart: Optional[List[str]], config_path: str,
-                      jobs: int) -> Dict[str, str]:
+                      jobs: int, device: Optional[str] = None) -> Dict[str, str]:
     """Run each step once every step it depends on is done, up to ``jobs`` at once, each
     as ``seqkd run CONFIG --only NAME -q`` in a child that dies with this process."""
     import subprocess
@@ -156,7 +160,8 @@ def _run_side_by_side(steps: List[Step], only: Optional[List[str]],
                                 ", ".join(running) or "nothing")
                     running[step.name] = subprocess.Popen(
                         [sys.executable, "-m", "seqkd", "run", config_path, "--only",
-                         step.name, "-q"], env=env, preexec_fn=child_preexec())
+                         step.name, "-q", *(["--device", device] if device else [])],
+                        env=env, preexec_fn=child_preexec())
                     continue
                 done.add(step.name)
             if not running and pending:

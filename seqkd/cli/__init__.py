@@ -14,6 +14,7 @@ from seqkd import __version__
 from seqkd.options import config_from, parse_key_value
 from seqkd.cli.serving import build_serve, build_serve_bench
 from seqkd.cli.tools import build_kd_gain, build_run, build_scale_bench, build_translate
+from seqkd.cli.travel import build_pack, build_unpack
 from seqkd.errors import SeqkdError, machine_error_message
 from seqkd.stages import registry
 
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 #: the sub-commands around the stages
 TOOLS: List[Callable] = [build_translate, build_run, build_kd_gain, build_scale_bench,
-                         build_serve, build_serve_bench]
+                         build_serve, build_serve_bench, build_pack, build_unpack]
 
 
 def build_parser() -> argparse.ArgumentParser:

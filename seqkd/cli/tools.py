@@ -58,6 +58,11 @@ def build_run(sub) -> None:
                    help="run up to N stages side by side when neither depends on the other "
                         "(e.g. two students on a machine with cores for both; each then logs "
                         "to its folder's log.txt only) (default: 1)")
+    p.add_argument("--device", choices=("cpu", "cuda"),
+                   help="run every stage on this device without editing the config: on cuda "
+                        "the trainings in mixed precision, the distillations with CTranslate2 "
+                        "float16 (fairseq when CTranslate2 sees no GPU), and no bench (a CPU "
+                        "protocol); on cpu every stage on the CPU")
     p.add_argument("--check", action="store_true",
                    help="judge the config whole (every setting and every rule that combines "
                         "settings), print the stages and what each depends on, run nothing")
@@ -68,15 +73,21 @@ def build_run(sub) -> None:
 def cmd_run(args) -> int:
     from seqkd.config_file import load_config
     from seqkd.plan import plan
+    from seqkd.plan.device import on_device
     from seqkd.run import run
 
     if args.check:
-        steps = plan(load_config(args.config), Path.cwd(), str(args.config))
-        print(json.dumps({s.name: {"folder": str(s.out_dir), "after": s.deps} for s in steps},
+        cfg = load_config(args.config)
+        steps = plan(on_device(cfg, args.device) if args.device else cfg, Path.cwd(),
+                     str(args.config))
+        from seqkd.stages.registry import kind
+
+        print(json.dumps({s.name: {"kind": s.kind, "folder": str(s.out_dir), "after": s.deps,
+                                   "produces": kind(s.kind).produces} for s in steps},
                          indent=2))
         return 0
     status = run(args.config, only=args.only, restart=args.restart, quiet=args.quiet,
-                 jobs=args.jobs)
+                 jobs=args.jobs, device=args.device)
     print(json.dumps(status, indent=2))
     return 0
 

@@ -73,7 +73,8 @@ class Planner:
     def add(self, kind_name: str, name: str, folder: Path, config: Any) -> None:
         """A step of ``kind_name`` with these settings, writing into ``folder``."""
         k, quiet = kind(kind_name), self.quiet
-        self.steps.append(Step(name, folder, config, lambda: k.run(config, quiet)))
+        self.steps.append(Step(name, folder, config, lambda: k.run(config, quiet),
+                               kind=kind_name))
 
     def step(self, kind_name: str, name: str, folder: Path, values: Any, where: str,
              **fixed) -> Any:

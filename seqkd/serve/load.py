@@ -216,7 +216,8 @@ def serve_bench(cfg: LoadConfig) -> Dict:
               "beam": cfg.beam, "model_cores": model_cores, "client_cores": client_cores,
               "levels": levels, "hold": hold, "soak": soak,
               "server_peak_rss_mb": round(peak / 2**20, 1), "server_exit_code": code,
-              "translate": reference, "cpu": cpu_model(), "versions": versions(),
+              "translate": reference, "cpu": cpu_model(),
+              "versions": versions("uvicorn", "starlette", "uvloop", "httptools"),
               "command": " ".join(sys.argv)}
     write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
     write_text(out / "report.md", markdown(report))

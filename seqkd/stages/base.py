@@ -20,6 +20,8 @@ class Step:
     action: Callable[[], Any]
     #: the steps whose folders it reads (derived: see :func:`seqkd.plan.derive_edges`)
     deps: List[str] = field(default_factory=list)
+    #: its stage kind's name
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class StageKind:
     - ``run(config, quiet)``: runs one stage of it, returns its report;
     - ``sections``: the config sections it reads; ``plan(planner)`` turns them into steps
       (None: another kind plans its steps, such as a student's export);
-    - ``commands``: its sub-command builders (``build(subparsers)``).
+    - ``commands``: its sub-command builders (``build(subparsers)``);
+    - ``produces``: what its folder holds when it is finished (what later stages read).
     """
     name: str
     settings: Callable[[], type]
@@ -39,6 +42,7 @@ class StageKind:
     sections: Tuple[str, ...] = ()
     plan: Optional[Callable[[Any], None]] = None
     commands: Tuple[Callable[[Any], None], ...] = ()
+    produces: str = ""
 
 
 @dataclass

@@ -36,6 +36,7 @@ def test_every_kind_lives_in_its_room():
         parts |= {room_of(c) for c in k.commands}
         assert len(parts) == 1, f"{k.name} is spread over the rooms {sorted(parts)}"
         rooms[k.name] = parts.pop()
+        assert k.produces, f"{k.name} does not say what its folder holds"
     assert rooms == {"prepare": "prepare", "teacher": "train", "distill": "distill",
                      "topk-cache": "topk_cache", "student": "train", "export": "export",
                      "bench": "bench"}

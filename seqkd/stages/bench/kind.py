@@ -53,4 +53,6 @@ def cmd_bench(args) -> int:
 
 
 KIND = StageKind("bench", _settings, _run, sections=("bench",), plan=plan,
-                 commands=(build_bench,))
+                 commands=(build_bench,),
+                 produces="report.json (rows, signature, comparisons with intervals), "
+                 "report.md, plot.png, outputs/")

@@ -97,4 +97,6 @@ def cmd_distill(args) -> int:
 
 
 KIND = StageKind("distill", _settings, _run, sections=("distill",), plan=plan,
-                 commands=(build_distill,))
+                 commands=(build_distill,),
+                 produces="hyp.TGT (line i translates source line i), nbest.jsonl, filter.tsv, "
+                 "origin.tsv, text/, pieces/, bin/ (the student's data), report.json")

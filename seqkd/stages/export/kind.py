@@ -43,4 +43,6 @@ def cmd_export(args) -> int:
     return 0
 
 
-KIND = StageKind("export", _settings, _run, sections=("export",), commands=(build_export,))
+KIND = StageKind("export", _settings, _run, sections=("export",), commands=(build_export,),
+                 produces="model/ (CTranslate2 model.bin, spm.model, card.json, README.md, "
+                 "vmap.txt with vmap)")

@@ -85,4 +85,6 @@ def cmd_prepare(args) -> int:
 
 
 KIND = StageKind("prepare", _settings, _run, sections=("data",), plan=plan,
-                 commands=(build_prepare,))
+                 commands=(build_prepare,),
+                 produces="text/{split}.{lang} (cleaned), spm.model, dict.txt, pieces/, bin/ "
+                 "(fairseq data), mono/ (monolingual source), report.json")

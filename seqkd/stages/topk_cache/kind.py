@@ -47,4 +47,6 @@ def cmd_topk_cache(args) -> int:
     return 0
 
 
-KIND = StageKind("topk-cache", _settings, _run, commands=(build_topk_cache,))
+KIND = StageKind("topk-cache", _settings, _run, commands=(build_topk_cache,),
+                 produces="{train,valid}.{offsets,ids,probs}.npy, meta.json (with each "
+                 "array's sha256)")

@@ -52,6 +52,10 @@ def cmd_train(args) -> int:
     return 0
 
 
+#: what a training folder holds
+TRAINED = ("checkpoints/checkpoint_{best,last}.pt (and checkpoint_avg.pt with average_last), "
+           "dict.txt, spm.model, train_command.txt, fairseq-train.log")
 TEACHER = StageKind("teacher", _settings, _run, sections=("teacher",), plan=plan_teacher,
-                    commands=(build_train,))
-STUDENT = StageKind("student", _settings, _run, sections=("students",), plan=plan_students)
+                    commands=(build_train,), produces=TRAINED)
+STUDENT = StageKind("student", _settings, _run, sections=("students",), plan=plan_students,
+                    produces=TRAINED)
