@@ -5,6 +5,7 @@ stages reading the teacher."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -22,6 +23,25 @@ class Step:
     deps: List[str] = field(default_factory=list)
     #: its stage kind's name
     kind: str = ""
+
+
+def lazy(module: str, name: str) -> Callable[[], Any]:
+    """``module.name``, imported when asked for: a room's heavy modules load only when one
+    of its stages is built or runs, not when the command line starts."""
+    def get() -> Any:
+        return getattr(importlib.import_module(module), name)
+    get.target = f"{module}.{name}"  # type: ignore[attr-defined]
+    return get
+
+
+def runner(module: str, name: str, quiet: bool = False) -> Callable[[Any, bool], Any]:
+    """A kind's ``run``: ``module.name(config)`` (with ``quiet=`` when it takes it)."""
+    get = lazy(module, name)
+
+    def run(config: Any, be_quiet: bool = False) -> Any:
+        return get()(config, quiet=be_quiet) if quiet else get()(config)
+    run.target = get.target  # type: ignore[attr-defined]
+    return run
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,11 @@ PKG = Path(seqkd.__file__).resolve().parent
 
 
 def room_of(obj) -> str:
-    """The room (folder under seqkd/stages) an object is defined in."""
+    """The room (folder under seqkd/stages) an object is defined in (for a lazy reference,
+    the module it names)."""
+    target = getattr(obj, "target", None)
+    if target:
+        obj = importlib.import_module(target.rsplit(".", 1)[0])
     parts = Path(inspect.getfile(obj)).resolve().relative_to(PKG).parts
     assert parts[0] == "stages" and len(parts) >= 3, f"{obj} is not in a stage room: {parts}"
     return parts[1]

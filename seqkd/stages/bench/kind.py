@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from seqkd.config import add_arguments
 from seqkd.options import add_common, config_from
-from seqkd.stages.base import StageKind
+from seqkd.stages.base import StageKind, lazy, runner
 from seqkd.stages.bench.plan import plan
 
 
-def _settings():
-    from seqkd.stages.bench.stage import BenchConfig
-    return BenchConfig
-
-
-def _run(cfg, quiet: bool = False):
-    from seqkd.stages.bench.stage import bench
-    return bench(cfg, quiet=quiet)
+_settings = lazy("seqkd.stages.bench.stage", "BenchConfig")
+_run = runner("seqkd.stages.bench.stage", "bench", quiet=True)
 
 
 def build_bench(sub) -> None:

@@ -10,17 +10,11 @@ from typing import Any, Dict
 from seqkd.config import add_arguments
 from seqkd.errors import SeqkdError
 from seqkd.options import add_common, add_teachers, config_from
-from seqkd.stages.base import StageKind
+from seqkd.stages.base import StageKind, lazy, runner
 
 
-def _settings():
-    from seqkd.stages.distill.config import DistillConfig
-    return DistillConfig
-
-
-def _run(cfg, quiet: bool = False):
-    from seqkd.stages.distill.runner import distill
-    return distill(cfg)
+_settings = lazy("seqkd.stages.distill.config", "DistillConfig")
+_run = runner("seqkd.stages.distill.runner", "distill")
 
 
 def plan(p) -> None:

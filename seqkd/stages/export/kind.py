@@ -8,17 +8,11 @@ import json
 
 from seqkd.config import add_arguments
 from seqkd.options import add_common, config_from
-from seqkd.stages.base import StageKind
+from seqkd.stages.base import StageKind, lazy, runner
 
 
-def _settings():
-    from seqkd.stages.export.runner import ExportConfig
-    return ExportConfig
-
-
-def _run(cfg, quiet: bool = False):
-    from seqkd.stages.export.runner import export
-    return export(cfg)
+_settings = lazy("seqkd.stages.export.runner", "ExportConfig")
+_run = runner("seqkd.stages.export.runner", "export")
 
 
 def build_export(sub) -> None:

@@ -9,17 +9,11 @@ from typing import Any, Dict, List, Optional
 from seqkd.config import add_arguments
 from seqkd.errors import SeqkdError
 from seqkd.options import add_common, config_from, parse_key_value
-from seqkd.stages.base import StageKind
+from seqkd.stages.base import StageKind, lazy, runner
 
 
-def _settings():
-    from seqkd.stages.prepare.runner import PrepareConfig
-    return PrepareConfig
-
-
-def _run(cfg, quiet: bool = False):
-    from seqkd.stages.prepare.runner import prepare
-    return prepare(cfg)
+_settings = lazy("seqkd.stages.prepare.runner", "PrepareConfig")
+_run = runner("seqkd.stages.prepare.runner", "prepare")
 
 
 def planned_test_sets(data: Dict) -> Optional[List[str]]:

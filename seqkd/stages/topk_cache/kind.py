@@ -7,17 +7,11 @@ import json
 
 from seqkd.config import add_arguments
 from seqkd.options import add_common, add_teachers, config_from
-from seqkd.stages.base import StageKind
+from seqkd.stages.base import StageKind, lazy, runner
 
 
-def _settings():
-    from seqkd.stages.topk_cache.runner import TopkConfig
-    return TopkConfig
-
-
-def _run(cfg, quiet: bool = False):
-    from seqkd.stages.topk_cache.runner import topk_cache
-    return topk_cache(cfg)
+_settings = lazy("seqkd.stages.topk_cache.runner", "TopkConfig")
+_run = runner("seqkd.stages.topk_cache.runner", "topk_cache")
 
 
 def build_topk_cache(sub) -> None:

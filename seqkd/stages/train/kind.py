@@ -9,18 +9,12 @@ import shlex
 
 from seqkd.config import add_arguments
 from seqkd.options import add_common, add_teachers, config_from
-from seqkd.stages.base import StageKind
+from seqkd.stages.base import StageKind, lazy, runner
 from seqkd.stages.train.plan import plan_students, plan_teacher
 
 
-def _settings():
-    from seqkd.stages.train.config import TrainConfig
-    return TrainConfig
-
-
-def _run(cfg, quiet: bool = False):
-    from seqkd.stages.train.runner import train
-    return train(cfg)
+_settings = lazy("seqkd.stages.train.config", "TrainConfig")
+_run = runner("seqkd.stages.train.runner", "train")
 
 
 def build_train(sub) -> None:
