@@ -8,12 +8,11 @@ import logging
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from seqkd.errors import SeqkdError
-from seqkd.procs import child_preexec
+from seqkd.procs import child_preexec, python_module
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ ENTRY_ENV = "SEQKD_FAIRSEQ_ENTRY"
 def fairseq_entry() -> List[str]:
     """The command that runs a fairseq tool: the one place it is decided."""
     override = os.environ.get(ENTRY_ENV)
-    return shlex.split(override) if override else [sys.executable, "-m", "seqkd.fairseq_entry"]
+    return shlex.split(override) if override else python_module("seqkd.fairseq_entry")
 
 
 def _tool_command(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike]) -> List[str]:

@@ -24,6 +24,13 @@ from seqkd.errors import SeqkdError
 _PR_SET_PDEATHSIG = 1
 
 
+def python_module(module: str, *args: str) -> list:
+    """The command line that runs ``python -m MODULE ARGS`` with this interpreter. ``-P``:
+    the folder it runs in is not put first on sys.path, so that a checkout of another seqkd
+    there (a `seqkd/` folder in the working directory) cannot stand in for this one."""
+    return [sys.executable, "-P", "-m", module, *args]
+
+
 def _die_with_parent(sig: int = signal.SIGKILL) -> None:  # in the child, before exec
     try:
         libc = ctypes.CDLL(None, use_errno=True)

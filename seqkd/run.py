@@ -20,7 +20,7 @@ from seqkd.errors import SeqkdError
 from seqkd.config_file import load_config
 from seqkd.plan import Step, plan
 from seqkd.plan.device import on_device
-from seqkd.procs import folder_lock
+from seqkd.procs import folder_lock, python_module
 from seqkd.stage import Stage, clear_dir
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,6 @@ def _run_side_by_side(steps: List[Step], only: Optional[List[str]],
     """Run each step once every step it depends on is done, up to ``jobs`` at once, each
     as ``seqkd run CONFIG --only NAME -q`` in a child that dies with this process."""
     import subprocess
-    import sys
     import time
 
     from seqkd.procs import child_preexec
@@ -159,7 +158,7 @@ def _run_side_by_side(steps: List[Step], only: Optional[List[str]],
                     logger.info("=== %s (side by side with %s)", step.name,
                                 ", ".join(running) or "nothing")
                     running[step.name] = subprocess.Popen(
-                        [sys.executable, "-m", "seqkd", "run", config_path, "--only",
+                        [*python_module("seqkd", "run"), config_path, "--only",
                          step.name, "-q", *(["--device", device] if device else [])],
                         env=env, preexec_fn=child_preexec())
                     continue

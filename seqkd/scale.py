@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 
 from seqkd.config import setting
 from seqkd.errors import SeqkdError
-from seqkd.procs import run_measured
+from seqkd.procs import python_module, run_measured
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def measure(argv: List[str], log: Path, stdin: Optional[Path] = None,
 
 
 def _seqkd(*args: object) -> List[str]:
-    return [sys.executable, "-m", "seqkd", *map(str, args), "-q"]
+    return [*python_module("seqkd"), *map(str, args), "-q"]
 
 
 def scale_bench(cfg: ScaleConfig) -> Dict:

@@ -175,13 +175,12 @@ class CommandTeacher:
 
     def translate_text(self, lines: Sequence[str], where: str) -> List[str]:
         import subprocess
-        import sys
 
-        from seqkd.procs import child_preexec, kill_group
+        from seqkd.procs import child_preexec, kill_group, python_module
 
         data = "".join(line + "\n" for line in lines).encode("utf-8")
         what = f"the teacher command {self.command!r} ({where})"
-        proc = subprocess.Popen([sys.executable, "-m", "seqkd._guard", self.command],
+        proc = subprocess.Popen([*python_module("seqkd._guard"), self.command],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=self.env, start_new_session=True,
                                 preexec_fn=child_preexec(signal_name="SIGTERM"))

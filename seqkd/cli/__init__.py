@@ -62,6 +62,18 @@ def setup_logging(quiet: bool = False) -> None:
     root.setLevel(logging.INFO)
 
 
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -73,6 +85,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"seqkd {args.command}: error: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:
+        if not _stdout_gone():  # a pipe to a child process, not ours: an error
+            print(f"seqkd {args.command}: error: a process it started went away before it "
+                  "was done (its error, if any, is above)", file=sys.stderr)
+            return 1
         # the reader went away (`| head`): stop quietly, as other Unix filters do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from seqkd.config import setting
+from seqkd.procs import python_module
 from seqkd.errors import SeqkdError
 from seqkd.stats import percentile
 
@@ -131,7 +132,7 @@ def default_cores() -> tuple:
 def translate_reference(cfg: LoadConfig, sentences: List[str], cores: str, work: Path) -> Dict:
     """`seqkd translate` on the same sentences and cores: words/s of the whole set (load
     excluded: a run on empty input is subtracted) and the latency of one sentence at a time."""
-    argv = [*_taskset(cores), sys.executable, "-m", "seqkd", "translate", cfg.model, "--beam",
+    argv = [*_taskset(cores), *python_module("seqkd", "translate"), cfg.model, "--beam",
             str(cfg.beam), "--threads", "1", "-q"]
     (work / "input.txt").write_text("".join(s + "\n" for s in sentences))
     (work / "empty.txt").write_text("")
@@ -176,7 +177,7 @@ def serve_bench(cfg: LoadConfig) -> Dict:
     if client_cores:
         os.sched_setaffinity(0, {int(c) for c in client_cores.split(",")})
     server = subprocess.Popen(
-        [*_taskset(model_cores), sys.executable, "-m", "seqkd", "serve", cfg.model, "--port",
+        [*_taskset(model_cores), *python_module("seqkd", "serve"), cfg.model, "--port",
          "0", "--beam", str(cfg.beam), "--threads", "1", "--queue-sentences", "100000",
          "--max-texts", "1024", "-q"], stderr=subprocess.PIPE, text=True)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from seqkd.stats import percentile
 from seqkd.stages.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
 from seqkd.machine import check_disk_room
-from seqkd.procs import child_preexec, run_measured
+from seqkd.procs import child_preexec, python_module, run_measured
 
 logger = logging.getLogger("seqkd.bench.efficiency")
 
@@ -82,7 +81,7 @@ def _preexec(cpu: Optional[int]) -> Optional[Callable[[], None]]:
 
 def translate_argv(spec: SystemSpec, threads: int, max_len: int, batch_tokens: int,
                    batch_lines: Optional[int] = None, parallel: int = 1) -> List[str]:
-    argv = [sys.executable, "-m", "seqkd", "translate", spec.path, "-q",
+    argv = [*python_module("seqkd", "translate"), spec.path, "-q",
             "--beam", str(spec.beam), "--threads", str(threads), "--max-len", str(max_len),
             "--batch-tokens", str(batch_tokens), "--compute-type", spec.compute_type]
     if parallel > 1:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from seqkd.stages.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
-from seqkd.procs import child_preexec, status_kb
+from seqkd.procs import child_preexec, python_module, status_kb
 
 
 @dataclass
@@ -113,15 +112,18 @@ def run_job(job: Job) -> Measured:
 
 def measure_in_child(job: Job) -> Measured:
     """Run one job in a child process; return what it measured."""
-    cmd = [sys.executable, "-m", "seqkd.stages.bench.child"]
+    cmd = python_module("seqkd.stages.bench.child")
     env = dict(os.environ)
     if job.threads:
         env["OMP_NUM_THREADS"] = str(job.threads)
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                             text=True, preexec_fn=child_preexec())
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(job.to_json())
-    proc.stdin.close()
+    try:
+        proc.stdin.write(job.to_json())
+        proc.stdin.close()
+    except BrokenPipeError:  # it died before reading its job: its exit status says so below
+        pass
     payload = proc.stdout.read()
     if proc.wait() != 0:
         raise SeqkdError(f"benchmark of {job.spec.name} (threads {job.threads}) "
