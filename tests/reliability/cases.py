@@ -233,6 +233,27 @@ def _empty_api_keys(d: Path) -> List[str]:
     (d / "keys").write_text("# none yet\n")
     return ["serve", str(_fake_model(d)), "--api-keys", str(d / "keys")]
 
+def _escaping_archive(d: Path) -> List[str]:
+    import io
+    import tarfile
+
+    with tarfile.open(d / "trip.tgz", "w:gz") as tar:
+        member = tarfile.TarInfo("../escaped.txt")
+        member.size = 3
+        tar.addfile(member, io.BytesIO(b"hi\n"))
+    return ["unpack", str(d / "trip"), "--into", str(d / "out")]
+
+
+def _linking_archive(d: Path) -> List[str]:
+    import tarfile
+
+    with tarfile.open(d / "trip.tgz", "w:gz") as tar:
+        member = tarfile.TarInfo("keys")
+        member.type, member.linkname = tarfile.SYMTYPE, "/root/.ssh/id_rsa"
+        tar.addfile(member)
+    return ["unpack", str(d / "trip"), "--into", str(d / "out")]
+
+
 CASES = [
     Case("test-name-train", "11.1", "a test set named `train` (it would replace the training set)",
          lambda d: _prepare(d, "--test", f"train={d / 'c' / 'test'}"), ["reserved"], "out"),
@@ -444,6 +465,14 @@ CASES = [
     Case("translate-prepare-folder", "37.10", "`translate` (and `seqkd.load`) given a "
          "prepare folder", None, ["is the folder of a prepare stage, not an export"], None,
          needs_data=True),
+    Case("unpack-escaping-archive", "39.5", "`unpack` of an archive whose member would land "
+         "outside the folder (`../escaped.txt`)", _escaping_archive,
+         ["would land outside", "nothing was unpacked"], "out"),
+    Case("unpack-link", "39.5", "`unpack` of an archive holding a symbolic link",
+         _linking_archive, ["not a plain file or folder", "nothing was unpacked"], "out"),
+    Case("pack-not-a-stage", "39.5", "`pack` of a folder that is not a stage folder",
+         lambda d: ["pack", str(d), "--out", str(d / "x")],
+         ["is not a stage folder (no config.yaml)"], "x.tgz"),
 ]
 
 
