@@ -142,14 +142,14 @@ class Server:
             raise Refusal(403, "the API key is not one this server accepts")
 
     async def translated(self, texts: List[str], beam: Optional[int], nbest: int):
-        try:
-            return await asyncio.wait_for(self.batcher.submit(texts, beam, nbest),
-                                          self.cfg.request_timeout)
+        try:  # (a deadline on this task: no task of its own for each request)
+            async with asyncio.timeout(self.cfg.request_timeout):
+                return await self.batcher.submit(texts, beam, nbest)
         except QueueFull:
             raise Refusal(503, f"the server is busy ({self.batcher.waiting} sentences "
                                   "waiting): try again in a second",
                              {"Retry-After": "1"}) from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Refusal(504, f"the translation took longer than {self.cfg.request_timeout:g}"
                                   " s (--request-timeout): send fewer or shorter texts") from None
 

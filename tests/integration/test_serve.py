@@ -215,6 +215,17 @@ def test_api_keys(export, tmp_path):
         assert s.stop() == 0
 
 
+def test_a_request_past_its_time_is_a_504_and_the_server_goes_on(export):
+    s = Served(export, "--max-wait-ms", "700", "--request-timeout", "0.2")
+    try:
+        status, _, body = s.call("POST", "/translate", {"q": LINES[0]})
+        assert status == 504 and "--request-timeout" in body["error"]
+        time.sleep(0.8)  # its batch went by without it
+        assert s.call("GET", "/health")[0] == 200
+    finally:
+        assert s.stop() == 0
+
+
 def test_sigterm_finishes_the_requests_in_flight_and_exits_0(export):
     s = Served(export, "--max-wait-ms", "700")  # requests wait in the batcher
     results = []
