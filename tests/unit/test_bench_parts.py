@@ -77,8 +77,8 @@ def test_the_efficiency_input_repeats_the_test_set(tmp_path):
         repeat_to([], 3, tmp_path / "x.txt")
     argv = translate_argv(SystemSpec("s", "ct2", "/m", beam=2, vmap=True), 1, 50, 512,
                           batch_lines=1)
-    assert argv[1:5] == ["-m", "seqkd", "translate", "/m"]
-    assert " ".join(argv[5:]) == ("-q --beam 2 --threads 1 --max-len 50 --batch-tokens 512 "
+    assert argv[1:6] == ["-P", "-m", "seqkd", "translate", "/m"]
+    assert " ".join(argv[6:]) == ("-q --beam 2 --threads 1 --max-len 50 --batch-tokens 512 "
                                   "--compute-type default --vmap --batch-lines 1")
     wide = translate_argv(SystemSpec("s", "ct2", "/m", beam=1), 1, 50, 512, batch_lines=512,
                           parallel=2)
