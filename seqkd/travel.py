@@ -31,27 +31,27 @@ SETTINGS = ("args", "cfg", "criterion", "task_state", "optimizer_history", "aver
 MAX_BYTES = 4 * 2**30
 
 
-def _plain(x: Any, where: str) -> Any:
+def _as_json(x: Any, where: str) -> Any:
     """A checkpoint's settings as JSON data (an argparse Namespace marked as one)."""
     if isinstance(x, argparse.Namespace):
-        return {"__namespace__": {k: _plain(v, f"{where}.{k}") for k, v in vars(x).items()}}
+        return {"__namespace__": {k: _as_json(v, f"{where}.{k}") for k, v in vars(x).items()}}
     if isinstance(x, dict):
-        return {str(k): _plain(v, f"{where}.{k}") for k, v in x.items()}
+        return {str(k): _as_json(v, f"{where}.{k}") for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(x)]
+        return [_as_json(v, f"{where}[{i}]") for i, v in enumerate(x)]
     if x is None or isinstance(x, (str, int, float, bool)):
         return x
     raise SeqkdError(f"the checkpoint's {where} is a {type(x).__name__}, which cannot travel "
                      "as JSON: pack a checkpoint that seqkd train wrote")
 
 
-def _restored(x: Any) -> Any:
+def _from_json(x: Any) -> Any:
     if isinstance(x, dict):
         if set(x) == {"__namespace__"}:
-            return argparse.Namespace(**{k: _restored(v) for k, v in x["__namespace__"].items()})
-        return {k: _restored(v) for k, v in x.items()}
+            return argparse.Namespace(**{k: _from_json(v) for k, v in x["__namespace__"].items()})
+        return {k: _from_json(v) for k, v in x.items()}
     if isinstance(x, list):
-        return [_restored(v) for v in x]
+        return [_from_json(v) for v in x]
     return x
 
 
@@ -79,7 +79,7 @@ def pack(stage_dir: str | Path, prefix: str | Path) -> Dict[str, Any]:
             state = torch.load(chosen, map_location="cpu", weights_only=False)
         weights = tie_equal_tensors({k: v.half() if v.is_floating_point() else v
                                      for k, v in state["model"].items()})
-        settings = {k: _plain(state.get(k), k) for k in SETTINGS}
+        settings = {k: _as_json(state.get(k), k) for k in SETTINGS}
         torch.save({"model": weights, "settings": json.dumps(settings),
                     "name": chosen.name}, f"{prefix}.pt")
         written["weights"] = f"{prefix}.pt"
@@ -131,7 +131,7 @@ def _restore_checkpoint(weights: Path, ckpts: Path, torch) -> Optional[Path]:
     if not isinstance(packed, dict) or set(packed) != {"model", "settings", "name"}:
         raise SeqkdError(f"{weights} was not written by seqkd pack")
     name = Path(packed["name"]).name
-    state = {k: _restored(v) for k, v in json.loads(packed["settings"]).items()}
+    state = {k: _from_json(v) for k, v in json.loads(packed["settings"]).items()}
     state["model"] = {k: v.float() if v.is_floating_point() else v
                       for k, v in packed["model"].items()}
     ckpts.mkdir(parents=True, exist_ok=True)

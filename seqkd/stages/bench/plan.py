@@ -46,16 +46,17 @@ def students_systems(p, beams: List[int]) -> List[Any]:
     system needs an export that makes the map), else one per bench beam."""
     systems = []
     for name, ecfg in p.students.items():
-        model = p.work / f"export-{name}" / "model"
+        model = Path(ecfg.out_dir) / "model"
         own = student_systems(p, name, p.student_bench.get(name), model)
-        for system in own or []:
+        if own is None:  # its problems are noted
+            continue
+        for system in own:
             if system.vmap and not ecfg.vmap:
                 p.problems.add(f"student {name}: bench system {system.name} runs with the "
                                "vocabulary map, and its export makes none: set vmap: true in "
                                "the student's export")
-        systems += own or ([] if own is None else
-                           [SystemSpec(f"{name}-b{b}", "ct2", str(model), beam=b)
-                            for b in beams])
+        systems += own or [SystemSpec(f"{name}-b{b}", "ct2", str(model), beam=b)
+                           for b in beams]
     return systems
 
 
