@@ -38,9 +38,12 @@ def _kill_group_after(proc, seconds):
 
 
 def _complete(args, cwd):
+    """Run the stage to its end; the seconds it took."""
+    start = time.monotonic()
     p = _start(args, cwd)
     _, err = p.communicate(timeout=600)
     assert p.returncode == 0, err
+    return time.monotonic() - start
 
 
 def _leftovers(marker: str):
@@ -90,9 +93,11 @@ def test_prepare_survives_sigkill(corpus, tmp_path):
     rng = random.Random(11)
     base = ["prepare", "--train-prefix", corpus / "train", "--valid-prefix", corpus / "valid",
             "--test", f"test={corpus / 'test'}", "--vocab-size", "100"]
-    _complete(base + ["--out", tmp_path / "clean"], tmp_path)
-    killed = _interrupt_then_finish(base + ["--out", tmp_path / "killed"], tmp_path, rng, 1.0, 4.0)
-    assert killed >= 1, "no kill landed before the stage ended: raise the delays"
+    took = _complete(base + ["--out", tmp_path / "clean"], tmp_path)
+    # the kills land within the time the uninterrupted run took, whatever the machine's speed
+    killed = _interrupt_then_finish(base + ["--out", tmp_path / "killed"], tmp_path, rng,
+                                    0.2 * took, 0.7 * took)
+    assert killed >= 1, "no kill landed before the stage ended"
     names = ["text", "pieces", "bin", "spm.model", "dict.txt", "report.json"]
     assert _digests(tmp_path / "killed", names) == _digests(tmp_path / "clean", names)
     assert not _leftovers(str(tmp_path))
