@@ -80,10 +80,75 @@ def run_tool(tool: str, args: Sequence[str], trust: Sequence[str | os.PathLike] 
                              for r in range(nproc)], log_path, on_line)
 
 
-def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
-               on_line: Optional[Callable[[str], None]] = None) -> None:
+def _start_peers(cmds: List[List[str]], log_path: Path | None, env: Dict[str, str],
+                 peers: List[subprocess.Popen]) -> None:
+    """Start ranks 1.. of a distributed job into ``peers`` (each one as soon as it runs, so
+    that the caller can stop those started if a later one fails), each logging to its own
+    file."""
+    for rank, peer_cmd in enumerate(cmds, start=1):
+        out = (open(rank_log(log_path, rank), "a", encoding="utf-8") if log_path
+               else subprocess.DEVNULL)
+        peers.append(subprocess.Popen(peer_cmd, stdout=out, stderr=subprocess.STDOUT,
+                                      text=True, env=env, preexec_fn=child_preexec()))
+        if log_path:
+            out.close()
+
+
+def _watch_peers(proc: subprocess.Popen, peers: List[subprocess.Popen],
+                 failed: List[int]):
+    """A thread that ends the job when a peer rank fails (its peers would wait forever) and
+    records the rank in ``failed``; set the returned event to stop it."""
     import threading
 
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.5):
+            for rank, p in enumerate(peers, start=1):
+                if p.poll() not in (None, 0) and rank not in failed:
+                    failed.append(rank)
+                    for q in [proc, *peers]:
+                        if q.poll() is None:
+                            q.terminate()
+
+    if peers:
+        threading.Thread(target=watch, daemon=True).start()
+    return stop
+
+
+def _follow(proc: subprocess.Popen, tool: str, log, on_line) -> List[str]:
+    """Copy rank 0's output into the log (and to ``on_line``) as it comes; its last 30
+    lines."""
+    tail: List[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if log:
+            log.write(line)
+            log.flush()
+        tail = (tail + [line.rstrip()])[-30:]
+        if on_line:
+            on_line(line)
+        if " | " in line or "ERROR" in line or "Error" in line:
+            logger.info("fairseq-%s: %s", tool, line.rstrip())
+    return tail
+
+
+def _raise_failure(tool: str, rcs: List[int], failed: List[int], tail: List[str],
+                   log_path: Path | None) -> None:
+    if any("No space left on device" in line for line in tail):
+        # the child's disk filled: the same one line as a full disk in this process
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                      str(log_path.parent) if log_path else None)
+    bad = failed[0] if failed else next(r for r, c in enumerate(rcs) if c)
+    where = f"\nfull log: {rank_log(log_path, bad) if bad else log_path}" if log_path else ""
+    raise SeqkdError(
+        f"fairseq-{tool} failed (exit {rcs[bad]}"
+        + (f", rank {bad} of {len(rcs)}" if len(rcs) > 1 else "")
+        + ")" + ("; last lines:\n" + "\n".join(tail) if not bad else "") + where)
+
+
+def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
+               on_line: Optional[Callable[[str], None]] = None) -> None:
     cmd = cmds[0]
     logger.info("running: %s", shlex.join(cmd))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -91,40 +156,11 @@ def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
     peers: List[subprocess.Popen] = []
     failed: List[int] = []
     try:
-        for rank, peer_cmd in enumerate(cmds[1:], start=1):
-            out = (open(rank_log(log_path, rank), "a", encoding="utf-8") if log_path
-                   else subprocess.DEVNULL)
-            peers.append(subprocess.Popen(peer_cmd, stdout=out, stderr=subprocess.STDOUT,
-                                          text=True, env=env, preexec_fn=child_preexec()))
-            if log_path:
-                out.close()
+        _start_peers(cmds[1:], log_path, env, peers)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env, preexec_fn=child_preexec())
-        stop = threading.Event()
-
-        def watch() -> None:  # a rank that fails ends the job: its peers would wait forever
-            while not stop.wait(0.5):
-                for rank, p in enumerate(peers, start=1):
-                    if p.poll() not in (None, 0) and rank not in failed:
-                        failed.append(rank)
-                        for q in [proc, *peers]:
-                            if q.poll() is None:
-                                q.terminate()
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        if peers:
-            watcher.start()
-        tail: List[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if log:
-                log.write(line)
-                log.flush()
-            tail = (tail + [line.rstrip()])[-30:]
-            if on_line:
-                on_line(line)
-            if " | " in line or "ERROR" in line or "Error" in line:
-                logger.info("fairseq-%s: %s", tool, line.rstrip())
+        stop = _watch_peers(proc, peers, failed)
+        tail = _follow(proc, tool, log, on_line)
         rc = proc.wait()
         for p in peers:
             if rc != 0 and p.poll() is None:
@@ -140,17 +176,7 @@ def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
         if log:
             log.close()
     if failed or any(rcs):
-        if any("No space left on device" in line for line in tail):
-            # the child's disk filled: the same one line as a full disk in this process
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
-                          str(log_path.parent) if log_path else None)
-        bad = failed[0] if failed else next(r for r, c in enumerate(rcs) if c)
-        where = (f"\nfull log: {rank_log(log_path, bad) if bad else log_path}"
-                 if log_path else "")
-        raise SeqkdError(
-            f"fairseq-{tool} failed (exit {rcs[bad]}" + (f", rank {bad} of {len(rcs)}"
-                                                         if len(rcs) > 1 else "")
-            + ")" + ("; last lines:\n" + "\n".join(tail) if not bad else "") + where)
+        _raise_failure(tool, rcs, failed, tail, log_path)
 
 
 def read_dictionary(path: str | os.PathLike) -> List[str]:

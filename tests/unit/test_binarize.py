@@ -12,7 +12,7 @@ import seqkd.binarize as binarize
 from corpus import write_corpus
 from seqkd.corpus import load_spm
 from seqkd.fairseq_tools import run_tool
-from seqkd.stages.prepare.runner import dictionary_from_spm, train_spm
+from seqkd.stages.prepare.vocab import dictionary_from_spm, train_spm
 
 # a test set with what a corpus may hold: accents, a character SentencePiece does not know,
 # tabs and runs of spaces, an information separator (white space to Python), an empty line,

@@ -173,6 +173,96 @@ def iter_sources(sources: Sequence[Source]) -> Iterator[Tuple[str, int, str, Opt
             yield name, k, line, next(refs) if refs else None
 
 
+#: the counts write_distilled keeps for each source (the totals are their sums)
+_COUNTS = ("lines", "pairs_written", "anomalous", "selection_changed",
+           "empty_replaced_by_reference", "empty_dropped")
+
+
+class _Merged:
+    """write_distilled's output files, each of which appears only complete, and its counts."""
+
+    def __init__(self, files: contextlib.ExitStack, out: Path, src: str, tgt: str,
+                 sources: Sequence[Source]):
+        def opened(path: Path):
+            tmp = files.enter_context(atomic_path(path))
+            return files.enter_context(open(tmp, "w", encoding="utf-8", newline="\n"))
+        self.nbest, self.hyp = opened(out / "nbest.jsonl"), opened(out / f"hyp.{tgt}")
+        self.filter, self.origin = opened(out / "filter.tsv"), opened(out / "origin.tsv")
+        self.src = opened(out / "text" / f"train.{src}")
+        self.tgt = opened(out / "text" / f"train.{tgt}")
+        self.filter.write("line\treason\tscore\tlength_ratio\n")
+        self.origin.write("source\tline\n")
+        self.per: Dict[str, Dict[str, int]] = {name: dict.fromkeys(_COUNTS, 0)
+                                               for name, _, _ in sources}
+        self.reasons: Dict[str, int] = {}
+        self.n = self.empty = 0
+
+    def add(self, row: List[Tuple[str, float]], name: str, k_line: int, source: str,
+            ref: Optional[str], rules: Any) -> None:
+        """One source line: its n-best kept, its candidate chosen and filtered, its pair
+        written unless it is dropped."""
+        self.n += 1
+        counts = self.per[name]
+        counts["lines"] += 1
+        self.nbest.write(json.dumps({"hyps": [list(h) for h in row]}, ensure_ascii=False) + "\n")
+        hyp, score = row[choose(row, ref, rules)]
+        self.empty += not hyp.strip()
+        counts["selection_changed"] += hyp != row[0][0]  # the kept text is not the 1-best's
+        self.hyp.write(hyp + "\n")
+        why = None if rules.filter == "off" else anomaly(
+            source, hyp, score, rules.min_score, rules.max_len_ratio, rules.loop_repeats)
+        if why:
+            self.reasons[why] = self.reasons.get(why, 0) + 1
+            counts["anomalous"] += 1
+            ratio = len(hyp.split()) / max(1, len(source.split()))
+            self.filter.write(f"{self.n}\t{why}\t{score:.4f}\t{ratio:.2f}\n")
+            if rules.filter == "drop":
+                return
+        if not hyp.strip():
+            if rules.empty == "drop" or ref is None:  # a monolingual line has no reference
+                counts["empty_dropped"] += 1
+                return
+            counts["empty_replaced_by_reference"] += 1
+            hyp = ref
+        self.src.write(source + "\n")
+        self.tgt.write(hyp + "\n")
+        self.origin.write(f"{name}\t{k_line}\n")
+        counts["pairs_written"] += 1
+
+    def check(self, n_src: int, max_empty: float) -> None:
+        """Raise (so that nothing is written) when the merge is short or the teacher's
+        outputs are mostly empty."""
+        n, empty = self.n, self.empty
+        if n != n_src:
+            raise SeqkdError(f"merged {n} lines but the source has {n_src}")
+        if empty > max_empty * n:  # the teacher does not translate
+            raise SeqkdError(f"{empty} of the teacher's {n} outputs are empty ({empty / n:.0%}, "
+                             f"over max_empty {max_empty:.0%}): the teacher does not "
+                             "translate; try it on a few lines by hand (the chunks/ folder "
+                             "holds what it wrote: delete it to decode again)")
+
+    def totals(self) -> Dict[str, int]:
+        return {key: sum(c[key] for c in self.per.values()) for key in _COUNTS}
+
+
+def _report(merged: _Merged, rules: Any) -> Dict:
+    """The stage report's counts, in total and per source."""
+    total = merged.totals()
+    changed = total["selection_changed"]
+    selection = ("seq-inter" if rules.method == "seq-inter" else
+                 f"mbr ({rules.mbr_metric})" if rules.select == "mbr" else "best")
+    return {"method": rules.method, "selection": selection, "lines": merged.n,
+            "pairs_written": total["pairs_written"],
+            "empty_share": round(merged.empty / merged.n, 4),
+            "anomalous": total["anomalous"], "anomaly_reasons": merged.reasons,
+            "filter": rules.filter,
+            "empty_outputs": {"policy": rules.empty,
+                              "replaced_by_reference": total["empty_replaced_by_reference"],
+                              "dropped": total["empty_dropped"]},
+            "seq_inter_changed": changed if rules.method == "seq-inter" else None,
+            "selection_changed": changed, "sources": merged.per}
+
+
 def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
                     ranges: Sequence[Tuple[int, int]], rules: Any) -> Dict:
     """Merge, select, filter and write nbest.jsonl, hyp.TGT, filter.tsv, origin.tsv and
@@ -184,77 +274,17 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
     if planned != n_src:
         raise SeqkdError(f"the chunks cover {planned} lines but the source has {n_src}; it "
                          "changed since they were decoded: run distill again with --force")
-    reasons: Dict[str, int] = {}
-    per: Dict[str, Dict[str, int]] = {
-        name: dict.fromkeys(("lines", "pairs_written", "anomalous", "selection_changed",
-                             "empty_replaced_by_reference", "empty_dropped"), 0)
-        for name, _, _ in sources}
-    n = empty = 0  # the other totals are the sums of the per-source counts
     with contextlib.ExitStack() as files:
-        def opened(path: Path):
-            tmp = files.enter_context(atomic_path(path))
-            return files.enter_context(open(tmp, "w", encoding="utf-8", newline="\n"))
-        f_nbest, f_hyp = opened(out / "nbest.jsonl"), opened(out / f"hyp.{tgt}")
-        f_filter, f_origin = opened(out / "filter.tsv"), opened(out / "origin.tsv")
-        f_src, f_tgt = opened(out / "text" / f"train.{src}"), opened(out / "text" / f"train.{tgt}")
-        f_filter.write("line\treason\tscore\tlength_ratio\n")
-        f_origin.write("source\tline\n")
-        rows = iter_merged(out, ranges)
+        merged = _Merged(files, out, src, tgt, sources)
         for row, (name, k_line, source, ref) in progress(
-                zip(rows, iter_sources(sources)), total=n_src, unit="sent", desc="merge",
-                leave=False):
-            n += 1
-            counts = per[name]
-            counts["lines"] += 1
-            f_nbest.write(json.dumps({"hyps": [list(h) for h in row]}, ensure_ascii=False)
-                          + "\n")
-            k = choose(row, ref, rules)
-            hyp, score = row[k]
-            empty += not hyp.strip()
-            # a line whose kept text is not the 1-best's
-            counts["selection_changed"] += hyp != row[0][0]
-            f_hyp.write(hyp + "\n")
-            why = None if rules.filter == "off" else anomaly(
-                source, hyp, score, rules.min_score, rules.max_len_ratio, rules.loop_repeats)
-            if why:
-                reasons[why] = reasons.get(why, 0) + 1
-                counts["anomalous"] += 1
-                ratio = len(hyp.split()) / max(1, len(source.split()))
-                f_filter.write(f"{n}\t{why}\t{score:.4f}\t{ratio:.2f}\n")
-                if rules.filter == "drop":
-                    continue
-            if not hyp.strip():
-                if rules.empty == "drop" or ref is None:  # a monolingual line has no reference
-                    counts["empty_dropped"] += 1
-                    continue
-                counts["empty_replaced_by_reference"] += 1
-                hyp = ref
-            f_src.write(source + "\n")
-            f_tgt.write(hyp + "\n")
-            f_origin.write(f"{name}\t{k_line}\n")
-            counts["pairs_written"] += 1
-        if n != n_src:
-            raise SeqkdError(f"merged {n} lines but the source has {n_src}")
-        if empty > rules.max_empty * n:  # nothing is written: the teacher does not translate
-            raise SeqkdError(f"{empty} of the teacher's {n} outputs are empty ({empty / n:.0%}, "
-                             f"over max_empty {rules.max_empty:.0%}): the teacher does not "
-                             "translate; try it on a few lines by hand (the chunks/ folder "
-                             "holds what it wrote: delete it to decode again)")
-    total = {key: sum(c[key] for c in per.values()) for key in next(iter(per.values()))}
-    kept, changed = total["pairs_written"], total["selection_changed"]
-    if not kept:  # filter.tsv stays: it lists why each line went; no training text
+                zip(iter_merged(out, ranges), iter_sources(sources)), total=n_src,
+                unit="sent", desc="merge", leave=False):
+            merged.add(row, name, k_line, source, ref, rules)
+        merged.check(n_src, rules.max_empty)
+    if not merged.totals()["pairs_written"]:  # filter.tsv stays: it says why each line went
         for path in (out / "text" / f"train.{src}", out / "text" / f"train.{tgt}",
                      out / "origin.tsv"):
             path.unlink()
-        raise SeqkdError(all_filtered_message(n, reasons, total["empty_dropped"]))
-    selection = ("seq-inter" if rules.method == "seq-inter" else
-                 f"mbr ({rules.mbr_metric})" if rules.select == "mbr" else "best")
-    return {"method": rules.method, "selection": selection, "lines": n, "pairs_written": kept,
-            "empty_share": round(empty / n, 4),
-            "anomalous": total["anomalous"], "anomaly_reasons": reasons,
-            "filter": rules.filter,
-            "empty_outputs": {"policy": rules.empty,
-                              "replaced_by_reference": total["empty_replaced_by_reference"],
-                              "dropped": total["empty_dropped"]},
-            "seq_inter_changed": changed if rules.method == "seq-inter" else None,
-            "selection_changed": changed, "sources": per}
+        raise SeqkdError(all_filtered_message(merged.n, merged.reasons,
+                                              merged.totals()["empty_dropped"]))
+    return _report(merged, rules)

@@ -126,6 +126,55 @@ def _training_command(checkpoint: Path) -> Optional[str]:
     return None
 
 
+def _clear_leftovers(out: Path) -> None:
+    """Remove what an unfinished export left (the stage is not finished, or begin() would
+    have said so): its model, the hidden folder it was built in, fidelity scratch folders."""
+    for stale in (out / "model", out / ".model.building", *out.glob(".fidelity.*")):
+        if stale.exists():
+            logger.info("removing %s (left by an unfinished export)", stale)
+            shutil.rmtree(stale)
+
+
+def _vocabulary_map(cfg: ExportConfig, prepared: Prepared, out: Path) -> Tuple[Path, Dict]:
+    """vmap.txt from eflomal alignments of the training pieces, and what the card says of it."""
+    from seqkd.vocab_map import build_vocabulary_map
+
+    if cfg.quantization.startswith("int8"):
+        logger.warning("--vmap with %s weights: CTranslate2 gains little from a map on an "
+                       "int8-stored model (1.03x greedy here, against 1.47x float32-stored, "
+                       "docs/RESULTS.md); for speed, export with --quantization float32 and "
+                       "translate with --compute-type int8 --vmap", cfg.quantization)
+    source = Path(cfg.vmap_data) if cfg.vmap_data else prepared.path
+    pieces = [require_file(source / "pieces" / f"train.{lang}", "training pieces for the "
+                           "vocabulary map") for lang in (prepared.src, prepared.tgt)]
+    vmap_file = out / "vmap.txt"
+    info = build_vocabulary_map(*pieces, vmap_file, top_k=cfg.vmap_top_k)
+    info["data"] = str(source)
+    return vmap_file, info
+
+
+def _card(cfg: ExportConfig, checkpoint: Path, prepared: Prepared, built: Path,
+          vmap_info: Optional[Dict]) -> Dict:
+    """card.json: where the model comes from, its shape, size, versions and scores."""
+    return {
+        "source_checkpoint": str(checkpoint.resolve()),
+        "source_sha256": sha256_file(checkpoint),
+        "quantization": cfg.quantization,
+        "vocabulary_map": vmap_info,
+        "languages": [prepared.src, prepared.tgt],
+        "shape": checkpoint_shape(checkpoint).as_dict(),
+        "training_command": _training_command(checkpoint),
+        "converter": "ctranslate2.converters.FairseqConverter with user_dir="
+                     "seqkd_fairseq_plugin and unsafe_deserialization=True: the checkpoint "
+                     "was written by this pipeline or named by the user, so it is trusted "
+                     "to be unpickled in full",
+        "versions": versions(),
+        "size_bytes": sum(f.stat().st_size for f in built.iterdir() if f.is_file()),
+        "scores": fidelity_check(cfg, checkpoint, prepared, built)
+        if cfg.fidelity_test else None,
+    }
+
+
 def export(cfg: ExportConfig, force: bool = False) -> Dict:
     from seqkd.decoders import convert_to_ct2
 
@@ -140,56 +189,18 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
     stage = Stage("export", out, cfg, force=force)
     if not stage.begin():
         return stage.finished()["summary"]
+    # the model is built under a hidden name and renamed when its card is written, so a
+    # killed export never leaves a folder that translate would serve
+    building, model_dir = out / ".model.building", out / "model"
     try:
-        model_dir = out / "model"
-        # the model is built under a hidden name and renamed when its card is written, so a
-        # killed export never leaves a folder that translate would serve; leftovers of an
-        # unfinished run (this stage is not finished, or begin() would have returned) go
-        building = out / ".model.building"
-        for stale in (model_dir, building, *out.glob(".fidelity.*")):
-            if stale.exists():
-                logger.info("removing %s (left by an unfinished export)", stale)
-                shutil.rmtree(stale)
-        vmap_info = None
-        vmap_file = None
-        if cfg.vmap:
-            from seqkd.vocab_map import build_vocabulary_map
-
-            if cfg.quantization.startswith("int8"):
-                logger.warning("--vmap with %s weights: CTranslate2 gains little from a map "
-                               "on an int8-stored model (1.03x greedy here, against 1.47x "
-                               "float32-stored, docs/RESULTS.md); for speed, export with "
-                               "--quantization float32 and translate with --compute-type "
-                               "int8 --vmap", cfg.quantization)
-
-            source = Path(cfg.vmap_data) if cfg.vmap_data else prepared.path
-            pieces = [require_file(source / "pieces" / f"train.{lang}", "training pieces for "
-                                   "the vocabulary map") for lang in (prepared.src, prepared.tgt)]
-            vmap_file = out / "vmap.txt"
-            vmap_info = build_vocabulary_map(*pieces, vmap_file, top_k=cfg.vmap_top_k)
-            vmap_info["data"] = str(source)
+        _clear_leftovers(out)
+        vmap_file, vmap_info = _vocabulary_map(cfg, prepared, out) if cfg.vmap else (None, None)
         t0 = time.time()
         convert_to_ct2(checkpoint, prepared.bin, building, cfg.quantization, vmap=vmap_file)
         shutil.copyfile(prepared.spm, building / "spm.model")
         logger.info("converted %s (%s) in %.1f s", checkpoint, cfg.quantization,
                     time.time() - t0)
-        card = {
-            "source_checkpoint": str(checkpoint.resolve()),
-            "source_sha256": sha256_file(checkpoint),
-            "quantization": cfg.quantization,
-            "vocabulary_map": vmap_info,
-            "languages": [prepared.src, prepared.tgt],
-            "shape": checkpoint_shape(checkpoint).as_dict(),
-            "training_command": _training_command(checkpoint),
-            "converter": "ctranslate2.converters.FairseqConverter with user_dir="
-                         "seqkd_fairseq_plugin and unsafe_deserialization=True: the checkpoint "
-                         "was written by this pipeline or named by the user, so it is trusted "
-                         "to be unpickled in full",
-            "versions": versions(),
-            "size_bytes": sum(f.stat().st_size for f in building.iterdir() if f.is_file()),
-            "scores": fidelity_check(cfg, checkpoint, prepared, building)
-            if cfg.fidelity_test else None,
-        }
+        card = _card(cfg, checkpoint, prepared, building, vmap_info)
         write_text(building / "card.json", json.dumps(card, indent=2) + "\n")
         write_text(building / "README.md", _card_markdown(card))
         os.replace(building, model_dir)
@@ -197,7 +208,7 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
         stage.finish({"model_dir": str(model_dir), "card": card})
         return {"model_dir": str(model_dir), "card": card}
     finally:  # an error (a full disk) leaves no half-written model behind, even hidden
-        shutil.rmtree(out / ".model.building", ignore_errors=True)
+        shutil.rmtree(building, ignore_errors=True)
         stage.close()
 
 

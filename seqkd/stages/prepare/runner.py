@@ -20,7 +20,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import ClassVar, Dict, List, Optional, Tuple
 
 
 from seqkd import datasets
@@ -32,9 +32,10 @@ from seqkd.fairseq_tools import check_dictionary_file
 from seqkd.stage import Stage
 from seqkd.stages.prepare.cleaning import clean_stream
 from seqkd.stages.prepare.mono import binarize_mono, write_mono
-from seqkd.textio import (SAFE_NAME, atomic_path, check_mono_name, check_no_empty,
-                          check_test_set_name, iter_lines, iter_parallel, progress, read_parallel, require_file,
-                          write_lines, write_pairs, write_text)
+from seqkd.stages.prepare.vocab import dictionary_from_spm, train_spm
+from seqkd.textio import (SAFE_NAME, check_mono_name, check_no_empty, check_test_set_name,
+                          iter_parallel, progress, read_parallel, require_file, write_lines,
+                          write_pairs, write_text)
 
 logger = logging.getLogger("seqkd.prepare")
 
@@ -129,49 +130,6 @@ def local_file(prefix: str, lang: str) -> Path:
     return gz if not p.is_file() and gz.is_file() else p
 
 
-# ---------------------------------------------------------------- SentencePiece
-
-
-def train_spm(inputs: Sequence[Path], out_prefix: Path, vocab_size: int, model_type: str,
-              threads: int, character_coverage: float = 1.0,
-              sample: int = 1_000_000) -> Path:
-    """Train a joint SentencePiece model (no bos/eos/pad; unk is id 0).
-
-    The sentences are streamed in and the model is written from memory with a fixed random
-    seed, so the same text gives the same spm.model byte for byte, wherever it is trained
-    (a model trained from files records their paths in it)."""
-    import io
-
-    import sentencepiece as spm
-
-    def sentences():
-        for path in inputs:
-            yield from iter_lines(path)
-
-    buffer = io.BytesIO()
-    spm.set_random_generator_seed(1)
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=sentences(), model_writer=buffer,
-        vocab_size=vocab_size, model_type=model_type, character_coverage=character_coverage,
-        bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0, hard_vocab_limit=False,
-        num_threads=threads, input_sentence_size=sample, shuffle_input_sentence=True,
-        minloglevel=2)
-    model = out_prefix.with_suffix(".model")
-    with atomic_path(model) as tmp:
-        tmp.write_bytes(buffer.getvalue())
-    sp = spm.SentencePieceProcessor(model_proto=buffer.getvalue())
-    write_lines(out_prefix.with_suffix(".vocab"),
-                (f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}" for i in range(sp.get_piece_size())))
-    return model
-
-
-def dictionary_from_spm(sp, path: Path) -> None:
-    """A fairseq dictionary with every piece but <unk> (fairseq adds its own specials)."""
-    specials = {sp.id_to_piece(sp.unk_id())}
-    write_lines(path, (f"{sp.id_to_piece(i)} 1" for i in range(sp.get_piece_size())
-                       if sp.id_to_piece(i) not in specials and not sp.is_control(i)))
-
-
 # ---------------------------------------------------------------- the stage
 
 
@@ -254,48 +212,39 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
         stage.close()
 
 
-def _prepare(cfg: PrepareConfig, out: Path, mono: Dict[str, List[Path]]) -> Dict:
-    sources = _gather_sources(cfg)
-    report: Dict[str, Dict] = {}
-    text = out / "text"
-    for name, parts in progress(sources.items(), desc="read+clean", unit="split"):
-        files = [(p[cfg.src], p[cfg.tgt]) for p in parts]
-        if name == "train":
-            # streamed: memory holds 8 bytes a pair for the repeat check, not the corpus
-            counts: Counter = Counter()
-            write_pairs(text / f"train.{cfg.src}", text / f"train.{cfg.tgt}", clean_stream(
-                lambda: progress(iter_parallel(files), desc="train pairs", unit="pair",
-                                 leave=False),
-                cfg.max_len, cfg.max_ratio, cfg.dedupe, counts, cfg.max_train_pairs))
-            if not counts["kept"]:
-                raise SeqkdError(f"no training pairs left after cleaning {files[0][0]}: "
-                                 f"{dict(counts)}")
-            dropped = {k: v for k, v in counts.items() if k.startswith("dropped") and v}
-            logger.info("train: read %d pairs, kept %d; dropped: %s", counts["read"],
-                        counts["kept"], dropped or "none")
-            report[name] = dict(counts)
-            continue
-        s, t = [], []
-        for src_file, tgt_file in files:  # validation and test sets are kept as they are
-            ps, pt = read_parallel(src_file, tgt_file)
-            check_no_empty(src_file, ps)
-            check_no_empty(tgt_file, pt)
-            s += ps
-            t += pt
-        report[name] = {"read": len(s), "kept": len(s)}
-        write_lines(text / f"{name}.{cfg.src}", s)
-        write_lines(text / f"{name}.{cfg.tgt}", t)
+def _write_train(cfg: PrepareConfig, text: Path, files: List[Tuple[Path, Path]]) -> Dict:
+    """The training pairs cleaned and written, streamed: memory holds 8 bytes a pair for the
+    repeat check, not the corpus. Returns the cleaning counts."""
+    counts: Counter = Counter()
+    write_pairs(text / f"train.{cfg.src}", text / f"train.{cfg.tgt}", clean_stream(
+        lambda: progress(iter_parallel(files), desc="train pairs", unit="pair", leave=False),
+        cfg.max_len, cfg.max_ratio, cfg.dedupe, counts, cfg.max_train_pairs))
+    if not counts["kept"]:
+        raise SeqkdError(f"no training pairs left after cleaning {files[0][0]}: {dict(counts)}")
+    dropped = {k: v for k, v in counts.items() if k.startswith("dropped") and v}
+    logger.info("train: read %d pairs, kept %d; dropped: %s", counts["read"], counts["kept"],
+                dropped or "none")
+    return dict(counts)
 
-    if mono:  # one side cleaned, repeats and the training source dropped
-        report["mono"] = {name: write_mono(out, name, files, cfg.src, cfg.max_len,
-                                           text / f"train.{cfg.src}")
-                          for name, files in mono.items()}
-        for name, counts in report["mono"].items():
-            logger.info("monolingual %s: read %d lines, kept %d", name, counts["read"],
-                        counts["kept"])
 
-    spm_model = out / "spm.model"
-    dict_path = out / "dict.txt"
+def _write_as_given(cfg: PrepareConfig, text: Path, name: str,
+                    files: List[Tuple[Path, Path]]) -> Dict:
+    """A validation or test set, kept as it is (no line may be empty)."""
+    s, t = [], []
+    for src_file, tgt_file in files:
+        ps, pt = read_parallel(src_file, tgt_file)
+        check_no_empty(src_file, ps)
+        check_no_empty(tgt_file, pt)
+        s += ps
+        t += pt
+    write_lines(text / f"{name}.{cfg.src}", s)
+    write_lines(text / f"{name}.{cfg.tgt}", t)
+    return {"read": len(s), "kept": len(s)}
+
+
+def _vocabulary(cfg: PrepareConfig, out: Path, text: Path) -> Tuple[Path, Path]:
+    """spm.model and dict.txt: the ones given, or trained from the cleaned training text."""
+    spm_model, dict_path = out / "spm.model", out / "dict.txt"
     if cfg.spm_model:
         shutil.copyfile(require_file(cfg.spm_model, "SentencePiece model"), spm_model)
     else:
@@ -305,17 +254,34 @@ def _prepare(cfg: PrepareConfig, out: Path, mono: Dict[str, List[Path]]) -> Dict
         train_spm([text / f"train.{cfg.src}", text / f"train.{cfg.tgt}"], out / "spm",
                   cfg.vocab_size, cfg.spm_model_type, cfg.workers, cfg.character_coverage,
                   cfg.spm_sentences)
-    sp = load_spm(spm_model)
     if cfg.dictionary:
         shutil.copyfile(require_file(cfg.dictionary, "fairseq dictionary"), dict_path)
     else:
-        dictionary_from_spm(sp, dict_path)
+        dictionary_from_spm(load_spm(spm_model), dict_path)
+    return spm_model, dict_path
 
+
+def _prepare(cfg: PrepareConfig, out: Path, mono: Dict[str, List[Path]]) -> Dict:
+    sources = _gather_sources(cfg)
+    report: Dict[str, Dict] = {}
+    text = out / "text"
+    for name, parts in progress(sources.items(), desc="read+clean", unit="split"):
+        files = [(p[cfg.src], p[cfg.tgt]) for p in parts]
+        report[name] = (_write_train(cfg, text, files) if name == "train" else
+                        _write_as_given(cfg, text, name, files))
+    if mono:  # one side cleaned, repeats and the training source dropped
+        report["mono"] = {name: write_mono(out, name, files, cfg.src, cfg.max_len,
+                                           text / f"train.{cfg.src}")
+                          for name, files in mono.items()}
+        for name, counts in report["mono"].items():
+            logger.info("monolingual %s: read %d lines, kept %d", name, counts["read"],
+                        counts["kept"])
+    spm_model, dict_path = _vocabulary(cfg, out, text)
     # pieces and binaries in one pass, SentencePiece in cfg.workers processes
     binarize_splits(out / "bin", cfg.src, cfg.tgt, dict_path,
                     {name: (text / name, out / "pieces" / name) for name in sources},
                     spm_model, cfg.workers)
     binarize_mono(out, mono, cfg.src, dict_path, spm_model, cfg.workers)
-    report["vocab"] = {"spm_pieces": sp.get_piece_size(),
+    report["vocab"] = {"spm_pieces": load_spm(spm_model).get_piece_size(),
                        "dictionary_symbols": sum(1 for _ in open(dict_path, encoding="utf-8"))}
     return report
