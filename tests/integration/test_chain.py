@@ -208,15 +208,26 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     assert seqkd("bench", "--data", prepared, "--out", bench, "--system",
                  f"ens=fairseq:{teacher},with={tmp_path / 'nowhere.pt'}", "-q") == 1
     assert not bench.exists()
-    assert seqkd("bench", "--data", prepared, "--out", bench, "--system",
-                 f"teacher=fairseq:{teacher}", "--system", f"int8=ct2:{exp / 'model'},beam=1",
-                 "--system", f"int8-x2=ct2:{exp / 'model'},beam=1,inter=2,batch=64",
-                 "--system", f"twice=fairseq:{teacher},with={teacher}",
+    systems = ["--system", f"teacher=fairseq:{teacher}", "--system",
+               f"int8=ct2:{exp / 'model'},beam=1",
+               "--system", f"int8-x2=ct2:{exp / 'model'},beam=1,inter=2,batch=64",
+               "--system", f"twice=fairseq:{teacher},with={teacher}"]
+    # a declared comparison of a system the bench does not have: nothing measured
+    assert seqkd("bench", "--data", prepared, "--out", bench, *systems,
+                 "--compare", "int8,int4", "-q") == 1
+    assert not bench.exists()
+    assert seqkd("bench", "--data", prepared, "--out", bench, *systems,
                  "--repeats", "2", "--warmup-sentences", "5", "--latency-sentences", "5",
-                 "--beam", "3", "-q") == 0
+                 "--beam", "3", "--compare", "int8,twice", "-q") == 0
     report = json.loads((bench / "report.json").read_text())
     rows = {r["system"]: r for r in report["results"]}
     assert set(rows) == {"teacher", "int8", "int8-x2", "twice"}
+    declared = [c for c in report["comparisons"] if c["comparison"] == "declared"]
+    assert [(c["system"], c["against"]) for c in declared] == [("int8", "twice")]
+    assert "| int8 | twice |" in (bench / "report.md").read_text()
+    # the report's differences come out of its outputs again
+    assert seqkd("compare", bench / "report.json", "--outputs", bench / "outputs",
+                 "--data", prepared, "-q") == 0
     # an ensemble of one model with itself: the mean of equal distributions, so the
     # teacher's own translations, from twice the parameters; no MACs for an ensemble
     assert read_lines(bench / "outputs" / "twice.t1.test.txt") == read_lines(

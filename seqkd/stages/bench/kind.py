@@ -46,7 +46,42 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def build_compare(sub) -> None:
+    p = sub.add_parser("compare", help="a bench report's differences and seed groups again, "
+                                       "from its outputs",
+                       description="Recompute the paired bootstrap intervals of a bench "
+                                   "report (every system against the first, every KD student "
+                                   "against its baseline, the declared pairs, and --pair) and "
+                                   "its seed groups from the systems' outputs and the "
+                                   "references; fails when a difference the report holds "
+                                   "does not come out again.")
+    p.add_argument("report", help="a bench report.json")
+    p.add_argument("--outputs", required=True, help="the systems' outputs: the bench's "
+                   "outputs/ folder, or a copy of it with the files gzipped")
+    p.add_argument("--data", required=True, help="the prepare output folder the bench read "
+                   "(its references)")
+    p.add_argument("--pair", action="append", default=[], metavar="SYSTEM,AGAINST",
+                   help="a further pair to compare: SYSTEM minus AGAINST (repeatable)")
+    p.add_argument("--json", help="also write the comparisons and seed groups to this file")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    import json
+    from pathlib import Path
+
+    from seqkd.stages.bench.compare import markdown_rows, recompute, seed_rows
+    from seqkd.textio import write_text
+
+    got = recompute(Path(args.report), Path(args.outputs), Path(args.data), args.pair)
+    if args.json:
+        write_text(Path(args.json), json.dumps(got, indent=2) + "\n")
+    print("\n".join(markdown_rows(got["comparisons"]) + [""] + seed_rows(got["seeds"])))
+    return 0
+
+
 KIND = StageKind("bench", _settings, _run, sections=("bench",), plan=plan,
-                 commands=(build_bench,),
+                 commands=(build_bench, build_compare),
                  produces="report.json (rows, signature, comparisons with intervals), "
                  "report.md, plot.png, outputs/")

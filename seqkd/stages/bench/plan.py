@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 from seqkd.errors import SeqkdError
+from seqkd.stages.bench.compare import pair_problems
 from seqkd.stages.bench.systems import SystemSpec
 from seqkd.teachers import teacher_kind
 
@@ -100,6 +101,10 @@ def plan(p) -> None:
     systems = teacher_systems(p, section.get("beam", 5), ct2_beams, with_teacher) + students
     for test in section.get("test_sets") or []:
         p.check_test_set("bench test_sets", test if isinstance(test, str) else None)
+    declared = section.get("compare") or []
+    if isinstance(declared, list):  # its type is the setting's to check
+        for problem in pair_problems(declared, [s.name for s in systems]):
+            p.problems.add(f"bench: {problem}")
     bdir = p.work / "bench"
     p.step("bench", "bench", bdir, section, "bench", data=str(p.data_dir),
            systems=systems)

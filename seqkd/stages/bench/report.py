@@ -150,6 +150,10 @@ def markdown_report(report: Dict) -> str:
         from seqkd.stages.bench.compare import markdown_rows as difference_rows
 
         lines += difference_rows(report["comparisons"]) + [""]
+    if report.get("seeds"):
+        from seqkd.stages.bench.compare import seed_rows
+
+        lines += seed_rows(report["seeds"]) + [""]
     if report.get("efficiency"):
         from seqkd.stages.bench.efficiency import markdown_rows
 

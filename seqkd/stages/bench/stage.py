@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from seqkd.stages.bench.compare import Outputs, comparisons
+from seqkd.stages.bench.compare import Outputs, comparisons, pair_problems, seeds
 from seqkd.stages.bench.measure import Job, measure_in_child, pick_cpu
 from seqkd.stages.bench.report import Row, SpeedSignature, cost_fields, markdown_report, words
 from seqkd.stages.bench.systems import SystemSpec, check_systems
@@ -56,6 +56,11 @@ class BenchConfig:
                                         "sentences", min=1)
     efficiency_latency_sentences: int = setting(500, "sentences sent one at a time for the "
                                                 "efficiency protocol's latency", min=0)
+    compare: List[str] = setting(help="pairs of systems to compare with a paired bootstrap "
+                                 "interval besides every system against the first and every "
+                                 "KD student against its baseline: SYSTEM,AGAINST (SYSTEM "
+                                 "minus AGAINST), names as the bench names its systems",
+                                 default_factory=list, metavar="SYSTEM,AGAINST")
 
     def input_files(self) -> List[Path]:
         """The test data's stamp and every system's model file."""
@@ -94,6 +99,9 @@ def _open(cfg: BenchConfig, quiet: bool) -> _Run:
     from seqkd.textio import read_lines
 
     check_systems(cfg.systems)
+    problems = pair_problems(cfg.compare, [s.name for s in cfg.systems])
+    if problems:
+        raise SeqkdError("; ".join(problems))
     prepared = Prepared(cfg.data)
     tests = cfg.test_sets or prepared.test_sets()[:1]
     missing = [t for t in tests if t not in prepared.test_sets()]
@@ -254,8 +262,9 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
         measured = _measure(run, rows, outputs)
         efficiency = _efficiency(run, measured) if cfg.efficiency else []
         results = [r.to_dict() for r in rows]
-        report = {"signature": _signature(run), "results": results,
-                  "comparisons": comparisons(results, outputs, run.ref)}
+        compared = comparisons(results, outputs, run.ref, cfg.compare)
+        report = {"signature": _signature(run), "results": results, "comparisons": compared,
+                  "seeds": seeds(results, compared)}
         if efficiency:
             report["efficiency"] = efficiency
         write_text(run.out / "report.json", json.dumps(report, indent=2) + "\n")
