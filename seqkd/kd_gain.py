@@ -136,15 +136,43 @@ def plot(gains: List[Gain], path: Path, beam: int = 1) -> None:
     save_figure(fig, path)
 
 
+#: what every row of a bench report has that the readers of a report use
+_ROW_FIELDS = {"system": str, "test_set": str, "threads": int, "beam": int,
+               "bleu": (int, float)}
+
+
+def read_bench_report(path: Path) -> Dict:
+    """A bench report.json, checked: an object whose ``results`` are rows with the fields
+    above (and ``comparisons``, when there, a list of objects)."""
+    def wrong(why: str) -> SeqkdError:
+        return SeqkdError(f"{path} is not a bench report.json ({why}); give the report.json "
+                          "that `seqkd bench` wrote")
+
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SeqkdError(f"bench report not found: {path}") from None
+    except (OSError, ValueError) as e:
+        raise wrong(type(e).__name__) from None
+    rows = report.get("results") if isinstance(report, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise wrong("no list of results")
+    for k, row in enumerate(rows, 1):
+        bad = [name for name, tp in _ROW_FIELDS.items() if not isinstance(row, dict)
+               or not isinstance(row.get(name), tp) or isinstance(row.get(name), bool)]
+        if bad:
+            raise wrong(f"result {k} has no valid {', '.join(bad)}")
+    compared = report.get("comparisons", [])
+    if not isinstance(compared, list) or not all(isinstance(c, dict) for c in compared):
+        raise wrong("comparisons is not a list of objects")
+    return report
+
+
 def write(report_path: str | Path, out_dir: str | Path, beam: int = 1) -> List[Gain]:
     """Read a bench report, write ``kd-gain.md``, ``kd-gain.json`` and ``kd-gain.png``."""
     p = Path(report_path)
-    try:
-        report = json.loads(p.read_text(encoding="utf-8"))
-        rows = report["results"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SeqkdError(f"{p} is not a bench report.json ({type(e).__name__}); give the "
-                         "report.json that `seqkd bench` wrote") from None
+    report = read_bench_report(p)
+    rows = report["results"]
     gains = kd_gains(rows, report.get("comparisons") or [])
     if not gains:
         raise SeqkdError(f"{p} has no pairs: name baseline students baseline-SUFFIX and KD "

@@ -473,7 +473,28 @@ CASES = [
     Case("pack-not-a-stage", "39.5", "`pack` of a folder that is not a stage folder",
          lambda d: ["pack", str(d), "--out", str(d / "x")],
          ["is not a stage folder (no config.yaml)"], "x.tgz"),
+    Case("compare-not-a-report", "36.4", "`compare` given a JSON file that is not a bench "
+         "report", lambda d: _json_file(d, [1, 2], "compare"),
+         ["r.json is not a bench report.json (no list of results)"], "again.json"),
+    Case("kd-gain-row-without-fields", "36.4", "`kd-gain` given a report whose row has no "
+         "test set or thread count",
+         lambda d: _json_file(d, {"results": [{"system": "baseline-x", "bleu": 1, "beam": 1}]},
+                              "kd-gain"),
+         ["result 1 has no valid test_set, threads"], "again.json"),
+    Case("bench-compare-unknown-system", "36.4", "`bench --compare` naming a system the "
+         "bench does not have", None, ["compare 's,nobody': no system named nobody"], "b",
+         needs_data=True),
 ]
+
+
+def _json_file(d: Path, content, command: str) -> List[str]:
+    import json
+
+    (d / "r.json").write_text(json.dumps(content))
+    if command == "compare":
+        return ["compare", str(d / "r.json"), "--outputs", str(d), "--data", str(d),
+                "--json", str(d / "again.json")]
+    return ["kd-gain", str(d / "r.json"), "--out", str(d / "again.json")]
 
 
 def _ct2_teacher_fake(d: Path, data: Path, *extra: str, spm: str = "") -> List[str]:
@@ -602,6 +623,10 @@ DATA_SETUPS = {
                                               f"s=ct2:{_fake_model(d)}", "--efficiency",
                                               "--efficiency-sentences", "100000000000"],
     "translate-prepare-folder": lambda d, data: ["translate", str(data)],
+    "bench-compare-unknown-system": lambda d, data: ["bench", "--data", str(data), "--out",
+                                                     str(d / "b"), "--system",
+                                                     f"s=ct2:{_fake_model(d)}", "--compare",
+                                                     "s,nobody"],
     "teacher-command-short": lambda d, data: _teacher_command(d, data, "short"),
     "teacher-command-fails": lambda d, data: _teacher_command(d, data, "fail"),
     "teacher-command-hangs": lambda d, data: _teacher_command(d, data, "hang",

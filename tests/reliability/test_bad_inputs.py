@@ -66,7 +66,7 @@ def render() -> str:
             "Made by `SEQKD_UPDATE_DOCS=1 pytest tests/reliability` from the cases in "
             "`tests/reliability/cases.py`; each one exits with status 1, prints one error and no "
             "traceback, and leaves nothing that looks finished. Paths of the test's temporary "
-            "folder are shown as `…/`. Issue items refer to issues 11, 19, 20, 23 and 37 (item 11.N "
+            "folder are shown as `…/`. Issue items refer to issues 11, 19, 20, 23, 36, 37 and 39 (item 11.N "
             "is issue 11's item N).", "",
             "| case | issue item | input | message |", "|---|---|---|---|"]
     for c in CASES:

@@ -39,7 +39,8 @@ def test_declared_pairs_are_checked_before_anything_runs(tmp_path, corpus):
 
 
 def _row(system, bleu, chrf=50.0, test="t"):
-    return {"system": system, "test_set": test, "threads": 1, "bleu": bleu, "chrf": chrf}
+    return {"system": system, "test_set": test, "threads": 1, "beam": 1, "bleu": bleu,
+            "chrf": chrf}
 
 
 def test_seed_groups_on_hand_made_rows():

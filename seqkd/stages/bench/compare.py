@@ -106,7 +106,8 @@ def seeds(rows: Sequence[Dict], compared: Sequence[Dict] = ()) -> List[Dict]:
                  "members": [m["system"] for m in members]}
         if what == "system":
             entry["bleu"] = _spread([m["bleu"] for m in members])
-            entry["chrf"] = _spread([m["chrf"] for m in members])
+            chrf = [m.get("chrf") for m in members]
+            entry["chrf"] = _spread(chrf) if None not in chrf else None
         else:
             entry["delta"] = _spread([m["delta"] for m in members])
             entry["intervals_above_zero"] = sum(m["low"] > 0 for m in members)
@@ -141,9 +142,10 @@ def seed_rows(entries: Sequence[Dict]) -> List[str]:
     for e in entries:
         if e["what"] == "system":
             b, c = e["bleu"], e["chrf"]
+            chrf = f"{c['mean']:.2f} ± {c['sd']:.2f}" if c else "–"
             lines.append(f"| {e['test_set']} | {e['threads']} | {e['system']} | {e['seeds']} "
                          f"| {b['mean']:.2f} ± {b['sd']:.2f} [{b['min']:.2f}, {b['max']:.2f}] "
-                         f"| {c['mean']:.2f} ± {c['sd']:.2f} | |")
+                         f"| {chrf} | |")
         else:
             d = e["delta"]
             lines.append(f"| {e['test_set']} | {e['threads']} | {e['system']} minus "
@@ -170,15 +172,12 @@ def recompute(report_path: Path, outputs_dir: Path, data: Path,
     (the bench's outputs/ folder, or a copy with the files gzipped) and the prepared data's
     references: the report's own declared pairs and ``declared``. Raises when a comparison the
     report holds comes out otherwise."""
-    import json
-
     from seqkd.corpus import Prepared
-    from seqkd.textio import read_lines, require_file
+    from seqkd.kd_gain import read_bench_report
+    from seqkd.textio import read_lines
 
-    report = json.loads(require_file(report_path, "bench report").read_text(encoding="utf-8"))
-    rows = report.get("results") or []
-    if not rows:
-        raise SeqkdError(f"{report_path} has no results: is it a bench report.json?")
+    report = read_bench_report(report_path)
+    rows = report["results"]
     names = list(dict.fromkeys(r["system"] for r in rows))
     problems = pair_problems(declared, names)
     if problems:
