@@ -59,10 +59,22 @@ def resolve_device(device: str, cuda_available: bool) -> str:
     return device
 
 
+#: set by ``seqkd run --jobs N`` in each stage it starts: how many stages share the machine
+#: with it (itself included), so that an automatic thread count is its share of the cores
+SHARE_ENV = "SEQKD_CORE_SHARE"
+
+
 def default_threads() -> int:
     """Threads for a job that may use the whole machine: the physical cores, capped by the
     cores this process may run on (``sched_getaffinity``), so that hyper-threads and cores
-    taken away by a cgroup or taskset are not oversubscribed."""
+    taken away by a cgroup or taskset are not oversubscribed; divided among the stages that
+    ``seqkd run --jobs`` runs side by side (:data:`SHARE_ENV`)."""
+    share = os.environ.get(SHARE_ENV, "")
+    return max(1, _machine_threads() // (int(share) if share.isdigit() and share != "0"
+                                         else 1))
+
+
+def _machine_threads() -> int:
     allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
     physical = set()

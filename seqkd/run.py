@@ -125,67 +125,114 @@ def _run_steps(steps: List[Step], only: Optional[List[str]],
     return status
 
 
+class _SideBySide:
+    """A ``--jobs`` run: each step starts, as ``seqkd run CONFIG --only NAME -q`` in a child
+    that dies with this process, once every step it depends on is done, up to ``jobs`` at
+    once; a measurement (a kind that runs ``alone``) waits for the others to end and has
+    none beside it. Each child is told how many stages share the machine with it, so that
+    an automatic thread count is its share of the cores."""
+
+    def __init__(self, steps: List[Step], only: Optional[List[str]], config_path: str,
+                 jobs: int, device: Optional[str]):
+        self.steps, self.only, self.jobs = steps, only, jobs
+        self.args = [config_path, *(["--device", device] if device else [])]
+        self.pending = list(steps)  # their dependencies are not done yet
+        self.queued: List[Step] = []  # they must run, and wait for room
+        self.running: Dict[str, Any] = {}
+        self.done: set = set()
+        self.ran: set = set()
+        self.status: Dict[str, str] = {}
+
+    @staticmethod
+    def alone(step: Step) -> bool:
+        from seqkd.stages.registry import kind
+
+        return kind(step.kind).alone
+
+    def settle(self) -> None:
+        """Move each step whose dependencies are done: done at once when it is not selected
+        or up to date, else queued."""
+        for step in list(self.pending):
+            if not all(d in self.done for d in step.deps):
+                continue
+            self.pending.remove(step)
+            if self.only and step.name not in self.only:
+                self.status[step.name] = "not selected"
+            elif not _must_run(step, self.steps, self.ran):
+                self.status[step.name] = "up to date"
+            else:
+                self.queued.append(step)
+                continue
+            self.done.add(step.name)
+
+    def start(self) -> None:
+        """Start queued steps, in order, while there is room."""
+        import subprocess
+
+        from seqkd.machine import SHARE_ENV
+        from seqkd.procs import child_preexec
+
+        self.settle()  # in plan order: a step done at once frees the steps after it
+        launch: List[Step] = []
+        for step in self.queued:
+            beside = [*self.running, *(s.name for s in launch)]
+            if len(beside) >= self.jobs or (beside and self.alone(step)) or any(
+                    self.alone(_step(self.steps, n)) for n in beside):
+                break
+            launch.append(step)
+        share = len(self.running) + len(launch)
+        for step in launch:
+            self.queued.remove(step)
+            logger.info("=== %s (side by side with %s)", step.name,
+                        ", ".join(self.running) or "nothing")
+            env = dict(os.environ, **{PARENT_ENV: str(os.getpid()), SHARE_ENV: str(share)})
+            self.running[step.name] = subprocess.Popen(
+                [*python_module("seqkd", "run"), self.args[0], "--only", step.name, "-q",
+                 *self.args[1:]], env=env, preexec_fn=child_preexec())
+        if not self.running and (self.pending or self.queued):
+            raise SeqkdError("no stage can start: "  # cannot happen with derived edges
+                             + ", ".join(s.name for s in self.pending + self.queued))
+
+    def collect(self) -> None:
+        """Note the children that ended; a failed one stops the run."""
+        for name, proc in list(self.running.items()):
+            if proc.poll() is None:
+                continue
+            del self.running[name]
+            if proc.returncode != 0:
+                raise SeqkdError(f"stage {name} failed (exit {proc.returncode}; its error is "
+                                 f"above, its log in {_step(self.steps, name).out_dir}/"
+                                 "log.txt); the stages beside it were stopped; run again to "
+                                 "resume")
+            logger.info("%s: finished", name)
+            self.done.add(name)
+            self.ran.add(name)
+            self.status[name] = "ran"
+
+    def stop(self) -> None:
+        """A failure or an interrupt: stop the children still running."""
+        for proc in self.running.values():
+            proc.terminate()
+        for proc in self.running.values():
+            proc.wait()
+
+
 def _run_side_by_side(steps: List[Step], only: Optional[List[str]],
                       restart: Optional[List[str]], config_path: str,
                       jobs: int, device: Optional[str] = None) -> Dict[str, str]:
-    """Run each step once every step it depends on is done, up to ``jobs`` at once, each
-    as ``seqkd run CONFIG --only NAME -q`` in a child that dies with this process."""
-    import subprocess
+    """Run the steps side by side, up to ``jobs`` at once (:class:`_SideBySide`)."""
     import time
 
-    from seqkd.procs import child_preexec
-
     _restart(steps, restart)
-    ran: set = set()
-    done: set = set()
-    status: Dict[str, str] = {}
-    running: Dict[str, Any] = {}
-    pending = list(steps)
-    env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
+    side = _SideBySide(steps, only, config_path, jobs, device)
     try:
-        while pending or running:
-            for step in list(pending):
-                if len(running) >= jobs:
-                    break
-                if not all(d in done for d in step.deps):
-                    continue
-                pending.remove(step)
-                if only and step.name not in only:
-                    status[step.name] = "not selected"
-                elif not _must_run(step, steps, ran):
-                    status[step.name] = "up to date"
-                else:
-                    logger.info("=== %s (side by side with %s)", step.name,
-                                ", ".join(running) or "nothing")
-                    running[step.name] = subprocess.Popen(
-                        [*python_module("seqkd", "run"), config_path, "--only",
-                         step.name, "-q", *(["--device", device] if device else [])],
-                        env=env, preexec_fn=child_preexec())
-                    continue
-                done.add(step.name)
-            if not running and pending:
-                raise SeqkdError("no stage can start: "  # cannot happen with derived edges
-                                 + ", ".join(s.name for s in pending))
+        while side.pending or side.queued or side.running:
+            side.start()
             time.sleep(0.2)
-            for name, proc in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                del running[name]
-                if proc.returncode != 0:
-                    raise SeqkdError(f"stage {name} failed (exit {proc.returncode}; its error "
-                                     f"is above, its log in {_step(steps, name).out_dir}/"
-                                     "log.txt); the stages beside it were stopped; run again "
-                                     "to resume")
-                logger.info("%s: finished", name)
-                done.add(name)
-                ran.add(name)
-                status[name] = "ran"
+            side.collect()
     finally:
-        for proc in running.values():  # a failure or an interrupt: stop the others too
-            proc.terminate()
-        for proc in running.values():
-            proc.wait()
-    return {s.name: status[s.name] for s in steps}
+        side.stop()
+    return {s.name: side.status[s.name] for s in steps}
 
 
 def _step(steps: List[Step], name: str) -> Step:

@@ -57,7 +57,8 @@ def build_run(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run up to N stages side by side when neither depends on the other "
                         "(e.g. two students on a machine with cores for both; each then logs "
-                        "to its folder's log.txt only) (default: 1)")
+                        "to its folder's log.txt only, and an automatic thread count is its "
+                        "share of the cores; a bench runs alone) (default: 1)")
     p.add_argument("--device", choices=("cpu", "cuda"),
                    help="run every stage on this device without editing the config: on cuda "
                         "the trainings in mixed precision, the distillations with CTranslate2 "

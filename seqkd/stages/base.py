@@ -54,7 +54,9 @@ class StageKind:
     - ``sections``: the config sections it reads; ``plan(planner)`` turns them into steps
       (None: another kind plans its steps, such as a student's export);
     - ``commands``: its sub-command builders (``build(subparsers)``);
-    - ``produces``: what its folder holds when it is finished (what later stages read).
+    - ``produces``: what its folder holds when it is finished (what later stages read);
+    - ``alone``: a measurement: ``seqkd run --jobs`` starts it only when no other stage runs,
+      and starts none beside it.
     """
     name: str
     settings: Callable[[], type]
@@ -63,6 +65,7 @@ class StageKind:
     plan: Optional[Callable[[Any], None]] = None
     commands: Tuple[Callable[[Any], None], ...] = ()
     produces: str = ""
+    alone: bool = False
 
 
 @dataclass

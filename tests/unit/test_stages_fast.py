@@ -331,6 +331,14 @@ def test_run_jobs_runs_independent_stages_side_by_side(corpus, tmp_path, fake_fa
                                "export-a": "not selected", "export-b": "not selected"}
     assert "=== student-b (side by side with student-a)" in err
     assert all((tmp_path / "w" / f"student-{n}" / "DONE.json").is_file() for n in "ab")
+    # two stages side by side: each takes its share of the cores (its thread count is
+    # automatic)
+    from seqkd.machine import _machine_threads
+
+    share = max(1, _machine_threads() // 2)
+    for n in "ab":
+        log = (tmp_path / "w" / f"student-{n}" / "log.txt").read_text()
+        assert f"training on cpu ({share} CPU threads)" in log, log
     assert [c["tool"] for c in fake_fairseq()] == ["train", "train"]
     assert seqkd("run", cfg, *only, "-q") == 0
     assert set(json.loads(capsys.readouterr().out).values()) == {"up to date", "not selected"}
@@ -342,3 +350,61 @@ def test_run_jobs_runs_independent_stages_side_by_side(corpus, tmp_path, fake_fa
     assert re.search(r"stage student-[ab] failed \(exit 1; its error is above, its log in "
                      r".*/w2/student-[ab]/log.txt\); the stages beside it were stopped", err)
     assert not list((tmp_path / "w2").glob("student-*/DONE.json"))
+
+
+def test_jobs_run_a_measurement_alone_and_tell_each_stage_its_share(tmp_path, monkeypatch):
+    """`seqkd run --jobs 3`: a bench (a kind that runs alone) waits until the stages beside
+    it end and none starts beside it; each child is told how many stages share the machine."""
+    import seqkd.run as run_module
+    from seqkd.machine import SHARE_ENV
+    from seqkd.stages.base import Step
+
+    def step(name, kind, deps=()):
+        return Step(name, tmp_path / name, None, lambda: None, list(deps), kind)
+
+    steps = [step("prepare", "prepare"), step("a", "student", ["prepare"]),
+             step("b", "student", ["prepare"]), step("bench", "bench", ["prepare"]),
+             step("c", "student", ["prepare"])]
+    started = []
+
+    class Child:
+        def __init__(self, cmd, env, preexec_fn):
+            self.name, self.returncode = cmd[cmd.index("--only") + 1], None
+            started.append((self.name, env[SHARE_ENV]))
+
+        def poll(self):
+            return self.returncode
+
+        def terminate(self):
+            self.returncode = -15
+
+        def wait(self):
+            return self.returncode
+
+    monkeypatch.setattr("subprocess.Popen", Child)
+    monkeypatch.setattr(run_module, "_must_run", lambda s, steps, ran: True)
+    side = run_module._SideBySide(steps, None, "cfg.yaml", 3, None)
+
+    def finish(*names):
+        for n in names:
+            side.running[n].returncode = 0
+        side.collect()
+
+    side.start()
+    assert started == [("prepare", "1")]  # alone in the queue: the whole machine
+    finish("prepare")
+    side.start()  # a and b start side by side, each told so; the bench waits
+    assert started[1:] == [("a", "2"), ("b", "2")] and set(side.running) == {"a", "b"}
+    finish("a")
+    side.start()
+    assert set(side.running) == {"b"}  # the bench waits for b; c waits behind the bench
+    finish("b")
+    side.start()
+    assert started[3:] == [("bench", "1")] and set(side.running) == {"bench"}
+    side.start()
+    assert set(side.running) == {"bench"}  # nothing beside a measurement
+    finish("bench")
+    side.start()
+    assert started[4:] == [("c", "1")]
+    finish("c")
+    assert side.status == {n: "ran" for n in ("prepare", "a", "b", "bench", "c")}

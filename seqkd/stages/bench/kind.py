@@ -83,5 +83,5 @@ def cmd_compare(args) -> int:
 
 KIND = StageKind("bench", _settings, _run, sections=("bench",), plan=plan,
                  commands=(build_bench, build_compare),
-                 produces="report.json (rows, signature, comparisons with intervals), "
-                 "report.md, plot.png, outputs/")
+                 produces="report.json (rows, signature, comparisons with intervals, "
+                 "seed groups), report.md, plot.png, outputs/", alone=True)
