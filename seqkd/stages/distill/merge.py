@@ -281,10 +281,10 @@ def write_distilled(out: Path, sources: Sequence[Source], tgt: str, src: str,
                 unit="sent", desc="merge", leave=False):
             merged.add(row, name, k_line, source, ref, rules)
         merged.check(n_src, rules.max_empty)
-    if not merged.totals()["pairs_written"]:  # filter.tsv stays: it says why each line went
+    total = merged.totals()
+    if not total["pairs_written"]:  # filter.tsv stays: it says why each line went
         for path in (out / "text" / f"train.{src}", out / "text" / f"train.{tgt}",
                      out / "origin.tsv"):
             path.unlink()
-        raise SeqkdError(all_filtered_message(merged.n, merged.reasons,
-                                              merged.totals()["empty_dropped"]))
+        raise SeqkdError(all_filtered_message(merged.n, merged.reasons, total["empty_dropped"]))
     return _report(merged, rules)
