@@ -39,7 +39,8 @@ class FairseqDecoder:
 
     def __init__(self, checkpoints: Sequence[str | os.PathLike], data_bin: str | os.PathLike,
                  beam: int = 5, nbest: int = 1, batch_tokens: int = 1024, max_len: int = 200,
-                 threads: int = 0, device: str = "cpu", sample: int = 0, seed: int = 1):
+                 threads: int = 0, device: str = "cpu", sample: int = 0, seed: int = 1,
+                 no_repeat_ngram: int = 0):
         import torch
         from fairseq import checkpoint_utils, search
         from fairseq.sequence_generator import SequenceGenerator
@@ -67,7 +68,11 @@ class FairseqDecoder:
         self.tgt_dict = self.task.target_dictionary
         self.generator = SequenceGenerator(
             self.models, self.tgt_dict, beam_size=beam, max_len_a=0, max_len_b=max_len,
+            no_repeat_ngram_size=no_repeat_ngram,
             search_strategy=search.Sampling(self.tgt_dict) if sample else None)
+        if no_repeat_ngram:
+            self.generator.repeat_ngram_blocker = _seen_tokens_only(
+                self.generator.repeat_ngram_blocker)
         self.nbest = nbest
         self.batch_tokens = batch_tokens
         self.max_positions = min(m.max_positions()[0] for m in self.models)
@@ -100,6 +105,23 @@ class FairseqDecoder:
                         for h in hypos[i][: self.nbest]
                     ]
         return out
+
+
+def _seen_tokens_only(blocker):
+    """fairseq 0.12's n-gram blocker on the CPU compares against the end of the whole
+    token buffer, which is padding, so it blocks nothing (facebookresearch/fairseq#4709,
+    #5206): this one hands it the tokens generated so far only."""
+    import torch
+
+    class SeenTokensOnly(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = blocker
+
+        def forward(self, tokens, lprobs, bsz: int, beam_size: int, step: int):
+            return self.inner(tokens[:, : step + 1], lprobs, bsz, beam_size, step)
+
+    return SeenTokensOnly()
 
 
 def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
@@ -157,7 +179,8 @@ class CT2Decoder:
                  batch_tokens: int = 1024, max_len: int = 200, threads: int = 0,
                  compute_type: str = "default", use_vmap: bool = False,
                  parallel_batches: int = 1, device: str = "cpu", max_input_len: int = 1024,
-                 target_prefix: Optional[List[str]] = None, sample: int = 0, seed: int = 1):
+                 target_prefix: Optional[List[str]] = None, sample: int = 0, seed: int = 1,
+                 no_repeat_ngram: int = 0):
         import ctranslate2
 
         if sample:  # ``sample`` candidates drawn from the full distribution, no beam
@@ -184,6 +207,9 @@ class CT2Decoder:
         self.beam, self.nbest, self.sampling_topk = beam, nbest, 0 if sample else 1
         self.batch_tokens, self.max_len = batch_tokens, max_len
         self.use_vmap = use_vmap
+        #: no output repeats an n-gram of this many pieces (0: off); a guard against a small
+        #: student's loops (the same few pieces over and over to --max-len)
+        self.no_repeat_ngram = no_repeat_ngram
         #: batches handed to CTranslate2 in one call (enough to keep every parallel batch busy)
         self.batches_per_call = 4 * max(1, parallel_batches)
         #: inputs longer than this many pieces are cut to it (CTranslate2's max_input_length)
@@ -211,7 +237,7 @@ class CT2Decoder:
                 return_scores=True, max_batch_size=self.batch_tokens, batch_type="tokens",
                 sampling_topk=self.sampling_topk,
                 max_decoding_length=self.max_len, use_vmap=self.use_vmap,
-                max_input_length=self.max_input_len,
+                no_repeat_ngram_size=self.no_repeat_ngram, max_input_length=self.max_input_len,
                 target_prefix=[self.target_prefix] * len(ids) if self.target_prefix else None)
             for i, r in zip(ids, results):
                 out[i] = [(list(h), float(s)) for h, s in zip(r.hypotheses, r.scores)]
@@ -224,7 +250,7 @@ class ExportedModel:
     def __init__(self, model_dir: str | Path, beam: int = 5, threads: int = 0,
                  batch_tokens: int = 1024, compute_type: str = "default", max_len: int = 200,
                  max_input_len: int = 1024, use_vmap: bool = False,
-                 parallel_batches: int = 1):
+                 parallel_batches: int = 1, no_repeat_ngram: int = 0):
         from seqkd.corpus import load_spm
 
         d = export_model_dir(model_dir)
@@ -251,7 +277,8 @@ class ExportedModel:
         self.decoder = CT2Decoder(d, beam=beam, threads=threads, batch_tokens=batch_tokens,
                                   compute_type=compute_type, max_len=max_len,
                                   max_input_len=max_input_len, use_vmap=use_vmap,
-                                  parallel_batches=parallel_batches)
+                                  parallel_batches=parallel_batches,
+                                  no_repeat_ngram=no_repeat_ngram)
         self.max_len, self.max_input_len = max_len, max_input_len
 
     def translate(self, lines: List[str] | str, first_line: Optional[int] = None

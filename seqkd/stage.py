@@ -60,9 +60,15 @@ def input_digests(config: Any) -> Dict[str, str]:
     return {str(f): file_digest(f) for f in files() if Path(f).is_file()}
 
 
+#: the metadata of a field added to a nested config (a bench system, ...) after stamps were
+#: recorded: it is recorded only when not at its default, so those stamps stay current
+SINCE_RECORDED = {"recorded_when_set": True}
+
+
 def _plain_value(v: Any) -> Any:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        v = dataclasses.asdict(v)
+        v = {f.name: getattr(v, f.name) for f in dataclasses.fields(v)
+             if not (f.metadata.get("recorded_when_set") and getattr(v, f.name) == f.default)}
     if isinstance(v, Path):
         return str(v)
     if isinstance(v, (list, tuple)):
@@ -74,7 +80,7 @@ def _plain_value(v: Any) -> Any:
 
 def to_dict(config: Any) -> Dict[str, Any]:
     """A dataclass config as plain data (paths as strings)."""
-    return {k: _plain_value(v) for k, v in dataclasses.asdict(config).items()}
+    return {f.name: _plain_value(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
 def defaults_of(config: Any) -> Dict[str, Any]:

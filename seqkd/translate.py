@@ -41,6 +41,10 @@ class TranslateConfig:
                                 "one the model was exported with)")
     threads: int = setting(1, "CPU threads (0: the physical cores this process may use)",
                            min=0)
+    no_repeat_ngram: int = setting(0, "no output repeats an n-gram of this many "
+                                   "SentencePiece pieces (0: off); a guard against a small "
+                                   "student's loops, which run to --max-len (a choice to make "
+                                   "on development data: docs/RESULTS.md)", min=0, max=64)
     parallel: int = setting(1, "batches translated at once, each on --threads threads (for "
                             "throughput on many cores: --threads 1 --parallel CORES)", min=1)
 
@@ -82,11 +86,13 @@ class TranslateConfig:
         if self.is_fairseq():
             return FairseqModel([self.model, *self.ensemble], self.data, beam=self.beam,
                                 threads=self.threads, batch_tokens=self.batch_tokens,
-                                max_len=self.max_len, max_input_len=self.max_input_len)
+                                max_len=self.max_len, max_input_len=self.max_input_len,
+                                no_repeat_ngram=self.no_repeat_ngram)
         return ExportedModel(self.model, beam=self.beam, threads=self.threads,
                              batch_tokens=self.batch_tokens, compute_type=self.compute_type,
                              max_len=self.max_len, max_input_len=self.max_input_len,
-                             use_vmap=self.vmap, parallel_batches=self.parallel)
+                             use_vmap=self.vmap, parallel_batches=self.parallel,
+                             no_repeat_ngram=self.no_repeat_ngram)
 
 
 class FairseqModel:
@@ -94,7 +100,8 @@ class FairseqModel:
     on: the teacher as the pipeline decodes it, for text in and text out."""
 
     def __init__(self, checkpoints: List[str], data: str, beam: int = 5, threads: int = 1,
-                 batch_tokens: int = 1024, max_len: int = 200, max_input_len: int = 1024):
+                 batch_tokens: int = 1024, max_len: int = 200, max_input_len: int = 1024,
+                 no_repeat_ngram: int = 0):
         from seqkd.checkpoints import check_checkpoint, checkpoint_of
         from seqkd.corpus import Prepared, load_spm
         from seqkd.decoders import FairseqDecoder
@@ -109,7 +116,8 @@ class FairseqModel:
             check_checkpoint_dictionary(paths[-1], prepared.dictionary, "checkpoint")
         self.sp = load_spm(prepared.spm)
         self.decoder = FairseqDecoder(paths, prepared.bin, beam=beam, batch_tokens=batch_tokens,
-                                      max_len=max_len, threads=threads or default_threads())
+                                      max_len=max_len, threads=threads or default_threads(),
+                                      no_repeat_ngram=no_repeat_ngram)
         # the model's positions bound the input too (fairseq would refuse a longer one)
         self.max_input_len = min(max_input_len, self.decoder.max_positions - 1)
         self.max_len = max_len

@@ -57,6 +57,12 @@ class LoadConfig:
     hold_seconds: float = setting(0.0, "also hold the largest level for this long and count "
                                   "its errors", min=0.0, max=86400.0)
     beam: int = setting(1, "beam size of both", min=1, max=64)
+    no_repeat_ngram: int = setting(0, "both decode with `--no-repeat-ngram N` (0: off)",
+                                   min=0, max=64)
+
+    def decoding(self) -> List[str]:
+        """The decoding options the server and `seqkd translate` both get."""
+        return ["--beam", str(self.beam), "--no-repeat-ngram", str(self.no_repeat_ngram)]
 
 
 async def _client(port: int, requests: List[List[str]], latencies: List[float],
@@ -132,8 +138,8 @@ def default_cores() -> tuple:
 def translate_reference(cfg: LoadConfig, sentences: List[str], cores: str, work: Path) -> Dict:
     """`seqkd translate` on the same sentences and cores: words/s of the whole set (load
     excluded: a run on empty input is subtracted) and the latency of one sentence at a time."""
-    argv = [*_taskset(cores), *python_module("seqkd", "translate"), cfg.model, "--beam",
-            str(cfg.beam), "--threads", "1", "-q"]
+    argv = [*_taskset(cores), *python_module("seqkd", "translate"), cfg.model,
+            *cfg.decoding(), "--threads", "1", "-q"]
     (work / "input.txt").write_text("".join(s + "\n" for s in sentences))
     (work / "empty.txt").write_text("")
 
@@ -178,7 +184,7 @@ def serve_bench(cfg: LoadConfig) -> Dict:
         os.sched_setaffinity(0, {int(c) for c in client_cores.split(",")})
     server = subprocess.Popen(
         [*_taskset(model_cores), *python_module("seqkd", "serve"), cfg.model, "--port",
-         "0", "--beam", str(cfg.beam), "--threads", "1", "--queue-sentences", "100000",
+         "0", *cfg.decoding(), "--threads", "1", "--queue-sentences", "100000",
          "--max-texts", "1024", "-q"], stderr=subprocess.PIPE, text=True)
     try:
         port = _wait_ready(server)
@@ -214,7 +220,8 @@ def serve_bench(cfg: LoadConfig) -> Dict:
     reference = {k: statistics.median(lv[f"translate_{k}"] for lv in levels)
                  for k in ("src_wps", "latency_p50_ms")}
     report = {"model": cfg.model, "test_file": cfg.test_file, "sentences": len(sentences),
-              "beam": cfg.beam, "model_cores": model_cores, "client_cores": client_cores,
+              "beam": cfg.beam, "no_repeat_ngram": cfg.no_repeat_ngram,
+              "model_cores": model_cores, "client_cores": client_cores,
               "levels": levels, "hold": hold, "soak": soak,
               "server_peak_rss_mb": round(peak / 2**20, 1), "server_exit_code": code,
               "translate": reference, "cpu": cpu_model(),
@@ -253,7 +260,9 @@ def _wait_ready(server: subprocess.Popen, timeout: float = 300.0) -> int:
 def markdown(r: Dict) -> str:
     ref = r["translate"]
     lines = [f"# seqkd serve under load: {r['model']}", "",
-             f"{r['sentences']} sentences of {r['test_file']}, beam {r['beam']}; server and "
+             f"{r['sentences']} sentences of {r['test_file']}, beam {r['beam']}"
+             + (f", no n-gram of {r['no_repeat_ngram']} pieces repeated"
+                if r.get("no_repeat_ngram") else "") + "; server and "
              f"`seqkd translate` on core(s) {r['model_cores']} (one thread), clients on "
              f"{r['client_cores']}; CPU: {r['cpu']}.", "",
              f"`seqkd translate` on the same core(s), run just before each level (the median of "

@@ -355,13 +355,23 @@ def test_export_with_a_vocabulary_map_restricts_translate_and_bench(prepared, te
     with pytest.raises(SeqkdError, match="no vocabulary map"):
         ExportedModel(_plain_export(prepared, teacher, tmp_path), use_vmap=True)
     bench = tmp_path / "bench"
-    assert seqkd("bench", "--data", prepared, "--out", bench, "--test-sets", "test",
+    # valid, the development set, is measured when named (a decoding setting chosen on it)
+    assert seqkd("bench", "--data", prepared, "--out", bench, "--test-sets", "test", "valid",
                  "--system", f"v=ct2:{model},beam=1,vmap=1", "--system", f"n=ct2:{model},beam=1",
+                 "--system", f"g=ct2:{model},beam=1,norepeat=2",
                  "--repeats", "1", "--warmup-sentences", "2", "--latency-sentences", "2",
                  "-q") == 0
-    rows = {r["system"]: r for r in json.loads((bench / "report.json").read_text())["results"]}
+    found = json.loads((bench / "report.json").read_text())["results"]
+    rows = {r["system"]: r for r in found if r["test_set"] == "test"}
+    assert {r["test_set"] for r in found} == {"test", "valid"}
     assert rows["v"]["vmap"] is True and "vmap:1" in rows["v"]["speed_signature"]
     assert rows["n"]["vmap"] is False and "vmap:0" in rows["n"]["speed_signature"]
+    assert rows["g"]["no_repeat_ngram"] == 2 and "norepeat:2" in rows["g"]["speed_signature"]
+    assert "norepeat:0" in rows["n"]["speed_signature"]
+    for line in read_lines(bench / "outputs" / "g.t1.valid.txt"):
+        pieces = m.sp.encode(line, out_type=str)
+        assert len({tuple(pieces[i:i + 2]) for i in range(len(pieces) - 1)}) == \
+            len(pieces) - 1, line  # no bigram of pieces twice
 
 
 def _plain_export(prepared, teacher, tmp_path):

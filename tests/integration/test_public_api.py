@@ -9,10 +9,16 @@ import seqkd
 from conftest import seqkd as run_seqkd
 
 
-@pytest.mark.slow
-def test_load_translates_like_the_command(prepared, teacher, tmp_path):
-    out = tmp_path / "export"
+@pytest.fixture(scope="module")
+def exported(teacher, prepared, tmp_path_factory):
+    out = tmp_path_factory.mktemp("public-api") / "export"
     assert run_seqkd("export", teacher, "--data", prepared, "--out", out, "-q") == 0
+    return out
+
+
+@pytest.mark.slow
+def test_load_translates_like_the_command(prepared, exported, tmp_path):
+    out = exported
     lines = ["w1 w2 w3", "w4 w5", "w7 w7 w8 w9"]
     model = seqkd.load(out, beam=1)  # the export folder or its model/ both work
     got = model.translate(lines)
@@ -32,3 +38,38 @@ def test_load_translates_like_the_command(prepared, teacher, tmp_path):
         seqkd.load(out, beam=65)
     with pytest.raises(seqkd.SeqkdError, match="not an `seqkd export` folder"):
         seqkd.load(tmp_path)
+
+
+def repeated(pieces, n):
+    """The n-grams that occur more than once in ``pieces``."""
+    grams = [tuple(pieces[i:i + n]) for i in range(len(pieces) - n + 1)]
+    return {g for g in grams if grams.count(g) > 1}
+
+
+@pytest.mark.slow
+def test_no_repeat_ngram_guard_in_both_decoders(prepared, teacher, exported):
+    """The guard against a student's loops: no output repeats an n-gram of N pieces, with
+    the exported model (load and translate alike) and with fairseq checkpoints. The tiny
+    teacher learned to repeat a word the source repeats, so the guard changes that line."""
+    from seqkd.corpus import encode_lines
+
+    lines = ["w7 w7 w7 w7", "w1 w2 w3 w4"]
+    plain, guarded = seqkd.load(exported, beam=1), seqkd.load(exported, beam=1,
+                                                               no_repeat_ngram=3)
+    pieces = lambda model: [h[0][0] for h in model.decoder.translate(  # noqa: E731
+        encode_lines(model.sp, lines))]
+    assert repeated(pieces(plain)[0], 3), pieces(plain)
+    assert all(not repeated(p, 3) for p in pieces(guarded)), pieces(guarded)
+    got = guarded.translate(lines)
+    assert got[0] != plain.translate(lines[0])
+    for model, extra in ((str(exported), []), (str(teacher), ["--data", str(prepared)])):
+        cli = subprocess.run([sys.executable, "-m", "seqkd", "translate", model, *extra,
+                              "--beam", "2", "--no-repeat-ngram", "3"],
+                             input="\n".join(lines) + "\n", text=True, capture_output=True,
+                             timeout=300)
+        assert cli.returncode == 0, cli.stderr
+        outs = cli.stdout.splitlines()
+        assert len(outs) == 2 and all(not repeated(guarded.sp.encode(o, out_type=str), 3)
+                                      for o in outs), (model, outs)
+    with pytest.raises(seqkd.SeqkdError, match="no_repeat_ngram must be at least 0"):
+        seqkd.load(exported, no_repeat_ngram=-1)

@@ -252,7 +252,7 @@ def test_serve_bench_measures_levels_and_translate_in_one_run(export, tmp_path):
     test.write_text("".join(f"{line}\n" for line in LINES * 4))
     assert seqkd("serve-bench", export, "--test-file", test, "--out", tmp_path / "sb",
                  "--clients", "1", "4", "--per-request", "1", "4", "--hold-seconds", "1",
-                 "-q") == 0
+                 "--no-repeat-ngram", "2", "-q") == 0
     report = json.loads((tmp_path / "sb" / "report.json").read_text())
     assert [(lv["clients"], lv["per_request"]) for lv in report["levels"]] == [
         (1, 1), (4, 1), (1, 4), (4, 4)]
@@ -264,4 +264,6 @@ def test_serve_bench_measures_levels_and_translate_in_one_run(export, tmp_path):
         assert lv["translate_src_wps"] > 0 and lv["translate_latency_p50_ms"] > 0
         assert lv["x_translate"] == pytest.approx(lv["src_wps"] / lv["translate_src_wps"],
                                                   abs=1e-3)
-    assert "× translate" in (tmp_path / "sb" / "report.md").read_text()
+    md = (tmp_path / "sb" / "report.md").read_text()
+    assert "× translate" in md and "no n-gram of 2 pieces repeated" in md
+    assert report["no_repeat_ngram"] == 2  # both the server and translate decoded with it

@@ -36,6 +36,20 @@ def test_declared_pairs_are_checked_before_anything_runs(tmp_path, corpus):
     assert "bench: compare 's-b1,t-b2': no system named t-b2" in str(e.value)
     assert "bench: compare 's-b1': give two different system names" in str(e.value)
     assert not (tmp_path / "w").exists()
+    # the loop guard: every student also at each no-repeat n-gram size, named by it
+    cfg["bench"].update(student_no_repeat_ngram=[0, 4], compare=["s-b1-nr4,s-b1"])
+    systems = {s.name: s for s in plan(cfg, tmp_path, "cfg.yaml")[-1].config.systems}
+    assert systems["s-b1-nr4"].no_repeat_ngram == 4 and systems["t-b1"].no_repeat_ngram == 0
+    assert {"s-b1", "t-b1-nr4"} <= set(systems)
+    for bad in ([-1], 4, [], [True]):
+        cfg["bench"]["student_no_repeat_ngram"] = bad
+        with pytest.raises(SeqkdError, match="student_no_repeat_ngram must be a list of "
+                                             "n-gram sizes from 0"):
+            plan(cfg, tmp_path, "cfg.yaml")
+    from seqkd.stages.bench.systems import SystemSpec
+    assert SystemSpec.parse("x=fairseq:/c.pt,norepeat=3").no_repeat_ngram == 3
+    with pytest.raises(SeqkdError, match="norepeat=N, N from 0 to 64"):
+        SystemSpec.parse("x=ct2:/m,norepeat=65")
 
 
 def _row(system, bleu, chrf=50.0, test="t"):

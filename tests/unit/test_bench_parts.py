@@ -58,9 +58,9 @@ def test_a_fairseq_ensemble_names_each_further_member_and_crosses_to_the_child()
 def test_speed_signature_names_every_setting_and_timing_fields():
     sig = SpeedSignature(beam=1, batch_tokens=64, threads=1, inter=1, pinned_cpu=3,
                          compute_type="int8", vmap=True, repeats=3, warmup=10, max_len=200,
-                         cpu="Some|CPU", library="ctranslate2 4", seqkd="0.2").format()
+                         no_repeat_ngram=4, cpu="Some|CPU", library="ctranslate2 4", seqkd="0.2").format()
     assert sig == ("beam:1|batch:64tok|threads:1|inter:1|pin:cpu3|compute:int8|vmap:1|"
-                   "repeats:3|warmup:10|maxlen:200|cpu:Some/CPU|lib:ctranslate2 4|"
+                   "repeats:3|warmup:10|maxlen:200|norepeat:4|cpu:Some/CPU|lib:ctranslate2 4|"
                    "version:seqkd0.2")
     t = Row.timing(100, 120, [2.0, 1.0, 4.0], [0.01, 0.02, 0.03])
     assert (t["seconds_median"], t["src_wps_median"], t["src_wps_min"], t["src_wps_max"],
@@ -75,11 +75,12 @@ def test_the_efficiency_input_repeats_the_test_set(tmp_path):
     assert lines == ["a b", "c", "d e f", "a b", "c", "d e f", "a b"] and n == 14
     with pytest.raises(SeqkdError, match="at least one line"):
         repeat_to([], 3, tmp_path / "x.txt")
-    argv = translate_argv(SystemSpec("s", "ct2", "/m", beam=2, vmap=True), 1, 50, 512,
-                          batch_lines=1)
+    argv = translate_argv(SystemSpec("s", "ct2", "/m", beam=2, vmap=True, no_repeat_ngram=4),
+                          1, 50, 512, batch_lines=1)
     assert argv[1:6] == ["-P", "-m", "seqkd", "translate", "/m"]
     assert " ".join(argv[6:]) == ("-q --beam 2 --threads 1 --max-len 50 --batch-tokens 512 "
-                                  "--compute-type default --vmap --batch-lines 1")
+                                  "--compute-type default --vmap --no-repeat-ngram 4 "
+                                  "--batch-lines 1")
     wide = translate_argv(SystemSpec("s", "ct2", "/m", beam=1), 1, 50, 512, batch_lines=512,
                           parallel=2)
     assert " ".join(wide[5:]).endswith("--threads 1 --max-len 50 --batch-tokens 512 "

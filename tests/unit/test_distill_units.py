@@ -213,6 +213,7 @@ def test_ct2_translations_go_in_slices_that_an_interrupt_can_stop_between():
     dec = CT2Decoder.__new__(CT2Decoder)
     dec.translator, dec.beam, dec.nbest, dec.batch_tokens, dec.max_len = Translator(), 1, 1, 4, 9
     dec.use_vmap, dec.max_input_len, dec.batches_per_call = False, 9, 2
+    dec.no_repeat_ngram = 0
     dec.target_prefix = []
     batch = [["a", "b"], [], ["c", "d", "e"], ["f"], ["g", "h", "i", "j"], ["k"]]
     out = dec.translate(batch)

@@ -88,6 +88,8 @@ def translate_argv(spec: SystemSpec, threads: int, max_len: int, batch_tokens: i
         argv += ["--parallel", str(parallel)]
     if spec.vmap:
         argv.append("--vmap")
+    if spec.no_repeat_ngram:
+        argv += ["--no-repeat-ngram", str(spec.no_repeat_ngram)]
     if batch_lines:
         argv += ["--batch-lines", str(batch_lines)]
     return argv

@@ -30,7 +30,8 @@ def student_systems(p, student: str, own: Any, model: Path) -> Optional[List[Any
                         + (["vmap"] if opts.get("vmap") else [])
                         + ([str(opts["compute_type"])] if "compute_type" in opts else [])
                         + [f"b{opts.get('beam', 'x')}"]
-                        + ([f"t{opts['threads']}"] if "threads" in opts else []))
+                        + ([f"t{opts['threads']}"] if "threads" in opts else [])
+                        + ([f"nr{opts['norepeat']}"] if opts.get("norepeat") else []))
         try:
             out.append(SystemSpec.parse(f"{name}=ct2:{model}," + ",".join(parts)))
         except SeqkdError as e:
@@ -42,9 +43,10 @@ def student_systems(p, student: str, own: Any, model: Path) -> Optional[List[Any
     return out
 
 
-def students_systems(p, beams: List[int]) -> List[Any]:
+def students_systems(p, beams: List[int], norepeats: List[int]) -> List[Any]:
     """Every student's systems: its own (checked against its export: a vocabulary-map
-    system needs an export that makes the map), else one per bench beam."""
+    system needs an export that makes the map), else one per bench beam and no-repeat
+    n-gram size (``NAME-bB``, ``NAME-bB-nrN`` when N is not 0)."""
     systems = []
     for name, ecfg in p.students.items():
         model = Path(ecfg.out_dir) / "model"
@@ -56,8 +58,9 @@ def students_systems(p, beams: List[int]) -> List[Any]:
                 p.problems.add(f"student {name}: bench system {system.name} runs with the "
                                "vocabulary map, and its export makes none: set vmap: true in "
                                "the student's export")
-        systems += own or [SystemSpec(f"{name}-b{b}", "ct2", str(model), beam=b)
-                           for b in beams]
+        systems += own or [SystemSpec(f"{name}-b{b}" + (f"-nr{n}" if n else ""), "ct2",
+                                      str(model), beam=b, no_repeat_ngram=n)
+                           for b in beams for n in norepeats]
     return systems
 
 
@@ -89,13 +92,20 @@ def plan(p) -> None:
     beams = section.pop("student_beams", [section.get("beam", 5)])
     #: the teacher exported like the students (CTranslate2), benched at these beams
     ct2_beams = section.pop("teacher_ct2_beams", [])
+    #: each student also decoded with these no-repeat n-gram sizes (0: off)
+    norepeats = section.pop("student_no_repeat_ngram", [0])
     with_teacher = section.pop("teacher", True)
     for key, value in (("student_beams", beams), ("teacher_ct2_beams", ct2_beams)):
         if not isinstance(value, list) or not all(
                 isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in value):
             p.problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
             beams, ct2_beams = [], []
-    students = students_systems(p, beams)  # checked with or without a bench section
+    if not isinstance(norepeats, list) or not norepeats or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 64 for n in norepeats):
+        p.problems.add("bench: student_no_repeat_ngram must be a list of n-gram sizes from 0 "
+                       f"(off) to 64, got {norepeats!r}")
+        norepeats = [0]
+    students = students_systems(p, beams, norepeats)  # checked with or without a bench section
     if not wanted:
         return
     systems = teacher_systems(p, section.get("beam", 5), ct2_beams, with_teacher) + students

@@ -39,6 +39,7 @@ class SpeedSignature:
     repeats: int
     warmup: int
     max_len: int
+    no_repeat_ngram: int
     cpu: str
     library: str
     seqkd: str
@@ -49,7 +50,7 @@ class SpeedSignature:
             f"beam:{self.beam}", f"batch:{self.batch_tokens}tok", f"threads:{self.threads}",
             f"inter:{self.inter}", f"pin:{pin}", f"compute:{self.compute_type}",
             f"vmap:{int(self.vmap)}", f"repeats:{self.repeats}", f"warmup:{self.warmup}",
-            f"maxlen:{self.max_len}", f"cpu:{self.cpu.replace('|', '/')}",
+            f"maxlen:{self.max_len}", f"norepeat:{self.no_repeat_ngram}", f"cpu:{self.cpu.replace('|', '/')}",
             f"lib:{self.library}", f"version:seqkd{self.seqkd}"])
 
 
@@ -92,6 +93,8 @@ class Row:
     macs_per_tgt_token: Optional[int]
     gmacs_per_s: Optional[float]
     speed_signature: str = ""
+    #: decoded with no repeated n-gram of this many pieces (0: off)
+    no_repeat_ngram: int = 0
 
     @staticmethod
     def timing(src_words: int, tgt_words: int, seconds: List[float],

@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Optional
 from seqkd.config import MAX_BEAM
 from seqkd.ct2_folder import TOKENIZER_OPTIONS
 from seqkd.errors import SeqkdError
+from seqkd.stage import SINCE_RECORDED
 from seqkd.textio import check_name
 
 logger = logging.getLogger("seqkd.bench.systems")
@@ -23,7 +24,7 @@ logger = logging.getLogger("seqkd.bench.systems")
 @dataclass
 class SystemSpec:
     """One system to measure: ``NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=0|1]
-    [,inter=N][,threads=N][,batch=N]``; a fairseq ensemble adds ``,with=PATH`` per further
+    [,inter=N][,threads=N][,batch=N][,norepeat=N]``; a fairseq ensemble adds ``,with=PATH`` per further
     member."""
     name: str
     kind: str
@@ -38,6 +39,8 @@ class SystemSpec:
     threads: Optional[int] = None
     #: batch size in source tokens (default: the bench's --batch-tokens)
     batch: Optional[int] = None
+    #: no output repeats an n-gram of this many pieces (0: off; both kinds)
+    no_repeat_ngram: int = field(default=0, metadata=SINCE_RECORDED)
     #: a CTranslate2 folder that is not an `seqkd export` (a converted OPUS-MT, NLLB, ...
     #: model): its own SentencePiece model(s), found in it unless named, and the tokens put
     #: around each source line and before each output (space-separated)
@@ -87,6 +90,8 @@ class SystemSpec:
                 spec.vmap = value == "1"
             elif key in ("inter", "threads", "batch") and value.isdigit() and int(value) >= 1:
                 setattr(spec, key, int(value))
+            elif key == "norepeat" and value.isdigit() and int(value) <= 64:
+                spec.no_repeat_ngram = int(value)
             elif key in TOKENIZER_OPTIONS and value:
                 setattr(spec, key, value)
             elif key == "with" and value:
@@ -94,7 +99,8 @@ class SystemSpec:
             else:
                 raise SeqkdError(f"--system {name}: unknown option {opt!r} (beam=N with N "
                                  f"from 1 to {MAX_BEAM}, compute_type=T, vmap=0|1, inter=N, "
-                                 "threads=N or batch=N, N >= 1; with=PATH for a fairseq "
+                                 "threads=N or batch=N, N >= 1; norepeat=N, N from 0 to 64; "
+                                 "with=PATH for a fairseq "
                                  "ensemble's further member; for a converted CTranslate2 "
                                  f"model {', '.join(o + '=' for o in TOKENIZER_OPTIONS)})")
         if not spec.kind_of.ct2_options and (spec.compute_type != "default" or spec.vmap
@@ -176,7 +182,8 @@ class FairseqKind(SystemKind):
         prepared = Prepared(data)
         ckpts = [checkpoint_of(p) for p in spec.paths]
         dec = FairseqDecoder(ckpts, prepared.bin, beam=beam, batch_tokens=batch_tokens,
-                             max_len=max_len, threads=threads)
+                             max_len=max_len, threads=threads,
+                             no_repeat_ngram=spec.no_repeat_ngram)
         sp = load_spm(prepared.spm)
         # parameters() yields a tied weight (shared embeddings) once; an ensemble's members
         # add up
@@ -244,7 +251,8 @@ class Ct2Kind(SystemKind):
             model = ExportedModel(spec.path, beam=beam, threads=threads,
                                   batch_tokens=batch_tokens, compute_type=spec.compute_type,
                                   max_len=max_len, use_vmap=spec.vmap,
-                                  parallel_batches=spec.inter)
+                                  parallel_batches=spec.inter,
+                                  no_repeat_ngram=spec.no_repeat_ngram)
             return Loaded(model.translate, model.decoder.translator.compute_type, None, size,
                           size)
         from seqkd.text_teachers import Ct2FolderTeacher
@@ -256,6 +264,7 @@ class Ct2Kind(SystemKind):
                                target_spm=spec.target_spm, source_prefix=spec.source_prefix,
                                source_suffix=spec.source_suffix,
                                target_prefix=spec.target_prefix, intra_threads=threads)
+        own.decoder.no_repeat_ngram = spec.no_repeat_ngram
         return Loaded(lambda lines: [h[0][0] for h in own.hypotheses(lines, "bench")],
                       own.decoder.translator.compute_type, None, size, size)
 
