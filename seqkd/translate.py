@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, List, Optional, TextIO
 
 from seqkd.config import MAX_BEAM, setting
-from seqkd.decoders import ExportedModel, warn_cut
+from seqkd.exported import ExportedModel, warn_cut
 from seqkd.errors import SeqkdError
 from seqkd.ct2_folder import is_ct2_folder
 

@@ -332,7 +332,7 @@ def test_two_shards_started_together_merge_like_one_run(prepared, teacher, disti
 
 
 def test_export_with_a_vocabulary_map_restricts_translate_and_bench(prepared, teacher, tmp_path):
-    from seqkd.decoders import ExportedModel
+    from seqkd.exported import ExportedModel
     from vmap_oracle import candidates
 
     out = tmp_path / "export"

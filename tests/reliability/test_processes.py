@@ -13,7 +13,7 @@ import pytest
 
 from seqkd.errors import SeqkdError
 from seqkd.procs import folder_lock
-from seqkd.decoders import ExportedModel
+from seqkd.exported import ExportedModel
 from seqkd.translate import translate_stream
 
 

@@ -197,7 +197,7 @@ def test_an_interrupted_export_leaves_no_model_and_translate_refuses_a_cardless_
     model = out / "model"
     (model / "card.json").unlink()
     with pytest.raises(SeqkdError, match="no card.json"):
-        from seqkd.decoders import ExportedModel
+        from seqkd.exported import ExportedModel
         ExportedModel(model)
 
 

@@ -243,7 +243,8 @@ class Ct2Kind(SystemKind):
         return [export_model_dir(spec.path) / "model.bin"]
 
     def load(self, spec, data, beam, batch_tokens, threads, max_len) -> Loaded:
-        from seqkd.decoders import ExportedModel, export_model_dir
+        from seqkd.ct2_folder import export_model_dir
+        from seqkd.exported import ExportedModel
 
         d = export_model_dir(spec.path)
         size = sum(f.stat().st_size for f in d.iterdir() if f.is_file())

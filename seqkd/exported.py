@@ -1,0 +1,96 @@
+"""An `seqkd export` folder as a translator: its CTranslate2 model with its SentencePiece
+model, text in and text out (what `seqkd translate`, `seqkd.load`, the server and the bench
+run), and the warning for every line that was cut."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from seqkd.ct2_folder import export_model_dir
+from seqkd.decoders import CT2Decoder, Hypotheses
+from seqkd.errors import SeqkdError
+
+logger = logging.getLogger(__name__)
+
+
+class ExportedModel:
+    """An `seqkd export` folder: CTranslate2 model plus its SentencePiece model."""
+
+    def __init__(self, model_dir: str | Path, beam: int = 5, threads: int = 0,
+                 batch_tokens: int = 1024, compute_type: str = "default", max_len: int = 200,
+                 max_input_len: int = 1024, use_vmap: bool = False,
+                 parallel_batches: int = 1, no_repeat_ngram: int = 0):
+        from seqkd.corpus import load_spm
+
+        d = export_model_dir(model_dir)
+        if not (d / "spm.model").is_file():
+            raise SeqkdError(f"{model_dir} is not an `seqkd export` folder (no spm.model "
+                             "beside model.bin)")
+        if not (d / "card.json").is_file():
+            done = d / "DONE.json"
+            try:
+                stage = json.loads(done.read_text()).get("stage") if done.is_file() else None
+            except (ValueError, AttributeError, OSError):
+                stage = None
+            if isinstance(stage, str) and stage != "export":
+                raise SeqkdError(f"{model_dir} is the folder of a {stage} stage, not an "
+                                 "export: give the folder `seqkd export` wrote (WORK/export-"
+                                 "NAME, or its model/)")
+            raise SeqkdError(f"{model_dir} has no card.json: the export did not finish; run "
+                             "`seqkd export` again")
+        if use_vmap and not (d / "vmap.txt").is_file():
+            raise SeqkdError(f"{model_dir} has no vocabulary map (vmap.txt): export it with "
+                             "`seqkd export --vmap`")
+        self.dir = d
+        self.sp = load_spm(d / "spm.model")
+        self.decoder = CT2Decoder(d, beam=beam, threads=threads, batch_tokens=batch_tokens,
+                                  compute_type=compute_type, max_len=max_len,
+                                  max_input_len=max_input_len, use_vmap=use_vmap,
+                                  parallel_batches=parallel_batches,
+                                  no_repeat_ngram=no_repeat_ngram)
+        self.max_len, self.max_input_len = max_len, max_input_len
+
+    def translate(self, lines: List[str] | str, first_line: Optional[int] = None
+                  ) -> List[str] | str:
+        """Translations of ``lines`` (one string: its translation, a string). With
+        ``first_line`` (the number of ``lines[0]`` in the input), a warning on stderr names
+        every line that was cut (input over ``max_input_len`` pieces, or output stopped at
+        ``max_len``)."""
+        from seqkd.corpus import encode_lines, text_batch
+
+        lines, single = text_batch(lines)
+        pieces = encode_lines(self.sp, lines)
+        hyps = self.decoder.translate(pieces)
+        if first_line is not None:
+            warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
+        out = [self.sp.decode(h[0][0]) for h in hyps]
+        return out[0] if single else out
+
+    def hypotheses(self, lines: Sequence[str], beam: Optional[int] = None,
+                   nbest: int = 1) -> List[List[Tuple[str, float]]]:
+        """Each line's ``nbest`` translations with their scores (log-probability per token),
+        best first, at ``beam`` (the model's own when None)."""
+        from seqkd.corpus import encode_lines
+
+        hyps = self.decoder.translate(encode_lines(self.sp, list(lines)), beam=beam,
+                                      nbest=nbest)
+        return [[(self.sp.decode(p), s) for p, s in h] for h in hyps]
+
+
+def warn_cut(pieces: Sequence[Sequence[str]], hyps: List[Hypotheses], first_line: int,
+             max_input_len: int, max_len: int) -> None:
+    """A warning on stderr for every line that was cut: its input over ``max_input_len``
+    pieces, or its output stopped at ``max_len``."""
+    for i, p in enumerate(pieces):
+        if len(p) > max_input_len:
+            logger.warning("line %d has %d pieces; only the first %d were translated "
+                           "(raise --max-input-len to translate more)", first_line + i,
+                           len(p), max_input_len)
+    for i, h in enumerate(hyps):
+        if len(h[0][0]) >= max_len:
+            logger.warning("line %d: the translation reached --max-len (%d pieces): cut "
+                           "short, or a loop (--no-repeat-ngram 4 guards against loops)",
+                           first_line + i, max_len)
