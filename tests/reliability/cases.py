@@ -484,6 +484,13 @@ CASES = [
     Case("bench-compare-unknown-system", "36.4", "`bench --compare` naming a system the "
          "bench does not have", None, ["compare 's,nobody': no system named nobody"], "b",
          needs_data=True),
+    Case("translate-norepeat-negative", "36.4", "`translate --no-repeat-ngram -1`",
+         lambda d: ["translate", str(d), "--no-repeat-ngram", "-1"],
+         ["no_repeat_ngram must be at least 0"]),
+    Case("bench-norepeat-word", "36.4", "a bench system's `norepeat=` that is not a number",
+         lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
+                    f"s=ct2:{d},beam=1,norepeat=four"],
+         ["unknown option 'norepeat=four'", "norepeat=N, N from 0 to 64"], "b"),
 ]
 
 
