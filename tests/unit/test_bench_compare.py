@@ -46,6 +46,16 @@ def test_declared_pairs_are_checked_before_anything_runs(tmp_path, corpus):
         with pytest.raises(SeqkdError, match="student_no_repeat_ngram must be a list of "
                                              "n-gram sizes from 0"):
             plan(cfg, tmp_path, "cfg.yaml")
+    # further systems (an ensemble of checkpoints from elsewhere), looked for at the bench
+    cfg["bench"].update(student_no_repeat_ngram=[0], compare=["s-b1,ens"],
+                        systems=[f"ens=fairseq:{tmp_path}/a.pt,with={tmp_path}/b.pt,beam=5"])
+    systems = {s.name: s for s in plan(cfg, tmp_path, "cfg.yaml")[-1].config.systems}
+    assert systems["ens"].paths == [f"{tmp_path}/a.pt", f"{tmp_path}/b.pt"]
+    cfg["bench"]["systems"] = ["ens=fairseq:", "x"]
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "cfg.yaml")
+    assert "bench: systems: --system ens: give the model path" in str(e.value)
+    assert "bench: systems: --system takes NAME=KIND:PATH" in str(e.value)
     from seqkd.stages.bench.systems import SystemSpec
     assert SystemSpec.parse("x=fairseq:/c.pt,norepeat=3").no_repeat_ngram == 3
     with pytest.raises(SeqkdError, match="norepeat=N, N from 0 to 64"):

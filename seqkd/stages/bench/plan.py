@@ -85,6 +85,23 @@ def teacher_systems(p, beam: int, ct2_beams: List[int], with_teacher: bool) -> L
     return systems
 
 
+def further_systems(p, given: Any) -> List[Any]:
+    """Systems the config names besides the teacher and the students, as `seqkd bench
+    --system` takes them (``NAME=KIND:PATH,...``: another teacher, an ensemble, a system
+    from another run); their models are looked for when the bench starts, not before."""
+    if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
+        p.problems.add("bench: systems must be a list of NAME=KIND:PATH[,option=value...] "
+                       f"strings, got {given!r}")
+        return []
+    out = []
+    for text in given:
+        try:
+            out.append(SystemSpec.parse(text))
+        except SeqkdError as e:
+            p.problems.add(f"bench: systems: {e}")
+    return out
+
+
 def plan(p) -> None:
     """One bench over the teacher (when ``bench.teacher`` is not false) and every student."""
     section = p.section("bench")
@@ -108,7 +125,8 @@ def plan(p) -> None:
     students = students_systems(p, beams, norepeats)  # checked with or without a bench section
     if not wanted:
         return
-    systems = teacher_systems(p, section.get("beam", 5), ct2_beams, with_teacher) + students
+    systems = (teacher_systems(p, section.get("beam", 5), ct2_beams, with_teacher)
+               + further_systems(p, section.pop("systems", [])) + students)
     for test in section.get("test_sets") or []:
         p.check_test_set("bench test_sets", test if isinstance(test, str) else None)
     declared = section.get("compare") or []
