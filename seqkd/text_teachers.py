@@ -136,7 +136,8 @@ class Ct2FolderTeacher:
                  max_len: int, threads: int, compute_type: str, device: str = "cpu",
                  spm: Optional[str] = None, target_spm: Optional[str] = None,
                  source_prefix: str = "", source_suffix: str = "", target_prefix: str = "",
-                 intra_threads: int = 1, sample: int = 0, seed: int = 1):
+                 intra_threads: int = 1, sample: int = 0, seed: int = 1,
+                 no_repeat_ngram: int = 0):
         from seqkd.corpus import load_spm
         from seqkd.decoders import CT2Decoder
 
@@ -151,7 +152,7 @@ class Ct2FolderTeacher:
                                   threads=intra_threads,
                                   compute_type=compute_type, parallel_batches=threads,
                                   device=device, target_prefix=self.target_prefix,
-                                  sample=sample, seed=seed)
+                                  sample=sample, seed=seed, no_repeat_ngram=no_repeat_ngram)
 
     def hypotheses(self, lines: Sequence[str], where: str) -> List[TextHypotheses]:
         pieces = [self.sp_src.encode(line, out_type=str) for line in lines]

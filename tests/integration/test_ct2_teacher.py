@@ -148,7 +148,10 @@ def test_configs_distil_with_a_foreign_ct2_teacher_and_a_command_train_and_bench
     cfg = {**base, "work_dir": str(tmp_path / "w"), "teacher": {"ct2": str(opus)},
            "distill": [{"name": "kd", "beam": 2, "max_len": 30}],
            "bench": {"student_beams": [1], "beam": 2, "repeats": 1, "warmup_sentences": 0,
-                     "latency_sentences": 0}}
+                     "latency_sentences": 0,
+                     # a further system: the same folder with the loop guard
+                     "systems": [f"opus-nr2=ct2:{opus},beam=2,norepeat=2,"
+                                 f"spm={opus / 'source.spm'},target_spm={opus / 'target.spm'}"]}}
     (tmp_path / "ct2.yaml").write_text(yaml.safe_dump(cfg))
     assert seqkd("run", tmp_path / "ct2.yaml", "-q") == 0
     status = json.loads(capsys.readouterr().out)
@@ -159,7 +162,15 @@ def test_configs_distil_with_a_foreign_ct2_teacher_and_a_command_train_and_bench
     assert (w / "data" / "spm.model").read_bytes() != (opus / "source.spm").read_bytes()
     report = json.loads((w / "bench" / "report.json").read_text())
     rows = {r["system"]: r for r in report["results"]}
-    assert set(rows) == {"teacher-ct2-b2", "s-b1"}
+    assert set(rows) == {"teacher-ct2-b2", "s-b1", "opus-nr2"}
+    assert "norepeat:2" in rows["opus-nr2"]["speed_signature"]
+    import sentencepiece as spm
+
+    target = spm.SentencePieceProcessor(model_file=str(opus / "target.spm"))
+    for line in read_lines(w / "bench" / "outputs" / "opus-nr2.t1.test.txt"):
+        pieces = target.encode(line, out_type=str)
+        bigrams = [tuple(pieces[i:i + 2]) for i in range(len(pieces) - 1)]
+        assert len(set(bigrams)) == len(bigrams), line  # no bigram of pieces twice
     # the teacher row: its own tokenizer, the same translations it taught with
     served = subprocess.run([sys.executable, "-m", "seqkd", "translate", str(teacher_folder),
                              "--beam", "2", "-q"],

@@ -264,8 +264,8 @@ class Ct2Kind(SystemKind):
                                compute_type=spec.compute_type, spm=spec.spm,
                                target_spm=spec.target_spm, source_prefix=spec.source_prefix,
                                source_suffix=spec.source_suffix,
-                               target_prefix=spec.target_prefix, intra_threads=threads)
-        own.decoder.no_repeat_ngram = spec.no_repeat_ngram
+                               target_prefix=spec.target_prefix, intra_threads=threads,
+                               no_repeat_ngram=spec.no_repeat_ngram)
         return Loaded(lambda lines: [h[0][0] for h in own.hypotheses(lines, "bench")],
                       own.decoder.translator.compute_type, None, size, size)
 
