@@ -8,7 +8,8 @@ import pytest
 from seqkd.stages.bench.efficiency import markdown_rows, repeat_to, translate_argv
 from seqkd.stages.bench.measure import Job, Measured, TimedRuns
 from seqkd.stages.bench.report import Row, SpeedSignature
-from seqkd.stages.bench.systems import KINDS, SystemKind, SystemSpec
+from seqkd.stages.bench.kinds import KINDS, SystemKind
+from seqkd.stages.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
 
 
