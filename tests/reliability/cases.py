@@ -487,6 +487,9 @@ CASES = [
     Case("translate-norepeat-negative", "36.4", "`translate --no-repeat-ngram -1`",
          lambda d: ["translate", str(d), "--no-repeat-ngram", "-1"],
          ["no_repeat_ngram must be at least 0"]),
+    Case("distill-word-loop-two", "36.4", "`distill --word-loop-repeats 2` (real words double "
+         "letters and syllables)", _nan("distill", "--word-loop-repeats", "2"),
+         ["word_loop_repeats must be 0 (off) or at least 3"], "out"),
     Case("bench-norepeat-word", "36.4", "a bench system's `norepeat=` that is not a number",
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=1,norepeat=four"],

@@ -121,7 +121,7 @@ def test_bench_never_unpickles_the_checkpoint_a_card_names(tmp_path, monkeypatch
 
 
 def test_every_pair_filtered_names_the_counts_and_the_likely_cause():
-    from seqkd.stages.distill.merge import all_filtered_message
+    from seqkd.stages.distill.anomalies import all_filtered_message
 
     msg = all_filtered_message(5000, {"loop": 4758, "length_ratio": 242}, 0)
     assert "every one of the 5000 distilled pairs" in msg

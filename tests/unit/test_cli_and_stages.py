@@ -352,3 +352,5 @@ def test_configs_built_in_code_are_checked_by_the_same_rules():
         str(e.value) and "beam must be at least 1" in str(e.value)
     with pytest.raises(SeqkdError, match="loop_repeats must be 0"):
         DistillConfig(data="d", out_dir="o", teachers=["t.pt"], loop_repeats=1)
+    with pytest.raises(SeqkdError, match="word_loop_repeats must be 0 .off. or at least 3"):
+        DistillConfig(data="d", out_dir="o", teachers=["t.pt"], word_loop_repeats=2)

@@ -6,7 +6,8 @@ import types
 
 import pytest
 
-from seqkd.stages.distill.merge import (anomaly, chunk_path, chunk_ranges, iter_chunks, merge_chunks,
+from seqkd.stages.distill.anomalies import anomaly
+from seqkd.stages.distill.merge import (chunk_path, chunk_ranges, iter_chunks, merge_chunks,
                                  shard_chunks, write_distilled)
 from seqkd.stages.distill.selection import select_closest
 from seqkd.errors import SeqkdError
@@ -63,12 +64,13 @@ def test_a_shard_reads_only_its_chunks_in_one_pass(tmp_path):
         list(iter_chunks(src, ranges, [2]))
 
 
-def rules(method, select_metric, filter_, empty="reference", select="best", mbr_metric="chrf"):
+def rules(method, select_metric, filter_, empty="reference", select="best", mbr_metric="chrf",
+          word_loop_repeats=0):
     """The distill settings write_distilled reads."""
     return types.SimpleNamespace(method=method, select_metric=select_metric, filter=filter_,
                                  empty=empty, min_score=None, max_len_ratio=3.0,
-                                 loop_repeats=0, select=select, mbr_metric=mbr_metric,
-                                 max_empty=1.0)
+                                 loop_repeats=0, word_loop_repeats=word_loop_repeats,
+                                 select=select, mbr_metric=mbr_metric, max_empty=1.0)
 
 
 def test_the_streamed_merge_writes_line_aligned_files_and_keeps_nothing_on_error(tmp_path):
@@ -100,6 +102,12 @@ def test_the_streamed_merge_writes_line_aligned_files_and_keeps_nothing_on_error
         write_distilled(*args, rules("seq-kd", "chrf", "drop"))
     assert len((tmp_path / "filter.tsv").read_text().splitlines()) == 4
     assert not (tmp_path / "text" / "train.en").exists()
+    # a loop inside one word, dropped when the rule is on (and counted as such)
+    _write_chunk(tmp_path, 0, [[["x y", -0.1]], [["ein Ammmmmer", -0.2]]])
+    _write_chunk(tmp_path, 1, [[["E F", -0.9]]])
+    got = write_distilled(*args, rules("seq-kd", "chrf", "drop", word_loop_repeats=4))
+    assert got["anomaly_reasons"] == {"word_loop": 1} and got["pairs_written"] == 2
+    assert (tmp_path / "text" / "train.de").read_text() == "x y\nE F\n"
 
 
 def test_seq_inter_picks_the_hypothesis_closest_to_the_reference():
@@ -123,7 +131,7 @@ def test_anomalies():
 
 # ---------------------------------------------------------------- loops in distilled outputs
 
-from seqkd.stages.distill.merge import tandem_repeat  # noqa: E402
+from seqkd.stages.distill.anomalies import tandem_repeat, word_loop  # noqa: E402
 
 
 @pytest.mark.parametrize("hyp,repeats,found", [
@@ -148,6 +156,26 @@ def test_loop_rule_flags_outputs_that_loop_where_the_source_does_not():
     assert anomaly("go go go team", "los los los Team", -0.5, None, 3.0, loop_repeats=3) is None
     # the length-ratio rule is checked first and still wins
     assert anomaly("a b", "x y x y x y x y", -0.1, None, 3.0, loop_repeats=3) == "length_ratio"
+
+
+@pytest.mark.parametrize("text,found", [
+    ("Mehrere Feuerwehrleute reagieren auf einen Ammmmmer.", "mmmmm"),
+    ("Zwei Personen machen am Strand Helelelel.", "elelelel"),
+    ("Männer beim Michigigigiginginginging.", "igigigig"),
+    ("Die Schifffahrt auf dem Rhein.", None),       # a triple letter is a real word
+    ("Ein Kuckuck ruft, haha.", None),
+    ("ein Hund ein Hund ein Hund", None),           # words, not inside one word
+])
+def test_word_loop_finds_a_run_inside_one_word(text, found):
+    assert word_loop(text, 4) == found
+
+
+def test_word_loop_rule_is_off_by_default_and_spares_what_the_source_has():
+    src, hyp = "Several firefighters respond to an amber alert .", "Feuerwehrleute und ein Ammmmmer ."
+    assert anomaly(src, hyp, -0.5, None, 3.0, loop_repeats=3) is None  # off: as before
+    assert anomaly(src, hyp, -0.5, None, 3.0, word_loop_repeats=4) == "word_loop"
+    assert anomaly("Zzzzz says the sleeper", "Zzzzz sagt der Schläfer", -0.5, None, 3.0,
+                   word_loop_repeats=4) is None
 
 
 # ---------------------------------------------------------------- job arrays

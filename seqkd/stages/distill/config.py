@@ -63,6 +63,12 @@ class DistillConfig:
     loop_repeats: int = setting(3, "anomalous ('loop'): an n-gram of up to 4 words repeated "
                                 "this many times in a row in the output but not in the source "
                                 "(0: off)", min=0)
+    word_loop_repeats: int = setting(0, "anomalous ('word_loop'): inside one word, a run of "
+                                     "up to 4 characters repeated this many times in a row "
+                                     "in the output but not in the source ('Ammmmmer', "
+                                     "'Helelelel': how a teacher may write a word it does not "
+                                     "know, and what a student learns to loop on); 0: off, 4 "
+                                     "spares real words", min=0)
     empty: str = setting("reference", "an empty teacher output: train on the reference "
                          "instead, or drop the pair; counted in report.json",
                          choices=EMPTY_CHOICES)
@@ -115,6 +121,9 @@ class DistillConfig:
         if self.loop_repeats == 1:
             problems.append(f"loop_repeats must be 0 (off) or at least 2, got "
                             f"{self.loop_repeats}")
+        if self.word_loop_repeats in (1, 2):
+            problems.append("word_loop_repeats must be 0 (off) or at least 3 (real words "
+                            f"double letters and syllables), got {self.word_loop_repeats}")
         if self.method == "seq-inter" and self.n_hypotheses() < 2:
             problems.append("seq-inter needs an n-best list: use nbest 2 or more (and a beam "
                             "at least as large)")

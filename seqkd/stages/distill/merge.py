@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
+from seqkd.stages.distill.anomalies import all_filtered_message, anomaly
 from seqkd.stages.distill.selection import choose
 from seqkd.textio import atomic_path, count_lines, iter_lines, progress
 
@@ -51,58 +52,6 @@ def scheduler_shard(env) -> Optional[Tuple[int, int]]:
 
 def chunk_path(out: Path, index: int) -> Path:
     return out / "chunks" / f"{index:06d}.jsonl"
-
-
-def tandem_repeat(words: Sequence[str], repeats: int, max_n: int = 4) -> Optional[str]:
-    """The first n-gram (n <= ``max_n``) that occurs ``repeats`` times in a row, or None.
-
-    This is how a looping decoder shows: "on the beach on the beach on the beach".
-    """
-    if repeats < 2:
-        return None
-    for n in range(1, max_n + 1):
-        for i in range(0, len(words) - n * repeats + 1):
-            gram = words[i:i + n]
-            if all(words[i + k * n:i + (k + 1) * n] == gram for k in range(1, repeats)):
-                return " ".join(gram)
-    return None
-
-
-def anomaly(src: str, hyp: str, score: float, min_score: Optional[float],
-            max_len_ratio: float, loop_repeats: int = 0) -> Optional[str]:
-    """Why a distilled pair looks wrong, or None."""
-    if not hyp.strip():
-        return "empty"
-    ls, lh = len(src.split()), len(hyp.split())
-    if max(ls, lh) / max(1, min(ls, lh)) > max_len_ratio:
-        return "length_ratio"
-    hyp_words = hyp.split()
-    if loop_repeats and tandem_repeat(hyp_words, loop_repeats) is not None \
-            and tandem_repeat(src.split(), loop_repeats) is None:
-        return "loop"
-    if min_score is not None and score < min_score:
-        return "low_score"
-    return None
-
-
-def all_filtered_message(n: int, reasons: Dict[str, int], empty_dropped: int) -> str:
-    """What to say when no distilled pair is left: the count of each reason and its likely
-    cause."""
-    counts = dict(reasons)
-    if empty_dropped:
-        counts["empty (--empty drop)"] = counts.get("empty (--empty drop)", 0) + empty_dropped
-    listed = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-    top = max(counts, key=counts.get) if counts else ""
-    hint = {
-        "loop": "the teacher repeats itself, as an under-trained teacher does: train it "
-                "longer, or check that it is the teacher you meant",
-        "length_ratio": "the outputs' lengths are far from the sources': check the teacher "
-                        "and its language direction, or raise --max-len-ratio",
-        "low_score": "the teacher's scores are under --min-score: lower it or leave it unset",
-        "empty": "the teacher produced empty outputs: check the teacher and its vocabulary",
-    }.get(top.split(" ")[0], "check the teacher")
-    return (f"every one of the {n} distilled pairs was filtered out ({listed}; "
-            f"filter.tsv lists each line); likely cause: {hint}")
 
 
 def iter_chunks(path: Path, ranges: Sequence[Tuple[int, int]],
@@ -210,7 +159,8 @@ class _Merged:
         counts["selection_changed"] += hyp != row[0][0]  # the kept text is not the 1-best's
         self.hyp.write(hyp + "\n")
         why = None if rules.filter == "off" else anomaly(
-            source, hyp, score, rules.min_score, rules.max_len_ratio, rules.loop_repeats)
+            source, hyp, score, rules.min_score, rules.max_len_ratio, rules.loop_repeats,
+            rules.word_loop_repeats)
         if why:
             self.reasons[why] = self.reasons.get(why, 0) + 1
             counts["anomalous"] += 1
