@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from seqkd.config import setting
 from seqkd.procs import python_module
@@ -169,6 +169,44 @@ def translate_reference(cfg: LoadConfig, sentences: List[str], cores: str, work:
             "latency_p50_ms": round(1000 * percentile(lat[10:], 0.5), 2)}
 
 
+def _levels(cfg: LoadConfig, port: int, sentences: List[str], model_cores: str,
+            out: Path) -> List[Dict]:
+    """Every level (sentences a request x clients), each beside a `seqkd translate` run just
+    before it on the same cores."""
+    levels = []
+    for per in cfg.per_request:
+        for n in cfg.clients:
+            logger.info("%d clients, %d sentence(s) a request", n, per)
+            ref = translate_reference(cfg, sentences, model_cores, out)
+            level = asyncio.run(_level(port, sentences, n, per))
+            level.update(translate_src_wps=ref["src_wps"],
+                         translate_latency_p50_ms=ref["latency_p50_ms"],
+                         x_translate=round(level["src_wps"] / ref["src_wps"], 3),
+                         x_latency=round(level["latency_p50_ms"] / ref["latency_p50_ms"], 3))
+            levels.append(level)
+    return levels
+
+
+def _hold_and_soak(cfg: LoadConfig, port: int, sentences: List[str],
+                   pid: int) -> Tuple[Optional[Dict], Optional[Dict]]:
+    """The largest level held for ``hold_seconds`` (its errors), and the soak: the server's
+    memory after a first minute and at the end of ``soak_seconds``."""
+    hold = soak = None
+    most = max(cfg.clients)
+    if cfg.hold_seconds:
+        hold = asyncio.run(_level(port, sentences, most, 1, cfg.hold_seconds))
+    if cfg.soak_seconds:
+        first = min(60.0, cfg.soak_seconds / 2)
+        asyncio.run(_level(port, sentences, most, 1, first))
+        rss_start = _vm(pid, "VmRSS")
+        soak = asyncio.run(_level(port, sentences, most, 1, cfg.soak_seconds - first))
+        rss_end = _vm(pid, "VmRSS")
+        soak.update(rss_after_first_mb=round(rss_start / 2**20, 1),
+                    rss_end_mb=round(rss_end / 2**20, 1),
+                    growth_percent=round(100 * (rss_end - rss_start) / rss_start, 2))
+    return hold, soak
+
+
 def serve_bench(cfg: LoadConfig) -> Dict:
     """Run the measurement; write ``report.json`` and ``report.md`` under ``out_dir``."""
     from seqkd.machine import cpu_model, versions
@@ -188,31 +226,8 @@ def serve_bench(cfg: LoadConfig) -> Dict:
          "--max-texts", "1024", "-q"], stderr=subprocess.PIPE, text=True)
     try:
         port = _wait_ready(server)
-        levels = []
-        for per in cfg.per_request:
-            for n in cfg.clients:
-                logger.info("%d clients, %d sentence(s) a request", n, per)
-                ref = translate_reference(cfg, sentences, model_cores, out)
-                level = asyncio.run(_level(port, sentences, n, per))
-                level.update(translate_src_wps=ref["src_wps"],
-                             translate_latency_p50_ms=ref["latency_p50_ms"],
-                             x_translate=round(level["src_wps"] / ref["src_wps"], 3),
-                             x_latency=round(level["latency_p50_ms"]
-                                             / ref["latency_p50_ms"], 3))
-                levels.append(level)
-        hold = soak = None
-        if cfg.hold_seconds:
-            hold = asyncio.run(_level(port, sentences, max(cfg.clients), 1, cfg.hold_seconds))
-        if cfg.soak_seconds:
-            first = min(60.0, cfg.soak_seconds / 2)
-            asyncio.run(_level(port, sentences, max(cfg.clients), 1, first))
-            rss_start = _vm(server.pid, "VmRSS")
-            soak = asyncio.run(_level(port, sentences, max(cfg.clients), 1,
-                                      cfg.soak_seconds - first))
-            rss_end = _vm(server.pid, "VmRSS")
-            soak.update(rss_after_first_mb=round(rss_start / 2**20, 1),
-                        rss_end_mb=round(rss_end / 2**20, 1),
-                        growth_percent=round(100 * (rss_end - rss_start) / rss_start, 2))
+        levels = _levels(cfg, port, sentences, model_cores, out)
+        hold, soak = _hold_and_soak(cfg, port, sentences, server.pid)
         peak = _vm(server.pid, "VmHWM")
     finally:
         server.send_signal(signal.SIGTERM)

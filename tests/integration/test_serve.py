@@ -252,13 +252,18 @@ def test_serve_bench_measures_levels_and_translate_in_one_run(export, tmp_path):
     test.write_text("".join(f"{line}\n" for line in LINES * 4))
     assert seqkd("serve-bench", export, "--test-file", test, "--out", tmp_path / "sb",
                  "--clients", "1", "4", "--per-request", "1", "4", "--hold-seconds", "1",
-                 "--no-repeat-ngram", "2", "-q") == 0
+                 "--soak-seconds", "2", "--no-repeat-ngram", "2", "-q") == 0
     report = json.loads((tmp_path / "sb" / "report.json").read_text())
     assert [(lv["clients"], lv["per_request"]) for lv in report["levels"]] == [
         (1, 1), (4, 1), (1, 4), (4, 4)]
     assert all(lv["errors"] == 0 and lv["src_wps"] > 0 for lv in report["levels"])
     assert report["levels"][0]["requests"] == 20 and report["levels"][2]["requests"] == 5
     assert report["hold"]["errors"] == 0 and report["hold"]["requests"] >= 20
+    soak = report["soak"]  # memory after its first second and at its end
+    assert soak["errors"] == 0 and soak["rss_end_mb"] > 0 and soak["rss_after_first_mb"] > 0
+    assert soak["growth_percent"] == pytest.approx(
+        100 * (soak["rss_end_mb"] - soak["rss_after_first_mb"]) / soak["rss_after_first_mb"],
+        abs=0.5)
     assert report["translate"]["src_wps"] > 0 and report["server_exit_code"] == 0
     for lv in report["levels"]:  # each level against a translate run just before it
         assert lv["translate_src_wps"] > 0 and lv["translate_latency_p50_ms"] > 0
