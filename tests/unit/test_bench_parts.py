@@ -59,7 +59,8 @@ def test_a_fairseq_ensemble_names_each_further_member_and_crosses_to_the_child()
 def test_speed_signature_names_every_setting_and_timing_fields():
     sig = SpeedSignature(beam=1, batch_tokens=64, threads=1, inter=1, pinned_cpu=3,
                          compute_type="int8", vmap=True, repeats=3, warmup=10, max_len=200,
-                         no_repeat_ngram=4, cpu="Some|CPU", library="ctranslate2 4", seqkd="0.2").format()
+                         no_repeat_ngram=4, cpu="Some|CPU", library="ctranslate2 4",
+                         seqkd="0.2").format()
     assert sig == ("beam:1|batch:64tok|threads:1|inter:1|pin:cpu3|compute:int8|vmap:1|"
                    "repeats:3|warmup:10|maxlen:200|norepeat:4|cpu:Some/CPU|lib:ctranslate2 4|"
                    "version:seqkd0.2")

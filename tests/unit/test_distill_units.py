@@ -171,7 +171,8 @@ def test_word_loop_finds_a_run_inside_one_word(text, found):
 
 
 def test_word_loop_rule_is_off_by_default_and_spares_what_the_source_has():
-    src, hyp = "Several firefighters respond to an amber alert .", "Feuerwehrleute und ein Ammmmmer ."
+    src = "Several firefighters respond to an amber alert ."
+    hyp = "Feuerwehrleute und ein Ammmmmer ."
     assert anomaly(src, hyp, -0.5, None, 3.0, loop_repeats=3) is None  # off: as before
     assert anomaly(src, hyp, -0.5, None, 3.0, word_loop_repeats=4) == "word_loop"
     assert anomaly("Zzzzz says the sleeper", "Zzzzz sagt der Schläfer", -0.5, None, 3.0,

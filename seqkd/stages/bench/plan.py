@@ -102,6 +102,13 @@ def further_systems(p, given: Any) -> List[Any]:
     return out
 
 
+def _ints_from(value: Any, low: int, high: Optional[int] = None) -> bool:
+    """Whether ``value`` is a list of whole numbers from ``low`` (to ``high``)."""
+    return isinstance(value, list) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= low
+        and (high is None or n <= high) for n in value)
+
+
 def plan(p) -> None:
     """One bench over the teacher (when ``bench.teacher`` is not false) and every student."""
     section = p.section("bench")
@@ -113,12 +120,10 @@ def plan(p) -> None:
     norepeats = section.pop("student_no_repeat_ngram", [0])
     with_teacher = section.pop("teacher", True)
     for key, value in (("student_beams", beams), ("teacher_ct2_beams", ct2_beams)):
-        if not isinstance(value, list) or not all(
-                isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in value):
+        if not _ints_from(value, 1):
             p.problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")
             beams, ct2_beams = [], []
-    if not isinstance(norepeats, list) or not norepeats or not all(
-            isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 64 for n in norepeats):
+    if not norepeats or not _ints_from(norepeats, 0, 64):
         p.problems.add("bench: student_no_repeat_ngram must be a list of n-gram sizes from 0 "
                        f"(off) to 64, got {norepeats!r}")
         norepeats = [0]

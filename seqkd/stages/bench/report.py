@@ -50,8 +50,9 @@ class SpeedSignature:
             f"beam:{self.beam}", f"batch:{self.batch_tokens}tok", f"threads:{self.threads}",
             f"inter:{self.inter}", f"pin:{pin}", f"compute:{self.compute_type}",
             f"vmap:{int(self.vmap)}", f"repeats:{self.repeats}", f"warmup:{self.warmup}",
-            f"maxlen:{self.max_len}", f"norepeat:{self.no_repeat_ngram}", f"cpu:{self.cpu.replace('|', '/')}",
-            f"lib:{self.library}", f"version:seqkd{self.seqkd}"])
+            f"maxlen:{self.max_len}", f"norepeat:{self.no_repeat_ngram}",
+            f"cpu:{self.cpu.replace('|', '/')}", f"lib:{self.library}",
+            f"version:seqkd{self.seqkd}"])
 
 
 @dataclass

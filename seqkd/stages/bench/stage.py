@@ -157,13 +157,14 @@ def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int,
         size_mb=round(res.deployed_bytes / 1e6, 2), disk_mb=round(res.disk_bytes / 1e6, 2),
         params=res.params, load_seconds=round(res.load_seconds, 2),
         pinned_cpu=run.pinned if one_core else None, src_pieces=run.src_pieces[t],
-        tgt_pieces=tgt_pieces, no_repeat_ngram=spec.no_repeat_ngram, **cost_fields(shape, run.src_pieces[t], tgt_pieces, beam,
-                                             statistics.median(r.seconds)))
+        tgt_pieces=tgt_pieces, no_repeat_ngram=spec.no_repeat_ngram,
+        **cost_fields(shape, run.src_pieces[t], tgt_pieces, beam, statistics.median(r.seconds)))
     row.speed_signature = SpeedSignature(
         beam=beam, batch_tokens=batch, threads=row.threads, inter=spec.inter,
         pinned_cpu=row.pinned_cpu, compute_type=row.compute_type, vmap=spec.vmap,
         repeats=cfg.repeats, warmup=cfg.warmup_sentences, max_len=cfg.max_len,
-        no_repeat_ngram=spec.no_repeat_ngram, cpu=run.cpu_name, library=spec.kind_of.library(run.lib_versions),
+        no_repeat_ngram=spec.no_repeat_ngram, cpu=run.cpu_name,
+        library=spec.kind_of.library(run.lib_versions),
         seqkd=run.lib_versions.get("seqkd", "")).format()
     return row
 
