@@ -69,7 +69,8 @@ def build_serve_bench(sub) -> None:
 def cmd_serve_bench(args) -> int:
     import sys
 
-    from seqkd.serve.load import LoadConfig, markdown, serve_bench
+    from seqkd.serve.load import LoadConfig, serve_bench
+    from seqkd.serve.load_report import markdown
 
     report = serve_bench(config_from(LoadConfig, args))
     sys.stdout.write(markdown(report))
