@@ -20,6 +20,7 @@ from seqkd.errors import SeqkdError
 from seqkd.config_file import load_config
 from seqkd.plan import Step, plan
 from seqkd.plan.device import on_device
+from seqkd.plan.status import CHANGED, DONE, OTHER, UPSTREAM, verdict
 from seqkd.procs import folder_lock, python_module
 from seqkd.stage import Stage, clear_dir
 
@@ -87,18 +88,18 @@ def _restart(steps: List[Step], restart: Optional[List[str]]) -> None:
 
 
 def _must_run(step: Step, steps: List[Step], ran: set) -> bool:
-    """Whether ``step`` runs (False: finished with its settings and inputs); when it does,
-    its folder and every dependent's are cleared as needed first."""
-    upstream_ran = any(d in ran for d in step.deps)
+    """Whether ``step`` runs (False: finished with its settings and inputs,
+    :func:`seqkd.plan.status.verdict`); when it does, its folder and every dependent's are
+    cleared as needed first."""
     stage = Stage(step.name, step.out_dir, step.config)
-    current = stage.is_current()
-    if current and not upstream_ran:
+    state = verdict(stage, any(d in ran for d in step.deps))
+    if state == DONE:
         logger.info("%s: up to date", step.name)
         return False
     _clear(dependents(steps, step.name), f"it depends on {step.name}, which runs again")
-    if upstream_ran or (stage.finished() is not None and not current):
+    if state in (UPSTREAM, CHANGED):
         clear_dir(step.out_dir, "its settings or inputs changed")
-    elif stage.unfinished_with_other_settings():
+    elif state == OTHER:
         # nothing finished is lost: an interrupted run whose settings changed starts over
         logger.info("%s: %s holds an unfinished run with other settings; starting it over",
                     step.name, step.out_dir)

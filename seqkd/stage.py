@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -165,7 +165,7 @@ class Stage:
         done = self.finished()
         return done is not None and self._done_matches(done)
 
-    def _started_settings(self) -> Optional[Dict[str, Any]]:
+    def started(self) -> Optional[Dict[str, Any]]:
         """The settings of the run that wrote config.yaml (finished or not), or None."""
         started = self.out_dir / CONFIG_FILE
         if not started.is_file():
@@ -173,11 +173,19 @@ class Stage:
         previous = yaml.safe_load(started.read_text()) or {}
         return previous if isinstance(previous, dict) else {}
 
+    def changed(self, recorded: Dict[str, Any]) -> List[str]:
+        """The settings in which a run recorded with ``recorded`` differs from this one (a
+        setting the record lacks and this one has at its default is not a change)."""
+        return sorted(k for k in set(self.settings) | set(recorded)
+                      if k not in self.volatile and self.settings.get(k) != recorded.get(k)
+                      and not (k not in recorded and self.defaults.get(k, object()) ==
+                               self.settings.get(k)))
+
     def unfinished_with_other_settings(self) -> bool:
         """True when the folder holds a started, unfinished run whose settings differ."""
         if self.finished() is not None:
             return False
-        started = self._started_settings()
+        started = self.started()
         return started is not None and not self.same_settings(started)
 
     def begin(self) -> bool:
@@ -209,14 +217,13 @@ class Stage:
                             "(use --force to run it again)", self.name, self.out_dir)
                 self._lock.close()
                 return False
-            changed = sorted(k for k in set(self.settings) | set(done.get("settings", {}))
-                             if self.settings.get(k) != done.get("settings", {}).get(k))
+            changed = self.changed(done.get("settings") or {})
             raise SeqkdError(
                 f"{self.name}: {self.out_dir} holds a finished run with other settings "
                 f"(changed: {', '.join(changed) or 'unknown'}); use --force to overwrite it, "
                 "or choose another output folder"
             )
-        started = self._started_settings() if done is None and self.resumable else None
+        started = self.started() if done is None and self.resumable else None
         if started is not None:
             if self.same_settings(started):
                 self.resuming = True

@@ -67,6 +67,9 @@ def build_run(sub) -> None:
     p.add_argument("--check", action="store_true",
                    help="judge the config whole (every setting and every rule that combines "
                         "settings), print the stages and what each depends on, run nothing")
+    p.add_argument("--status", action="store_true",
+                   help="say where each stage stands (done, not started, unfinished and how "
+                        "far it got, running now, or what makes it run again), write nothing")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -77,12 +80,16 @@ def cmd_run(args) -> int:
     from seqkd.plan.device import on_device
     from seqkd.run import run
 
-    if args.check:
+    if args.check or args.status:
         cfg = load_config(args.config)
         steps = plan(on_device(cfg, args.device) if args.device else cfg, Path.cwd(),
                      str(args.config))
+        from seqkd.plan.status import status, table
         from seqkd.stages.registry import kind
 
+        if args.status:
+            print(table(status(steps)), end="")
+            return 0
         print(json.dumps({s.name: {"kind": s.kind, "folder": str(s.out_dir), "after": s.deps,
                                    "produces": kind(s.kind).produces} for s in steps},
                          indent=2))

@@ -56,7 +56,9 @@ class StageKind:
     - ``commands``: its sub-command builders (``build(subparsers)``);
     - ``produces``: what its folder holds when it is finished (what later stages read);
     - ``alone``: a measurement: ``seqkd run --jobs`` starts it only when no other stage runs,
-      and starts none beside it.
+      and starts none beside it;
+    - ``progress()``: (lazy) ``where(out_dir, config)``, how far an unfinished stage of it
+      got, in words (``seqkd run --status``), or None when its folder does not say.
     """
     name: str
     settings: Callable[[], type]
@@ -66,6 +68,7 @@ class StageKind:
     commands: Tuple[Callable[[Any], None], ...] = ()
     produces: str = ""
     alone: bool = False
+    progress: Optional[Callable[[], Callable[[Path, Any], Optional[str]]]] = None
 
 
 @dataclass

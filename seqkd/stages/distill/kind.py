@@ -15,6 +15,7 @@ from seqkd.stages.base import StageKind, lazy, runner
 
 _settings = lazy("seqkd.stages.distill.config", "DistillConfig")
 _run = runner("seqkd.stages.distill.runner", "distill")
+_where = lazy("seqkd.stages.distill.merge", "where")
 
 
 def plan(p) -> None:
@@ -52,7 +53,8 @@ def plan(p) -> None:
 
 
 def build_distill(sub) -> None:
-    p = sub.add_parser("distill", help="translate the training source with the teacher",
+    p = sub.add_parser("distill", help="translate the training source and any monolingual "
+                                       "source text with the teacher",
                        description="Sequence-level KD (Kim & Rush 2016): beam-search the whole "
                                    "training source with the teacher; seq-KD keeps the best "
                                    "hypothesis, seq-inter the n-best entry closest to the "
@@ -91,6 +93,6 @@ def cmd_distill(args) -> int:
 
 
 KIND = StageKind("distill", _settings, _run, sections=("distill",), plan=plan,
-                 commands=(build_distill,),
+                 commands=(build_distill,), progress=_where,
                  produces="hyp.TGT (line i translates source line i), nbest.jsonl, filter.tsv, "
                  "origin.tsv, text/, pieces/, bin/ (the student's data), report.json")

@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from seqkd.errors import SeqkdError
 from seqkd.stages.distill.anomalies import all_filtered_message, anomaly
 from seqkd.stages.distill.selection import choose
-from seqkd.textio import atomic_path, count_lines, iter_lines, progress
+from seqkd.textio import atomic_path, count_lines, iter_lines, progress, write_text
 
 
 def chunk_ranges(n_lines: int, chunk_size: int) -> List[Tuple[int, int]]:
@@ -52,6 +52,32 @@ def scheduler_shard(env) -> Optional[Tuple[int, int]]:
 
 def chunk_path(out: Path, index: int) -> Path:
     return out / "chunks" / f"{index:06d}.jsonl"
+
+
+#: how the sources were cut (lines, chunk size, chunks), written when decoding starts
+CHUNKS_PLAN = "chunks.json"
+
+
+def note_chunks(out: Path, ranges: Sequence[Tuple[int, int]]) -> None:
+    """Record how the sources were cut, for :func:`where` (every shard cuts alike)."""
+    plan = json.dumps({"lines": ranges[-1][1] if ranges else 0, "chunks": len(ranges),
+                       "chunk_size": ranges[0][1] - ranges[0][0] if ranges else 0}) + "\n"
+    path = out / CHUNKS_PLAN
+    if not path.is_file() or path.read_text() != plan:
+        write_text(path, plan)
+
+
+def where(out_dir: Path, cfg: Any) -> Optional[str]:
+    """How far an unfinished distillation got (``seqkd run --status``): the chunks decoded,
+    of how many; a new run decodes only the others."""
+    out = Path(out_dir)
+    done = len(list((out / "chunks").glob("[0-9]*.jsonl")))
+    plan = out / CHUNKS_PLAN
+    if plan.is_file():
+        p = json.loads(plan.read_text())
+        return (f"{done} of {p['chunks']} chunks decoded ({p['lines']:,} source lines, "
+                f"{p['chunk_size']:,} a chunk; a new run decodes the rest)")
+    return f"{done} chunks decoded" if done else None
 
 
 def iter_chunks(path: Path, ranges: Sequence[Tuple[int, int]],

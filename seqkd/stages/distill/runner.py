@@ -39,7 +39,7 @@ from seqkd.machine import default_threads
 from seqkd.stage import Stage, file_digest
 from seqkd.stages.distill.config import DistillConfig
 from seqkd.stages.distill.merge import (Source, chunk_path, chunk_ranges, iter_chunks,
-                                       shard_chunks, write_distilled)
+                                       note_chunks, shard_chunks, write_distilled)
 from seqkd.errors import SeqkdError
 from seqkd.textio import atomic_path, count_lines, iter_lines, progress, write_text
 
@@ -136,6 +136,7 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
                 old.unlink()
         text, pieces = source_files(cfg, prepared, out)
         ranges = chunk_ranges(count_lines(pieces), cfg.chunk_size)
+        note_chunks(out, ranges)
         mine = [i for i in shard_chunks(len(ranges), cfg.num_shards, cfg.shard_id)
                 if not chunk_path(out, i).is_file()]
         decode_stats = {}

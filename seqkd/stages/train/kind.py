@@ -15,6 +15,7 @@ from seqkd.stages.train.plan import plan_students, plan_teacher
 
 _settings = lazy("seqkd.stages.train.config", "TrainConfig")
 _run = runner("seqkd.stages.train.runner", "train")
+_where = lazy("seqkd.stages.train.progress", "where")
 
 
 def build_train(sub) -> None:
@@ -50,6 +51,6 @@ def cmd_train(args) -> int:
 TRAINED = ("checkpoints/checkpoint_{best,last}.pt (and checkpoint_avg.pt with average_last), "
            "dict.txt, spm.model, train_command.txt, fairseq-train.log")
 TEACHER = StageKind("teacher", _settings, _run, sections=("teacher",), plan=plan_teacher,
-                    commands=(build_train,), produces=TRAINED)
+                    commands=(build_train,), produces=TRAINED, progress=_where)
 STUDENT = StageKind("student", _settings, _run, sections=("students",), plan=plan_students,
-                    produces=TRAINED)
+                    produces=TRAINED, progress=_where)

@@ -11,6 +11,7 @@ epoch once the first line says how many an epoch has.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Dict, Optional
 
 from seqkd.textio import progress
@@ -67,3 +68,33 @@ class TrainProgress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+_SAVED = re.compile(r"Saved checkpoint \S+ \(epoch (\d+) @ (\d+) updates")
+
+
+def where(out_dir: Path, cfg) -> Optional[str]:
+    """How far an unfinished training got, from its ``fairseq-train.log``: the last checkpoint
+    fairseq saved (where a new run resumes) and how far it went after that (lost when it was
+    stopped), in words; None before fairseq wrote anything."""
+    log = Path(out_dir) / "fairseq-train.log"
+    if not log.is_file():
+        return None
+    saved, since = None, None
+    with open(log, encoding="utf-8", errors="replace") as f:  # a stream: logs grow long
+        for line in f:
+            m = _SAVED.search(line)
+            if m:
+                saved, since = (int(m.group(1)), int(m.group(2))), None
+                continue
+            got = parse(line)
+            if got is not None and "steps" in got:
+                since = got
+    of_epochs = f" of {cfg.max_epoch}" if getattr(cfg, "max_epoch", None) else ""
+    of_updates = f" of {cfg.max_updates:,}" if getattr(cfg, "max_updates", None) else ""
+    said = (f"last checkpoint at epoch {saved[0]}{of_epochs}, update {saved[1]:,}{of_updates} "
+            "(a new run resumes there)" if saved else "no checkpoint saved yet")
+    if since is not None:
+        said += (f"; since then epoch {since['epoch']}, step {since['step']} of "
+                 f"{since['steps']}")
+    return said

@@ -1,0 +1,107 @@
+"""Where each stage of a config stands, and what ``seqkd run`` would do with it: the one
+judgement :mod:`seqkd.run` acts on (:func:`verdict`) and the read-only look
+``seqkd run CONFIG --status`` prints (:func:`status`): no folder written, no lock taken.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict, List
+
+from seqkd.procs import lock_holders
+from seqkd.stage import Stage
+from seqkd.stages.base import Step
+
+#: finished with these settings and inputs: skipped
+DONE = "done"
+#: never started: runs
+NEW = "not started"
+#: started with these settings and not finished: resumes
+RESUMES = "unfinished, resumes"
+#: started with other settings and not finished: starts over
+OTHER = "unfinished with other settings, starts over"
+#: finished with other settings: runs again
+CHANGED = "settings changed, runs again"
+#: a stage it reads runs (again): so does it, from the start
+UPSTREAM = "runs again after"
+#: the same for a stage never started (in :func:`status` only)
+WAITS = "waits for"
+
+
+def verdict(stage: Stage, upstream_runs: bool) -> str:
+    """What ``seqkd run`` does with ``stage`` (one of the constants above), given whether a
+    stage it depends on runs first."""
+    if upstream_runs:
+        return UPSTREAM
+    done = stage.finished()
+    if done is not None:
+        return DONE if stage.is_current() else CHANGED
+    started = stage.started()
+    if started is None:
+        return NEW
+    return RESUMES if stage.same_settings(started) else OTHER
+
+
+def status(steps: List[Step]) -> List[Dict]:
+    """One row per step, in order: its name, kind, folder and state (:func:`verdict`), the
+    pids that hold its folder now (``running``), and as the state calls for it when it
+    finished, the settings that changed, the stages it runs after, or how far it got
+    (its kind's ``progress``)."""
+    from seqkd.stages.registry import kind
+
+    runs: set = set()
+    rows = []
+    for step in steps:
+        stage = Stage(step.name, step.out_dir, step.config)
+        after = [d for d in step.deps if d in runs]
+        state = verdict(stage, bool(after))
+        if state != DONE:
+            runs.add(step.name)
+        if state == UPSTREAM and stage.started() is None and stage.finished() is None:
+            state = WAITS
+        row: Dict = {"stage": step.name, "kind": step.kind, "folder": str(step.out_dir),
+                     "state": state}
+        holders = lock_holders(step.out_dir) if step.out_dir.is_dir() else []
+        if holders:
+            row["running"] = holders
+        done = stage.finished()
+        if state == DONE:
+            row["finished_at"] = done.get("finished_at")
+            row["seconds"] = done.get("seconds")
+        elif state == CHANGED:
+            row["changed"] = stage.changed(done.get("settings") or {})
+        elif state in (UPSTREAM, WAITS):
+            row["after"] = after
+        if (state in (RESUMES, OTHER) or holders) and kind(step.kind).progress is not None:
+            row["progress"] = kind(step.kind).progress()(step.out_dir, step.config)
+        rows.append(row)
+    return rows
+
+
+def _duration(seconds) -> str:
+    if not isinstance(seconds, (int, float)):
+        return ""
+    return time.strftime("%H:%M:%S", time.gmtime(seconds)) if seconds < 86400 else \
+        f"{seconds / 86400:.1f} days"
+
+
+def describe(row: Dict) -> str:
+    """A row of :func:`status` in words."""
+    said = row["state"]
+    if row["state"] == DONE and row.get("finished_at"):
+        said += f" at {row['finished_at']} (took {_duration(row.get('seconds'))})"
+    elif row["state"] == CHANGED:
+        said += f" (changed: {', '.join(row['changed']) or 'the seqkd version'})"
+    elif row["state"] in (UPSTREAM, WAITS):
+        said += " " + ", ".join(row["after"])
+    if row.get("running"):
+        said += f"; running now (pid {', '.join(map(str, row['running']))})"
+    if row.get("progress"):
+        said += f"; {row['progress']}"
+    return said
+
+
+def table(rows: List[Dict]) -> str:
+    """:func:`status` as lines of text: each stage's name, then its state in words."""
+    width = max((len(r["stage"]) for r in rows), default=0)
+    return "".join(f"{r['stage']:<{width}}  {describe(r)}\n" for r in rows)

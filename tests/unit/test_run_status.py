@@ -1,0 +1,143 @@
+"""`seqkd run CONFIG --status`: where each stage stands (done, not started, unfinished and how
+far it got, running now, changed settings, waiting for a stage that runs first), read from the
+folders over a fake fairseq, without writing anything; and the progress readers it uses."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seqkd.plan.status import CHANGED, DONE, NEW, OTHER, RESUMES, UPSTREAM, WAITS, verdict
+from seqkd.procs import folder_lock, lock_holders
+from seqkd.stage import Stage
+from seqkd.stages.distill.merge import note_chunks, where as distill_where
+from seqkd.stages.train.progress import where as train_where
+from conftest import seqkd
+from test_stages_fast import fake_fairseq  # noqa: F401 (a fixture)
+
+
+def _tree(root: Path):
+    """Every path under ``root`` with its size and modification time."""
+    return sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*"))
+
+
+def _status(cfg, capsys):
+    assert seqkd("run", cfg, "--status") == 0
+    lines = capsys.readouterr().out.splitlines()
+    return {line.split()[0]: line.split(None, 1)[1] for line in lines}
+
+
+@pytest.fixture
+def config(corpus, tmp_path):
+    def write(**student_a):
+        cfg = {"work_dir": str(tmp_path / "w"),
+               "data": {"train_prefix": str(corpus / "train"),
+                        "valid_prefix": str(corpus / "valid"), "vocab_size": 60},
+               "teacher": {"train": {"preset": "tiny", "max_epoch": 3}},
+               "students": [{"name": "a", "preset": "tiny", "max_epoch": 3, **student_a},
+                            {"name": "b", "preset": "tiny", "max_epoch": 3}]}
+        path = tmp_path / "run.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+    return write
+
+
+@pytest.mark.usefixtures("fake_fairseq")
+def test_status_says_where_each_stage_stands_and_writes_nothing(config, tmp_path, capsys,
+                                                               monkeypatch):
+    cfg = config()
+    assert seqkd("run", cfg, "--only", "prepare", "student-a", "-q") == 0
+    monkeypatch.setenv("SEQKD_FAKE_STOP_AFTER_EPOCH", "2")  # b is stopped in its third epoch
+    assert seqkd("run", cfg, "--only", "student-b", "-q") == 1
+    monkeypatch.delenv("SEQKD_FAKE_STOP_AFTER_EPOCH")
+    capsys.readouterr()
+    before = _tree(tmp_path / "w")
+
+    said = _status(cfg, capsys)
+    assert _tree(tmp_path / "w") == before  # a look: nothing written, no lock file made
+    assert said["prepare"].startswith("done at ") and said["student-a"].startswith("done at ")
+    assert said["teacher"] == "not started"
+    assert said["export-a"] == "not started"
+    assert said["student-b"] == (
+        "unfinished, resumes; last checkpoint at epoch 2 of 3, update 20 (a new run resumes "
+        "there); since then epoch 3, step 4 of 10")
+    assert said["export-b"] == "waits for student-b"
+
+    # a stage another process holds is said to be running, with that process's pid
+    with folder_lock(tmp_path / "w" / "student-b", "a test"):
+        assert lock_holders(tmp_path / "w" / "student-b") == [os.getpid()]
+        assert f"running now (pid {os.getpid()})" in _status(cfg, capsys)["student-b"]
+    assert lock_holders(tmp_path / "w" / "student-b") == []
+    before = _tree(tmp_path / "w")  # the test's own lock wrote its pid
+
+    # a changed setting: the stage runs again, and so does what reads it
+    cfg = config(dropout=0.3)
+    said = _status(cfg, capsys)
+    assert said["student-a"] == "settings changed, runs again (changed: dropout)"
+    assert said["export-a"] == "waits for student-a"
+    assert _tree(tmp_path / "w") == before
+    # what it says is what `seqkd run` then does
+    assert seqkd("run", cfg, "--only", "student-a", "student-b") == 0
+    assert json.loads(capsys.readouterr().out)["student-a"] == "ran"
+    assert _status(cfg, capsys)["student-b"].startswith("done at ")
+    log = (tmp_path / "w" / "student-b" / "fairseq-train.log").read_text()
+    assert "checkpoint_last.pt (epoch 2)" in log  # it resumed where --status said
+
+
+def test_verdict_of_each_kind_of_folder(tmp_path):
+    """The one judgement `seqkd run` acts on and `--status` prints."""
+    stage = Stage("s", tmp_path / "s", {"x": 1})
+    assert verdict(stage, False) == NEW
+    stage.begin()  # started, not finished (as after a kill)
+    stage.close()
+    assert verdict(Stage("s", tmp_path / "s", {"x": 1}), False) == RESUMES
+    assert verdict(Stage("s", tmp_path / "s", {"x": 2}), False) == OTHER
+    assert verdict(Stage("s", tmp_path / "s", {"x": 1}), True) == UPSTREAM
+    again = Stage("s", tmp_path / "s", {"x": 1})
+    again.begin()
+    again.finish()
+    assert verdict(Stage("s", tmp_path / "s", {"x": 1}), False) == DONE
+    changed = Stage("s", tmp_path / "s", {"x": 2})
+    assert verdict(changed, False) == CHANGED
+    assert changed.changed(again.finished()["settings"]) == ["x"]
+    assert WAITS != UPSTREAM
+
+
+def test_train_progress_reads_fairseqs_own_log_lines(tmp_path):
+    """Lines as fairseq 0.12 writes them (from a real run's fairseq-train.log)."""
+    log = tmp_path / "fairseq-train.log"
+    assert train_where(tmp_path, None) is None
+    log.write_text(
+        "2026-12-05 04:03:02,377 INFO train_inner: epoch 009:    127 / 137 loss=3.694, "
+        "nll_loss=2.168, ppl=4.49, wps=2900, ups=0.21, wpb=13745.4, bsz=215.4, "
+        "num_updates=1223, lr=0.00114, gnorm=0.506, clip=0, train_wall=47, wall=0\n"
+        "2026-12-05 04:04:25,937 INFO fairseq.checkpoint_utils: Saved checkpoint /x/checkpoints/"
+        "checkpoint9.pt (epoch 9 @ 1233 updates, score 4.072) (writing took 0.42 seconds)\n")
+
+    class Cfg:
+        max_epoch, max_updates = 20, None
+    assert train_where(tmp_path, Cfg) == ("last checkpoint at epoch 9 of 20, update 1,233 (a "
+                                          "new run resumes there)")
+    with open(log, "a") as f:
+        f.write("2026-12-05 04:19:07,271 INFO train_inner: epoch 010:     97 / 137 loss=3.614, "
+                "nll_loss=2.079, ppl=4.23, wps=2779, num_updates=1330\n")
+    assert train_where(tmp_path, Cfg).endswith("; since then epoch 10, step 97 of 137")
+    (tmp_path / "fairseq-train.log").write_text("2026-12-05 INFO fairseq_cli.train: start\n")
+    assert train_where(tmp_path, Cfg) == "no checkpoint saved yet"
+
+
+def test_distill_progress_counts_the_chunks_decoded(tmp_path):
+    assert distill_where(tmp_path, None) is None
+    (tmp_path / "chunks").mkdir()
+    for i in (0, 2):
+        (tmp_path / "chunks" / f"{i:06d}.jsonl").write_text("{}\n")
+    (tmp_path / "chunks" / ".000001.jsonl.abc.tmp").write_text("")  # being written
+    assert distill_where(tmp_path, None) == "2 chunks decoded"
+    note_chunks(tmp_path, [(0, 1000), (1000, 2000), (2000, 2500)])
+    assert distill_where(tmp_path, None) == ("2 of 3 chunks decoded (2,500 source lines, "
+                                             "1,000 a chunk; a new run decodes the rest)")
+    note_chunks(tmp_path, [(0, 2000), (2000, 2500)])  # cut again (another chunk size)
+    assert distill_where(tmp_path, None).startswith("2 of 2 chunks decoded (2,500 source "
+                                                    "lines, 2,000 a chunk")
