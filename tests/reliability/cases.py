@@ -444,6 +444,9 @@ CASES = [
          ["14 problems; nothing was run", "unknown section(s) extras",
           "export fidelity_test: no test set 'nosuchset' is prepared",
           "bench: threads must be at least 0, got -1 in [-1]"], "w"),
+    Case("config-problems-status", "36", "the same config asked where its stages stand "
+         "(`run --status`)", lambda d: _many_problems(d)[:2] + ["--status"],
+         ["14 problems; nothing was run", "unknown section(s) extras"], "w"),
     Case("scale-bench-huge", "37.7", "`scale-bench --pairs 1000000000000`", lambda d: [
         "scale-bench", "--out", str(d / "sb"), "--pairs", "1000000000000"],
          ["scale-bench of 1,000,000,000,000 pairs needs about", "GB free",
