@@ -100,3 +100,51 @@ def test_efficiency_rows_render_with_the_cpu_named():
     assert "repeated to 100,000 sentences" in md and "Test CPU" in md
     assert "| s | 1 | int8 | 1 (core 0) | 9.0 | 1.0 |" in md and "| 2 (all) |" in md
     assert "| 1.0 / 2.0 / 3.0 |" in md
+
+
+def test_beside_counts_the_machines_busy_time_less_the_benchs_own(tmp_path, caplog):
+    """Arithmetic on made-up counters: 30 s of the machine's busy time over 20 s of wall time,
+    26 of them the bench's own: 0.2 cores beside it, more than a quiet machine has."""
+    from seqkd.stages.bench.beside import Beside, machine_cpu_seconds, markdown_line
+
+    readings = {"clock": iter([100.0, 120.0]), "machine": iter([1000.0, 1030.0]),
+                "own": iter([5.0, 31.0])}
+    beside = Beside(*(lambda k=k: next(readings[k]) for k in ("machine", "own", "clock")))
+    assert beside.result() == {"seconds": 20.0, "other_cores": 0.2}
+    assert "busy with other work: its speed figures come from a busy machine" in caplog.text
+    assert "not a quiet machine" in markdown_line({"seconds": 20.0, "other_cores": 0.2})
+    assert "(a quiet machine;" in markdown_line({"seconds": 900.0, "other_cores": 0.01})
+    assert markdown_line(None) == ""  # a report made before it was measured
+    # /proc/stat's first line: user nice system idle iowait irq softirq steal guest guest_nice
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 10 20 5000 70 3 2 5 40 0\ncpu0 50 5 10 2500 35 1 1 2 20 0\n")
+    hz = __import__("os").sysconf("SC_CLK_TCK")
+    assert machine_cpu_seconds(stat) == pytest.approx(140 / hz)  # no idle, iowait or guest
+    stat.write_text("intr 1 2 3\n")
+    assert machine_cpu_seconds(stat) is None
+    assert Beside(machine=lambda: None).result() is None
+
+
+def test_beside_sees_a_process_that_spins_beside_it_and_not_its_own_work():
+    """A real spinning process beside the watch is seen (about a core; trainings running on
+    the machine only add to it), the watch's own spinning is not."""
+    import subprocess
+    import sys
+    import time
+
+    from seqkd.stages.bench.beside import Beside
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # started
+        beside = Beside()
+        time.sleep(1.5)
+        seen = beside.result()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert seen is not None and seen["other_cores"] > 0.5, seen
+    # spinning here is this process's own time: it is taken out again
+    own, machine = iter([0.0, 2.0]), iter([0.0, 2.0])
+    assert Beside(machine=lambda: next(machine), own=lambda: next(own),
+                  clock=iter([0.0, 2.0]).__next__).result()["other_cores"] == 0.0

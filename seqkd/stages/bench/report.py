@@ -8,6 +8,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Tuple
 
+from seqkd.stages.bench.beside import markdown_line
 from seqkd.stats import percentile
 
 
@@ -166,8 +167,10 @@ def markdown_report(report: Dict) -> str:
               f"- chrF: `{sig['sacrebleu_chrf']}`",
               f"- batch {sig['batch_tokens']} tokens, {sig['repeats']} timed runs after a warm-up "
               f"of {sig['warmup_sentences']} sentences; {sig['single_thread']}",
-              f"- latency: {sig['latency']}; len: BLEU's length ratio (output / reference)", f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
+              f"- latency: {sig['latency']}; len: BLEU's length ratio (output / reference)",
+              f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
               f"single-thread runs pinned to core {sig.get('pinned_cpu')}",
+              markdown_line(report.get("beside")),
               f"- × first: src words/s over the first system's at the same threads and batch; "
               f"threads A×B: B batches at once on A threads each (CTranslate2 inter_threads); "
               f"{sig.get('size', 'size MB: files on disk')}",

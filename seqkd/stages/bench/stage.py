@@ -249,6 +249,7 @@ def _signature(run: _Run) -> Dict[str, Any]:
 def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
     """Measure every system; ``quiet``: no report on stderr, library warnings kept off it."""
     from seqkd.stage import Stage
+    from seqkd.stages.bench.beside import Beside
     from seqkd.stages.bench.plot import plot
     from seqkd.textio import write_text
 
@@ -262,12 +263,13 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
         _prime(run)
         rows: List[Row] = []
         outputs: Outputs = {}
+        beside = Beside()
         measured = _measure(run, rows, outputs)
         efficiency = _efficiency(run, measured) if cfg.efficiency else []
         results = [r.to_dict() for r in rows]
         compared = comparisons(results, outputs, run.ref, cfg.compare)
         report = {"signature": _signature(run), "results": results, "comparisons": compared,
-                  "seeds": seeds(results, compared)}
+                  "seeds": seeds(results, compared), "beside": beside.result()}
         if efficiency:
             report["efficiency"] = efficiency
         write_text(run.out / "report.json", json.dumps(report, indent=2) + "\n")
