@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List
 
 from seqkd.errors import SeqkdError
+from seqkd.stage import CONFIG_FILE, DONE_FILE
 from seqkd.textio import atomic_path, require_file
 
 if TYPE_CHECKING:
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 
 
 def checkpoint_of(path: str | Path) -> Path:
-    """A checkpoint file, or the checkpoint a `seqkd train` folder stands for: its averaged
-    checkpoint when it was trained with ``--average-last``, else its best one."""
+    """A checkpoint file, or the checkpoint a finished `seqkd train` folder stands for: its
+    averaged checkpoint when it was trained with ``--average-last``, else its best one."""
     from seqkd.ct2_folder import is_ct2_folder
 
     p = Path(path)
@@ -37,6 +38,12 @@ def checkpoint_of(path: str | Path) -> Path:
                     "CTranslate2 model folder (with model.bin)")
             raise SeqkdError(f"{path} is a folder but neither a `seqkd train` folder nor a "
                              f"CTranslate2 model: {kind}")
+        if (p / CONFIG_FILE).is_file() and not (p / DONE_FILE).is_file():
+            # its best or last checkpoint would stand for a model that is still training
+            raise SeqkdError(f"{path} is a `seqkd train` folder whose training has not "
+                             f"finished (no {DONE_FILE}): finish it first (the same `seqkd "
+                             "train` or `seqkd run` resumes it), or name one of its checkpoint "
+                             "files to use that one as it is")
         averaged = p / "checkpoints" / AVERAGED
         p = averaged if averaged.is_file() else p / "checkpoints" / "checkpoint_best.pt"
     return require_file(p, "checkpoint")

@@ -135,6 +135,17 @@ def _fake_teacher(d: Path, data: Path, rows: Optional[int] = None,
     return p
 
 
+def _unfinished(d: Path, data: Path) -> Path:
+    """A training folder as a killed `seqkd train` leaves it: its config and a best checkpoint
+    so far, no DONE.json."""
+    folder = d / "teacher"
+    (folder / "checkpoints").mkdir(parents=True)
+    _fake_teacher(d, data).rename(folder / "checkpoints" / "checkpoint_best.pt")
+    (folder / "config.yaml").write_text("role: teacher\n")
+    shutil.copyfile(data / "dict.txt", folder / "dict.txt")
+    return folder
+
+
 def _linked_stage(d: Path) -> List[str]:
     """`run --restart prepare` where the data folder is a link to the user's own folder."""
     args = _foreign_folder(d)[:2] + ["--restart", "prepare"]
@@ -365,6 +376,10 @@ CASES = [
     Case("lang-code-path", "20.15", "`--src \"d/../../../../X\"` (a language code that is a "
          "path)", lambda d: _prepare(d, "--src", "d/../../../../X"),
          ["src 'd/../../../../X' is not allowed"], "out"),
+    Case("teacher-unfinished", "36", "a `seqkd train` folder whose training has not finished "
+         "(no DONE.json) named as the teacher", None,
+         ["whose training has not finished (no DONE.json)", "name one of its checkpoint files"],
+         "out/DONE.json", needs_data=True),
     Case("dict-wrong-size", "20.12", "a `dict.txt` beside the teacher with fewer entries than "
          "its embeddings have rows", None, ["embeddings have", "rows but the dictionary"],
          "out/DONE.json", needs_data=True),
@@ -617,6 +632,8 @@ DATA_SETUPS = {
     "checkpoint-not-torch": lambda d, data: _checkpoint(d, "not-torch", data, "distill",
                                                         "ctranslate2"),
     "checkpoint-not-fairseq": lambda d, data: _checkpoint(d, "not-fairseq", data, "export"),
+    "teacher-unfinished": lambda d, data: ["distill", "--data", str(data), "--out",
+                                           str(d / "out"), "--teacher", str(_unfinished(d, data))],
     "dict-wrong-size": lambda d, data: ["distill", "--data", str(data), "--out",
                                         str(d / "out"), "--teacher",
                                         str(_fake_teacher(d, data, 7))],

@@ -117,3 +117,22 @@ def test_tied_weights_saved_as_separate_copies_are_tied_again(tmp_path):
     assert got["other"].untyped_storage().data_ptr() != \
         got["encoder.embed"].untyped_storage().data_ptr()
     assert torch.allclose(got["other"], torch.full((50, 40), 7.0))
+
+
+def test_an_unfinished_training_folder_stands_for_no_checkpoint(tmp_path):
+    """A `seqkd train` folder stands for its averaged (or best) checkpoint once its training
+    finished; while it trains (or after a kill), naming the folder is an error that says so,
+    and naming one of its files uses that file as it is."""
+    folder = tmp_path / "teacher"
+    (folder / "checkpoints").mkdir(parents=True)
+    best = folder / "checkpoints" / "checkpoint_best.pt"
+    best.write_bytes(b"x")
+    assert checkpoint_of(folder) == best  # not made by seqkd: nothing to judge it by
+    (folder / "config.yaml").write_text("role: teacher\n")
+    with pytest.raises(SeqkdError, match="whose training has not finished"):
+        checkpoint_of(folder)
+    assert checkpoint_of(best) == best
+    (folder / "DONE.json").write_text("{}\n")
+    assert checkpoint_of(folder) == best
+    (folder / "checkpoints" / "checkpoint_avg.pt").write_bytes(b"y")
+    assert checkpoint_of(folder) == folder / "checkpoints" / "checkpoint_avg.pt"
