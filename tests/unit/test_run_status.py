@@ -126,6 +126,11 @@ def test_train_progress_reads_fairseqs_own_log_lines(tmp_path):
     assert train_where(tmp_path, Cfg).endswith("; since then epoch 10, step 97 of 137")
     (tmp_path / "fairseq-train.log").write_text("2026-12-05 INFO fairseq_cli.train: start\n")
     assert train_where(tmp_path, Cfg) == "no checkpoint saved yet"
+    with open(log, "a") as f:
+        f.write("2026-12-05 06:30:17,852 INFO train_inner: epoch 001:    190 / 334 loss=9.1, "
+                "wps=2400, num_updates=190\n")
+    assert train_where(tmp_path, Cfg) == ("no checkpoint saved yet; so far epoch 1, step 190 "
+                                          "of 334")
 
 
 def test_distill_progress_counts_the_chunks_decoded(tmp_path):

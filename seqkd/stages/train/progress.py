@@ -95,6 +95,6 @@ def where(out_dir: Path, cfg) -> Optional[str]:
     said = (f"last checkpoint at epoch {saved[0]}{of_epochs}, update {saved[1]:,}{of_updates} "
             "(a new run resumes there)" if saved else "no checkpoint saved yet")
     if since is not None:
-        said += (f"; since then epoch {since['epoch']}, step {since['step']} of "
-                 f"{since['steps']}")
+        said += (f"; {'since then' if saved else 'so far'} epoch {since['epoch']}, step "
+                 f"{since['step']} of {since['steps']}")
     return said
