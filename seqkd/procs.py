@@ -124,9 +124,7 @@ def lock_holders(folder: Path) -> List[int]:
     device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     pids = []
     for line in table.splitlines():
-        fields = line.split()
-        if "->" in fields:  # a waiter, not a holder
-            continue
+        fields = line.split()  # a waiter's line has "->" where a holder's has FLOCK
         if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
             pids.append(int(fields[4]))
     return sorted(set(pids))

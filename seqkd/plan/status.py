@@ -57,14 +57,14 @@ def status(steps: List[Step]) -> List[Dict]:
         state = verdict(stage, bool(after))
         if state != DONE:
             runs.add(step.name)
-        if state == UPSTREAM and stage.started() is None and stage.finished() is None:
+        done = stage.finished()
+        if state == UPSTREAM and done is None and stage.started() is None:
             state = WAITS
         row: Dict = {"stage": step.name, "kind": step.kind, "folder": str(step.out_dir),
                      "state": state}
         holders = lock_holders(step.out_dir) if step.out_dir.is_dir() else []
         if holders:
             row["running"] = holders
-        done = stage.finished()
         if state == DONE:
             row["finished_at"] = done.get("finished_at")
             row["seconds"] = done.get("seconds")

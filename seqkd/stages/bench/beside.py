@@ -10,7 +10,7 @@ import os
 import resource
 import time
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -18,16 +18,28 @@ logger = logging.getLogger(__name__)
 NOT_QUIET_CORES = 0.1
 
 
+def cpu_counters(stat: Path = Path("/proc/stat")) -> Dict[str, List[int]]:
+    """The counters (jiffies) of ``stat``'s ``cpu`` line (all cores) and ``cpuN`` lines (one
+    core each), by name; empty where it cannot be read."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("cpu"):
+            name, *vals = line.split()
+            out[name] = [int(v) for v in vals]
+    return out
+
+
 def machine_cpu_seconds(stat: Path = Path("/proc/stat")) -> Optional[float]:
     """CPU seconds every core has been busy since boot (user, nice, system, irq, softirq and
     steal time; not idle or iowait), or None where ``stat`` cannot be read."""
-    try:
-        first = stat.read_text().splitlines()[0].split()
-    except (OSError, IndexError):
+    first = cpu_counters(stat).get("cpu", [])
+    if len(first) < 8:
         return None
-    if first[:1] != ["cpu"] or len(first) < 9:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in first[1:9])
+    user, nice, system, _idle, _iowait, irq, softirq, steal = first[:8]
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 

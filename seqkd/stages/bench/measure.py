@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from seqkd.stages.bench.beside import cpu_counters
 from seqkd.stages.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
 from seqkd.procs import child_preexec, python_module, status_kb
@@ -136,16 +137,8 @@ def measure_in_child(job: Job) -> Measured:
 
 def _cpu_times() -> Dict[int, Tuple[int, int]]:
     """Per-core (idle, total) jiffies from /proc/stat."""
-    out = {}
-    try:
-        for line in Path("/proc/stat").read_text().splitlines():
-            if line.startswith("cpu") and line[3:4].isdigit():
-                name, *vals = line.split()
-                nums = [int(v) for v in vals]
-                out[int(name[3:])] = (nums[3] + (nums[4] if len(nums) > 4 else 0), sum(nums))
-    except OSError:
-        pass
-    return out
+    return {int(name[3:]): (nums[3] + (nums[4] if len(nums) > 4 else 0), sum(nums))
+            for name, nums in cpu_counters().items() if name[3:].isdigit()}
 
 
 def pick_cpu(requested: Optional[int] = None, sample_s: float = 0.3) -> Optional[int]:
