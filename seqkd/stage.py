@@ -271,7 +271,10 @@ def made_by_seqkd(path: Path) -> bool:
     """True when ``path`` is a stage folder seqkd started: it holds the stage's config.yaml
     or DONE.json, or nothing but seqkd's lock file."""
     names = {p.name for p in path.iterdir()}
-    return bool({CONFIG_FILE, DONE_FILE} & names) or names <= {LOCK_FILE}
+    # another process of the stage (a distill shard) may be writing config.yaml this moment
+    # (atomic_path's temporary: .config.yaml.XXXX.tmp)
+    writing = {n for n in names if n.startswith(f".{CONFIG_FILE}.") and n.endswith(".tmp")}
+    return bool({CONFIG_FILE, DONE_FILE} & names) or names <= {LOCK_FILE} | writing
 
 
 def clear_dir(path: Path, why: str = "it runs again") -> None:
