@@ -1,5 +1,6 @@
 """Teacher, distillation, word-level KD, export, translate and bench on tiny models."""
 
+import gzip
 import json
 import re
 import shutil
@@ -216,12 +217,26 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     assert seqkd("bench", "--data", prepared, "--out", bench, *systems,
                  "--compare", "int8,int4", "-q") == 1
     assert not bench.exists()
+    # a blind set: the test source with an empty line in it
+    test_src = read_lines(prepared / "text" / "test.en")
+    (tmp_path / "blind.en").write_text("\n".join([test_src[0], ""] + test_src[1:]) + "\n")
     assert seqkd("bench", "--data", prepared, "--out", bench, *systems,
                  "--repeats", "2", "--warmup-sentences", "5", "--latency-sentences", "5",
-                 "--beam", "3", "--compare", "int8,twice", "-q") == 0
+                 "--beam", "3", "--compare", "int8,twice",
+                 "--blind", f"held={tmp_path / 'blind.en'}", "-q") == 0
     report = json.loads((bench / "report.json").read_text())
     rows = {r["system"]: r for r in report["results"]}
     assert set(rows) == {"teacher", "int8", "int8-x2", "twice"}
+    # every system's blind output: its timed output of the same lines, the empty line kept,
+    # and no row, score or comparison of the blind set
+    (held,) = report["blind"]
+    assert held["lines"] == len(test_src) + 1 and len(held["outputs"]) == 4
+    for name in rows:
+        got = gzip.decompress((bench / "outputs" / f"{name}.held.de.gz").read_bytes())
+        timed = read_lines(bench / "outputs" / f"{name}.t1.test.txt")
+        assert got.decode().split("\n") == [timed[0], ""] + timed[1:] + [""]
+    assert {r["test_set"] for r in report["results"]} == {"test"}
+    assert "blind set held" in (bench / "report.md").read_text()
     declared = [c for c in report["comparisons"] if c["comparison"] == "declared"]
     assert [(c["system"], c["against"]) for c in declared] == [("int8", "twice")]
     assert "| int8 | twice |" in (bench / "report.md").read_text()

@@ -502,6 +502,9 @@ CASES = [
     Case("bench-compare-unknown-system", "36.4", "`bench --compare` naming a system the "
          "bench does not have", None, ["compare 's,nobody': no system named nobody"], "b",
          needs_data=True),
+    Case("bench-blind-bad", "36.4", "`bench --blind` given an entry that is not NAME=FILE "
+         "and a file that is not there", None,
+         ["'oops' is not NAME=FILE", "held: ", "is not a file"], "b", needs_data=True),
     Case("translate-norepeat-negative", "36.4", "`translate --no-repeat-ngram -1`",
          lambda d: ["translate", str(d), "--no-repeat-ngram", "-1"],
          ["no_repeat_ngram must be at least 0"]),
@@ -657,6 +660,9 @@ DATA_SETUPS = {
                                                      str(d / "b"), "--system",
                                                      f"s=ct2:{_fake_model(d)}", "--compare",
                                                      "s,nobody"],
+    "bench-blind-bad": lambda d, data: ["bench", "--data", str(data), "--out", str(d / "b"),
+                                        "--system", f"s=ct2:{_fake_model(d)}", "--blind",
+                                        "oops", f"held={d / 'nowhere.en'}"],
     "teacher-command-short": lambda d, data: _teacher_command(d, data, "short"),
     "teacher-command-fails": lambda d, data: _teacher_command(d, data, "fail"),
     "teacher-command-hangs": lambda d, data: _teacher_command(d, data, "hang",

@@ -178,3 +178,28 @@ def test_a_vmap_bench_system_over_an_export_without_a_map_is_refused_at_planning
                                          "vocabulary map, and its export makes none"):
         steps_of(tmp_path, corpus, {"bench": [{"beam": 1, "compute_type": "int8",
                                                "vmap": True}]})
+
+
+def test_blind_sets_in_the_bench_section_are_checked_at_planning(tmp_path, corpus, caplog):
+    """bench: {blind: [NAME=FILE]}: a malformed entry is a planning problem, a file not there
+    (yet) a warning; a good one reaches the bench stage and is one of its inputs."""
+    held = tmp_path / "held.en"
+    held.write_text("a dog runs\n")
+    cfg = {"work_dir": str(tmp_path / "w"),
+           "data": {"train_prefix": str(corpus / "train"),
+                    "valid_prefix": str(corpus / "valid")},
+           "teacher": {"train": {"preset": "tiny", "max_updates": 1}},
+           "distill": [{"name": "kd", "beam": 2}],
+           "students": [{"name": "s", "data": "kd", "preset": "tiny", "max_updates": 1}],
+           "bench": {"student_beams": [1], "blind": ["held", f"held={held}", f"held={held}"]}}
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "cfg.yaml")
+    assert "bench: blind: 'held' is not NAME=FILE" in str(e.value)
+    assert "bench: blind: name 'held' is given twice" in str(e.value)
+    assert not (tmp_path / "w").exists()
+    cfg["bench"]["blind"] = [f"held={held}", f"later={tmp_path / 'later.en'}"]
+    bench = {s.name: s for s in plan(cfg, tmp_path, "cfg.yaml")}["bench"].config
+    assert f"blind set file {tmp_path / 'later.en'} is not there now" in caplog.text
+    assert "held.en" not in caplog.text
+    assert bench.blind == [f"held={held}", f"later={tmp_path / 'later.en'}"]
+    assert held in bench.input_files() and held in bench.consumes()

@@ -2,7 +2,8 @@
 that its peak memory is its alone: the model is loaded (not timed), a warm-up pass runs over
 the first sentences, then every test set is translated ``repeats`` times; with one thread the
 process is pinned to one core. Latency is measured at batch size 1 on the first
-``latency_sentences`` sentences. Also: which core to pin to, and a process's peak memory."""
+``latency_sentences`` sentences; blind sets are translated once at the end, untimed, after the
+peak memory is read. Also: which core to pin to, and a process's peak memory."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class Job:
     #: the core to pin to (single-thread runs), None: not pinned
     cpu: Optional[int] = None
     quiet: bool = False
+    #: blind set name -> source lines, translated once after the timed runs, untimed
+    once: Dict[str, List[str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -65,6 +68,8 @@ class Measured:
     deployed_bytes: int
     tests: Dict[str, TimedRuns]
     peak_rss_bytes: int = 0
+    #: blind set name -> translations
+    once: Dict[str, List[str]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, text: str) -> "Measured":
@@ -107,8 +112,10 @@ def run_job(job: Job) -> Measured:
             system.translate([line])
             latencies.append(time.perf_counter() - t)
         tests[name] = TimedRuns(times, outputs or [], latencies)
+    peak = peak_rss_bytes()
+    once = {name: system.translate(src) for name, src in job.once.items()}
     return Measured(load_s, system.compute_type, system.params, system.disk_bytes,
-                    system.deployed_bytes, tests, peak_rss_bytes())
+                    system.deployed_bytes, tests, peak, once)
 
 
 def measure_in_child(job: Job) -> Measured:

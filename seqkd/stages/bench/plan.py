@@ -4,13 +4,17 @@ systems (its entry's ``bench`` list) checked against its export's settings."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, List, Optional
 
 from seqkd.errors import SeqkdError
+from seqkd.stages.bench.blind import files as blind_files, problems as blind_problems
 from seqkd.stages.bench.compare import pair_problems
 from seqkd.stages.bench.systems import SystemSpec
 from seqkd.teachers import teacher_kind
+
+logger = logging.getLogger("seqkd.bench.plan")
 
 
 def student_systems(p, student: str, own: Any, model: Path) -> Optional[List[Any]]:
@@ -134,6 +138,14 @@ def plan(p) -> None:
                + further_systems(p, section.pop("systems", [])) + students)
     for test in section.get("test_sets") or []:
         p.check_test_set("bench test_sets", test if isinstance(test, str) else None)
+    blind = section.get("blind") or []
+    if isinstance(blind, list):  # its type is the setting's to check
+        for problem in blind_problems(blind, files_there=False):
+            p.problems.add(f"bench: {problem}")
+        for path in blind_files(blind):
+            if not path.is_file():  # it may come before the bench starts, which checks again
+                logger.warning("bench: blind set file %s is not there now; the bench will "
+                               "not start without it", path)
     declared = section.get("compare") or []
     if isinstance(declared, list):  # its type is the setting's to check
         for problem in pair_problems(declared, [s.name for s in systems]):

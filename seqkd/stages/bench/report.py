@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Tuple
 
 from seqkd.stages.bench.beside import markdown_line
+from seqkd.stages.bench.blind import markdown_lines as blind_lines
 from seqkd.stats import percentile
 
 
@@ -171,6 +172,7 @@ def markdown_report(report: Dict) -> str:
               f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
               f"single-thread runs pinned to core {sig.get('pinned_cpu')}",
               markdown_line(report.get("beside")),
+              *blind_lines(report.get("blind", [])),
               f"- × first: src words/s over the first system's at the same threads and batch; "
               f"threads A×B: B batches at once on A threads each (CTranslate2 inter_threads); "
               f"{sig.get('size', 'size MB: files on disk')}",

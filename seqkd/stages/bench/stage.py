@@ -3,7 +3,9 @@
 Each (system, thread count) is measured in a child process of its own (seqkd.stages.bench.measure);
 quality is sacrebleu BLEU and chrF of the first timed run against the reference. With
 ``efficiency``, every CTranslate2 system also goes through the WMT efficiency-task protocol
-(seqkd.stages.bench.efficiency). Writes report.json, report.md and plot.png under ``out_dir``."""
+(seqkd.stages.bench.efficiency); with ``blind``, every system translates source files whose
+references are kept elsewhere (seqkd.stages.bench.blind). Writes report.json, report.md and
+plot.png under ``out_dir``."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import seqkd.stages.bench.blind as blindsets
 from seqkd.stages.bench.compare import Outputs, comparisons, pair_problems, seeds
 from seqkd.stages.bench.measure import Job, measure_in_child, pick_cpu
 from seqkd.stages.bench.report import Row, SpeedSignature, cost_fields, markdown_report, words
@@ -61,17 +64,23 @@ class BenchConfig:
                                  "KD student against its baseline: SYSTEM,AGAINST (SYSTEM "
                                  "minus AGAINST), names as the bench names its systems",
                                  default_factory=list, metavar="SYSTEM,AGAINST")
+    blind: List[str] = setting(help="source files whose references are kept elsewhere: "
+                               "every system translates each once, untimed, after its timed "
+                               "runs, into outputs/SYSTEM.NAME.TGT.gz for scoring elsewhere; "
+                               "no reference is looked for", default_factory=list,
+                               metavar="NAME=FILE")
 
     def input_files(self) -> List[Path]:
         """The test data's stamp and every system's model file."""
         files = [Path(self.data) / "DONE.json"]
         for spec in self.systems:
             files += spec.kind_of.model_files(spec)
-        return files
+        return files + blindsets.files(self.blind)
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""
-        return [Path(self.data), *(Path(p) for s in self.systems for p in s.paths)]
+        return [Path(self.data), *(Path(p) for s in self.systems for p in s.paths),
+                *blindsets.files(self.blind)]
 
 
 @dataclass
@@ -85,6 +94,7 @@ class _Run:
     out: Path
     pinned: Optional[int]
     quiet: bool
+    blind: List[blindsets.BlindSet] = field(default_factory=list)
     sp: Any = None
     src_pieces: Dict[str, int] = field(default_factory=dict)
     cpu_name: str = ""
@@ -99,7 +109,8 @@ def _open(cfg: BenchConfig, quiet: bool) -> _Run:
     from seqkd.textio import read_lines
 
     check_systems(cfg.systems)
-    problems = pair_problems(cfg.compare, [s.name for s in cfg.systems])
+    problems = pair_problems(cfg.compare, [s.name for s in cfg.systems]) + blindsets.problems(
+        cfg.blind)
     if problems:
         raise SeqkdError("; ".join(problems))
     prepared = Prepared(cfg.data)
@@ -117,8 +128,9 @@ def _open(cfg: BenchConfig, quiet: bool) -> _Run:
         from seqkd.stages.bench.efficiency import check_room
 
         check_room(src[tests[0]], cfg.efficiency_sentences, out / "efficiency")
+    blind = blindsets.load(cfg.blind, prepared.test_sets() + ["valid"])
     pinned = pick_cpu(cfg.cpu) if 1 in cfg.threads or cfg.efficiency else None
-    return _Run(cfg, prepared, tests, src, ref, out, pinned, quiet)
+    return _Run(cfg, prepared, tests, src, ref, out, pinned, quiet, blind)
 
 
 def _prime(run: _Run) -> None:
@@ -169,13 +181,16 @@ def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int,
     return row
 
 
-def _measure(run: _Run, rows: List[Row], outputs: Outputs) -> Dict[str, Any]:
+def _measure(run: _Run, rows: List[Row], outputs: Outputs,
+             blind_outputs: Dict[str, List[str]]) -> Dict[str, Any]:
     """Every system at each of its thread counts, in a child process each; its rows and
-    outputs added; each system's measurement (the last) by name."""
+    outputs added, and its translations of the blind sets (at its first thread count); each
+    system's measurement (the last) by name."""
     from seqkd.textio import write_text
 
     cfg, measured = run.cfg, {}
     for spec in cfg.systems:
+        once = {b.name: b.to_translate for b in run.blind}
         beam, batch = spec.beam or cfg.beam, spec.batch or cfg.batch_tokens
         shape = spec.kind_of.shape(spec)
         for threads in ([spec.threads] if spec.threads else cfg.threads):
@@ -189,8 +204,10 @@ def _measure(run: _Run, rows: List[Row], outputs: Outputs) -> Dict[str, Any]:
                 latency_sentences=cfg.latency_sentences
                 if one_core and batch == cfg.batch_tokens else 0,
                 max_len=cfg.max_len, tests=run.src, cpu=run.pinned if one_core else None,
-                quiet=run.quiet))
-            measured[spec.name] = res
+                quiet=run.quiet, once=once))
+            measured[spec.name], once = res, {}
+            blindsets.write_outputs(run.out, spec.name, run.blind, run.prepared.tgt,
+                                    res.once, blind_outputs)
             for t in run.tests:
                 row = _row(run, spec, res, t, threads, beam, batch, shape, one_core)
                 rows.append(row)
@@ -263,8 +280,8 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
         _prime(run)
         rows: List[Row] = []
         outputs: Outputs = {}
-        beside = Beside()
-        measured = _measure(run, rows, outputs)
+        beside, blind_outputs = Beside(), {}
+        measured = _measure(run, rows, outputs, blind_outputs)
         efficiency = _efficiency(run, measured) if cfg.efficiency else []
         results = [r.to_dict() for r in rows]
         compared = comparisons(results, outputs, run.ref, cfg.compare)
@@ -272,6 +289,8 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
                   "seeds": seeds(results, compared), "beside": beside.result()}
         if efficiency:
             report["efficiency"] = efficiency
+        if run.blind:
+            report["blind"] = blindsets.summary(run.blind, blind_outputs)
         write_text(run.out / "report.json", json.dumps(report, indent=2) + "\n")
         write_text(run.out / "report.md", markdown_report(report))
         plot(report["results"], run.out / "plot.png", cfg.batch_tokens)
