@@ -105,6 +105,11 @@ class TrainConfig:
                          "the threads shared among them). Each process takes 1/N of the batch "
                          "(--max-tokens), so an update sees as many tokens as one process would",
                          min=1, metavar="N")
+    continue_from: Optional[str] = setting(
+        None, "a finished `seqkd train` folder trained with these settings and a shorter "
+        "budget: its checkpoints are copied in and training goes on from its last one, so a "
+        "longer budget does not train the first part again (only max_epoch, max_updates, "
+        "patience, average_last, threads, device and nproc may differ)", metavar="FOLDER")
     extra_args: List[str] = field(default_factory=list)
 
     def __post_init__(self):
@@ -134,12 +139,16 @@ class TrainConfig:
 
     def input_files(self) -> List[Path]:
         # the data folder's stamp: a rerun of the stage that made it makes this one stale
+        # and the stamp of the training it continues: retrained, this one starts over
         cache = [Path(self.kd_cache) / "DONE.json"] if self.kd_cache else []
-        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers), *cache]
+        before = [Path(self.continue_from) / "DONE.json"] if self.continue_from else []
+        return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers), *cache,
+                *before]
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""
-        return [Path(p) for p in (self.data, *self.kd_teachers, self.kd_cache) if p]
+        return [Path(p) for p in (self.data, *self.kd_teachers, self.kd_cache,
+                                  self.continue_from) if p]
 
 
 def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,

@@ -125,6 +125,23 @@ def student_export(p, student: str, own: Any) -> Dict:
     return own
 
 
+def continued(p, student: str, entry: Dict) -> bool:
+    """A student entry's ``continue_from`` (a student listed before it, or a `seqkd train`
+    folder's path) made a folder; False when it names neither (a problem noted)."""
+    given = entry.get("continue_from")
+    if given is None:
+        return True
+    if given in p.students:
+        entry["continue_from"] = str(p.work / f"student-{given}")
+        return True
+    if isinstance(given, str) and "/" in given:
+        return True
+    p.problems.add(f"student {student}: continue_from must name a student listed before it "
+                   f"({', '.join(p.students) or 'none'}) or a `seqkd train` folder's path, "
+                   f"got {given!r}")
+    return False
+
+
 def plan_students(p) -> None:
     """A training and an export stage per student entry (``p.students``: name -> the
     export's config, and ``p.student_bench``: name -> the entry's own bench list)."""
@@ -142,7 +159,7 @@ def plan_students(p) -> None:
                            f"({', '.join(p.distilled) or 'none defined'}), got {source!r}")
             continue
         kd = word_kd(p, name, given_kd, source)
-        if kd is None:
+        if kd is None or not continued(p, name, entry):
             continue
         sdir, edir = p.work / f"student-{name}", p.work / f"export-{name}"
         scfg = p.settings("student", {**entry, **kd}, f"student {name}", data=str(sdata),

@@ -36,6 +36,7 @@ from seqkd.stage import Stage
 from seqkd.textio import write_text
 from seqkd.topk_store import check_cache_for
 from seqkd.stages.train.config import TrainConfig, fairseq_train_args
+from seqkd.stages.train.extend import check_continuation, copy_checkpoints
 
 logger = logging.getLogger("seqkd.train")
 
@@ -55,6 +56,8 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     """Train (or resume training) a model; return a summary."""
     check_config(cfg)  # types, choices and bounds; __post_init__ checked the combinations
     data = data_folder(cfg.data)
+    if cfg.continue_from:
+        check_continuation(cfg)
     out = Path(cfg.out_dir)
     # the stamp keeps the KD teachers as given (a train folder stays a folder); fairseq gets
     # the checkpoint files they stand for
@@ -81,6 +84,26 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
         return _run_training(cfg, stage, data, args, device, force)
 
 
+def _resume(cfg: TrainConfig, save_dir: Path) -> bool:
+    """Where fairseq starts: the checkpoint_last.pt of an interrupted run, or the one of the
+    training this one continues (copied in); True when the budget is spent already."""
+    last = save_dir / "checkpoint_last.pt"
+    if cfg.continue_from and not last.is_file():
+        copied = copy_checkpoints(Path(cfg.continue_from), save_dir)
+        logger.info("continuing %s: %s copied", cfg.continue_from, ", ".join(copied))
+    if not last.is_file():
+        return False
+    logger.info("resuming from %s", last)
+    done = updates_done(last) if cfg.max_updates is not None else None
+    # killed after fairseq's last save: started again, fairseq would train one more update
+    # before it looks at the budget
+    if done is not None and done >= cfg.max_updates:
+        logger.info("%s is at %d updates, the budget (--max-updates %d): fairseq is not "
+                    "started again", last, done, cfg.max_updates)
+        return True
+    return False
+
+
 def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], device: str,
                   force: bool) -> Dict:
     out, save_dir = stage.out_dir, stage.out_dir / "checkpoints"
@@ -94,17 +117,7 @@ def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], d
         cmd = "fairseq-train " + shlex.join(args)
         write_text(out / "train_command.txt",
                    f"# seqkd: {shlex.join(sys.argv)}\n# versions: {versions()}\n{cmd}\n")
-        last = save_dir / "checkpoint_last.pt"
-        spent = False
-        if last.is_file():
-            logger.info("resuming from %s", last)
-            done = updates_done(last) if cfg.max_updates is not None else None
-            # killed after fairseq's last save: started again, fairseq would train one more
-            # update before it looks at the budget
-            spent = done is not None and done >= cfg.max_updates
-            if spent:
-                logger.info("%s is at %d updates, the budget (--max-updates %d): fairseq is "
-                            "not started again", last, done, cfg.max_updates)
+        spent = _resume(cfg, save_dir)
         threads = cfg.threads or default_threads()
         ranks = cfg.nproc if device == "cpu" else 1  # on GPUs fairseq spawns the ranks
         per_rank = max(1, threads // ranks)
