@@ -5,13 +5,16 @@
 - report: typed rows, the speed signature, the Markdown report
 - plot: BLEU against words/s with the Pareto front
 - efficiency: the WMT efficiency-task protocol through ``seqkd translate``
-- stage: the stage itself (BenchConfig, bench)
+- config: its settings (BenchConfig)
+- blind: source files with no reference, translated for scoring elsewhere
+- stage: the stage itself (bench)
 - plan, kind: the bench section planned (its systems checked against the exports), ``seqkd
   bench``
 """
 
 from seqkd.stages.bench.kind import KIND
-from seqkd.stages.bench.stage import BenchConfig, bench
+from seqkd.stages.bench.config import BenchConfig
+from seqkd.stages.bench.stage import bench
 from seqkd.stages.bench.systems import SystemSpec
 
 __all__ = ["KIND", "BenchConfig", "SystemSpec", "bench"]

@@ -9,7 +9,7 @@ from seqkd.stages.base import StageKind, lazy, runner
 from seqkd.stages.bench.plan import plan
 
 
-_settings = lazy("seqkd.stages.bench.stage", "BenchConfig")
+_settings = lazy("seqkd.stages.bench.config", "BenchConfig")
 _run = runner("seqkd.stages.bench.stage", "bench", quiet=True)
 
 
