@@ -3,6 +3,7 @@ far it got, running now, changed settings, waiting for a stage that runs first),
 folders over a fake fairseq, without writing anything; and the progress readers it uses."""
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -123,7 +124,13 @@ def test_train_progress_reads_fairseqs_own_log_lines(tmp_path):
     with open(log, "a") as f:
         f.write("2026-12-05 04:19:07,271 INFO train_inner: epoch 010:     97 / 137 loss=3.614, "
                 "nll_loss=2.079, ppl=4.23, wps=2779, num_updates=1330\n")
-    assert train_where(tmp_path, Cfg).endswith("; since then epoch 10, step 97 of 137")
+    # two training lines: the time left to the budget at their pace, 964.9 s for 107 updates
+    assert train_where(tmp_path, Cfg).endswith(
+        "; since then epoch 10, step 97 of 137; about 3 h 32 min left at its last pace (9.0 s "
+        "an update)")
+    Cfg.patience = 5  # early stopping may end it sooner
+    assert train_where(tmp_path, Cfg).endswith("; at most about 3 h 32 min left at its last "
+                                               "pace (9.0 s an update)")
     (tmp_path / "fairseq-train.log").write_text("2026-12-05 INFO fairseq_cli.train: start\n")
     assert train_where(tmp_path, Cfg) == "no checkpoint saved yet"
     with open(log, "a") as f:
@@ -139,10 +146,30 @@ def test_distill_progress_counts_the_chunks_decoded(tmp_path):
     for i in (0, 2):
         (tmp_path / "chunks" / f"{i:06d}.jsonl").write_text("{}\n")
     (tmp_path / "chunks" / ".000001.jsonl.abc.tmp").write_text("")  # being written
+    for i, when in ((0, 1_000_000), (2, 1_000_075)):  # written 75 s apart
+        os.utime(tmp_path / "chunks" / f"{i:06d}.jsonl", (when, when))
     assert distill_where(tmp_path, None) == "2 chunks decoded"
     note_chunks(tmp_path, [(0, 1000), (1000, 2000), (2000, 2500)])
+    # the chunk to go, at the pace of those written
     assert distill_where(tmp_path, None) == ("2 of 3 chunks decoded (2,500 source lines, "
-                                             "1,000 a chunk; a new run decodes the rest)")
+                                             "1,000 a chunk; a new run decodes the rest); "
+                                             "about 1 min left at its last pace (75.0 s a "
+                                             "chunk)")
     note_chunks(tmp_path, [(0, 2000), (2000, 2500)])  # cut again (another chunk size)
     assert distill_where(tmp_path, None).startswith("2 of 2 chunks decoded (2,500 source "
                                                     "lines, 2,000 a chunk")
+
+
+def test_the_pace_is_a_median_so_one_pause_does_not_set_it():
+    from seqkd.stats import seconds_each, time_left
+
+    # 10 s a unit, then a stop of an hour and a resume, then 10 s again
+    points = [(0, 0), (10, 1), (20, 2), (3620, 3), (3630, 4), (3640, 5)]
+    assert seconds_each(points) == 10
+    assert seconds_each(points, last=1) == 10
+    assert math.isnan(seconds_each([(0, 5), (10, 5)]))  # no count grew
+    assert time_left(360, 10, "update") == ("about 1 h 00 min left at its last pace (10.0 s "
+                                            "an update)")
+    assert time_left(3, 150, "chunk", at_most=True) == ("at most about 8 min left at its last "
+                                                        "pace (2.5 min a chunk)")
+    assert time_left(0, 10, "chunk") == "" and time_left(5, float("nan"), "chunk") == ""

@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from seqkd.errors import SeqkdError
 from seqkd.stages.distill.anomalies import all_filtered_message, anomaly
 from seqkd.stages.distill.selection import choose
+from seqkd.stats import seconds_each, time_left
 from seqkd.textio import atomic_path, count_lines, iter_lines, progress, write_text
 
 
@@ -71,12 +72,18 @@ def where(out_dir: Path, cfg: Any) -> Optional[str]:
     """How far an unfinished distillation got (``seqkd run --status``): the chunks decoded,
     of how many; a new run decodes only the others."""
     out = Path(out_dir)
-    done = len(list((out / "chunks").glob("[0-9]*.jsonl")))
+    # when each chunk was written: the pace of the last ones (shards together)
+    written = sorted(c.stat().st_mtime for c in (out / "chunks").glob("[0-9]*.jsonl"))
+    done = len(written)
     plan = out / CHUNKS_PLAN
     if plan.is_file():
         p = json.loads(plan.read_text())
+        left = time_left(p["chunks"] - done,
+                         seconds_each([(t, n) for n, t in enumerate(written, start=1)]),
+                         "chunk")
         return (f"{done} of {p['chunks']} chunks decoded ({p['lines']:,} source lines, "
-                f"{p['chunk_size']:,} a chunk; a new run decodes the rest)")
+                f"{p['chunk_size']:,} a chunk; a new run decodes the rest)"
+                + (f"; {left}" if left else ""))
     return f"{done} chunks decoded" if done else None
 
 

@@ -11,9 +11,11 @@ epoch once the first line says how many an epoch has.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
+from seqkd.stats import seconds_each, time_left
 from seqkd.textio import progress
 
 _INNER = re.compile(r"train_inner: epoch (\d+):\s+(\d+) / (\d+) (.*)")
@@ -71,6 +73,28 @@ class TrainProgress:
 
 
 _SAVED = re.compile(r"Saved checkpoint \S+ \(epoch (\d+) @ (\d+) updates")
+#: the time python's logging puts first on fairseq's lines
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:,(\d{3}))?")
+
+
+def _seconds(line: str) -> Optional[float]:
+    m = _STAMP.match(line)
+    if not m:
+        return None
+    when = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S").timestamp()
+    return when + int(m.group(2) or 0) / 1000
+
+
+def _left(cfg, latest: Optional[Dict[str, float]], updates: int, points: List) -> str:
+    """The time left to the budget at the pace of the last training lines ('' unknown)."""
+    total = getattr(cfg, "max_updates", None)
+    if getattr(cfg, "max_epoch", None) and latest is not None:
+        by_epochs = cfg.max_epoch * latest["steps"]
+        total = min(total, by_epochs) if total else by_epochs
+    if not total:
+        return ""
+    return time_left(total - updates, seconds_each(points), "update",
+                     at_most=bool(getattr(cfg, "patience", 0)))
 
 
 def where(out_dir: Path, cfg) -> Optional[str]:
@@ -80,7 +104,7 @@ def where(out_dir: Path, cfg) -> Optional[str]:
     log = Path(out_dir) / "fairseq-train.log"
     if not log.is_file():
         return None
-    saved, since = None, None
+    saved, since, latest, points = None, None, None, []
     with open(log, encoding="utf-8", errors="replace") as f:  # a stream: logs grow long
         for line in f:
             m = _SAVED.search(line)
@@ -89,7 +113,10 @@ def where(out_dir: Path, cfg) -> Optional[str]:
                 continue
             got = parse(line)
             if got is not None and "steps" in got:
-                since = got
+                since = latest = got
+                when = _seconds(line)
+                if when is not None:
+                    points = [*points[-40:], (when, got["updates"])]
     of_epochs = f" of {cfg.max_epoch}" if getattr(cfg, "max_epoch", None) else ""
     of_updates = f" of {cfg.max_updates:,}" if getattr(cfg, "max_updates", None) else ""
     said = (f"last checkpoint at epoch {saved[0]}{of_epochs}, update {saved[1]:,}{of_updates} "
@@ -97,4 +124,5 @@ def where(out_dir: Path, cfg) -> Optional[str]:
     if since is not None:
         said += (f"; {'since then' if saved else 'so far'} epoch {since['epoch']}, step "
                  f"{since['step']} of {since['steps']}")
-    return said
+    left = _left(cfg, latest, since["updates"] if since else saved[1] if saved else 0, points)
+    return said + (f"; {left}" if left else "")
