@@ -20,7 +20,7 @@ def test_every_stage_has_a_subcommand():
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == {"prepare", "train", "distill", "topk-cache", "export",
                                 "translate", "bench", "run", "kd-gain", "scale-bench", "serve",
-                                "serve-bench", "pack", "unpack", "compare"}
+                                "serve-bench", "pack", "unpack", "compare", "choose"}
 
 
 def test_distill_arguments_parse_into_settings():

@@ -5,11 +5,14 @@
 - report: typed rows, the speed signature, the Markdown report
 - plot: BLEU against words/s with the Pareto front
 - efficiency: the WMT efficiency-task protocol through ``seqkd translate``
+- beside: how busy the machine was beside the bench
+- compare: paired bootstrap differences and seed groups; ``seqkd compare``
+- choose: the protocol's choice on development sets; ``seqkd choose``
 - config: its settings (BenchConfig)
 - blind: source files with no reference, translated for scoring elsewhere
 - stage: the stage itself (bench)
 - plan, kind: the bench section planned (its systems checked against the exports), ``seqkd
-  bench``
+  bench``, ``seqkd compare``, ``seqkd choose``
 """
 
 from seqkd.stages.bench.kind import KIND

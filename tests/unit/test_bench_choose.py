@@ -1,0 +1,83 @@
+"""seqkd choose: the best mean score over the choosing sets among the candidates fast enough,
+never reading a claim set's score; the report's comparisons of the chosen one elsewhere."""
+
+import copy
+import json
+
+import pytest
+
+from conftest import seqkd
+from seqkd.errors import SeqkdError
+from seqkd.stages.bench.choose import choose, markdown
+
+
+def _row(system, test, bleu, wps, threads=1, chrf=50.0):
+    return {"system": system, "test_set": test, "threads": threads, "beam": 1, "bleu": bleu,
+            "chrf": chrf, "src_wps_median": wps}
+
+
+ROWS = [_row("teacher", "dev", 38.0, 500), _row("teacher", "claim", 30.0, 500),
+        _row("fast-b1", "dev", 36.0, 25000), _row("fast-b1", "claim", 29.0, 25000),
+        _row("best-b1", "dev", 38.5, 16000), _row("best-b1", "claim", 30.4, 16000),
+        _row("slow-b1", "dev", 39.0, 10000), _row("slow-b1", "claim", 31.0, 10000),
+        _row("best-b5", "dev", 39.5, 3000), _row("best-b5", "claim", 31.5, 3000),
+        _row("best-b1", "dev", 38.5, 30000, threads=2)]
+REPORT = {"results": ROWS, "comparisons": [
+    {"comparison": "vs first system", "test_set": "claim", "threads": 1, "system": "best-b1",
+     "against": "teacher", "delta": 0.4, "low": -0.3, "high": 1.1},
+    {"comparison": "vs first system", "test_set": "dev", "threads": 1, "system": "best-b1",
+     "against": "teacher", "delta": 0.5, "low": -0.2, "high": 1.2}]}
+
+
+def test_the_best_on_the_choosing_sets_among_those_fast_enough():
+    got = choose(REPORT, ["dev"], candidates=["*-b1"], min_speedup=30)
+    assert got["against"] == "teacher" and got["chosen"] == "best-b1"
+    ranked = [(c["system"], c["mean"], c["out"]) for c in got["candidates"]]
+    assert ranked == [("best-b1", 38.5, ""), ("fast-b1", 36.0, ""),
+                      ("slow-b1", 39.0, "20.0x teacher's words/s on dev, under 30x")]
+    # its figures elsewhere, not the ones on the set it was chosen on
+    assert [(c["test_set"], c["delta"]) for c in got["claims"]] == [("claim", 0.4)]
+    md = markdown(got)
+    assert "**Chosen: best-b1.**" in md and "- claim: best-b1 minus teacher (vs first " \
+        "system): +0.40 [-0.30, +1.10]" in md
+    # without a speed bound the slow one wins; every candidate pattern counts
+    assert choose(REPORT, ["dev"], candidates=["*-b1"])["chosen"] == "slow-b1"
+    assert choose(REPORT, ["dev"])["chosen"] == "best-b5"
+    assert choose(REPORT, ["dev"], metric="chrf", candidates=["*-b1"])["candidates"][0][
+        "mean"] == 50.0
+
+
+def test_no_score_of_a_claim_set_moves_the_choice():
+    for delta in (-5.0, 5.0):
+        other = copy.deepcopy(REPORT)
+        for r in other["results"]:
+            if r["test_set"] == "claim" and r["system"] == "fast-b1":
+                r["bleu"] += 10 * delta
+        assert choose(other, ["dev"], candidates=["*-b1"], min_speedup=30)["chosen"] == \
+            "best-b1"
+    # a choice on both sets is another choice: there fast-b1 would still lose, slow-b1 not
+    assert choose(REPORT, ["dev", "claim"], candidates=["*-b1"])["chosen"] == "slow-b1"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"on": ["test9"]}, "--on test9: the report has no such test set"),
+    ({"on": ["dev"], "against": "nobody"}, "--against nobody: no such system"),
+    ({"on": ["dev"], "candidates": ["*-b9"]}, "no system but teacher matches --candidates"),
+    ({"on": ["dev"], "min_speedup": 100}, "no candidate can be chosen; the fastest, fast-b1: 50.0x teacher's words/s on dev, under 100x"),
+    ({"on": ["dev"], "threads": 4}, "no rows at 4 thread(s)"),
+])
+def test_what_cannot_be_chosen_is_said(kwargs, message):
+    with pytest.raises(SeqkdError, match=message.replace("(", "\\(").replace(")", "\\)")):
+        choose(REPORT, **kwargs)
+
+
+def test_the_command_prints_and_writes_the_choice(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(REPORT))
+    assert seqkd("choose", report, "--on", "dev", "--candidates", "*-b1", "--min-speedup",
+                 "30", "--json", tmp_path / "choice.json") == 0
+    assert "**Chosen: best-b1.**" in capsys.readouterr().out
+    assert json.loads((tmp_path / "choice.json").read_text())["chosen"] == "best-b1"
+    assert seqkd("choose", report, "--on", "nowhere") == 1
+    err = capsys.readouterr().err
+    assert "--on nowhere: the report has no such test set" in err and "Traceback" not in err
