@@ -393,3 +393,27 @@ def _plain_export(prepared, teacher, tmp_path):
     out = tmp_path / "plain"
     assert seqkd("export", teacher, "--data", prepared, "--out", out, "-q") == 0
     return out / "model"
+
+
+def test_a_finished_training_goes_on_to_a_longer_budget(prepared, teacher, tmp_path):
+    """continue_from with real fairseq: the copy of the teacher's last checkpoint is where
+    fairseq resumes (its update count, Adam's state and schedule), and the teacher's own
+    folder is left as it was."""
+    from seqkd.checkpoints import updates_done
+
+    last = teacher / "checkpoints" / "checkpoint_last.pt"
+    before = last.read_bytes()
+    out = tmp_path / "longer"
+    assert seqkd("train", "--role", "teacher", "--data", prepared, "--out", out,
+                 "--max-updates", "440", "--lr", "0.003", "--max-tokens", "1024",
+                 "--validate-interval-updates", "400", "--continue-from", teacher, "-q") == 0
+    log = (out / "fairseq-train.log").read_text()
+    assert re.search(r"Loaded checkpoint \S+/longer/checkpoints/checkpoint_last\.pt "
+                     r"\(epoch \d+ @ 400 updates\)", log), log[-2000:]
+    assert updates_done(out / "checkpoints" / "checkpoint_last.pt") == 440
+    assert last.read_bytes() == before
+    # another learning rate is another training: refused, nothing made
+    assert seqkd("train", "--role", "teacher", "--data", prepared, "--out", tmp_path / "x",
+                 "--max-updates", "440", "--lr", "0.001", "--max-tokens", "1024",
+                 "--validate-interval-updates", "400", "--continue-from", teacher, "-q") == 1
+    assert not (tmp_path / "x").exists()
