@@ -45,6 +45,13 @@ def test_the_best_on_the_choosing_sets_among_those_fast_enough():
     assert choose(REPORT, ["dev"])["chosen"] == "best-b5"
     assert choose(REPORT, ["dev"], metric="chrf", candidates=["*-b1"])["candidates"][0][
         "mean"] == 50.0
+    # a report without speeds (an older one): no speed bound can be met, and it says why
+    bare = copy.deepcopy(REPORT)
+    for r in bare["results"]:
+        del r["src_wps_median"]
+    with pytest.raises(SeqkdError, match="fast-b1: no words/s of it or of teacher on dev"):
+        choose(bare, ["dev"], candidates=["fast-b1"], min_speedup=30)
+    assert choose(bare, ["dev"], candidates=["*-b1"])["chosen"] == "slow-b1"
 
 
 def test_no_score_of_a_claim_set_moves_the_choice():

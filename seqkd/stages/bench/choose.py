@@ -43,8 +43,11 @@ def _candidate(name: str, rows: Dict[tuple, Dict], on: Sequence[str], against: s
         if row.get("src_wps_median") and ref.get("src_wps_median"):
             c.speedups[t] = round(row["src_wps_median"] / ref["src_wps_median"], 1)
     c.mean = round(sum(c.scores.values()) / len(c.scores), 2)
+    unmeasured = [t for t in on if t not in c.speedups]
     slow = [t for t in on if c.speedups.get(t, 0) < min_speedup]
-    if min_speedup and slow:
+    if min_speedup and unmeasured:
+        c.out = f"no words/s of it or of {against} on {', '.join(unmeasured)}"
+    elif min_speedup and slow:
         c.out = (f"{min(c.speedups.get(t, 0) for t in slow)}x {against}'s words/s on "
                  f"{', '.join(slow)}, under {min_speedup:g}x")
     return c
