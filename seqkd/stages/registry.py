@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.stages import bench, distill, export, prepare, topk_cache, train
+from seqkd.stages import bench, choose, distill, export, prepare, topk_cache, train
 from seqkd.stages.base import StageKind
 
 #: in planning order: a kind may read what the kinds before it planned
@@ -20,6 +20,7 @@ KINDS: List[StageKind] = [
     train.STUDENT,
     export.KIND,
     bench.KIND,
+    choose.KIND,
 ]
 
 

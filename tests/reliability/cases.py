@@ -494,6 +494,14 @@ CASES = [
     Case("compare-not-a-report", "36.4", "`compare` given a JSON file that is not a bench "
          "report", lambda d: _json_file(d, [1, 2], "compare"),
          ["r.json is not a bench report.json (no list of results)"], "again.json"),
+    Case("choose-set-not-in-report", "36.4", "`choose --on t16 valid` over a report that "
+         "measured no valid set",
+         lambda d: _choose(d, "--on", "t16", "valid", "--min-speedup", "30"),
+         ["--on valid: the report has no such test set"], "choice"),
+    Case("choose-too-slow", "36.4", "`choose --min-speedup 30` where no candidate is that fast",
+         lambda d: _choose(d, "--on", "t16", "--min-speedup", "30"),
+         ["no candidate can be chosen; the fastest, s-b1: 20.0x teacher's words/s on t16, "
+          "under 30x"], "choice"),
     Case("kd-gain-row-without-fields", "36.4", "`kd-gain` given a report whose row has no "
          "test set or thread count",
          lambda d: _json_file(d, {"results": [{"system": "baseline-x", "bleu": 1, "beam": 1}]},
@@ -516,6 +524,17 @@ CASES = [
                     f"s=ct2:{d},beam=1,norepeat=four"],
          ["unknown option 'norepeat=four'", "norepeat=N, N from 0 to 64"], "b"),
 ]
+
+
+def _choose(d: Path, *args: str) -> List[str]:
+    import json
+
+    rows = [{"system": n, "test_set": t, "threads": 1, "beam": 1, "bleu": b,
+             "src_wps_median": w}
+            for n, b, w in (("teacher", 38.0, 500), ("s-b1", 36.0, 10000))
+            for t in ("t16", "t17")]
+    (d / "r.json").write_text(json.dumps({"results": rows}))
+    return ["choose", str(d / "r.json"), "--out", str(d / "choice"), *args]
 
 
 def _json_file(d: Path, content, command: str) -> List[str]:

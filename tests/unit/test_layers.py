@@ -43,14 +43,14 @@ def test_every_kind_lives_in_its_room():
         assert k.produces, f"{k.name} does not say what its folder holds"
     assert rooms == {"prepare": "prepare", "teacher": "train", "distill": "distill",
                      "topk-cache": "topk_cache", "student": "train", "export": "export",
-                     "bench": "bench"}
+                     "bench": "bench", "choose": "choose"}
     folders = {p.name for p in (PKG / "stages").iterdir() if (p / "__init__.py").is_file()}
     assert folders == set(rooms.values())
 
 
 def test_sections_and_sub_commands_come_from_the_registry():
     assert registry.sections() == ("work_dir", "data", "teacher", "distill", "students",
-                                   "export", "bench")
+                                   "export", "bench", "choose")
     from seqkd.cli import build_parser
 
     commands = build_parser()._subparsers._group_actions[0].choices

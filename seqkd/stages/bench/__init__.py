@@ -7,12 +7,11 @@
 - efficiency: the WMT efficiency-task protocol through ``seqkd translate``
 - beside: how busy the machine was beside the bench
 - compare: paired bootstrap differences and seed groups; ``seqkd compare``
-- choose: the protocol's choice on development sets; ``seqkd choose``
 - config: its settings (BenchConfig)
 - blind: source files with no reference, translated for scoring elsewhere
 - stage: the stage itself (bench)
 - plan, kind: the bench section planned (its systems checked against the exports), ``seqkd
-  bench``, ``seqkd compare``, ``seqkd choose``
+  bench``, ``seqkd compare``
 """
 
 from seqkd.stages.bench.kind import KIND

@@ -81,48 +81,7 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def build_choose(sub) -> None:
-    p = sub.add_parser("choose", help="choose a system on development sets of a bench report, "
-                                      "and say what the report claims of it elsewhere",
-                       description="Among the candidate systems of a bench report, the one "
-                                   "with the best mean score over the choosing sets (--on: "
-                                   "development data) that is at least --min-speedup times as "
-                                   "fast as --against on each; then the report's paired "
-                                   "comparisons of it on every other set. No score of another "
-                                   "set is read for the choice.")
-    p.add_argument("report", help="a bench report.json")
-    p.add_argument("--on", nargs="+", required=True, metavar="TEST_SET",
-                   help="the choosing sets (e.g. valid test_2016_flickr)")
-    p.add_argument("--against", help="the reference system (default: the report's first)")
-    p.add_argument("--candidates", nargs="+", default=["*"], metavar="PATTERN",
-                   help="the systems to choose among, as shell patterns (default: all but "
-                        "--against), e.g. '*-b1-nr4'")
-    p.add_argument("--min-speedup", type=float, default=0.0, metavar="X",
-                   help="at least X times --against's source words/s on each choosing set")
-    p.add_argument("--metric", choices=("bleu", "chrf"), default="bleu")
-    p.add_argument("--threads", type=int, default=1, help="the rows at this thread count")
-    p.add_argument("--json", help="also write the choice to this file")
-    p.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
-    p.set_defaults(func=cmd_choose)
-
-
-def cmd_choose(args) -> int:
-    import json
-    from pathlib import Path
-
-    from seqkd.kd_gain import read_bench_report
-    from seqkd.stages.bench.choose import choose, markdown
-    from seqkd.textio import write_text
-
-    choice = choose(read_bench_report(Path(args.report)), args.on, args.against,
-                    args.candidates, args.min_speedup, args.metric, args.threads)
-    if args.json:
-        write_text(Path(args.json), json.dumps(choice, indent=2) + "\n")
-    print(markdown(choice), end="")
-    return 0
-
-
 KIND = StageKind("bench", _settings, _run, sections=("bench",), plan=plan,
-                 commands=(build_bench, build_compare, build_choose),
+                 commands=(build_bench, build_compare),
                  produces="report.json (rows, signature, comparisons with intervals, "
                  "seed groups), report.md, plot.png, outputs/", alone=True)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import seqkd
 from seqkd.errors import SeqkdError
-from seqkd.stages.bench.choose import choose, markdown
+from seqkd.stages.choose.select import choose, markdown
 
 
 def _row(system, test, bleu, wps, threads=1, chrf=50.0):
@@ -88,3 +88,57 @@ def test_the_command_prints_and_writes_the_choice(tmp_path, capsys):
     assert seqkd("choose", report, "--on", "nowhere") == 1
     err = capsys.readouterr().err
     assert "--on nowhere: the report has no such test set" in err and "Traceback" not in err
+
+
+def test_the_command_makes_a_stage_folder_with_out(tmp_path, capsys):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(REPORT))
+    args = ("choose", report, "--on", "dev", "--candidates", "*-b1", "--min-speedup", "30",
+            "--out", tmp_path / "choice")
+    assert seqkd(*args) == 0
+    md = (tmp_path / "choice" / "choice.md").read_text()
+    assert "**Chosen: best-b1.**" in md and md in capsys.readouterr().out
+    done = json.loads((tmp_path / "choice" / "DONE.json").read_text())
+    assert done["summary"]["chosen"] == "best-b1"
+    assert seqkd(*args) == 0 and md in capsys.readouterr().out  # done: the same, not again
+    # a bench run again (another report) makes the choice again
+    other = copy.deepcopy(REPORT)
+    other["results"][2]["bleu"] = 40.0  # fast-b1 on dev
+    report.write_text(json.dumps(other))
+    assert seqkd(*args, "--force") == 0
+    assert json.loads((tmp_path / "choice" / "choice.json").read_text())["chosen"] == "fast-b1"
+    assert seqkd("choose", report) == 1
+    assert "name the choosing sets with --on" in capsys.readouterr().err
+
+
+def _config(tmp_path, corpus, **choose_section):
+    return {"work_dir": str(tmp_path / "w"),
+            "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                     "test_prefixes": {"dev": str(corpus / "test"), "claim": str(corpus / "test")}},
+            "teacher": {"train": {"preset": "tiny", "max_updates": 1}},
+            "students": [{"name": "s", "preset": "tiny", "max_updates": 1}],
+            "bench": {"student_beams": [1], "test_sets": ["dev", "claim"]},
+            "choose": choose_section}
+
+
+def test_a_choose_section_is_a_stage_after_the_bench(tmp_path, corpus):
+    from seqkd.plan import plan
+
+    steps = {s.name: s for s in plan(_config(tmp_path, corpus, choosing_sets=["dev"],
+                                             min_speedup=30, candidates=["*-b1"]), tmp_path, "c.yaml")}
+    cfg = steps["choose"].config
+    assert steps["choose"].deps == ["bench"] and list(steps)[-1] == "choose"
+    assert cfg.report == str(tmp_path / "w" / "bench" / "report.json")
+    assert (cfg.choosing_sets, cfg.min_speedup, cfg.candidates) == (["dev"], 30, ["*-b1"])
+    for section, message in (({"choosing_sets": ["test9"]}, "choose: choosing set 'test9': "
+                                                            "the bench measures dev, claim"),
+                             ({"choosing_sets": ["dev", "claim"]}, "every set the bench "
+                                                                   "measures is a choosing set"),
+                             ({"min_speedup": 30}, "choose: choosing_sets must name the sets"),
+                             ({"choosing_sets": ["dev"], "metric": "ter"}, "metric")):
+        with pytest.raises(SeqkdError, match=message):
+            plan(_config(tmp_path, corpus, **section), tmp_path, "c.yaml")
+    cfg = _config(tmp_path, corpus, choosing_sets=["dev"])
+    del cfg["bench"]
+    with pytest.raises(SeqkdError, match="there is no bench to choose from"):
+        plan(cfg, tmp_path, "c.yaml")
