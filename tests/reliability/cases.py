@@ -146,6 +146,17 @@ def _unfinished(d: Path, data: Path) -> Path:
     return folder
 
 
+def _finished_training(d: Path, settings: str) -> Path:
+    """A finished `seqkd train` folder as far as continue_from looks: its settings, its
+    stamp and a last checkpoint."""
+    folder = d / "before"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "checkpoints" / "checkpoint_last.pt").write_bytes(b"")
+    (folder / "config.yaml").write_text("role: student\npreset: enc6-dec1\n" + settings)
+    (folder / "DONE.json").write_text("{}")
+    return folder
+
+
 def _linked_stage(d: Path) -> List[str]:
     """`run --restart prepare` where the data folder is a link to the user's own folder."""
     args = _foreign_folder(d)[:2] + ["--restart", "prepare"]
@@ -380,6 +391,11 @@ CASES = [
          "(no DONE.json) named as the teacher", None,
          ["whose training has not finished (no DONE.json)", "name one of its checkpoint files"],
          "out/DONE.json", needs_data=True),
+    Case("train-continue-other-settings", "36.5", "`train --continue-from` a finished training "
+         "with another seed and learning rate", None,
+         ["it was trained with other settings (lr 0.001 there, unset (the preset's) here; "
+          "seed 2 there, 1 here)", "only max_epoch, max_updates, patience"], "out",
+         needs_data=True),
     Case("dict-wrong-size", "20.12", "a `dict.txt` beside the teacher with fewer entries than "
          "its embeddings have rows", None, ["embeddings have", "rows but the dictionary"],
          "out/DONE.json", needs_data=True),
@@ -656,6 +672,10 @@ DATA_SETUPS = {
     "checkpoint-not-fairseq": lambda d, data: _checkpoint(d, "not-fairseq", data, "export"),
     "teacher-unfinished": lambda d, data: ["distill", "--data", str(data), "--out",
                                            str(d / "out"), "--teacher", str(_unfinished(d, data))],
+    "train-continue-other-settings": lambda d, data: [
+        "train", "--role", "student", "--preset", "enc6-dec1", "--data", str(data), "--out",
+        str(d / "out"), "--max-epoch", "6", "--continue-from",
+        str(_finished_training(d, "seed: 2\nlr: 0.001\nmax_epoch: 3\n"))],
     "dict-wrong-size": lambda d, data: ["distill", "--data", str(data), "--out",
                                         str(d / "out"), "--teacher",
                                         str(_fake_teacher(d, data, 7))],

@@ -56,7 +56,8 @@ def test_a_longer_budget_goes_on_from_the_finished_training(fake_data, fake_fair
 
 @pytest.mark.parametrize("extra, message", [
     (["--seed", "2"], "seed 1 there, 2 here"),
-    (["--lr", "0.001", "--dropout", "0.3"], "lr None there, 0.001 here; dropout None there"),
+    (["--lr", "0.001", "--dropout", "0.3"], "lr unset (the preset's) there, 0.001 here; "
+                                        "dropout unset (the preset's) there, 0.3 here"),
     (["--max-epoch", "3"], "is not shorter than this one's (max_epoch 3"),
     (["--max-epoch", "2", "--max-updates", "100"], "is not shorter than this one's"),
 ])

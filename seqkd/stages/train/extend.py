@@ -39,6 +39,10 @@ def _same(key: str, mine: Any, theirs: Any) -> bool:
     return mine == theirs
 
 
+def _shown(value: Any) -> str:
+    return "unset (the preset's)" if value is None else repr(value)
+
+
 def _budget_problem(cfg: Any, theirs: Dict[str, Any]) -> str:
     """Why the budget is not longer than the one of the run it continues ('' when it is)."""
     longer = [k for k in ("max_epoch", "max_updates") if getattr(cfg, k) is not None and (
@@ -77,7 +81,7 @@ def check_continuation(cfg: Any) -> Path:
             continue
         mine = getattr(cfg, f.name)
         if not _same(f.name, mine, theirs[f.name]):
-            problems.append(f"{f.name} {theirs[f.name]!r} there, {mine!r} here")
+            problems.append(f"{f.name} {_shown(theirs[f.name])} there, {_shown(mine)} here")
     if problems:
         raise SeqkdError(f"{what}: it was trained with other settings ({'; '.join(problems)}); "
                          f"only {', '.join(MAY_DIFFER[:-2])} may differ")
