@@ -135,7 +135,11 @@ def test_a_choose_section_is_a_stage_after_the_bench(tmp_path, corpus):
                              ({"choosing_sets": ["dev", "claim"]}, "every set the bench "
                                                                    "measures is a choosing set"),
                              ({"min_speedup": 30}, "choose: choosing_sets must name the sets"),
-                             ({"choosing_sets": ["dev"], "metric": "ter"}, "metric")):
+                             ({"choosing_sets": ["dev"], "metric": "ter"}, "metric"),
+                             ({"choosing_sets": ["dev"], "against": "nobody"},
+                              "choose: against 'nobody': the bench has no such system"),
+                             ({"choosing_sets": ["dev"], "candidates": ["*-b5"]},
+                              "no system of the bench but teacher matches candidates")):
         with pytest.raises(SeqkdError, match=message):
             plan(_config(tmp_path, corpus, **section), tmp_path, "c.yaml")
     cfg = _config(tmp_path, corpus, choosing_sets=["dev"])

@@ -4,6 +4,8 @@ and ``seqkd choose REPORT`` over any bench report."""
 
 from __future__ import annotations
 
+import fnmatch
+
 from seqkd.config import add_arguments
 from seqkd.errors import SeqkdError
 from seqkd.options import add_common, config_from
@@ -78,6 +80,15 @@ def plan(p) -> None:
     if measured and not set(measured) - set(on):
         p.problems.add("choose: every set the bench measures is a choosing set; a claim needs "
                        "a set the choice did not look at")
+    names = [s.name for s in bench.config.systems]
+    against = section.get("against") or (names[0] if names else None)
+    if against not in names:
+        p.problems.add(f"choose: against {against!r}: the bench has no such system")
+    patterns = section.get("candidates", ["*"])
+    if isinstance(patterns, list) and not any(
+            fnmatch.fnmatchcase(n, str(pat)) for n in names if n != against for pat in patterns):
+        p.problems.add(f"choose: no system of the bench but {against} matches candidates "
+                       f"{patterns}; its systems: {', '.join(names)}")
     p.step("choose", "choose", p.work / "choose", section, "choose",
            report=str(bench.out_dir / "report.json"))
 
