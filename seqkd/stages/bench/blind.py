@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.textio import SAFE_NAME, atomic_path, read_lines, sha256_file
@@ -37,23 +37,26 @@ class BlindSet:
         return [next(it) if line.strip() else "" for line in self.lines]
 
 
-def problems(entries: Iterable[str], files_there: bool = True) -> List[str]:
-    """Every problem of ``NAME=FILE`` entries, each starting 'blind: '; ``files_there``:
-    a file that is not there is one too."""
+def _read(entries: Iterable[str], files_there: bool) -> Tuple[Dict[str, Path], List[str]]:
+    """``NAME=FILE`` entries as {name: file}, and every problem, each starting 'blind: '."""
     seen: Dict[str, Path] = {}
-    return [f"blind: {problem}" for entry in entries or []
-            for problem in _entry_problems(entry, seen, files_there)]
+    found = [f"blind: {problem}" for entry in entries or []
+             for problem in _entry_problems(entry, seen, files_there)]
+    return seen, found
+
+
+def problems(entries: Iterable[str], files_there: bool = True) -> List[str]:
+    """Every problem of ``NAME=FILE`` entries; ``files_there``: a file that is not there is
+    one too."""
+    return _read(entries, files_there)[1]
 
 
 def parse(entries: Iterable[str]) -> Dict[str, Path]:
     """``NAME=FILE`` entries as {name: file}; every problem in one error."""
-    found = problems(entries)
+    sets, found = _read(entries, files_there=True)
     if found:
         raise SeqkdError("bench " + "; ".join(found))
-    out: Dict[str, Path] = {}
-    for entry in entries or []:
-        _entry_problems(entry, out)
-    return out
+    return sets
 
 
 def files(entries: Iterable[str]) -> List[Path]:
@@ -62,7 +65,7 @@ def files(entries: Iterable[str]) -> List[Path]:
             if isinstance(e, str) and e.partition("=")[2]]
 
 
-def _entry_problems(entry: str, seen: Dict[str, Path], files_there: bool = True) -> List[str]:
+def _entry_problems(entry: str, seen: Dict[str, Path], files_there: bool) -> List[str]:
     """What is wrong with one ``NAME=FILE`` entry (none: it is added to ``seen``)."""
     name, sep, file = entry.partition("=") if isinstance(entry, str) else ("", "", "")
     if not sep or not name or not file:

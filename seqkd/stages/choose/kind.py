@@ -4,12 +4,10 @@ and ``seqkd choose REPORT`` over any bench report."""
 
 from __future__ import annotations
 
-import fnmatch
-
 from seqkd.config import add_arguments
-from seqkd.errors import SeqkdError
 from seqkd.options import add_common, config_from
 from seqkd.stages.base import StageKind, lazy, runner
+from seqkd.stages.choose.select import candidates_of
 
 _settings = lazy("seqkd.stages.choose.runner", "ChooseConfig")
 _run = runner("seqkd.stages.choose.runner", "choose_stage")
@@ -37,20 +35,12 @@ def cmd_choose(args) -> int:
     import json
     from pathlib import Path
 
-    from seqkd.kd_gain import read_bench_report
-    from seqkd.stages.choose.runner import choose_stage
-    from seqkd.stages.choose.select import choose, markdown
+    from seqkd.stages.choose.runner import choose_stage, make_choice
+    from seqkd.stages.choose.select import markdown
     from seqkd.textio import write_text
 
     cfg = config_from(_settings(), args, out_dir=args.out or "")
-    if not cfg.choosing_sets:
-        raise SeqkdError("choose: name the choosing sets with --on (e.g. --on valid "
-                         "test_2016_flickr)")
-    if args.out:
-        choice = choose_stage(cfg, force=args.force)
-    else:
-        choice = choose(read_bench_report(Path(cfg.report)), cfg.choosing_sets, cfg.against,
-                        cfg.candidates, cfg.min_speedup, cfg.metric, cfg.threads)
+    choice = choose_stage(cfg, force=args.force) if args.out else make_choice(cfg)
     if args.json:
         write_text(Path(args.json), json.dumps(choice, indent=2) + "\n")
     print(markdown(choice), end="")
@@ -85,8 +75,7 @@ def plan(p) -> None:
     if against not in names:
         p.problems.add(f"choose: against {against!r}: the bench has no such system")
     patterns = section.get("candidates", ["*"])
-    if isinstance(patterns, list) and not any(
-            fnmatch.fnmatchcase(n, str(pat)) for n in names if n != against for pat in patterns):
+    if isinstance(patterns, list) and not candidates_of(names, against, patterns):
         p.problems.add(f"choose: no system of the bench but {against} matches candidates "
                        f"{patterns}; its systems: {', '.join(names)}")
     p.step("choose", "choose", p.work / "choose", section, "choose",

@@ -37,21 +37,28 @@ class ChooseConfig:
         return [Path(self.report)]
 
 
-def choose_stage(cfg: ChooseConfig, force: bool = False) -> Dict:
-    """Choose and write the choice; return it."""
+def make_choice(cfg: ChooseConfig) -> Dict:
+    """The choice these settings ask for, from the report they name."""
     from seqkd.errors import SeqkdError
     from seqkd.kd_gain import read_bench_report
-    from seqkd.stage import Stage
-    from seqkd.stages.choose.select import choose, markdown
-    from seqkd.textio import write_text
+    from seqkd.stages.choose.select import choose
 
     if not cfg.choosing_sets:
-        raise SeqkdError("choose: name the choosing sets (choosing_sets: [valid, "
-                         "test_2016_flickr]; on the command line --on)")
+        raise SeqkdError("choose: name the choosing sets with --on (e.g. --on valid "
+                         "test_2016_flickr; in a config, choosing_sets: [...])")
+    return choose(read_bench_report(Path(cfg.report)), cfg.choosing_sets, cfg.against,
+                  cfg.candidates, cfg.min_speedup, cfg.metric, cfg.threads)
+
+
+def choose_stage(cfg: ChooseConfig, force: bool = False) -> Dict:
+    """Choose and write the choice; return it."""
+    from seqkd.stage import Stage
+    from seqkd.stages.choose.select import markdown
+    from seqkd.textio import write_text
+
     out = Path(cfg.out_dir)
     # chosen before the folder is made: a choice that cannot be made leaves nothing behind
-    choice = choose(read_bench_report(Path(cfg.report)), cfg.choosing_sets, cfg.against,
-                    cfg.candidates, cfg.min_speedup, cfg.metric, cfg.threads)
+    choice = make_choice(cfg)
     stage = Stage("choose", out, cfg, force=force)
     if not stage.begin():  # chosen already from this very report
         return json.loads((out / "choice.json").read_text(encoding="utf-8"))

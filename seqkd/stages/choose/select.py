@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from seqkd.errors import SeqkdError
 
@@ -53,6 +53,12 @@ def _candidate(name: str, rows: Dict[tuple, Dict], on: Sequence[str], against: s
     return c
 
 
+def candidates_of(systems: Sequence[str], against: str, patterns: Sequence[str]) -> List[str]:
+    """The systems that ``patterns`` (shell patterns) name, the reference aside."""
+    return [s for s in systems if s != against
+            and any(fnmatch.fnmatchcase(s, str(p)) for p in patterns)]
+
+
 def choose(report: Dict, on: Sequence[str], against: Optional[str] = None,
            candidates: Sequence[str] = ("*",), min_speedup: float = 0.0,
            metric: str = "bleu", threads: int = 1) -> Dict:
@@ -71,8 +77,7 @@ def choose(report: Dict, on: Sequence[str], against: Optional[str] = None,
     elif not problems:
         problems += [f"--against {against} has no row on {t}" for t in on
                      if (against, t) not in rows]
-    named = [s for s in systems if s != against
-             and any(fnmatch.fnmatchcase(s, p) for p in candidates)]
+    named = candidates_of(systems, against, candidates)
     if not named:
         problems.append(f"no system but {against} matches --candidates "
                         f"{' '.join(candidates)}")

@@ -11,6 +11,7 @@ epoch once the first line says how many an epoch has.
 from __future__ import annotations
 
 import re
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -104,7 +105,7 @@ def where(out_dir: Path, cfg) -> Optional[str]:
     log = Path(out_dir) / "fairseq-train.log"
     if not log.is_file():
         return None
-    saved, since, latest, points = None, None, None, []
+    saved, since, latest, points = None, None, None, deque(maxlen=41)
     with open(log, encoding="utf-8", errors="replace") as f:  # a stream: logs grow long
         for line in f:
             m = _SAVED.search(line)
@@ -116,7 +117,7 @@ def where(out_dir: Path, cfg) -> Optional[str]:
                 since = latest = got
                 when = _seconds(line)
                 if when is not None:
-                    points = [*points[-40:], (when, got["updates"])]
+                    points.append((when, got["updates"]))
     of_epochs = f" of {cfg.max_epoch}" if getattr(cfg, "max_epoch", None) else ""
     of_updates = f" of {cfg.max_updates:,}" if getattr(cfg, "max_updates", None) else ""
     said = (f"last checkpoint at epoch {saved[0]}{of_epochs}, update {saved[1]:,}{of_updates} "
@@ -124,5 +125,6 @@ def where(out_dir: Path, cfg) -> Optional[str]:
     if since is not None:
         said += (f"; {'since then' if saved else 'so far'} epoch {since['epoch']}, step "
                  f"{since['step']} of {since['steps']}")
-    left = _left(cfg, latest, since["updates"] if since else saved[1] if saved else 0, points)
+    left = _left(cfg, latest, since["updates"] if since else saved[1] if saved else 0,
+                 list(points))
     return said + (f"; {left}" if left else "")
