@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Issue 36's claims, once every stage of pipelines/multi30k-en-de-captions.yaml but its bench
 # and choose is done (and the student of pipelines/multi30k-en-de-captions-ensemble.yaml, a
-# system of that bench): ONE bench run with nothing else running (its blind test_2018_flickr
-# outputs included), the choice on test_2016_flickr, then the copies to commit: report, plot,
-# choice, every output gzipped, and every difference of the report computed again from them.
+# system of that bench): the exports not made yet, then ONE bench run with nothing else
+# running (its blind test_2018_flickr outputs included), the choice on test_2016_flickr, then
+# the copies to commit: report, plot, choice, every output gzipped, and every difference of
+# the report computed again from them.
 #   SEQKD_DATA_MIRROR=../shared/datasets scripts/captions_final.sh PREFIX
 # e.g. PREFIX=docs/multi30k-captions-final: PREFIX-report.{json,md}, PREFIX-plot.png,
 # PREFIX-choice.md, PREFIX-kd-gain/, PREFIX-outputs/ (SYSTEM.t1.TEST.txt.gz and the blind
@@ -13,7 +14,12 @@ set -euo pipefail
 prefix=$1
 C=${CONFIG:-pipelines/multi30k-en-de-captions.yaml}
 W=$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['work_dir'])" "$C")
-seqkd run $C --only bench choose
+# refused while a training or distillation is unfinished (the bench must run alone); only
+# the exports, the bench and choose run, so no finished stage is looked at again
+status=$(seqkd run $C --status)
+left=$(awk '$2 != "done" && $1 !~ /^(export-.*|bench|choose)$/ {print $1}' <<<"$status")
+if [ -n "$left" ]; then echo "not finished yet:" $left >&2; exit 1; fi
+seqkd run $C --only $(awk '$1 ~ /^export-/ {print $1}' <<<"$status") bench choose
 cp $W/bench/report.json "$prefix-report.json"
 cp $W/bench/report.md "$prefix-report.md"
 cp $W/bench/plot.png "$prefix-plot.png"
