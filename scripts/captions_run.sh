@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Issue 36's whole run on a 2-core machine without a GPU, from the committed configs alone:
+# every preparation, distillation and training of pipelines/multi30k-en-de-captions.yaml,
+# the ensemble's second teacher (pipelines/multi30k-en-de-ensemble.yaml) and the ensemble's
+# captions student (pipelines/multi30k-en-de-captions-ensemble.yaml), in two one-thread lanes
+# side by side; when both are done, scripts/captions_final.sh (the exports, the one bench with
+# nothing beside it, choose, the copies to commit).
+#   SEQKD_DATA_MIRROR=../shared/datasets scripts/captions_run.sh LOGDIR [PREFIX]
+# LOGDIR gets lane0.log, lane1.log and final.log; PREFIX is captions_final.sh's
+# (default docs/multi30k-captions-final). Every stage resumes after a kill and a finished one
+# is skipped, so after a lost session the same command goes on where the run stood.
+# About 16 hours a lane (one thread each; the longest chain, the ensemble's teacher, its
+# distillation and its student, goes first in lane 0), then 1.5 hours of bench.
+# The order keeps each stage after what it needs: lane 0 reaches the captions config's
+# students hours after lane 1 has prepared and distilled for them.
+set -euo pipefail
+logs=$1
+prefix=${2:-docs/multi30k-captions-final}
+mkdir -p "$logs"
+C=pipelines/multi30k-en-de-captions.yaml
+E=pipelines/multi30k-en-de-ensemble.yaml
+CE=pipelines/multi30k-en-de-captions-ensemble.yaml
+# each lane's automatic thread counts are half the machine's (seqkd.machine.SHARE_ENV)
+export SEQKD_CORE_SHARE=2
+
+step() {  # step CONFIG STAGE...: one `seqkd run --only`, logged, stopping the lane on failure
+  echo "=== $(date -u +%FT%TZ) $*"
+  seqkd run "$@"
+}
+
+lane0() {
+  step $E --only prepare teacher
+  step $CE --only prepare distill-ens-captions student-captions-ens-2-1-w256 \
+    export-captions-ens-2-1-w256
+  step $C --only student-baseline-2-1-w256-s3
+  step $C --only student-baseline-1-1-w64 student-seqkd-1-1-w64 student-captions-1-1-w64 \
+    student-captions-mbr-1-1-w64
+  step $C --only student-baseline-2-1-w256-valid
+}
+
+lane1() {
+  step $C --only prepare distill-v2-captions distill-v2 distill-v2-captions-mbr
+  for s in captions-2-1-w256 baseline-2-1-w256 captions-2-1-w256-s2 baseline-2-1-w256-s2 \
+           captions-2-1-w256-s3 seqkd-2-1-w256; do
+    step $C --only student-$s
+  done
+  step $C --only distill-v2-captions-clean
+}
+
+set -m  # each lane in its own process group, so that stopping this script stops its stages
+lane0 >> "$logs/lane0.log" 2>&1 &
+l0=$!
+lane1 >> "$logs/lane1.log" 2>&1 &
+l1=$!
+trap 'kill -- -$l0 -$l1 2>/dev/null' EXIT
+rc=0
+wait $l0 || rc=1
+wait $l1 || rc=1
+trap - EXIT
+if [ $rc != 0 ]; then
+  echo "a lane failed: its log in $logs says which stage; run again to resume" >&2
+  exit 1
+fi
+scripts/captions_final.sh "$prefix" >> "$logs/final.log" 2>&1
