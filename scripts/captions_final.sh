@@ -16,10 +16,12 @@ C=${CONFIG:-pipelines/multi30k-en-de-captions.yaml}
 W=$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['work_dir'])" "$C")
 # refused while a training or distillation is unfinished (the bench must run alone); only
 # the exports, the bench and choose run, so no finished stage is looked at again
-status=$(seqkd run $C --status)
-left=$(awk '$2 != "done" && $1 !~ /^(export-.*|bench|choose)$/ {print $1}' <<<"$status")
+status=$(seqkd run $C --status --json)
+left=$(python3 -c 'import json, sys; print(*(r["stage"] for r in json.load(sys.stdin)
+  if r["state"] != "done" and r["kind"] not in ("export", "bench", "choose")))' <<<"$status")
 if [ -n "$left" ]; then echo "not finished yet:" $left >&2; exit 1; fi
-seqkd run $C --only $(awk '$1 ~ /^export-/ {print $1}' <<<"$status") bench choose
+seqkd run $C --only $(python3 -c 'import json, sys; print(*(r["stage"]
+  for r in json.load(sys.stdin) if r["kind"] == "export"))' <<<"$status") bench choose
 cp $W/bench/report.json "$prefix-report.json"
 cp $W/bench/report.md "$prefix-report.md"
 cp $W/bench/plot.png "$prefix-plot.png"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from seqkd.options import config_from
 from seqkd.config import add_arguments
+from seqkd.errors import SeqkdError
 
 logger = logging.getLogger("seqkd.cli")
 
@@ -70,6 +71,10 @@ def build_run(sub) -> None:
     p.add_argument("--status", action="store_true",
                    help="say where each stage stands (done, not started, unfinished and how "
                         "far it got, running now, or what makes it run again), write nothing")
+    p.add_argument("--json", action="store_true",
+                   help="with --status: the same as a JSON list, one object a stage (stage, "
+                        "kind, folder, state, and as they apply running, finished_at, "
+                        "seconds, changed, after, progress), for scripts")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -80,6 +85,9 @@ def cmd_run(args) -> int:
     from seqkd.plan.device import on_device
     from seqkd.run import run
 
+    if args.json and not args.status:
+        raise SeqkdError("--json goes with --status (seqkd run CONFIG --status --json); "
+                         "a run prints what each stage did as JSON already")
     if args.check or args.status:
         cfg = load_config(args.config)
         steps = plan(on_device(cfg, args.device) if args.device else cfg, Path.cwd(),
@@ -88,7 +96,8 @@ def cmd_run(args) -> int:
         from seqkd.stages.registry import kind
 
         if args.status:
-            print(table(status(steps)), end="")
+            rows = status(steps)
+            print(json.dumps(rows, indent=2) if args.json else table(rows).rstrip("\n"))
             return 0
         print(json.dumps({s.name: {"kind": s.kind, "folder": str(s.out_dir), "after": s.deps,
                                    "produces": kind(s.kind).produces} for s in steps},

@@ -65,6 +65,20 @@ def test_status_says_where_each_stage_stands_and_writes_nothing(config, tmp_path
         "unfinished, resumes; last checkpoint at epoch 2 of 3, update 20 (a new run resumes "
         "there); since then epoch 3, step 4 of 10")
     assert said["export-b"] == "waits for student-b"
+    # the same look as JSON, for scripts: one object a stage, in the plan's order
+    assert seqkd("run", cfg, "--status", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["stage"] for r in rows] == list(said)
+    by = {r["stage"]: r for r in rows}
+    assert by["student-a"]["state"] == DONE and by["student-a"]["seconds"] > 0
+    assert by["student-b"]["state"] == RESUMES
+    assert by["student-b"]["progress"].startswith("last checkpoint at epoch 2 of 3")
+    assert by["export-b"]["state"] == WAITS and by["export-b"]["after"] == ["student-b"]
+    assert by["teacher"]["state"] == NEW and by["teacher"]["kind"] == "teacher"
+    assert _tree(tmp_path / "w") == before
+    assert seqkd("run", cfg, "--json") == 1  # only with --status; nothing run
+    assert "--json goes with --status" in capsys.readouterr().err
+    assert _tree(tmp_path / "w") == before
 
     # a stage another process holds is said to be running, with that process's pid
     with folder_lock(tmp_path / "w" / "student-b", "a test"):
