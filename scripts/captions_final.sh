@@ -11,6 +11,7 @@
 # SYSTEM.test_2018_flickr.de.gz). The bench takes about 1.5 hours on one core. CONFIG (default
 # the captions config) names another config with a bench, blind and choose section.
 set -euo pipefail
+if [ $# != 1 ]; then echo "usage: scripts/captions_final.sh PREFIX" >&2; exit 1; fi
 prefix=$1
 C=${CONFIG:-pipelines/multi30k-en-de-captions.yaml}
 W=$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['work_dir'])" "$C")

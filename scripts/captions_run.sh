@@ -14,9 +14,13 @@
 # The order keeps each stage after what it needs: lane 0 reaches the captions config's
 # students hours after lane 1 has prepared and distilled for them.
 set -euo pipefail
-logs=$1
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  echo "usage: scripts/captions_run.sh LOGDIR [PREFIX] (from the repository root)" >&2; exit 1
+fi
+mkdir -p "$1"
+logs=$(cd "$1" && pwd)
 prefix=${2:-docs/multi30k-captions-final}
-mkdir -p "$logs"
+cd "$(dirname "$0")/.."  # the configs' paths are the repository root's
 C=pipelines/multi30k-en-de-captions.yaml
 E=pipelines/multi30k-en-de-ensemble.yaml
 CE=pipelines/multi30k-en-de-captions-ensemble.yaml
