@@ -10,9 +10,8 @@ For a service that embeds an exported student::
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
-
-from seqkd.errors import SeqkdError  # noqa: E402
+from seqkd.errors import SeqkdError
+from seqkd.version import __version__
 
 
 def load(folder: str, beam: int = 1, vmap: bool = False, compute_type: str = "default",

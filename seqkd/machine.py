@@ -9,7 +9,7 @@ import platform
 from pathlib import Path
 from typing import Dict
 
-from seqkd import __version__
+from seqkd.version import __version__
 from seqkd.errors import SeqkdError
 
 _DISTRIBUTIONS = {

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from seqkd import __version__
+from seqkd.version import __version__
 from seqkd.errors import LAST_FOLDER, SeqkdError
 from seqkd.machine import versions
 from seqkd.procs import LOCK_FILE, folder_lock

@@ -10,7 +10,7 @@ import shlex
 import sys
 from typing import Callable, List, Optional
 
-from seqkd import __version__
+from seqkd.version import __version__
 from seqkd.options import config_from, parse_key_value
 from seqkd.cli.serving import build_serve, build_serve_bench
 from seqkd.cli.tools import build_kd_gain, build_run, build_scale_bench, build_translate

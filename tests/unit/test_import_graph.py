@@ -2,7 +2,8 @@
 cycle hidden in a function is still a cycle), has no cycle and no import that runs up the
 layers: the common layer (``seqkd/*.py``) < ``seqkd.stages.base`` < the stage rooms
 (``seqkd/stages/<room>/``, which never import each other) < the registry < what drives the
-stages (plan, cli, run, scale, serve, the package's face)."""
+stages (plan, cli, run, scale, serve, the package's face, which nothing below imports: the
+version lives in the leaf ``seqkd.version``)."""
 
 import ast
 from pathlib import Path
@@ -32,12 +33,14 @@ def graph():
                 if node.level:  # relative: from the package up
                     base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
                                     + ([base] if base else []))
-                targets = [f"{base}.{a.name}" for a in node.names] + [base]
+                targets = [f"{base}.{a.name}" for a in node.names]
             for t in targets:
-                # the longest module name the import names (`from seqkd.x import f` is seqkd.x)
+                # the longest module name the import names (`from seqkd.x import f` is
+                # seqkd.x, `from seqkd import datasets` seqkd.datasets, `from seqkd import
+                # load` the package's face, seqkd)
                 while t and t not in modules:
                     t = t.rpartition(".")[0]
-                if t and t != name and t != "seqkd":
+                if t and t != name:
                     edges[name].add(t)
     return edges
 
@@ -79,6 +82,10 @@ def test_the_graph_is_read_whole():
     # an import inside a function
     assert "seqkd.stages.distill.runner" in edges["seqkd.stages.distill.kind"]
     assert "seqkd.serve.batcher" in edges["seqkd.serve.app"]
+    # a submodule named from its package, and the package's face
+    assert "seqkd.datasets" in edges["seqkd.stages.prepare.runner"]
+    assert "seqkd" not in edges["seqkd.stages.prepare.runner"]
+    assert {"seqkd.version", "seqkd.errors"} <= edges["seqkd"]
 
 
 def test_the_package_has_no_import_cycle():
@@ -136,7 +143,9 @@ def test_an_upward_import_and_a_room_to_room_import_are_found():
     edges = {"seqkd.textio": {"seqkd.stages.base"},
              "seqkd.stages.distill.kind": {"seqkd.stages.export.runner", "seqkd.textio",
                                            "seqkd.stages.distill.runner"},
-             "seqkd.stages.base": {"seqkd.plan"}, "seqkd.cli": {"seqkd.stages.registry"}}
-    assert upward(edges) == ["seqkd.stages.base -> seqkd.plan",
+             "seqkd.stages.base": {"seqkd.plan"}, "seqkd.cli": {"seqkd.stages.registry"},
+             "seqkd.stage": {"seqkd"}, "seqkd": {"seqkd.version"}}
+    assert upward(edges) == ["seqkd.stage -> seqkd",
+                             "seqkd.stages.base -> seqkd.plan",
                              "seqkd.stages.distill.kind -> seqkd.stages.export.runner",
                              "seqkd.textio -> seqkd.stages.base"]
