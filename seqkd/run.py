@@ -20,7 +20,7 @@ from seqkd.errors import SeqkdError
 from seqkd.config_file import load_config
 from seqkd.plan import Step, plan
 from seqkd.plan.device import on_device
-from seqkd.plan.status import CHANGED, DONE, OTHER, UPSTREAM, verdict
+from seqkd.plan.status import CHANGED, DONE, OTHER, UPSTREAM, unmet_needs, verdict
 from seqkd.procs import folder_lock, python_module
 from seqkd.stage import Stage, clear_dir
 
@@ -71,10 +71,26 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
     work = (Path.cwd() / cfg["work_dir"]).resolve()
     if os.environ.get(PARENT_ENV) == str(os.getppid()) and only:
         return _run_steps(steps, only, restart)
+    if only:
+        _refuse_unmet_needs(steps, only, config_path)
     with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
         if jobs > 1:
             return _run_side_by_side(steps, only, restart, str(config_path), jobs, device)
         return _run_steps(steps, only, restart)
+
+
+def _refuse_unmet_needs(steps: List[Step], only: List[str], config_path) -> None:
+    """Before anything is cleared or run: the chosen stages must have what they read."""
+    needs = unmet_needs(steps, only)
+    if needs:
+        chosen = set(only) | {need for _, need, _ in needs}
+        raise SeqkdError(
+            "--only leaves out stages that the chosen ones read and that are not done; "
+            "nothing was run or cleared:\n" + "".join(
+                f"  {stage} reads {need}: {state}\n" for stage, need, state in needs)
+            + f"choose them too (seqkd run {config_path} --only "
+            f"{' '.join(s.name for s in steps if s.name in chosen)}), or run the whole config "
+            "(without --only)")
 
 
 #: set in the children of a ``--jobs`` run to their parent's pid

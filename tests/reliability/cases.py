@@ -178,6 +178,15 @@ def _foreign_folder(d: Path) -> List[str]:
                       "bench: {test_sets: [t]}\n") + ["--only", "prepare"]
 
 
+def _only_needs_not_done(d: Path) -> List[str]:
+    c = _corpus(d)
+    return _config(d, f"work_dir: {d / 'w'}\ndata:\n  train_prefix: {c / 'train'}\n"
+                      f"  valid_prefix: {c / 'valid'}\n  vocab_size: 60\n"
+                      "teacher: {train: {preset: tiny, max_updates: 1}}\n"
+                      "students: [{name: s, preset: tiny, max_updates: 1}]\n") + [
+        "--only", "export-s"]
+
+
 ALIAS_BOMB = """work_dir: w
 a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
 b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
@@ -337,6 +346,10 @@ CASES = [
     Case("run-foreign-folder", "20.4", "`seqkd run --only prepare` where a stage folder it "
          "would clear holds the user's own files", _foreign_folder,
          ["w/bench must be cleared", "holds files seqkd did not write"], "w/data/DONE.json"),
+    Case("run-only-needs-not-done", "36", "`seqkd run --only export-s` before the student "
+         "it exports (and the data that student reads) has run", _only_needs_not_done,
+         ["nothing was run or cleared", "export-s reads student-s: waits for prepare",
+          "student-s reads prepare: not started", "--only prepare student-s export-s"], "w"),
     Case("restart-linked-stage", "20.14", "`run --restart prepare` where the stage folder is "
          "a symlink", _linked_stage, ["w/data must be cleared", "it is a link"],
          "elsewhere/DONE.json"),

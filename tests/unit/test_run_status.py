@@ -4,6 +4,7 @@ folders over a fake fairseq, without writing anything; and the progress readers 
 
 import json
 import math
+import shutil
 import os
 from pathlib import Path
 
@@ -187,3 +188,51 @@ def test_the_pace_is_a_median_so_one_pause_does_not_set_it():
     assert time_left(3, 150, "chunk", at_most=True) == ("at most about 8 min left at its last "
                                                         "pace (2.5 min a chunk)")
     assert time_left(0, 10, "chunk") == "" and time_left(5, float("nan"), "chunk") == ""
+
+
+@pytest.mark.usefixtures("fake_fairseq")
+def test_only_is_refused_up_front_when_a_chosen_stage_reads_one_not_done(config, tmp_path,
+                                                                         capsys, monkeypatch):
+    cfg = config()
+
+    def refused(*args):
+        before = _tree(tmp_path)
+        assert seqkd("run", cfg, *args) == 1
+        err = capsys.readouterr().err
+        assert "nothing was run or cleared" in err
+        assert _tree(tmp_path) == before
+        return err
+
+    # nothing done yet: what a chosen stage reads, and what that reads in turn, is named,
+    # and the command that has them all
+    err = refused("--only", "export-a")
+    assert "export-a reads student-a: waits for prepare" in err
+    assert "student-a reads prepare: not started" in err
+    assert "--only prepare student-a export-a)" in err
+    err = refused("--only", "student-b")
+    assert "--only prepare student-b)" in err
+    assert seqkd("run", cfg, "--only", "prepare", "student-b", "-q") == 0  # as it says
+
+    assert seqkd("run", cfg, "--only", "student-a", "-q") == 0
+    shutil.rmtree(tmp_path / "w" / "student-b")
+    monkeypatch.setenv("SEQKD_FAKE_STOP_AFTER_EPOCH", "2")
+    assert seqkd("run", cfg, "--only", "student-b", "-q") == 1  # b stopped in epoch 3
+    monkeypatch.delenv("SEQKD_FAKE_STOP_AFTER_EPOCH")
+    capsys.readouterr()
+    # an unfinished need, alone or with --jobs: said with how far it got (prepare is done:
+    # not named)
+    for jobs in ([], ["--jobs", "2"]):
+        err = refused("--only", "export-b", *jobs)
+        assert "export-b reads student-b: unfinished, resumes; last checkpoint at epoch 2" in err
+        assert "--only student-b export-b)" in err and "reads prepare" not in err
+    # a need another process is running now
+    with folder_lock(tmp_path / "w" / "student-b", "a test"):
+        assert f"running now (pid {os.getpid()})" in refused("--only", "export-b")
+    # a need whose settings changed since it ran: the export would be of the old student
+    cfg = config(dropout=0.3)
+    err = refused("--only", "export-a")
+    assert "export-a reads student-a: settings changed, runs again (changed: dropout)" in err
+    # a chosen stage whose needs are done runs as before
+    cfg = config()
+    assert seqkd("run", cfg, "--only", "student-b") == 0
+    assert json.loads(capsys.readouterr().out)["student-b"] == "ran"
