@@ -72,16 +72,22 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
     if os.environ.get(PARENT_ENV) == str(os.getppid()) and only:
         return _run_steps(steps, only, restart)
     if only:
-        _refuse_unmet_needs(steps, only, config_path)
+        _refuse_unmet_needs(steps, only, restart, config_path)
     with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
         if jobs > 1:
             return _run_side_by_side(steps, only, restart, str(config_path), jobs, device)
         return _run_steps(steps, only, restart)
 
 
-def _refuse_unmet_needs(steps: List[Step], only: List[str], config_path) -> None:
-    """Before anything is cleared or run: the chosen stages must have what they read."""
+def _refuse_unmet_needs(steps: List[Step], only: List[str], restart: Optional[List[str]],
+                        config_path) -> None:
+    """Before anything is cleared or run: the chosen stages must have what they read, and
+    keep it (a stage that ``--restart`` empties, or empties as a dependant, is not kept)."""
     needs = unmet_needs(steps, only)
+    emptied = {n for r in restart or [] for n in [r, *(s.name for s in dependents(steps, r))]}
+    needs += [(s.name, d, "emptied by --restart") for s in steps if s.name in only
+              for d in s.deps if d in emptied and d not in only
+              and (s.name, d) not in {(a, b) for a, b, _ in needs}]
     if needs:
         chosen = set(only) | {need for _, need, _ in needs}
         raise SeqkdError(

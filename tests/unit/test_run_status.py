@@ -232,7 +232,11 @@ def test_only_is_refused_up_front_when_a_chosen_stage_reads_one_not_done(config,
     cfg = config(dropout=0.3)
     err = refused("--only", "export-a")
     assert "export-a reads student-a: settings changed, runs again (changed: dropout)" in err
-    # a chosen stage whose needs are done runs as before
+    # a need that --restart empties
     cfg = config()
+    err = refused("--only", "student-a", "--restart", "prepare")
+    assert "student-a reads prepare: emptied by --restart" in err
+    assert "--only prepare student-a)" in err
+    # a chosen stage whose needs are done runs as before
     assert seqkd("run", cfg, "--only", "student-b") == 0
     assert json.loads(capsys.readouterr().out)["student-b"] == "ran"
