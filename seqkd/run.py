@@ -83,11 +83,8 @@ def _refuse_unmet_needs(steps: List[Step], only: List[str], restart: Optional[Li
                         config_path) -> None:
     """Before anything is cleared or run: the chosen stages must have what they read, and
     keep it (a stage that ``--restart`` empties, or empties as a dependant, is not kept)."""
-    needs = unmet_needs(steps, only)
-    emptied = {n for r in restart or [] for n in [r, *(s.name for s in dependents(steps, r))]}
-    needs += [(s.name, d, "emptied by --restart") for s in steps if s.name in only
-              for d in s.deps if d in emptied and d not in only
-              and (s.name, d) not in {(a, b) for a, b, _ in needs}]
+    needs = unmet_needs(steps, only, emptied={
+        n for r in restart or [] for n in [r, *(s.name for s in dependents(steps, r))]})
     if needs:
         chosen = set(only) | {need for _, need, _ in needs}
         raise SeqkdError(

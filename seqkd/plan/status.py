@@ -6,7 +6,7 @@ judgement :mod:`seqkd.run` acts on (:func:`verdict`) and the read-only look
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 from seqkd.procs import lock_holders
 from seqkd.stage import Stage
@@ -78,11 +78,13 @@ def status(steps: List[Step]) -> List[Dict]:
     return rows
 
 
-def unmet_needs(steps: List[Step], only: List[str]) -> List[Tuple[str, str, str]]:
+def unmet_needs(steps: List[Step], only: List[str], emptied: Iterable[str] = ()
+                ) -> List[Tuple[str, str, str]]:
     """For a run of chosen stages (``--only``): each stage a chosen one reads that is not
-    chosen and not done (never started, unfinished, running now, or stale), and what those
-    read in turn that is not done either, as (the reading stage, the stage it reads, where
-    that stands in words); empty when the chosen stages have what they read."""
+    chosen and not done (never started, unfinished, running now, stale, or among
+    ``emptied``, the stages ``--restart`` empties first), and what those read in turn that
+    is not done either, as (the reading stage, the stage it reads, where that stands in
+    words); empty when the chosen stages have what they read."""
     chosen, by_name = set(only), {s.name: s for s in steps}
     upstream: set = set()
     todo = [d for s in steps if s.name in chosen for d in s.deps]
@@ -91,10 +93,11 @@ def unmet_needs(steps: List[Step], only: List[str]) -> List[Tuple[str, str, str]
         if name not in chosen and name not in upstream:
             upstream.add(name)
             todo.extend(by_name[name].deps)
-    rows = {r["stage"]: r for r in status([s for s in steps if s.name in upstream])}
-    short = {name for name, row in rows.items() if row["state"] != DONE}
-    return [(s.name, d, describe(rows[d])) for s in steps if s.name in chosen | short
-            for d in s.deps if d in short]
+    said = {r["stage"]: describe(r) for r in status([s for s in steps if s.name in upstream])
+            if r["state"] != DONE}
+    said.update({name: "emptied by --restart" for name in emptied if name in upstream})
+    return [(s.name, d, said[d]) for s in steps if s.name in chosen | set(said)
+            for d in s.deps if d in said]
 
 
 def _duration(seconds) -> str:
