@@ -72,28 +72,32 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
     if os.environ.get(PARENT_ENV) == str(os.getppid()) and only:
         return _run_steps(steps, only, restart)
     if only:
-        _refuse_unmet_needs(steps, only, restart, config_path)
+        _check_needs(steps, only, restart, config_path)
     with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
         if jobs > 1:
             return _run_side_by_side(steps, only, restart, str(config_path), jobs, device)
         return _run_steps(steps, only, restart)
 
 
-def _refuse_unmet_needs(steps: List[Step], only: List[str], restart: Optional[List[str]],
-                        config_path) -> None:
+def _check_needs(steps: List[Step], only: List[str], restart: Optional[List[str]],
+                 config_path) -> None:
     """Before anything is cleared or run: the chosen stages must have what they read, and
-    keep it (a stage that ``--restart`` empties, or empties as a dependant, is not kept)."""
-    needs = unmet_needs(steps, only, emptied={
+    keep it (a stage that ``--restart`` empties, or empties as a dependant, is not kept); a
+    stale one is read as it is, with a warning."""
+    missing, stale = unmet_needs(steps, only, emptied={
         n for r in restart or [] for n in [r, *(s.name for s in dependents(steps, r))]})
-    if needs:
-        chosen = set(only) | {need for _, need, _ in needs}
+    if missing:
+        chosen = set(only) | {need for _, need, _ in missing}
         raise SeqkdError(
             "--only leaves out stages that the chosen ones read and that are not done; "
             "nothing was run or cleared:\n" + "".join(
-                f"  {stage} reads {need}: {state}\n" for stage, need, state in needs)
+                f"  {stage} reads {need}: {state}\n" for stage, need, state in missing)
             + f"choose them too (seqkd run {config_path} --only "
             f"{' '.join(s.name for s in steps if s.name in chosen)}), or run the whole config "
             "(without --only)")
+    for stage, need, state in stale:
+        logger.warning("%s reads %s as it is, though a whole run would run it again (%s); "
+                       "choose it too to bring it up to date", stage, need, state)
 
 
 #: set in the children of a ``--jobs`` run to their parent's pid

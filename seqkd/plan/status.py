@@ -9,7 +9,7 @@ import time
 from typing import Dict, Iterable, List, Tuple
 
 from seqkd.procs import lock_holders
-from seqkd.stage import Stage
+from seqkd.stage import DONE_FILE, Stage
 from seqkd.stages.base import Step
 
 #: finished with these settings and inputs: skipped
@@ -26,6 +26,9 @@ CHANGED = "settings changed, runs again"
 UPSTREAM = "runs again after"
 #: the same for a stage never started (in :func:`status` only)
 WAITS = "waits for"
+
+#: (a stage, a stage it reads, where that one stands in words): :func:`unmet_needs`
+Need = Tuple[str, str, str]
 
 
 def verdict(stage: Stage, upstream_runs: bool) -> str:
@@ -79,12 +82,17 @@ def status(steps: List[Step]) -> List[Dict]:
 
 
 def unmet_needs(steps: List[Step], only: List[str], emptied: Iterable[str] = ()
-                ) -> List[Tuple[str, str, str]]:
-    """For a run of chosen stages (``--only``): each stage a chosen one reads that is not
-    chosen and not done (never started, unfinished, running now, stale, or among
-    ``emptied``, the stages ``--restart`` empties first), and what those read in turn that
-    is not done either, as (the reading stage, the stage it reads, where that stands in
-    words); empty when the chosen stages have what they read."""
+                ) -> Tuple[List[Need], List[Need]]:
+    """For a run of chosen stages (``--only``), the stages they read that are not chosen,
+    as (the reading stage, the stage it reads, where that stands in words):
+
+    - first, those that are not there to read: never started, unfinished, running now, or
+      among ``emptied`` (what ``--restart`` empties first); and what those read in turn
+      that is not there either;
+    - then those that are finished but stale (their settings or inputs changed since, or
+      a stage before them did): there to read, as they are (a folder carried to a machine
+      without the teacher it was distilled with looks so).
+    """
     chosen, by_name = set(only), {s.name: s for s in steps}
     upstream: set = set()
     todo = [d for s in steps if s.name in chosen for d in s.deps]
@@ -93,11 +101,15 @@ def unmet_needs(steps: List[Step], only: List[str], emptied: Iterable[str] = ()
         if name not in chosen and name not in upstream:
             upstream.add(name)
             todo.extend(by_name[name].deps)
-    said = {r["stage"]: describe(r) for r in status([s for s in steps if s.name in upstream])
-            if r["state"] != DONE}
-    said.update({name: "emptied by --restart" for name in emptied if name in upstream})
-    return [(s.name, d, said[d]) for s in steps if s.name in chosen | set(said)
-            for d in s.deps if d in said]
+    said = {r["stage"]: (describe(r), (by_name[r["stage"]].out_dir / DONE_FILE).is_file()
+                         and not r.get("running"))
+            for r in status([s for s in steps if s.name in upstream]) if r["state"] != DONE}
+    said.update({name: ("emptied by --restart", False) for name in emptied if name in upstream})
+    missing = {name for name, (_, finished) in said.items() if not finished}
+    return ([(s.name, d, said[d][0]) for s in steps if s.name in chosen | missing
+             for d in s.deps if d in missing],
+            [(s.name, d, said[d][0]) for s in steps if s.name in chosen
+             for d in s.deps if d in said and d not in missing])
 
 
 def _duration(seconds) -> str:

@@ -192,7 +192,8 @@ def test_the_pace_is_a_median_so_one_pause_does_not_set_it():
 
 @pytest.mark.usefixtures("fake_fairseq")
 def test_only_is_refused_up_front_when_a_chosen_stage_reads_one_not_done(config, tmp_path,
-                                                                         capsys, monkeypatch):
+                                                                         capsys, caplog,
+                                                                         monkeypatch):
     cfg = config()
 
     def refused(*args):
@@ -228,10 +229,20 @@ def test_only_is_refused_up_front_when_a_chosen_stage_reads_one_not_done(config,
     # a need another process is running now
     with folder_lock(tmp_path / "w" / "student-b", "a test"):
         assert f"running now (pid {os.getpid()})" in refused("--only", "export-b")
-    # a need whose settings changed since it ran: the export would be of the old student
-    cfg = config(dropout=0.3)
-    err = refused("--only", "export-a")
-    assert "export-a reads student-a: settings changed, runs again (changed: dropout)" in err
+    # a need that finished but is stale (its settings changed since) is there to read: read
+    # as it is, with a warning (a folder carried to another machine without its inputs
+    # looks so)
+    cfg = config()
+    changed = yaml.safe_load(cfg.read_text())
+    changed["data"]["vocab_size"] = 61
+    cfg.write_text(yaml.safe_dump(changed))
+    before = _tree(tmp_path / "w")
+    caplog.clear()
+    assert seqkd("run", cfg, "--only", "student-a") == 0
+    assert json.loads(capsys.readouterr().out)["student-a"] == "up to date"
+    assert ("student-a reads prepare as it is, though a whole run would run it again "
+            "(settings changed, runs again (changed: vocab_size))") in caplog.text
+    assert _tree(tmp_path / "w") == before
     # a need that --restart empties
     cfg = config()
     err = refused("--only", "student-a", "--restart", "prepare")
