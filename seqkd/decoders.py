@@ -10,10 +10,12 @@ model, and an empty batch gives ``[]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import tempfile
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import plugin_dir
@@ -135,13 +137,37 @@ def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
     from seqkd.textio import atomic_path
 
     out = Path(out_dir)
-    with atomic_path(out) as tmp:
-        converter = FairseqConverter(os.fspath(checkpoint), os.fspath(data_bin),
+    with _with_args_entry(Path(checkpoint), out) as readable, atomic_path(out) as tmp:
+        converter = FairseqConverter(os.fspath(readable), os.fspath(data_bin),
                                      user_dir=str(plugin_dir()), unsafe_deserialization=True)
         converter.convert(os.fspath(tmp), quantization=None if quantization == "float32"
                           else quantization, force=True,
                           vmap=os.fspath(vmap) if vmap else None)
     return out
+
+
+@contextlib.contextmanager
+def _with_args_entry(checkpoint: Path, out: Path) -> Iterator[Path]:
+    """The checkpoint as CTranslate2's converter reads it: the converter looks up the
+    ``args`` entry, which fairseq always writes (None when ``cfg`` holds the settings) and
+    which fairseq itself reads when present only; a checkpoint without it (written by another
+    tool) is converted from a copy with ``args: None``, beside ``out`` and removed after."""
+    from seqkd.checkpoints import load_mapped
+
+    state = load_mapped(checkpoint)
+    if "args" in state:
+        del state  # not held while converting (an old-format file is read whole)
+        yield checkpoint
+        return
+    import torch
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".ckpt",
+                                     dir=out.parent) as folder:
+        copy = Path(folder) / checkpoint.name
+        torch.save({**state, "args": None}, copy)
+        del state
+        yield copy
 
 
 def token_slices(lengths: Sequence[int], budget: int) -> List[List[int]]:

@@ -417,3 +417,29 @@ def test_a_finished_training_goes_on_to_a_longer_budget(prepared, teacher, tmp_p
                  "--max-updates", "440", "--lr", "0.001", "--max-tokens", "1024",
                  "--validate-interval-updates", "400", "--continue-from", teacher, "-q") == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_a_checkpoint_without_the_args_entry_exports_as_fairseqs_own(prepared, teacher,
+                                                                      tmp_path):
+    """CTranslate2's converter reads a checkpoint's `args` entry, which fairseq writes (None
+    when `cfg` holds the settings) and another tool may leave out: such a checkpoint exports
+    to the same model, through a copy that is removed after."""
+    import torch
+
+    from seqkd.checkpoints import checkpoint_of
+
+    original = checkpoint_of(teacher)
+    state = torch.load(original, map_location="cpu", weights_only=False)
+    assert "args" in state
+    del state["args"]
+    given = tmp_path / "given"
+    given.mkdir()
+    torch.save(state, given / "checkpoint.pt")
+    shutil.copy(teacher / "dict.txt", given / "dict.txt")
+    for name, checkpoint in (("original", original), ("bare", given / "checkpoint.pt")):
+        assert seqkd("export", checkpoint, "--data", prepared, "--out", tmp_path / name,
+                     "-q") == 0
+    assert (tmp_path / "bare" / "model" / "model.bin").read_bytes() == (
+        tmp_path / "original" / "model" / "model.bin").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "bare").iterdir()) == sorted(
+        p.name for p in (tmp_path / "original").iterdir())
