@@ -155,11 +155,21 @@ def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
             raise SeqkdError(f"{what} {p} is corrupt: {damaged} fails its checksum (CRC); "
                              "copy the checkpoint again or use another one")
     if not isinstance(state, dict) or "model" not in state or not (
-            state.get("cfg") is not None or state.get("args") is not None):
+            state.get("args") is not None or _model_settings(state.get("cfg")) is not None):
         raise SeqkdError(f"{what} {p} is a torch file but not a fairseq checkpoint (it needs "
-                         "'model' and 'cfg' or 'args'); give a checkpoint written by "
-                         "fairseq-train or `seqkd train`")
+                         "'model' and the model's settings, in 'cfg' (its 'model' entry) or "
+                         "'args'); give a checkpoint written by fairseq-train or `seqkd "
+                         "train`")
     return p
+
+
+def _model_settings(cfg):
+    """The ``model`` entry of a checkpoint's ``cfg`` (a dict or an OmegaConf config), or
+    None."""
+    try:
+        return cfg.get("model") if cfg is not None else None
+    except (AttributeError, KeyError, TypeError):  # not a mapping, or OmegaConf in struct mode
+        return None
 
 
 def load_mapped(path: str | os.PathLike) -> Dict:

@@ -104,6 +104,9 @@ def _checkpoint(d: Path, kind: str, data: Path, command: str, decoder: str = "")
         p.write_bytes(p.read_bytes()[:300])
     elif kind == "not-torch":
         p.write_text("this is not a checkpoint\n")
+    elif kind == "no-settings":  # weights and a cfg without the model's settings
+        torch.save({"model": {"w": torch.zeros(3)}, "cfg": {"task": {"_name": "translation"}},
+                    "args": None}, p)
     else:  # a torch file that is not a fairseq checkpoint
         torch.save({"weights": torch.zeros(3)}, p)
     shutil.copyfile(data / "dict.txt", d / "dict.txt")
@@ -125,7 +128,7 @@ def _fake_teacher(d: Path, data: Path, rows: Optional[int] = None,
     rows = rows or dictionary_size(data / "dict.txt")
     p = d / "teacher.pt"
     torch.save({"model": {"decoder.embed_tokens.weight": torch.ones(rows, 2048)},
-                "cfg": {"model": None}}, p)
+                "cfg": {"model": {"arch": "transformer"}}}, p)
     if corrupt:
         b = bytearray(p.read_bytes())
         mid = len(b) // 2
@@ -343,6 +346,10 @@ CASES = [
     Case("checkpoint-not-fairseq", "11.5", "a torch file that is not a fairseq checkpoint, "
          "given to export", None, ["not a fairseq checkpoint"], "out", needs_data=True),
     # issue 20
+    Case("checkpoint-no-model-settings", "36", "a torch file with weights but without the "
+         "model's settings (no cfg.model, args None), given to export", None,
+         ["not a fairseq checkpoint", "the model's settings, in 'cfg' (its 'model' entry) or "
+          "'args'"], "out", needs_data=True),
     Case("run-foreign-folder", "20.4", "`seqkd run --only prepare` where a stage folder it "
          "would clear holds the user's own files", _foreign_folder,
          ["w/bench must be cleared", "holds files seqkd did not write"], "w/data/DONE.json"),
@@ -683,6 +690,8 @@ DATA_SETUPS = {
     "checkpoint-not-torch": lambda d, data: _checkpoint(d, "not-torch", data, "distill",
                                                         "ctranslate2"),
     "checkpoint-not-fairseq": lambda d, data: _checkpoint(d, "not-fairseq", data, "export"),
+    "checkpoint-no-model-settings": lambda d, data: _checkpoint(d, "no-settings", data,
+                                                                "export"),
     "teacher-unfinished": lambda d, data: ["distill", "--data", str(data), "--out",
                                            str(d / "out"), "--teacher", str(_unfinished(d, data))],
     "train-continue-other-settings": lambda d, data: [

@@ -82,7 +82,7 @@ def test_student_training_command_and_checkpoint_average(fake_data, fake_fairseq
 def test_word_kd_student_trusts_its_teacher_and_names_it_once(fake_data, fake_fairseq, tmp_path):
     teacher = tmp_path / "teacher"
     (teacher / "checkpoints").mkdir(parents=True)
-    torch.save({"model": {"w": torch.zeros(1)}, "cfg": {}},
+    torch.save({"model": {"w": torch.zeros(1)}, "cfg": {"model": {"arch": "transformer"}}},
                teacher / "checkpoints" / "checkpoint_best.pt")
     (teacher / "dict.txt").write_text((fake_data / "dict.txt").read_text())
     out = tmp_path / "s"
@@ -143,7 +143,7 @@ def test_distill_logic_with_a_fake_decoder(fake_data, fake_fairseq, tmp_path, mo
     import seqkd.stages.distill.runner as distill
 
     teacher = tmp_path / "t.pt"
-    torch.save({"model": {}, "cfg": {}}, teacher)
+    torch.save({"model": {}, "cfg": {"model": {"arch": "transformer"}}}, teacher)
     (tmp_path / "dict.txt").write_text((fake_data / "dict.txt").read_text())
     monkeypatch.setattr(distill, "_make_decoder", lambda cfg, prepared, out: EchoDecoder())
     out = tmp_path / "d"
