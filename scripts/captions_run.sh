@@ -6,6 +6,7 @@
 # side by side; when both are done, scripts/captions_final.sh (the exports, the one bench with
 # nothing beside it, choose, the copies to commit).
 #   SEQKD_DATA_MIRROR=../shared/datasets scripts/captions_run.sh LOGDIR [PREFIX]
+#   scripts/captions_run.sh --status     (where every stage of the three configs stands)
 # LOGDIR gets lane0.log, lane1.log and final.log; PREFIX is captions_final.sh's
 # (default docs/multi30k-captions-final). Every stage resumes after a kill and a finished one
 # is skipped, so after a lost session the same command goes on where the run stood.
@@ -15,15 +16,20 @@
 # students hours after lane 1 has prepared and distilled for them.
 set -euo pipefail
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-  echo "usage: scripts/captions_run.sh LOGDIR [PREFIX] (from the repository root)" >&2; exit 1
+  echo "usage: scripts/captions_run.sh LOGDIR [PREFIX] | --status" >&2; exit 1
+fi
+C=pipelines/multi30k-en-de-captions.yaml
+E=pipelines/multi30k-en-de-ensemble.yaml
+CE=pipelines/multi30k-en-de-captions-ensemble.yaml
+if [ "$1" = --status ]; then
+  cd "$(dirname "$0")/.."
+  for c in $E $CE $C; do echo "## $c"; seqkd run $c --status; done
+  exit 0
 fi
 mkdir -p "$1"
 logs=$(cd "$1" && pwd)
 prefix=${2:-docs/multi30k-captions-final}
 cd "$(dirname "$0")/.."  # the configs' paths are the repository root's
-C=pipelines/multi30k-en-de-captions.yaml
-E=pipelines/multi30k-en-de-ensemble.yaml
-CE=pipelines/multi30k-en-de-captions-ensemble.yaml
 # each lane's automatic thread counts are half the machine's (seqkd.machine.SHARE_ENV)
 export SEQKD_CORE_SHARE=2
 
