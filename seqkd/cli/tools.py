@@ -73,8 +73,8 @@ def build_run(sub) -> None:
                         "far it got, running now, or what makes it run again), write nothing")
     p.add_argument("--json", action="store_true",
                    help="with --status: the same as a JSON list, one object a stage (stage, "
-                        "kind, folder, state, and as they apply running, finished_at, "
-                        "seconds, changed, after, progress), for scripts")
+                        "kind, folder, state, finished, and as they apply running, "
+                        "finished_at, seconds, changed, after, progress), for scripts")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_run)
 

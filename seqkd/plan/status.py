@@ -9,7 +9,7 @@ import time
 from typing import Dict, Iterable, List, Tuple
 
 from seqkd.procs import lock_holders
-from seqkd.stage import DONE_FILE, Stage
+from seqkd.stage import Stage
 from seqkd.stages.base import Step
 
 #: finished with these settings and inputs: skipped
@@ -47,7 +47,8 @@ def verdict(stage: Stage, upstream_runs: bool) -> str:
 
 def status(steps: List[Step]) -> List[Dict]:
     """One row per step, in order: its name, kind, folder and state (:func:`verdict`), the
-    pids that hold its folder now (``running``), and as the state calls for it when it
+    pids that hold its folder now (``running``), whether a run of it finished there, current
+    or not (``finished``), and as the state calls for it when it
     finished, the settings that changed, the stages it runs after, or how far it got
     (its kind's ``progress``)."""
     from seqkd.stages.registry import kind
@@ -64,7 +65,7 @@ def status(steps: List[Step]) -> List[Dict]:
         if state == UPSTREAM and done is None and stage.started() is None:
             state = WAITS
         row: Dict = {"stage": step.name, "kind": step.kind, "folder": str(step.out_dir),
-                     "state": state}
+                     "state": state, "finished": done is not None}
         holders = lock_holders(step.out_dir) if step.out_dir.is_dir() else []
         if holders:
             row["running"] = holders
@@ -101,8 +102,7 @@ def unmet_needs(steps: List[Step], only: List[str], emptied: Iterable[str] = ()
         if name not in chosen and name not in upstream:
             upstream.add(name)
             todo.extend(by_name[name].deps)
-    said = {r["stage"]: (describe(r), (by_name[r["stage"]].out_dir / DONE_FILE).is_file()
-                         and not r.get("running"))
+    said = {r["stage"]: (describe(r), r["finished"] and not r.get("running"))
             for r in status([s for s in steps if s.name in upstream]) if r["state"] != DONE}
     said.update({name: ("emptied by --restart", False) for name in emptied if name in upstream})
     missing = {name for name, (_, finished) in said.items() if not finished}

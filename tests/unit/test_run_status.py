@@ -72,7 +72,8 @@ def test_status_says_where_each_stage_stands_and_writes_nothing(config, tmp_path
     assert [r["stage"] for r in rows] == list(said)
     by = {r["stage"]: r for r in rows}
     assert by["student-a"]["state"] == DONE and by["student-a"]["seconds"] > 0
-    assert by["student-b"]["state"] == RESUMES
+    assert by["student-a"]["finished"] is True
+    assert by["student-b"]["state"] == RESUMES and by["student-b"]["finished"] is False
     assert by["student-b"]["progress"].startswith("last checkpoint at epoch 2 of 3")
     assert by["export-b"]["state"] == WAITS and by["export-b"]["after"] == ["student-b"]
     assert by["teacher"]["state"] == NEW and by["teacher"]["kind"] == "teacher"
