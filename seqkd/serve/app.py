@@ -108,9 +108,13 @@ class Server:
         if value is None:
             raise Refusal(400, f"missing {name}: give the text to translate (a string, or "
                                   "a list of strings)")
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        if not isinstance(texts, list):
             raise Refusal(400, f"{name} must be a string or a list of strings, got "
                                   f"{type(value).__name__}")
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise Refusal(400, f"{name}[{i}] must be a string, got "
+                                      f"{'null' if t is None else type(t).__name__}")
         if not texts:
             raise Refusal(400, f"{name} is an empty list: give at least one text")
         if len(texts) > self.cfg.max_texts:
@@ -126,6 +130,19 @@ class Server:
                 raise Refusal(400, f"{name}[{i}] holds a line break: send one sentence (or "
                                       "paragraph) a text, each as a list item")
         return texts, single
+
+    def alternatives(self, value: Any) -> int:
+        """LibreTranslate's ``alternatives``: how many translations besides the first (a
+        number in JSON, digits in a form)."""
+        if value is None:  # as not given
+            return 0
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        top = self.cfg.max_nbest - 1
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+            raise Refusal(400, f"alternatives must be a whole number from 0 to {top} "
+                                  f"(--max-nbest {self.cfg.max_nbest}), got {value!r}")
+        return value
 
     def check_key(self, request: Request, fields: Optional[Dict] = None) -> None:
         if not self.keys:
@@ -166,10 +183,17 @@ class Server:
         if fields.get("format", "text") != "text":
             raise Refusal(400, f"format {fields.get('format')!r} is not served: send plain "
                                   "text (format: text)")
-        results = await self.translated(texts, None, 1)
+        alternatives = self.alternatives(fields.get("alternatives", 0))
+        # alternatives come from the n-best, so the beam is at least as wide as it is long
+        results = await self.translated(
+            texts, max(self.default_beam, alternatives + 1) if alternatives else None,
+            alternatives + 1)
         out = [r[0][0] for r in results]
         self.count(texts)
         body: Dict[str, Any] = {"translatedText": out[0] if single else out}
+        if alternatives:
+            others = [[t for t, _ in r[1:]] for r in results]
+            body["alternatives"] = others[0] if single else others
         if source == "auto":
             detected = {"confidence": 100, "language": self.src}
             body["detectedLanguage"] = detected if single else [detected] * len(out)

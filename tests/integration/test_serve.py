@@ -33,6 +33,7 @@ class Served:
     """A `seqkd serve` process on a free port, its log kept."""
 
     def __init__(self, export, *args):
+        self.export = export
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "seqkd", "serve", str(export), "--port", "0", *args],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -145,6 +146,11 @@ def test_nbest_health_model_and_metrics(server):
     (b"[1, 2]", 400, "must be a JSON object"),
     (json.dumps({"q": 5}).encode(), 400, "q must be a string or a list of strings"),
     (json.dumps({"q": ["w1", "  "]}).encode(), 400, "q[1] is empty"),
+    (json.dumps({"q": ["w1", None]}).encode(), 400, "q[1] must be a string, got null"),
+    (json.dumps({"q": "w1", "alternatives": -1}).encode(), 400,
+     "alternatives must be a whole number from 0 to 7"),
+    (json.dumps({"q": "w1", "alternatives": True}).encode(), 400, "alternatives must be"),
+    (json.dumps({"q": "w1", "alternatives": 8}).encode(), 400, "(--max-nbest 8)"),
     (json.dumps({"q": []}).encode(), 400, "empty list"),
     (json.dumps({"source": "en"}).encode(), 400, "missing q"),
     (json.dumps({"q": "w1", "source": "fr", "target": "de"}).encode(), 400,
@@ -159,6 +165,27 @@ def test_bad_requests_are_json_errors_that_say_what_to_fix(server, body, status,
     got, _, answer = server.call("POST", "/translate", raw=body)
     assert got == status and message in answer["error"], answer
     assert "Traceback" not in "".join(server.log)
+
+
+def test_libretranslate_alternatives_are_the_rest_of_the_n_best(server):
+    """LibreTranslate's ``alternatives`` (clients send 2 or 3): the first translation and
+    the others are /v1/translate's n-best at a beam as wide as the list, for one text or a
+    list, in JSON or a form."""
+    status, _, nbest = server.call("POST", "/v1/translate", {"texts": LINES[:2], "beam": 3,
+                                                             "nbest": 3})
+    lists = [[h["text"] for h in t["nbest"]] for t in nbest["translations"]]
+    status, _, body = server.call("POST", "/translate", {"q": LINES[:2], "alternatives": 2})
+    assert status == 200
+    assert body == {"translatedText": [x[0] for x in lists],
+                    "alternatives": [x[1:] for x in lists]}
+    status, _, body = server.call(
+        "POST", "/translate", raw=urlencode({"q": LINES[0], "alternatives": "2"}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert body == {"translatedText": lists[0][0], "alternatives": lists[0][1:]}
+    # none asked (0 or null): no alternatives key, the server's own beam
+    for none in (0, None):
+        body = server.call("POST", "/translate", {"q": LINES[0], "alternatives": none})[2]
+        assert body == {"translatedText": translate_cli(server.export, LINES[:1])[0]}
 
 
 def test_unknown_paths_methods_and_v1_options(server):
