@@ -59,16 +59,17 @@ class Beside:
         self.machine, self.own, self.clock = machine, own, clock
         self.start = (clock(), machine(), own())
 
-    def result(self) -> Optional[Dict[str, float]]:
+    def result(self, warn: bool = True) -> Optional[Dict[str, float]]:
         """``{"seconds", "other_cores"}``: the wall time, and the cores busy beside the bench on
-        average over it; None where the machine's CPU time cannot be read."""
+        average over it; None where the machine's CPU time cannot be read. ``warn``: a
+        warning when that was not a quiet machine."""
         t0, m0, o0 = self.start
         seconds, m1, o1 = self.clock() - t0, self.machine(), self.own()
         if m0 is None or m1 is None or seconds <= 0:
             return None
         others = max(0.0, (m1 - m0) - (o1 - o0))
         out = {"seconds": round(seconds, 1), "other_cores": round(others / seconds, 3)}
-        if out["other_cores"] > NOT_QUIET_CORES:
+        if warn and out["other_cores"] > NOT_QUIET_CORES:
             logger.warning("while the bench ran, %.2f cores on average were busy with other "
                            "work: its speed figures come from a busy machine; run it again "
                            "with nothing else running", out["other_cores"])

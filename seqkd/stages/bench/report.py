@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from seqkd.stages.bench.beside import markdown_line
 from seqkd.stages.bench.blind import markdown_lines as blind_lines
@@ -122,6 +122,16 @@ def _setting(row: Dict) -> Tuple:
     return (row["threads"], row.get("inter_threads", 1), row.get("batch_tokens"))
 
 
+def resumed_lines(resumed: Optional[Dict[str, Any]]) -> List[str]:
+    """The report's line on systems an earlier, stopped attempt measured (none: no line)."""
+    if not resumed:
+        return []
+    taken = "; ".join(f"{name} at {at}" for name, at in resumed["taken"].items())
+    return [f"- resumed: this run of the stage began at {resumed['attempt_started']} and took "
+            f"the measurements an earlier, stopped run made on the same boot of this machine "
+            f"(same settings, CPU and versions) of {taken}"]
+
+
 def markdown_report(report: Dict) -> str:
     sig = report["signature"]
     lines = []
@@ -172,6 +182,7 @@ def markdown_report(report: Dict) -> str:
               f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
               f"single-thread runs pinned to core {sig.get('pinned_cpu')}",
               markdown_line(report.get("beside")),
+              *resumed_lines(report.get("resumed")),
               *blind_lines(report.get("blind", [])),
               f"- × first: src words/s over the first system's at the same threads and batch; "
               f"threads A×B: B batches at once on A threads each (CTranslate2 inter_threads); "

@@ -17,12 +17,14 @@ import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import seqkd.stages.bench.blind as blindsets
 from seqkd.stages.bench.compare import Outputs, comparisons, pair_problems, seeds
 from seqkd.stages.bench.config import BenchConfig
-from seqkd.stages.bench.measure import Job, measure_in_child, pick_cpu
+from seqkd.stages.bench.beside import Beside
+from seqkd.stages.bench.measure import Job, Measured, measure_in_child, pick_cpu
+from seqkd.stages.bench.parts import Parts, boot_id, combined
 from seqkd.stages.bench.report import Row, SpeedSignature, cost_fields, markdown_report, words
 from seqkd.stages.bench.systems import SystemSpec, check_systems
 from seqkd.errors import SeqkdError
@@ -128,31 +130,50 @@ def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int,
     return row
 
 
-def _measure(run: _Run, rows: List[Row], outputs: Outputs,
-             blind_outputs: Dict[str, List[str]]) -> Dict[str, Any]:
-    """Every system at each of its thread counts, in a child process each; its rows and
-    outputs added, and its translations of the blind sets (at its first thread count); each
-    system's measurement (the last) by name."""
+def _measured(run: _Run, spec: SystemSpec, beam: int, batch: int,
+              parts: Parts) -> Tuple[Dict[int, Measured], Any]:
+    """One system at each of its thread counts, in a child process each (its blind sets
+    translated at the first), or as an earlier attempt of this bench measured it; and how
+    busy the machine was beside it."""
+    part = parts.take(spec.name)
+    if part is not None:
+        return part["measured"], part["beside"]
+    cfg, beside, measured = run.cfg, Beside(), {}
+    once = {b.name: b.to_translate for b in run.blind}
+    for threads in ([spec.threads] if spec.threads else cfg.threads):
+        logger.info("measuring %s (%s, beam %d, %s threads%s, batch %d tokens)",
+                    spec.name, spec.kind, beam, threads or "all",
+                    f" x {spec.inter} batches" if spec.inter > 1 else "", batch)
+        one_core = threads == 1 and spec.inter == 1
+        measured[threads] = measure_in_child(Job(
+            spec=spec, data=str(run.prepared.path), beam=beam, batch_tokens=batch,
+            threads=threads, repeats=cfg.repeats, warmup_sentences=cfg.warmup_sentences,
+            latency_sentences=cfg.latency_sentences
+            if one_core and batch == cfg.batch_tokens else 0,
+            max_len=cfg.max_len, tests=run.src, cpu=run.pinned if one_core else None,
+            quiet=run.quiet, once=once))
+        once = {}
+    spent = beside.result(warn=False)
+    parts.keep(spec.name, measured, spent)
+    return measured, spent
+
+
+def _measure(run: _Run, rows: List[Row], outputs: Outputs, blind_outputs: Dict[str, List[str]],
+             parts: Parts) -> Tuple[Dict[str, Any], List[Any]]:
+    """Every system (:func:`_measured`), its rows and outputs added, and its translations of
+    the blind sets; each system's measurement (the last) by name, and how busy the machine
+    was beside each."""
     from seqkd.textio import write_text
 
-    cfg, measured = run.cfg, {}
+    cfg, measured, besides = run.cfg, {}, []
     for spec in cfg.systems:
-        once = {b.name: b.to_translate for b in run.blind}
         beam, batch = spec.beam or cfg.beam, spec.batch or cfg.batch_tokens
         shape = spec.kind_of.shape(spec)
-        for threads in ([spec.threads] if spec.threads else cfg.threads):
-            logger.info("measuring %s (%s, beam %d, %s threads%s, batch %d tokens)",
-                        spec.name, spec.kind, beam, threads or "all",
-                        f" x {spec.inter} batches" if spec.inter > 1 else "", batch)
+        by_threads, spent = _measured(run, spec, beam, batch, parts)
+        besides.append(spent)
+        for threads, res in by_threads.items():
             one_core = threads == 1 and spec.inter == 1
-            res = measure_in_child(Job(
-                spec=spec, data=str(run.prepared.path), beam=beam, batch_tokens=batch,
-                threads=threads, repeats=cfg.repeats, warmup_sentences=cfg.warmup_sentences,
-                latency_sentences=cfg.latency_sentences
-                if one_core and batch == cfg.batch_tokens else 0,
-                max_len=cfg.max_len, tests=run.src, cpu=run.pinned if one_core else None,
-                quiet=run.quiet, once=once))
-            measured[spec.name], once = res, {}
+            measured[spec.name] = res
             blindsets.write_outputs(run.out, spec.name, run.blind, run.prepared.tgt,
                                     res.once, blind_outputs)
             for t in run.tests:
@@ -161,7 +182,7 @@ def _measure(run: _Run, rows: List[Row], outputs: Outputs,
                 outputs[(spec.name, row.threads, t)] = res.tests[t].outputs
                 write_text(run.out / "outputs" / f"{spec.name}.t{threads}.{t}.txt",
                            "".join(h + "\n" for h in res.tests[t].outputs))
-    return measured
+    return measured, besides
 
 
 def _efficiency(run: _Run, measured: Dict[str, Any]) -> List[Dict]:
@@ -213,27 +234,34 @@ def _signature(run: _Run) -> Dict[str, Any]:
 def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
     """Measure every system; ``quiet``: no report on stderr, library warnings kept off it."""
     from seqkd.stage import Stage
-    from seqkd.stages.bench.beside import Beside
     from seqkd.stages.bench.plot import plot
     from seqkd.textio import write_text
 
     run = _open(cfg, quiet)
-    stage = Stage("bench", run.out, cfg, force=force)
+    # resumable: a run stopped after some systems takes their measurements (parts.py)
+    stage = Stage("bench", run.out, cfg, force=force, resumable=True)
     if not stage.begin():
         return stage.finished()["summary"]
     try:
         if run.pinned is not None:
             logger.info("single-thread runs pinned to CPU %d", run.pinned)
         _prime(run)
+        parts = Parts(run.out, {"config_hash": stage.hash, "boot_id": boot_id(),
+                                "cpu": run.cpu_name, "versions": run.lib_versions})
         rows: List[Row] = []
         outputs: Outputs = {}
-        beside, blind_outputs = Beside(), {}
-        measured = _measure(run, rows, outputs, blind_outputs)
+        blind_outputs: Dict[str, List[str]] = {}
+        measured, besides = _measure(run, rows, outputs, blind_outputs, parts)
+        protocol = Beside()
         efficiency = _efficiency(run, measured) if cfg.efficiency else []
+        if efficiency:
+            besides.append(protocol.result(warn=False))
         results = [r.to_dict() for r in rows]
         compared = comparisons(results, outputs, run.ref, cfg.compare)
         report = {"signature": _signature(run), "results": results, "comparisons": compared,
-                  "seeds": seeds(results, compared), "beside": beside.result()}
+                  "seeds": seeds(results, compared), "beside": combined(besides)}
+        if parts.taken:
+            report["resumed"] = {"attempt_started": parts.started, "taken": parts.taken}
         if efficiency:
             report["efficiency"] = efficiency
         if run.blind:
@@ -241,6 +269,7 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
         write_text(run.out / "report.json", json.dumps(report, indent=2) + "\n")
         write_text(run.out / "report.md", markdown_report(report))
         plot(report["results"], run.out / "plot.png", cfg.batch_tokens)
+        parts.clear()
         stage.finish({"report": str(run.out / "report.json")})
         if not quiet:
             sys.stderr.write(markdown_report(report))
