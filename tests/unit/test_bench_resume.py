@@ -53,6 +53,9 @@ def test_a_stopped_bench_takes_what_it_measured_and_measures_the_rest(prepared, 
     assert child["names"] == ["a", "b"] and not (out / "report.json").exists()
     assert [p.name for p in (out / "parts").iterdir()] == ["a.json"]
     first = (out / "outputs" / "a.t1.test.txt").read_text()
+    # as if a's runs had been pinned to another core than the next attempt picks
+    part = json.loads((out / "parts" / "a.json").read_text())
+    (out / "parts" / "a.json").write_text(json.dumps({**part, "pinned": 7}))
 
     child.update(names=[], stop_at=None)
     assert run(prepared, out) == 0
@@ -61,6 +64,9 @@ def test_a_stopped_bench_takes_what_it_measured_and_measures_the_rest(prepared, 
     assert [r["system"] for r in report["results"]] == ["a", "b", "c"]
     assert list(report["resumed"]["taken"]) == ["a"]
     assert (out / "outputs" / "a.t1.test.txt").read_text() == first
+    # each row names the core its system was measured on
+    assert report["results"][0]["pinned_cpu"] == 7
+    assert report["results"][1]["pinned_cpu"] == report["signature"]["pinned_cpu"] != 7
     assert report["results"][0]["src_wps_median"] > 0 and report["beside"]["seconds"] >= 0
     md = (out / "report.md").read_text()
     assert "- resumed: this run of the stage began at" in md and "of a at " in md
@@ -98,8 +104,8 @@ def test_parts_reject_what_does_not_match(tmp_path):
     machine = {"config_hash": "h", "boot_id": "x", "cpu": "c", "versions": {"seqkd": "1"}}
     parts = Parts(tmp_path, machine)
     m = Measured(0.1, "int8", None, 1, 1, {"t": TimedRuns([1.0], ["x"])})
-    parts.keep("s", {1: m}, {"seconds": 10.0, "other_cores": 0.0})
-    assert parts.take("s")["measured"] == {1: m}
+    parts.keep("s", {1: m}, {"seconds": 10.0, "other_cores": 0.0}, 1)
+    assert parts.take("s")["measured"] == {1: m} and parts.take("s")["pinned"] == 1
     assert Parts(tmp_path, {**machine, "cpu": "other"}).take("s") is None
     (tmp_path / "parts" / "s.json").write_text("{not json")
     assert Parts(tmp_path, machine).take("s") is None

@@ -47,8 +47,9 @@ class Parts:
         self.taken: Dict[str, str] = {}
 
     def take(self, system: str) -> Optional[Dict[str, Any]]:
-        """``{"measured": {threads: Measured}, "beside": ...}`` of an earlier attempt, or
-        None when there is none to take (never measured, or measured otherwise)."""
+        """``{"measured": {threads: Measured}, "beside": ..., "pinned": core}`` of an earlier
+        attempt, or None when there is none to take (never measured, or measured
+        otherwise)."""
         path = self.dir / f"{system}.json"
         try:
             part = json.loads(path.read_text(encoding="utf-8"))
@@ -64,14 +65,16 @@ class Parts:
                     path)
         return {"measured": {int(k): Measured.from_json(json.dumps(v))
                              for k, v in part["measured"].items()},
-                "beside": part.get("beside")}
+                "beside": part.get("beside"), "pinned": part.get("pinned")}
 
     def keep(self, system: str, measured: Dict[int, Measured],
-             beside: Optional[Dict[str, float]]) -> None:
+             beside: Optional[Dict[str, float]], pinned: Optional[int]) -> None:
+        """``pinned``: the core its single-thread runs were pinned to (its rows say so)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         write_text(self.dir / f"{system}.json", json.dumps({
             "machine": self.machine, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "beside": beside, "measured": {str(k): asdict(v) for k, v in measured.items()},
+            "beside": beside, "pinned": pinned,
+            "measured": {str(k): asdict(v) for k, v in measured.items()},
         }) + "\n")
 
 

@@ -97,7 +97,7 @@ def _prime(run: _Run) -> None:
 
 
 def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int, batch: int,
-         shape: Any, one_core: bool) -> Row:
+         shape: Any, pinned: Optional[int]) -> Row:
     """One system's row on test set ``t``: quality of its outputs, speed, size, cost."""
     from seqkd.corpus import encode_lines
     from seqkd.machine import default_threads
@@ -117,7 +117,7 @@ def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int,
         peak_rss_mb=round(res.peak_rss_bytes / 2**20, 1),
         size_mb=round(res.deployed_bytes / 1e6, 2), disk_mb=round(res.disk_bytes / 1e6, 2),
         params=res.params, load_seconds=round(res.load_seconds, 2),
-        pinned_cpu=run.pinned if one_core else None, src_pieces=run.src_pieces[t],
+        pinned_cpu=pinned, src_pieces=run.src_pieces[t],
         tgt_pieces=tgt_pieces, no_repeat_ngram=spec.no_repeat_ngram,
         **cost_fields(shape, run.src_pieces[t], tgt_pieces, beam, statistics.median(r.seconds)))
     row.speed_signature = SpeedSignature(
@@ -131,13 +131,13 @@ def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int,
 
 
 def _measured(run: _Run, spec: SystemSpec, beam: int, batch: int,
-              parts: Parts) -> Tuple[Dict[int, Measured], Any]:
+              parts: Parts) -> Tuple[Dict[int, Measured], Any, Optional[int]]:
     """One system at each of its thread counts, in a child process each (its blind sets
-    translated at the first), or as an earlier attempt of this bench measured it; and how
-    busy the machine was beside it."""
+    translated at the first), or as an earlier attempt of this bench measured it; how busy
+    the machine was beside it; the core its single-thread runs were pinned to."""
     part = parts.take(spec.name)
     if part is not None:
-        return part["measured"], part["beside"]
+        return part["measured"], part["beside"], part["pinned"]
     cfg, beside, measured = run.cfg, Beside(), {}
     once = {b.name: b.to_translate for b in run.blind}
     for threads in ([spec.threads] if spec.threads else cfg.threads):
@@ -154,8 +154,8 @@ def _measured(run: _Run, spec: SystemSpec, beam: int, batch: int,
             quiet=run.quiet, once=once))
         once = {}
     spent = beside.result(warn=False)
-    parts.keep(spec.name, measured, spent)
-    return measured, spent
+    parts.keep(spec.name, measured, spent, run.pinned)
+    return measured, spent, run.pinned
 
 
 def _measure(run: _Run, rows: List[Row], outputs: Outputs, blind_outputs: Dict[str, List[str]],
@@ -169,7 +169,7 @@ def _measure(run: _Run, rows: List[Row], outputs: Outputs, blind_outputs: Dict[s
     for spec in cfg.systems:
         beam, batch = spec.beam or cfg.beam, spec.batch or cfg.batch_tokens
         shape = spec.kind_of.shape(spec)
-        by_threads, spent = _measured(run, spec, beam, batch, parts)
+        by_threads, spent, pinned = _measured(run, spec, beam, batch, parts)
         besides.append(spent)
         for threads, res in by_threads.items():
             one_core = threads == 1 and spec.inter == 1
@@ -177,7 +177,8 @@ def _measure(run: _Run, rows: List[Row], outputs: Outputs, blind_outputs: Dict[s
             blindsets.write_outputs(run.out, spec.name, run.blind, run.prepared.tgt,
                                     res.once, blind_outputs)
             for t in run.tests:
-                row = _row(run, spec, res, t, threads, beam, batch, shape, one_core)
+                row = _row(run, spec, res, t, threads, beam, batch, shape,
+                           pinned if one_core else None)
                 rows.append(row)
                 outputs[(spec.name, row.threads, t)] = res.tests[t].outputs
                 write_text(run.out / "outputs" / f"{spec.name}.t{threads}.{t}.txt",
