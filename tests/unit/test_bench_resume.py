@@ -44,12 +44,17 @@ def run(prepared, out, *more):
                  "--repeats", "2", "-q", *more)
 
 
-def test_a_stopped_bench_takes_what_it_measured_and_measures_the_rest(prepared, tmp_path,
-                                                                      child, monkeypatch):
-    out = tmp_path / "bench"
-    child["stop_at"] = "b"
+def stopped_at(system, prepared, out, child):
+    """A bench run stopped in the middle of ``system``'s measurement."""
+    child.update(names=[], stop_at=system)
     with pytest.raises(Stopped):
         run(prepared, out)
+
+
+def test_a_stopped_bench_takes_what_it_measured_and_measures_the_rest(prepared, tmp_path,
+                                                                      child):
+    out = tmp_path / "bench"
+    stopped_at("b", prepared, out, child)
     assert child["names"] == ["a", "b"] and not (out / "report.json").exists()
     assert [p.name for p in (out / "parts").iterdir()] == ["a.json"]
     first = (out / "outputs" / "a.t1.test.txt").read_text()
@@ -80,14 +85,10 @@ def test_a_stopped_bench_takes_what_it_measured_and_measures_the_rest(prepared, 
 def test_a_part_from_another_boot_or_other_settings_is_measured_again(prepared, tmp_path,
                                                                      child, monkeypatch):
     out = tmp_path / "bench"
-    child["stop_at"] = "c"
-    with pytest.raises(Stopped):
-        run(prepared, out)
+    stopped_at("c", prepared, out, child)
     # the machine was restarted in between: its speeds are not this machine's now
     monkeypatch.setattr(bench_stage, "boot_id", lambda: "another-boot")
-    child.update(names=[], stop_at="c")
-    with pytest.raises(Stopped):
-        run(prepared, out)
+    stopped_at("c", prepared, out, child)
     assert child["names"] == ["a", "b", "c"]
     # other settings: refused while the stopped run is there; with --force, nothing taken
     child.update(names=[], stop_at=None)
