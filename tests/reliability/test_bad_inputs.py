@@ -89,6 +89,13 @@ DECISIONS = """## Decided, not refused (issue 37, "also seen")
 - `bench --efficiency` with systems that are not `seqkd export` folders (a fairseq teacher, a
   CTranslate2 teacher with its own tokenizer): each is skipped with a warning that says why
   (the protocol runs `seqkd translate`), shown under `-q` too.
+- A bench stopped part-way (a kill, a lost session): run again with the same settings, it
+  takes each system it had measured from `parts/` and measures the rest, and the report
+  names the systems taken and when they were measured. A part is taken only from the same
+  boot of the same machine (Linux's boot id), CPU model, library versions and settings;
+  otherwise that system is measured again, since speeds compare only within one machine as
+  it was. `--force` on a finished bench measures everything again
+  (tests/unit/test_bench_resume.py).
 - `kill -9` of distill while a teacher command runs: the kernel sends SIGTERM to the command's
   guard (`PR_SET_PDEATHSIG`), which kills its whole process group; tested with a program the
   shell started in a pipeline (tests/reliability/test_round_three.py)."""
