@@ -100,7 +100,8 @@ def test_a_part_from_another_boot_or_other_settings_is_measured_again(prepared, 
 
 
 def test_parts_reject_what_does_not_match(tmp_path):
-    from seqkd.stages.bench.parts import Parts, combined
+    from seqkd.stages.bench.beside import combined
+    from seqkd.stages.bench.parts import Parts
 
     machine = {"config_hash": "h", "boot_id": "x", "cpu": "c", "versions": {"seqkd": "1"}}
     parts = Parts(tmp_path, machine)

@@ -69,11 +69,32 @@ class Beside:
             return None
         others = max(0.0, (m1 - m0) - (o1 - o0))
         out = {"seconds": round(seconds, 1), "other_cores": round(others / seconds, 3)}
-        if warn and out["other_cores"] > NOT_QUIET_CORES:
-            logger.warning("while the bench ran, %.2f cores on average were busy with other "
-                           "work: its speed figures come from a busy machine; run it again "
-                           "with nothing else running", out["other_cores"])
+        if warn:
+            warn_if_busy(out)
         return out
+
+
+def warn_if_busy(beside: Dict[str, float]) -> None:
+    """A warning when more than :data:`NOT_QUIET_CORES` were busy beside the bench."""
+    if beside["other_cores"] > NOT_QUIET_CORES:
+        logger.warning("while the bench ran, %.2f cores on average were busy with other "
+                       "work: its speed figures come from a busy machine; run it again "
+                       "with nothing else running", beside["other_cores"])
+
+
+def combined(besides: List[Optional[Dict[str, float]]]) -> Optional[Dict[str, float]]:
+    """One :meth:`Beside.result` over several spans (each system's, the protocol's): their
+    seconds summed, the cores busy beside the bench averaged over them (a warning when that
+    was not a quiet machine); None when one is unknown."""
+    if not besides or any(b is None for b in besides):
+        return None
+    seconds = sum(b["seconds"] for b in besides)
+    # spans too short to count (rounded to 0 s) weigh alike
+    weights = [b["seconds"] for b in besides] if seconds > 0 else [1.0] * len(besides)
+    others = sum(b["other_cores"] * w for b, w in zip(besides, weights)) / sum(weights)
+    out = {"seconds": round(seconds, 1), "other_cores": round(others, 3)}
+    warn_if_busy(out)
+    return out
 
 
 def markdown_line(beside: Optional[Dict[str, float]]) -> str:

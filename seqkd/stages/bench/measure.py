@@ -73,7 +73,11 @@ class Measured:
 
     @classmethod
     def from_json(cls, text: str) -> "Measured":
-        raw = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, raw: Dict) -> "Measured":
+        """From :func:`dataclasses.asdict`'s form (as JSON keeps it)."""
         return cls(**{**raw, "tests": {k: TimedRuns(**v) for k, v in raw["tests"].items()}})
 
 

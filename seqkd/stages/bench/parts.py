@@ -17,9 +17,8 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
-from seqkd.stages.bench.beside import NOT_QUIET_CORES
 from seqkd.stages.bench.measure import Measured
 from seqkd.textio import write_text
 
@@ -63,8 +62,7 @@ class Parts:
         logger.info("%s: measured by an earlier attempt of this bench at %s (same settings, "
                     "boot, CPU and versions); taken from %s", system, part["measured_at"],
                     path)
-        return {"measured": {int(k): Measured.from_json(json.dumps(v))
-                             for k, v in part["measured"].items()},
+        return {"measured": {int(k): Measured.from_dict(v) for k, v in part["measured"].items()},
                 "beside": part.get("beside"), "pinned": part.get("pinned")}
 
     def keep(self, system: str, measured: Dict[int, Measured],
@@ -77,25 +75,7 @@ class Parts:
             "measured": {str(k): asdict(v) for k, v in measured.items()},
         }) + "\n")
 
-
     def clear(self) -> None:
         """Once the report is written: a later run of the finished stage (--force) measures
         every system again."""
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def combined(besides: List[Optional[Dict[str, float]]]) -> Optional[Dict[str, float]]:
-    """One ``beside`` over several spans (each system's, the protocol's): their seconds
-    summed, the cores busy beside the bench averaged over them; None when one is unknown."""
-    if not besides or any(b is None for b in besides):
-        return None
-    seconds = sum(b["seconds"] for b in besides)
-    # spans too short to count (rounded to 0 s) weigh alike
-    weights = [b["seconds"] for b in besides] if seconds > 0 else [1.0] * len(besides)
-    others = sum(b["other_cores"] * w for b, w in zip(besides, weights)) / sum(weights)
-    out = {"seconds": round(seconds, 1), "other_cores": round(others, 3)}
-    if out["other_cores"] > NOT_QUIET_CORES:
-        logger.warning("while the bench ran, %.2f cores on average were busy with other "
-                       "work: its speed figures come from a busy machine; run it again "
-                       "with nothing else running", out["other_cores"])
-    return out

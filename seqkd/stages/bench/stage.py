@@ -22,9 +22,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import seqkd.stages.bench.blind as blindsets
 from seqkd.stages.bench.compare import Outputs, comparisons, pair_problems, seeds
 from seqkd.stages.bench.config import BenchConfig
-from seqkd.stages.bench.beside import Beside
+from seqkd.stages.bench.beside import Beside, combined
 from seqkd.stages.bench.measure import Job, Measured, measure_in_child, pick_cpu
-from seqkd.stages.bench.parts import Parts, boot_id, combined
+from seqkd.stages.bench.parts import Parts, boot_id
 from seqkd.stages.bench.report import Row, SpeedSignature, cost_fields, markdown_report, words
 from seqkd.stages.bench.systems import SystemSpec, check_systems
 from seqkd.errors import SeqkdError
