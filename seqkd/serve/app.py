@@ -37,6 +37,15 @@ class Refusal(Exception):
         self.status, self.message, self.headers = status, message, headers or {}
 
 
+def whole_number(name: str, value: Any, low: int, top: int, why: str = "") -> int:
+    """``value`` as a request field that must be a whole number from ``low`` to ``top`` (not
+    a bool), or a 400 that names the range (and ``why`` it ends there)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= top:
+        raise Refusal(400, f"{name} must be a whole number from {low} to {top}{why}, got "
+                              f"{value!r}")
+    return value
+
+
 def error(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -138,11 +147,8 @@ class Server:
             return 0
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
-        top = self.cfg.max_nbest - 1
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
-            raise Refusal(400, f"alternatives must be a whole number from 0 to {top} "
-                                  f"(--max-nbest {self.cfg.max_nbest}), got {value!r}")
-        return value
+        return whole_number("alternatives", value, 0, self.cfg.max_nbest - 1,
+                            f" (--max-nbest {self.cfg.max_nbest})")
 
     def check_key(self, request: Request, fields: Optional[Dict] = None) -> None:
         if not self.keys:
@@ -207,9 +213,7 @@ class Server:
         texts, _ = self.texts(fields.get("texts"), "texts")
         beam, nbest = fields.get("beam", self.default_beam), fields.get("nbest", 1)
         for name, value, top in (("beam", beam, 64), ("nbest", nbest, self.cfg.max_nbest)):
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-                raise Refusal(400, f"{name} must be a whole number from 1 to {top}, got "
-                                      f"{value!r}")
+            whole_number(name, value, 1, top)
         if nbest > beam:
             raise Refusal(400, f"nbest ({nbest}) cannot exceed beam ({beam})")
         results = await self.translated(texts, beam, nbest)
