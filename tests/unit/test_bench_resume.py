@@ -111,6 +111,12 @@ def test_parts_reject_what_does_not_match(tmp_path):
     assert Parts(tmp_path, {**machine, "cpu": "other"}).take("s") is None
     (tmp_path / "parts" / "s.json").write_text("{not json")
     assert Parts(tmp_path, machine).take("s") is None
+    # the same machine, but a part that is not whole: measured again, not a traceback
+    for broken in ({"machine": machine}, {"machine": machine, "measured_at": "t",
+                                          "measured": {"1": {"tests": {}}}},
+                   {"machine": machine, "measured_at": "t", "measured": {"x": {}}}):
+        (tmp_path / "parts" / "s.json").write_text(json.dumps(broken))
+        assert Parts(tmp_path, machine).take("s") is None
     # the machine beside the bench over several spans: weighted by their seconds
     assert combined([{"seconds": 30.0, "other_cores": 0.0},
                      {"seconds": 10.0, "other_cores": 0.4}]) == {"seconds": 40.0,

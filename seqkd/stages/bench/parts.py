@@ -58,12 +58,18 @@ class Parts:
             logger.info("%s: its measurements in %s were taken with other settings or on "
                         "another machine (or boot); measuring it again", system, path)
             return None
-        self.taken[system] = part["measured_at"]
+        try:
+            when = str(part["measured_at"])
+            measured = {int(k): Measured.from_dict(v) for k, v in part["measured"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            logger.info("%s: %s is not a whole part (edited or cut short); measuring it "
+                        "again", system, path)
+            return None
+        self.taken[system] = when
         logger.info("%s: measured by an earlier attempt of this bench at %s (same settings, "
-                    "boot, CPU and versions); taken from %s", system, part["measured_at"],
-                    path)
-        return {"measured": {int(k): Measured.from_dict(v) for k, v in part["measured"].items()},
-                "beside": part.get("beside"), "pinned": part.get("pinned")}
+                    "boot, CPU and versions); taken from %s", system, when, path)
+        return {"measured": measured, "beside": part.get("beside"),
+                "pinned": part.get("pinned")}
 
     def keep(self, system: str, measured: Dict[int, Measured],
              beside: Optional[Dict[str, float]], pinned: Optional[int]) -> None:
