@@ -165,3 +165,24 @@ def test_streamed_cleaning_keeps_first_repeats_counts_them_and_honours_a_limit()
     assert pair_hash("a b", "A B") == pair_hash("a b", "A B") != pair_hash("a b", "A C")
     mask = first_occurrences(np.array([5, 0, 5, 7, 0, 7, 9], dtype=np.uint64))
     assert mask.tolist() == [True, False, False, True, False, False, True]
+
+
+def test_mono_cleaning_counts_each_rule_and_refuses_a_corpus_that_changes_between_reads():
+    from collections import Counter
+
+    import numpy as np
+
+    from seqkd.stages.prepare.mono import clean_mono, line_hash
+
+    corpus = ["a dog", "", "w " * 9, "bad\x07char", "a  dog", "in train", "a cat"]
+    train = np.array(sorted({line_hash("in train")}), dtype=np.uint64)
+    counts: Counter = Counter()
+    assert list(clean_mono(lambda: iter(corpus), 5, train, counts)) == ["a dog", "a cat"]
+    assert counts == {"read": 7, "kept": 2, "dropped_empty": 1, "dropped_too_long": 1,
+                      "dropped_characters": 1, "dropped_duplicate": 1, "dropped_in_train": 1}
+    # the corpus is read twice (its hashes, then the kept lines): a file that grows or
+    # shrinks between the two reads is an error, not a silently shorter corpus
+    for second in (corpus + ["more"], corpus[:-2]):
+        reads = iter([corpus, second])
+        with pytest.raises(SeqkdError, match="changed while it was read"):
+            list(clean_mono(lambda: iter(next(reads)), 5, train, Counter()))

@@ -33,7 +33,8 @@ COUNTS = ("read", "kept", "dropped_empty", "dropped_too_long", "dropped_characte
 #: C0/C1 control characters (tab and newline are white space, normalized away before) and
 #: U+FFFD, which a wrong decoding leaves behind
 BAD_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd]")
-#: names a monolingual corpus may not take: the parallel splits of a data folder
+
+
 def line_hash(line: str) -> int:
     """A 64-bit hash of a normalized line (never 0, which marks a dropped line)."""
     return int.from_bytes(hashlib.blake2b(line.encode(), digest_size=8).digest(), "little") or 1
@@ -66,10 +67,12 @@ def clean_mono(lines: Callable[[], Iterable[str]], max_len: int, train_hashes: n
                           for x in lines()), dtype=np.uint64)
     first = first_occurrences(hashes)
     in_train = np.isin(hashes, train_hashes)
+    changed = SeqkdError("a monolingual corpus changed while it was read: run prepare again")
+    read = 0
     for i, raw in enumerate(lines()):
         if i >= len(hashes):
-            raise SeqkdError("a monolingual corpus changed while it was read: run prepare "
-                             "again")
+            raise changed
+        read = i + 1
         counts["read"] += 1
         line = normalize(raw)
         why = drop_reason(line, max_len)
@@ -80,6 +83,8 @@ def clean_mono(lines: Callable[[], Iterable[str]], max_len: int, train_hashes: n
         counts[why or "kept"] += 1
         if why is None:
             yield line
+    if read != len(hashes):
+        raise changed
 
 
 def write_mono(out: Path, name: str, files: List[Path], lang: str, max_len: int,
