@@ -10,7 +10,7 @@
 # LOGDIR gets lane0.log, lane1.log and final.log; PREFIX is captions_final.sh's
 # (default docs/multi30k-captions-final). Every stage resumes after a kill and a finished one
 # is skipped, so after a lost session the same command goes on where the run stood.
-# About 16 hours a lane (one thread each; the longest chain, the ensemble's teacher, its
+# About 19 hours a lane (one thread each; the longest chain, the ensemble's teacher, its
 # distillation and its student, goes first in lane 0), then 1.5 hours of bench.
 # The order keeps each stage after what it needs: lane 0 reaches the captions config's
 # students hours after lane 1 has prepared and distilled for them.
@@ -41,7 +41,7 @@ step() {  # step CONFIG STAGE...: one `seqkd run --only`, logged, stopping the l
 lane0() {
   step $E --only prepare teacher
   step $CE --only prepare distill-ens-captions student-captions-ens-2-1-w256 \
-    export-captions-ens-2-1-w256
+    export-captions-ens-2-1-w256 student-captions-ens-2-1-w256-s2 export-captions-ens-2-1-w256-s2
   step $C --only student-baseline-2-1-w256-s3
   step $C --only student-baseline-1-1-w64 student-seqkd-1-1-w64 student-captions-1-1-w64 \
     student-captions-mbr-1-1-w64
@@ -55,6 +55,8 @@ lane1() {
     step $C --only student-$s
   done
   step $C --only distill-v2-captions-clean
+  # lane 0 distilled its data hours before
+  step $CE --only student-captions-ens-2-1-w256-s3 export-captions-ens-2-1-w256-s3
 }
 
 set -m  # each lane in its own process group, so that stopping this script stops its stages
