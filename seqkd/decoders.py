@@ -52,8 +52,9 @@ class FairseqDecoder:
             torch.manual_seed(seed)
         if nbest > beam:
             raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
-        if threads:
-            torch.set_num_threads(threads)
+        # 0: this process's share of the physical cores, as CTranslate2's decoder below
+        # (torch's own default is every core, whatever share --jobs or a lane gave it)
+        torch.set_num_threads(threads or default_threads())
         _import_plugin()
         paths = [os.fspath(c) for c in checkpoints]
         with trusted_checkpoints(paths):

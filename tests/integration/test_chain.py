@@ -40,6 +40,30 @@ def test_fairseq_decoder_keeps_input_order(prepared, teacher):
     assert len({" ".join(h) for h in together}) > len(lines) // 2  # outputs depend on inputs
 
 
+def test_fairseq_decoder_takes_its_share_of_the_cores(prepared, teacher, monkeypatch):
+    """threads 0 (distill's and export's automatic count): the process's share of the cores
+    (SEQKD_CORE_SHARE, set by --jobs and by side-by-side lanes), not torch's every core,
+    which oversubscribed a training beside a fairseq distillation."""
+    import torch
+
+    import seqkd.machine
+    from seqkd.decoders import FairseqDecoder
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(seqkd.machine, "_machine_threads", lambda: 4)
+    monkeypatch.setenv(seqkd.machine.SHARE_ENV, "2")
+    try:
+        torch.set_num_threads(4)
+        FairseqDecoder([teacher / "checkpoints" / "checkpoint_best.pt"], prepared / "bin",
+                       beam=2, max_len=10)
+        assert torch.get_num_threads() == 2
+        FairseqDecoder([teacher / "checkpoints" / "checkpoint_best.pt"], prepared / "bin",
+                       beam=2, max_len=10, threads=3)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_distill_output_is_line_aligned(distilled, prepared):
     src = read_lines(prepared / "text" / "train.en")
     hyp = read_lines(distilled / "hyp.de")
