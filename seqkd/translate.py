@@ -106,7 +106,6 @@ class FairseqModel:
         from seqkd.corpus import Prepared, load_spm
         from seqkd.decoders import FairseqDecoder
         from seqkd.fairseq_tools import check_checkpoint_dictionary
-        from seqkd.machine import default_threads
 
         prepared = Prepared(data)
         paths: List[Path] = []
@@ -116,7 +115,7 @@ class FairseqModel:
             check_checkpoint_dictionary(paths[-1], prepared.dictionary, "checkpoint")
         self.sp = load_spm(prepared.spm)
         self.decoder = FairseqDecoder(paths, prepared.bin, beam=beam, batch_tokens=batch_tokens,
-                                      max_len=max_len, threads=threads or default_threads(),
+                                      max_len=max_len, threads=threads,
                                       no_repeat_ngram=no_repeat_ngram)
         # the model's positions bound the input too (fairseq would refuse a longer one)
         self.max_input_len = min(max_input_len, self.decoder.max_positions - 1)
