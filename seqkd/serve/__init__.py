@@ -14,6 +14,7 @@ models and OpenAPI pages on top of Starlette, which a six-endpoint server does n
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -28,6 +29,15 @@ from seqkd.serve.config import ServeConfig, read_api_keys
 logger = logging.getLogger("seqkd.serve")
 
 __all__ = ["ServeConfig", "serve"]
+
+
+# what to change when the listening socket cannot be bound, by the error's number
+_BIND_FIXES = {
+    errno.EADDRINUSE: "another program holds the port; choose another --port",
+    errno.EACCES: "a port under 1024 needs rights this user lacks; choose another --port",
+    errno.EADDRNOTAVAIL: "no network interface of this machine has that address; give one "
+                         "it has as --host (127.0.0.1, or 0.0.0.0 for all of them)",
+}
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -45,9 +55,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as e:
         sock.close()
-        raise SeqkdError(f"cannot listen on {host}:{port} ({e.strerror}): another program "
-                         "holds the port, or it needs rights this user lacks; choose another "
-                         "--port") from None
+        raise SeqkdError(f"cannot listen on {host}:{port} ({e.strerror}): "
+                         f"{_BIND_FIXES.get(e.errno, _BIND_FIXES[errno.EADDRINUSE])}") from None
     sock.listen(2048)
     return sock
 

@@ -513,6 +513,9 @@ CASES = [
     Case("serve-empty-api-keys", "38.4", "`serve --api-keys FILE` whose file holds no key",
          _empty_api_keys,
          ["--api-keys", "holds no key"], None),
+    Case("serve-host-not-here", "38.4", "`serve --host` an address no interface of the "
+         "machine has", lambda d: ["serve", str(_fake_model(d)), "--host", "192.0.2.1"],
+         ["cannot listen on 192.0.2.1", "give one it has as --host"], None),
     Case("ct2-folder-no-model-bin", "37.10", "a CTranslate2 folder without model.bin as the "
          "teacher", None, ["looks like a CTranslate2 model folder without its model.bin",
                            "convert the model again"], "out", needs_data=True),

@@ -165,3 +165,28 @@ def test_serve_settings_and_api_keys(tmp_path):
         read_api_keys(str(keys))
     with pytest.raises(SeqkdError, match="is not a file"):
         read_api_keys(str(tmp_path / "none"))
+
+
+def test_a_port_that_cannot_be_taken_says_what_to_change():
+    import socket
+
+    from seqkd.errors import SeqkdError
+    from seqkd.serve import _bind
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(SeqkdError, match="another program holds the port; choose another"):
+            _bind("127.0.0.1", port)
+    finally:
+        taken.close()
+    # an address no interface has (TEST-NET-1, RFC 5737): the host is what to change
+    with pytest.raises(SeqkdError, match="give one it has as --host"):
+        _bind("192.0.2.1", port)
+    with pytest.raises(SeqkdError, match="is not an address this machine has"):
+        _bind("no-such-host.invalid", port)
+    sock = _bind("127.0.0.1", 0)
+    assert sock.getsockname()[0] == "127.0.0.1"
+    sock.close()
