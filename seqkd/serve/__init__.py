@@ -1,6 +1,7 @@
 """``seqkd serve``: an exported student behind an HTTP endpoint, on uvicorn and Starlette.
 
 - config: the server's own settings (the model's are ``seqkd translate``'s) and API keys
+- requests: what a request says (JSON or a form), checked against the limits
 - batcher: concurrent requests merged into CTranslate2 calls in worker threads
 - metrics: Prometheus metrics in the server's own registry
 - app: the endpoints (LibreTranslate's /translate and /languages, /v1/translate, /v1/model,

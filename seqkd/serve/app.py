@@ -13,8 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any, Dict, List, Optional, Tuple
-from urllib.parse import parse_qsl
+from typing import Any, Dict, List, Optional
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,26 +23,10 @@ from starlette.routing import Route
 from seqkd.serve.batcher import Batcher, QueueFull
 from seqkd.serve.config import ServeConfig, key_matches
 from seqkd.serve.metrics import Metrics
+from seqkd.serve.requests import (Refusal, alternatives, check_texts, read_fields,
+                                  v1_options)
 
 logger = logging.getLogger("seqkd.serve")
-
-
-class Refusal(Exception):
-    """A request answered with an error: ``status`` and what to do (change the request, or
-    try again later)."""
-
-    def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
-
-
-def whole_number(name: str, value: Any, low: int, top: int, why: str = "") -> int:
-    """``value`` as a request field that must be a whole number from ``low`` to ``top`` (not
-    a bool), or a 400 that names the range (and ``why`` it ends there)."""
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= top:
-        raise Refusal(400, f"{name} must be a whole number from {low} to {top}{why}, got "
-                              f"{value!r}")
-    return value
 
 
 def error(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> JSONResponse:
@@ -83,72 +66,9 @@ class Server:
 
     async def fields(self, request: Request) -> Dict[str, Any]:
         """A request's fields: JSON, or a form (as LibreTranslate's clients send them)."""
-        raw = await self.body(request)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise Refusal(400, f"the request body is not UTF-8 (byte {e.start}): send UTF-8 "
-                                  "text") from None
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        # a form, as LibreTranslate's clients send; JSON sent as a form (curl -d without a
-        # content type) is read as JSON
-        if kind == "application/x-www-form-urlencoded" and not text.lstrip()[:1] in ("{", "["):
-            pairs = parse_qsl(text, keep_blank_values=True)
-            fields: Dict[str, Any] = {}
-            for k, v in pairs:
-                fields.setdefault(k, []).append(v)
-            return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
-        try:
-            fields = json.loads(text)
-        except ValueError as e:
-            raise Refusal(400, f"the request body is not valid JSON ({e}); send a JSON "
-                                  "object such as {\"q\": \"A dog runs.\", \"source\": "
-                                  f"\"{self.src}\", \"target\": \"{self.tgt}\"}}") from None
-        if not isinstance(fields, dict):
-            raise Refusal(400, f"the request body must be a JSON object, got "
-                                  f"{type(fields).__name__}")
-        return fields
-
-    def texts(self, value: Any, name: str) -> Tuple[List[str], bool]:
-        """(the texts, whether one string was given) of a field, checked against the
-        limits."""
-        single = isinstance(value, str)
-        texts = [value] if single else value
-        if value is None:
-            raise Refusal(400, f"missing {name}: give the text to translate (a string, or "
-                                  "a list of strings)")
-        if not isinstance(texts, list):
-            raise Refusal(400, f"{name} must be a string or a list of strings, got "
-                                  f"{type(value).__name__}")
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise Refusal(400, f"{name}[{i}] must be a string, got "
-                                      f"{'null' if t is None else type(t).__name__}")
-        if not texts:
-            raise Refusal(400, f"{name} is an empty list: give at least one text")
-        if len(texts) > self.cfg.max_texts:
-            raise Refusal(413, f"{name} has {len(texts)} texts; this server takes at most "
-                                  f"{self.cfg.max_texts} a request (--max-texts)")
-        for i, t in enumerate(texts):
-            if not t.strip():
-                raise Refusal(400, f"{name}[{i}] is empty: give text to translate")
-            if len(t) > self.cfg.max_chars:
-                raise Refusal(413, f"{name}[{i}] has {len(t)} characters; this server takes "
-                                      f"at most {self.cfg.max_chars} a text (--max-chars)")
-            if "\n" in t or "\r" in t:
-                raise Refusal(400, f"{name}[{i}] holds a line break: send one sentence (or "
-                                      "paragraph) a text, each as a list item")
-        return texts, single
-
-    def alternatives(self, value: Any) -> int:
-        """LibreTranslate's ``alternatives``: how many translations besides the first (a
-        number in JSON, digits in a form)."""
-        if value is None:  # as not given
-            return 0
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        return whole_number("alternatives", value, 0, self.cfg.max_nbest - 1,
-                            f" (--max-nbest {self.cfg.max_nbest})")
+        return read_fields(await self.body(request), request.headers.get("content-type", ""),
+                           f'{{"q": "A dog runs.", "source": "{self.src}", '
+                           f'"target": "{self.tgt}"}}')
 
     def check_key(self, request: Request, fields: Optional[Dict] = None) -> None:
         if not self.keys:
@@ -181,7 +101,7 @@ class Server:
     async def libretranslate(self, request: Request) -> Response:
         fields = await self.fields(request)
         self.check_key(request, fields)
-        texts, single = self.texts(fields.get("q"), "q")
+        texts, single = check_texts(fields.get("q"), "q", self.cfg)
         source, target = fields.get("source", self.src), fields.get("target", self.tgt)
         if source not in (self.src, "auto") or target != self.tgt:
             raise Refusal(400, f"this server translates {self.src} to {self.tgt} only; "
@@ -189,15 +109,14 @@ class Server:
         if fields.get("format", "text") != "text":
             raise Refusal(400, f"format {fields.get('format')!r} is not served: send plain "
                                   "text (format: text)")
-        alternatives = self.alternatives(fields.get("alternatives", 0))
+        n_alt = alternatives(fields.get("alternatives", 0), self.cfg.max_nbest)
         # alternatives come from the n-best, so the beam is at least as wide as it is long
         results = await self.translated(
-            texts, max(self.default_beam, alternatives + 1) if alternatives else None,
-            alternatives + 1)
+            texts, max(self.default_beam, n_alt + 1) if n_alt else None, n_alt + 1)
         out = [r[0][0] for r in results]
         self.count(texts)
         body: Dict[str, Any] = {"translatedText": out[0] if single else out}
-        if alternatives:
+        if n_alt:
             others = [[t for t, _ in r[1:]] for r in results]
             body["alternatives"] = others[0] if single else others
         if source == "auto":
@@ -210,12 +129,8 @@ class Server:
     async def v1_translate(self, request: Request) -> Response:
         fields = await self.fields(request)
         self.check_key(request, fields)
-        texts, _ = self.texts(fields.get("texts"), "texts")
-        beam, nbest = fields.get("beam", self.default_beam), fields.get("nbest", 1)
-        for name, value, top in (("beam", beam, 64), ("nbest", nbest, self.cfg.max_nbest)):
-            whole_number(name, value, 1, top)
-        if nbest > beam:
-            raise Refusal(400, f"nbest ({nbest}) cannot exceed beam ({beam})")
+        texts, _ = check_texts(fields.get("texts"), "texts", self.cfg)
+        beam, nbest = v1_options(fields, self.default_beam, self.cfg.max_nbest)
         results = await self.translated(texts, beam, nbest)
         self.count(texts)
         request.state.sentences = len(texts)

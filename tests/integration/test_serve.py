@@ -195,9 +195,18 @@ def test_unknown_paths_methods_and_v1_options(server):
     for options, message in (({"beam": 0}, "beam must be a whole number from 1 to 64"),
                              ({"nbest": 9}, "nbest must be a whole number from 1 to 8"),
                              ({"beam": 2, "nbest": 3}, "cannot exceed beam"),
-                             ({"beam": "5"}, "beam must be")):
+                             ({"beam": "5"}, "beam must be"),
+                             ({"nbset": 3}, "unknown field(s) 'nbset'")):
         status, _, body = server.call("POST", "/v1/translate", {"texts": ["w1"], **options})
         assert status == 400 and message in body["error"], body
+    # forms: LibreTranslate's urlencoded ones are read, multipart ones refused
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for raw, kind, status, message in (
+            (b"q=%FF", form, 400, "percent-encoded bytes that are not UTF-8"),
+            (b"--x\r\n\r\nq\r\n--x--", {"Content-Type": "multipart/form-data; boundary=x"},
+             415, "multipart form bodies are not read")):
+        got, _, body = server.call("POST", "/translate", raw=raw, headers=kind)
+        assert got == status and message in body["error"], body
 
 
 def test_a_full_queue_is_503_with_retry_after(server):

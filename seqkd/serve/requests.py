@@ -1,0 +1,123 @@
+"""What a request to ``seqkd serve`` says, checked before anything is translated: its fields
+(JSON, or a urlencoded form as LibreTranslate's clients send), its texts against the server's
+limits, and its numbers. Every problem is a :class:`Refusal`, an HTTP status and what to fix;
+no field names a file."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import parse_qsl
+
+#: the fields of a /v1/translate request (LibreTranslate's /translate ignores what it does
+#: not know, as LibreTranslate does)
+V1_FIELDS = frozenset({"texts", "beam", "nbest", "api_key"})
+
+
+class Refusal(Exception):
+    """A request answered with an error: ``status`` and what to do (change the request, or
+    try again later)."""
+
+    def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def whole_number(name: str, value: Any, low: int, top: int, why: str = "") -> int:
+    """``value`` as a request field that must be a whole number from ``low`` to ``top`` (not
+    a bool), or a 400 that names the range (and ``why`` it ends there)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= top:
+        raise Refusal(400, f"{name} must be a whole number from {low} to {top}{why}, got "
+                              f"{value!r}")
+    return value
+
+
+def read_fields(raw: bytes, content_type: str, example: str) -> Dict[str, Any]:
+    """A request body's fields: a JSON object, or a urlencoded form (a repeated key gives a
+    list). ``example`` is a JSON request to show when the body is not one."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Refusal(400, f"the request body is not UTF-8 (byte {e.start}): send UTF-8 "
+                              "text") from None
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        raise Refusal(415, "multipart form bodies are not read here: send JSON, or a form as "
+                           "application/x-www-form-urlencoded")
+    # JSON sent as a form (curl -d without a content type) is read as JSON
+    if kind == "application/x-www-form-urlencoded" and text.lstrip()[:1] not in ("{", "["):
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise Refusal(400, "the form holds percent-encoded bytes that are not UTF-8: "
+                               "encode the text as UTF-8 before percent-encoding it") from None
+        fields: Dict[str, List[str]] = {}
+        for k, v in pairs:
+            fields.setdefault(k, []).append(v)
+        return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise Refusal(400, f"the request body is not valid JSON ({e}); send a JSON object "
+                              f"such as {example}") from None
+    if not isinstance(value, dict):
+        raise Refusal(400, f"the request body must be a JSON object, got "
+                              f"{type(value).__name__}")
+    return value
+
+
+def check_texts(value: Any, name: str, cfg: Any) -> Tuple[List[str], bool]:
+    """(the texts, whether one string was given) of field ``name``, checked against the
+    limits of ``cfg`` (a :class:`seqkd.serve.config.ServeConfig`)."""
+    if value is None:
+        raise Refusal(400, f"missing {name}: give the text to translate (a string, or a "
+                              "list of strings)")
+    single = isinstance(value, str)
+    texts = [value] if single else value
+    if not isinstance(texts, list):
+        raise Refusal(400, f"{name} must be a string or a list of strings, got "
+                              f"{type(value).__name__}")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise Refusal(400, f"{name}[{i}] must be a string, got "
+                                  f"{'null' if t is None else type(t).__name__}")
+    if not texts:
+        raise Refusal(400, f"{name} is an empty list: give at least one text")
+    if len(texts) > cfg.max_texts:
+        raise Refusal(413, f"{name} has {len(texts)} texts; this server takes at most "
+                              f"{cfg.max_texts} a request (--max-texts)")
+    for i, t in enumerate(texts):
+        if not t.strip():
+            raise Refusal(400, f"{name}[{i}] is empty: give text to translate")
+        if len(t) > cfg.max_chars:
+            raise Refusal(413, f"{name}[{i}] has {len(t)} characters; this server takes at "
+                                  f"most {cfg.max_chars} a text (--max-chars)")
+        if "\n" in t or "\r" in t:
+            raise Refusal(400, f"{name}[{i}] holds a line break: send one sentence (or "
+                                  "paragraph) a text, each as a list item")
+    return texts, single
+
+
+def alternatives(value: Any, max_nbest: int) -> int:
+    """LibreTranslate's ``alternatives``: how many translations besides the first (a number
+    in JSON, digits in a form; null as not given)."""
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return whole_number("alternatives", value, 0, max_nbest - 1, f" (--max-nbest {max_nbest})")
+
+
+def v1_options(fields: Dict[str, Any], default_beam: int, max_nbest: int) -> Tuple[int, int]:
+    """(beam, nbest) of a /v1/translate request; a field it does not take is refused, so a
+    misspelt option is said, not ignored."""
+    unknown = sorted(set(fields) - V1_FIELDS)
+    if unknown:
+        raise Refusal(400, f"unknown field(s) {', '.join(map(repr, unknown))}: /v1/translate "
+                              f"takes {', '.join(sorted(V1_FIELDS))}")
+    beam, nbest = fields.get("beam", default_beam), fields.get("nbest", 1)
+    whole_number("beam", beam, 1, 64)
+    whole_number("nbest", nbest, 1, max_nbest)
+    if nbest > beam:
+        raise Refusal(400, f"nbest ({nbest}) cannot exceed beam ({beam})")
+    return beam, nbest

@@ -1,0 +1,68 @@
+"""What a request to seqkd serve says, read and checked without a server: JSON and
+urlencoded forms, the bodies that are neither (each a 4xx that says what to fix), the texts
+against the limits, LibreTranslate's alternatives and seqkd's own /v1 options."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from seqkd.serve.requests import (Refusal, alternatives, check_texts, read_fields,
+                                  v1_options)
+
+FORM = "application/x-www-form-urlencoded"
+LIMITS = SimpleNamespace(max_texts=3, max_chars=20)
+
+
+def refused(call, status, message):
+    with pytest.raises(Refusal) as e:
+        call()
+    assert e.value.status == status and message in e.value.message, e.value.message
+
+
+def test_json_and_forms_are_read_alike():
+    assert read_fields(b'{"q": "Ein Hund", "source": "en"}', "application/json", "") == {
+        "q": "Ein Hund", "source": "en"}
+    # LibreTranslate's clients send forms: percent-encoded UTF-8, a repeated key a list
+    assert read_fields("q=A+d%C3%B6g&source=en&target=".encode(), FORM, "") == {
+        "q": "A dög", "source": "en", "target": ""}
+    assert read_fields(b"q=a&q=b", f"{FORM}; charset=utf-8", "")["q"] == ["a", "b"]
+    # JSON sent as a form (curl -d sets that type) is JSON
+    assert read_fields(b' {"q": "x"}', FORM, "") == {"q": "x"}
+
+
+@pytest.mark.parametrize("body,kind,status,message", [
+    (b"q=%FF%FE", FORM, 400, "percent-encoded bytes that are not UTF-8"),
+    (b"--x\r\n\r\nq\r\n--x--", "multipart/form-data; boundary=x", 415, "urlencoded"),
+    (b"\xffq=a", FORM, 400, "not UTF-8 (byte 0)"),
+    (b"a dog", "text/plain", 400, 'not valid JSON (Expecting value: line 1 column 1 (char 0));'
+                                  ' send a JSON object such as {"q": 1}'),
+    (b'"a dog"', "application/json", 400, "must be a JSON object, got str"),
+])
+def test_bodies_that_are_not_fields_are_refused(body, kind, status, message):
+    refused(lambda: read_fields(body, kind, '{"q": 1}'), status, message)
+
+
+def test_texts_are_checked_against_the_limits():
+    assert check_texts("a dog", "q", LIMITS) == (["a dog"], True)
+    assert check_texts(["a", "b"], "q", LIMITS) == (["a", "b"], False)
+    for value, status, message in (
+            (None, 400, "missing q"), (5, 400, "must be a string or a list of strings, got int"),
+            (["a", None], 400, "q[1] must be a string, got null"), ([], 400, "empty list"),
+            (["a"] * 4, 413, "at most 3 a request (--max-texts)"),
+            (["a", " "], 400, "q[1] is empty"), ("x" * 21, 413, "at most 20 a text"),
+            (["a\rb"], 400, "q[0] holds a line break")):
+        refused(lambda: check_texts(value, "q", LIMITS), status, message)
+
+
+def test_alternatives_and_v1_options():
+    assert alternatives(None, 8) == 0 and alternatives("3", 8) == 3 and alternatives(7, 8) == 7
+    refused(lambda: alternatives(8, 8), 400, "from 0 to 7 (--max-nbest 8)")
+    refused(lambda: alternatives(True, 8), 400, "whole number")
+    assert v1_options({"texts": []}, 4, 8) == (4, 1)
+    assert v1_options({"texts": [], "beam": 5, "nbest": 5, "api_key": "k"}, 1, 8) == (5, 5)
+    refused(lambda: v1_options({"beam": 2, "nbest": 3}, 1, 8), 400, "cannot exceed beam (2)")
+    refused(lambda: v1_options({"beam": 0}, 1, 8), 400, "beam must be a whole number from 1")
+    refused(lambda: v1_options({"nbest": 9}, 1, 8), 400, "nbest must be a whole number from 1 to 8")
+    # seqkd's own API says a misspelt option instead of ignoring it
+    refused(lambda: v1_options({"texts": [], "nbset": 3}, 1, 8), 400,
+            "unknown field(s) 'nbset': /v1/translate takes api_key, beam, nbest, texts")
