@@ -132,36 +132,65 @@ def resumed_lines(resumed: Optional[Dict[str, Any]]) -> List[str]:
             f"(same settings, CPU and versions) of {taken}"]
 
 
-def markdown_report(report: Dict) -> str:
+def _set_table(test_set: str, rows: List[Dict], sig: Dict) -> List[str]:
+    """One test set's rows as a Markdown table (× first: over the first row of the same
+    threads and batch)."""
+    lines = [f"### {test_set}", "",
+             "| system | kind | compute | beam | threads | batch | BLEU | len | chrF "
+             "| src words/s (median [min–max]) | × first | tgt words/s "
+             "| latency p50 / p95 ms | peak RSS MB | size MB | disk MB "
+             "| MMACs / src, tgt token | GMAC/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        base = next((b for b in rows if _setting(b) == _setting(r)), r)
+        lat = (f"{r['latency_p50_ms']} / {r['latency_p95_ms']}"
+               if r["latency_p50_ms"] is not None else "–")
+        threads = (f"{r['threads']}×{r['inter_threads']}" if r.get("inter_threads", 1) > 1
+                   else str(r["threads"]))
+        macs = (f"{r['macs_per_src_token'] / 1e6:.2f}, {r['macs_per_tgt_token'] / 1e6:.2f}"
+                if r.get("macs_per_src_token") else "–")
+        lines.append(
+            f"| {r['system']} | {r['kind']} | {r['compute_type']} | {r['beam']} | "
+            f"{threads} | {r.get('batch_tokens', sig['batch_tokens'])} | {r['bleu']} | "
+            f"{r.get('length_ratio', '–')} | "
+            f"{r['chrf']} | {r['src_wps_median']} "
+            f"[{r['src_wps_min']}–{r['src_wps_max']}] | "
+            f"{r['src_wps_median'] / base['src_wps_median']:.1f} | {r['tgt_wps_median']} | "
+            f"{lat} | {r['peak_rss_mb']} | {r.get('size_mb', r['disk_mb'])} | "
+            f"{r['disk_mb']} | {macs} | {r.get('gmacs_per_s') or '–'} |")
+    return lines + [""]
+
+
+def _signature_lines(report: Dict) -> List[str]:
+    """The settings behind every number of the report, and what ran beside it."""
     sig = report["signature"]
-    lines = []
-    tests = list(dict.fromkeys(r["test_set"] for r in report["results"]))
-    for t in tests:
-        lines += [f"### {t}", "",
-                  "| system | kind | compute | beam | threads | batch | BLEU | len | chrF "
-                  "| src words/s (median [min–max]) | × first | tgt words/s "
-                  "| latency p50 / p95 ms | peak RSS MB | size MB | disk MB "
-                  "| MMACs / src, tgt token | GMAC/s |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        rows = [r for r in report["results"] if r["test_set"] == t]
-        for r in rows:
-            base = next((b for b in rows if _setting(b) == _setting(r)), r)
-            lat = (f"{r['latency_p50_ms']} / {r['latency_p95_ms']}"
-                   if r["latency_p50_ms"] is not None else "–")
-            threads = (f"{r['threads']}×{r['inter_threads']}" if r.get("inter_threads", 1) > 1
-                       else str(r["threads"]))
-            macs = (f"{r['macs_per_src_token'] / 1e6:.2f}, {r['macs_per_tgt_token'] / 1e6:.2f}"
-                    if r.get("macs_per_src_token") else "–")
-            lines.append(
-                f"| {r['system']} | {r['kind']} | {r['compute_type']} | {r['beam']} | "
-                f"{threads} | {r.get('batch_tokens', sig['batch_tokens'])} | {r['bleu']} | "
-                f"{r.get('length_ratio', '–')} | "
-                f"{r['chrf']} | {r['src_wps_median']} "
-                f"[{r['src_wps_min']}–{r['src_wps_max']}] | "
-                f"{r['src_wps_median'] / base['src_wps_median']:.1f} | {r['tgt_wps_median']} | "
-                f"{lat} | {r['peak_rss_mb']} | {r.get('size_mb', r['disk_mb'])} | "
-                f"{r['disk_mb']} | {macs} | {r.get('gmacs_per_s') or '–'} |")
-        lines.append("")
+    return ["Signature:", "", f"- BLEU: `{sig['sacrebleu_bleu']}`",
+            f"- chrF: `{sig['sacrebleu_chrf']}`",
+            f"- batch {sig['batch_tokens']} tokens, {sig['repeats']} timed runs after a warm-up "
+            f"of {sig['warmup_sentences']} sentences; {sig['single_thread']}",
+            f"- latency: {sig['latency']}; len: BLEU's length ratio (output / reference)",
+            f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
+            f"single-thread runs pinned to core {sig.get('pinned_cpu')}",
+            markdown_line(report.get("beside")),
+            *resumed_lines(report.get("resumed")),
+            *blind_lines(report.get("blind", [])),
+            f"- × first: src words/s over the first system's at the same threads and batch; "
+            f"threads A×B: B batches at once on A threads each (CTranslate2 inter_threads); "
+            f"{sig.get('size', 'size MB: files on disk')}",
+            f"- speed signature of the first row: `{report['results'][0].get('speed_signature')}`"
+            if report["results"] else "",
+            f"- {sig.get('macs', 'MACs: not recorded')}",
+            f"- versions: {json.dumps(sig['versions'], sort_keys=True)}",
+            f"- command: `{sig['command']}`", ""]
+
+
+def markdown_report(report: Dict) -> str:
+    """The report as Markdown: a table a test set, the paired differences, the seed groups,
+    the efficiency protocol's rows, then the signature."""
+    lines: List[str] = []
+    for t in dict.fromkeys(r["test_set"] for r in report["results"]):
+        lines += _set_table(t, [r for r in report["results"] if r["test_set"] == t],
+                            report["signature"])
     if report.get("comparisons"):
         from seqkd.stages.bench.compare import markdown_rows as difference_rows
 
@@ -173,23 +202,5 @@ def markdown_report(report: Dict) -> str:
     if report.get("efficiency"):
         from seqkd.stages.bench.efficiency import markdown_rows
 
-        lines += markdown_rows(report["efficiency"], sig) + [""]
-    lines += ["Signature:", "", f"- BLEU: `{sig['sacrebleu_bleu']}`",
-              f"- chrF: `{sig['sacrebleu_chrf']}`",
-              f"- batch {sig['batch_tokens']} tokens, {sig['repeats']} timed runs after a warm-up "
-              f"of {sig['warmup_sentences']} sentences; {sig['single_thread']}",
-              f"- latency: {sig['latency']}; len: BLEU's length ratio (output / reference)",
-              f"- CPU: {sig['cpu']} ({sig['cores']} cores), "
-              f"single-thread runs pinned to core {sig.get('pinned_cpu')}",
-              markdown_line(report.get("beside")),
-              *resumed_lines(report.get("resumed")),
-              *blind_lines(report.get("blind", [])),
-              f"- × first: src words/s over the first system's at the same threads and batch; "
-              f"threads A×B: B batches at once on A threads each (CTranslate2 inter_threads); "
-              f"{sig.get('size', 'size MB: files on disk')}",
-              f"- speed signature of the first row: `{report['results'][0].get('speed_signature')}`"
-              if report["results"] else "",
-              f"- {sig.get('macs', 'MACs: not recorded')}",
-              f"- versions: {json.dumps(sig['versions'], sort_keys=True)}",
-              f"- command: `{sig['command']}`", ""]
-    return "\n".join(lines)
+        lines += markdown_rows(report["efficiency"], report["signature"]) + [""]
+    return "\n".join(lines + _signature_lines(report))
