@@ -164,11 +164,14 @@ def test_distill_sources_are_planned_against_the_prepared_corpora(tmp_path, corp
     # a source that prepare does not make, and the reserved name, with the other problems
     cfg["distill"] = [{"name": "kd", "sources": ["train", "other"]},
                       {"name": "references", "beam": 2},
-                      {"name": "inter", "sources": ["mine"], "method": "seq-inter", "nbest": 2}]
+                      {"name": "inter", "sources": ["mine"], "method": "seq-inter", "nbest": 2},
+                      # an entry with a problem of its own: its unprepared source is said too
+                      {"name": "both", "sources": ["train", "gone"], "beam": 0}]
     with pytest.raises(SeqkdError) as e:
         plan(cfg, tmp_path, "cfg.yaml")
     text = str(e.value)
-    assert "3 problems" in text and "sources other are not prepared" in text
+    assert "5 problems" in text and "sources other are not prepared" in text
+    assert "distill both: sources gone are not prepared" in text
     assert "the name 'references' is reserved" in text and "seq-inter selects by the" in text
 
 

@@ -39,10 +39,14 @@ def plan(p) -> None:
         # the teacher section's tokenizer settings, under the distill config's names
         fixed.update({("teacher_" + k if k in ("spm", "target_spm") else k): v
                       for k, v in t.ct2_tokenizer.items()})
+        # the sources as written, so that unprepared ones are said beside the entry's other
+        # problems too (when it has some, there are no settings to read them from)
+        written = entry.get("sources")
         dcfg = p.settings("distill", entry, f"distill {name}", data=str(p.data_dir),
                           out_dir=str(ddir), **fixed)
-        missing = [s for s in (dcfg.sources if dcfg else []) if prepared is not None
-                   and s not in prepared]
+        sources = dcfg.sources if dcfg is not None else (
+            [s for s in written if isinstance(s, str)] if isinstance(written, list) else [])
+        missing = [s for s in sources if prepared is not None and s not in prepared]
         if missing:
             p.problems.add(f"distill {name}: sources {', '.join(missing)} are not prepared: "
                            f"name them in data.mono (your files) or data.mono_datasets "
