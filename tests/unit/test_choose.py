@@ -146,3 +146,16 @@ def test_a_choose_section_is_a_stage_after_the_bench(tmp_path, corpus):
     del cfg["bench"]
     with pytest.raises(SeqkdError, match="there is no bench to choose from"):
         plan(cfg, tmp_path, "c.yaml")
+
+
+def test_a_bench_with_problems_leaves_choose_its_own(tmp_path, corpus):
+    from seqkd.plan import plan
+
+    cfg = _config(tmp_path, corpus, choosing_sets=["dev"], min_speedup=-1)
+    cfg["bench"]["threads"] = [-1]
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "c.yaml")
+    text = str(e.value)
+    assert "bench: threads must be at least 0" in text
+    assert "choose: min_speedup must be at least 0.0, got -1.0" in text
+    assert "no bench to choose from" not in text  # there is one; it has problems of its own

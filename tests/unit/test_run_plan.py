@@ -206,3 +206,18 @@ def test_blind_sets_in_the_bench_section_are_checked_at_planning(tmp_path, corpu
     assert "held.en" not in caplog.text
     assert bench.blind == [f"held={held}", f"later={tmp_path / 'later.en'}"]
     assert held in bench.input_files() and held in bench.consumes()
+
+
+@pytest.mark.parametrize("extra, first", [
+    ({"data": "nope"}, "student head: data must be 'references' or a distill name (kd)"),
+    ({"continue_from": "later"}, "student head: continue_from must name a student listed"),
+    ({"word_kd": {"alfa": 0.5}}, "student head: word_kd takes alpha, temperature and topk"),
+])
+def test_a_student_whose_data_continuation_or_kd_is_wrong_has_its_settings_checked_too(
+        tmp_path, corpus, extra, first):
+    with pytest.raises(SeqkdError) as e:
+        steps_of(tmp_path, corpus, {**extra, "dropout": 2, "lr": -1})
+    text = str(e.value)
+    assert first in text and "3 problems" in text, text
+    assert "student head: dropout must be at most 1.0, got 2" in text
+    assert "student head: lr must be at least 0.0" in text

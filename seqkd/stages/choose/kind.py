@@ -55,7 +55,10 @@ def plan(p) -> None:
         return
     bench = p.planned("bench")
     if bench is None:
-        p.problems.add("choose: there is no bench to choose from; add a bench section")
+        if p.cfg.get("bench"):  # a bench with problems of its own (said): choose's own too
+            p.settings("choose", section, "choose", report="", out_dir="")
+        else:
+            p.problems.add("choose: there is no bench to choose from; add a bench section")
         return
     on = section.get("choosing_sets")
     if not isinstance(on, list) or not on:

@@ -157,11 +157,14 @@ def plan_students(p) -> None:
         if sdata is None:
             p.problems.add(f"student {name}: data must be 'references' or a distill name "
                            f"({', '.join(p.distilled) or 'none defined'}), got {source!r}")
-            continue
-        kd = word_kd(p, name, given_kd, source)
-        if kd is None or not continued(p, name, entry):
-            continue
+        kd = word_kd(p, name, given_kd, source) if sdata is not None else None
         sdir, edir = p.work / f"student-{name}", p.work / f"export-{name}"
+        if kd is None or not continued(p, name, entry):
+            # the entry's own settings are checked still, so that all is said at once
+            p.settings("student", {k: v for k, v in entry.items() if k != "continue_from"},
+                       f"student {name}", data=str(sdata or ""), out_dir=str(sdir),
+                       role="student")
+            continue
         scfg = p.settings("student", {**entry, **kd}, f"student {name}", data=str(sdata),
                           out_dir=str(sdir), role="student")
         over = student_export(p, name, own_export)
