@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 
 from seqkd.errors import SeqkdError
 from seqkd.config_file import load_config
-from seqkd.plan import Step, plan
+from seqkd.plan import Step, missing_inputs, plan
 from seqkd.plan.device import on_device
 from seqkd.plan.status import CHANGED, DONE, OTHER, UPSTREAM, unmet_needs, verdict
 from seqkd.procs import folder_lock, python_module
@@ -73,6 +73,7 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
         return _run_steps(steps, only, restart)
     if only:
         _check_needs(steps, only, restart, config_path)
+    _check_inputs(steps, only, config_path)
     with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
         if jobs > 1:
             return _run_side_by_side(steps, only, restart, str(config_path), jobs, device)
@@ -98,6 +99,19 @@ def _check_needs(steps: List[Step], only: List[str], restart: Optional[List[str]
     for stage, need, state in stale:
         logger.warning("%s reads %s as it is, though a whole run would run it again (%s); "
                        "choose it too to bring it up to date", stage, need, state)
+
+
+def _check_inputs(steps: List[Step], only: Optional[List[str]], config_path) -> None:
+    """Before anything is cleared or run: every file or folder that the stages to run read
+    and that no stage makes is there (a teacher checkpoint misspelt is said now, not after
+    hours of prepare)."""
+    missing = missing_inputs(steps, only or [s.name for s in steps])
+    if missing:
+        raise SeqkdError(
+            f"{config_path} names files or folders that are not there; nothing was run:\n"
+            + "".join(f"  {stage} reads {path}: not found\n" for stage, path in missing)
+            + "correct the paths, or make them first (another config's outputs), or leave "
+            "the stages that read them out with --only")
 
 
 #: set in the children of a ``--jobs`` run to their parent's pid

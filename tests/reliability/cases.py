@@ -190,6 +190,17 @@ def _only_needs_not_done(d: Path) -> List[str]:
         "--only", "export-s"]
 
 
+def _input_not_there(d: Path) -> List[str]:
+    c = _corpus(d)
+    for name in ("spm.model", "dict.txt"):
+        (d / name).write_text("")
+    return _config(d, f"work_dir: {d / 'w'}\ndata:\n  train_prefix: {c / 'train'}\n"
+                      f"  valid_prefix: {c / 'valid'}\n  spm_model: {d / 'spm.model'}\n"
+                      f"  dictionary: {d / 'dict.txt'}\n"
+                      f"teacher: {{checkpoints: [{d / 'teacher-v1.pt'}]}}\n"
+                      "distill: [{name: kd}]\n")
+
+
 ALIAS_BOMB = """work_dir: w
 a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
 b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
@@ -357,6 +368,10 @@ CASES = [
          "it exports (and the data that student reads) has run", _only_needs_not_done,
          ["nothing was run or cleared", "export-s reads student-s: waits for prepare",
           "student-s reads prepare: not started", "--only prepare student-s export-s"], "w"),
+    Case("run-input-not-there", "36", "`seqkd run` of a config whose teacher checkpoint is "
+         "not there (a typo): said before prepare runs", _input_not_there,
+         ["names files or folders that are not there; nothing was run",
+          "teacher-v1.pt: not found"], "w"),
     Case("restart-linked-stage", "20.14", "`run --restart prepare` where the stage folder is "
          "a symlink", _linked_stage, ["w/data must be cleared", "it is a link"],
          "elsewhere/DONE.json"),

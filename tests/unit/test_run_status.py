@@ -252,3 +252,37 @@ def test_only_is_refused_up_front_when_a_chosen_stage_reads_one_not_done(config,
     # a chosen stage whose needs are done runs as before
     assert seqkd("run", cfg, "--only", "student-b") == 0
     assert json.loads(capsys.readouterr().out)["student-b"] == "ran"
+
+
+def test_inputs_that_are_not_there_are_said_before_anything_runs(corpus, tmp_path, capsys):
+    from seqkd.config_file import load_config
+    from seqkd.plan import missing_inputs, plan
+
+    # a teacher checkpoint misspelt and a monolingual file not there: said at once, not
+    # after prepare, with each stage that reads them; nothing written
+    for name in ("spm.model", "dict.txt"):
+        (tmp_path / name).write_text("")
+    cfg = {"work_dir": str(tmp_path / "w"),
+           "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                    "mono": {"more": str(tmp_path / "mono")},
+                    "spm_model": str(tmp_path / "spm.model"),
+                    "dictionary": str(tmp_path / "dict.txt")},
+           "teacher": {"checkpoints": [str(tmp_path / "teacher-v1.pt")]},
+           "distill": [{"name": "kd", "sources": ["train", "more"]}],
+           "students": [{"name": "a", "data": "kd", "preset": "tiny", "max_epoch": 1}]}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    capsys.readouterr()
+    assert seqkd("run", path) == 1
+    err = capsys.readouterr().err
+    assert "names files or folders that are not there; nothing was run" in err
+    for stage, missing in (("prepare", tmp_path / "mono.en"),
+                           ("distill-kd", tmp_path / "teacher-v1.pt")):
+        assert f"  {stage} reads {missing}: not found" in err, err
+    assert "Traceback" not in err and not (tmp_path / "w").exists()
+    # what a stage of the config makes is not looked for; a stage that reads none of the
+    # missing paths may run on its own (--only)
+    (tmp_path / "mono.en").write_text("a new line\n")
+    steps = plan(load_config(path), tmp_path, "run.yaml")
+    assert missing_inputs(steps, ["prepare", "student-a", "export-a"]) == []
+    assert missing_inputs(steps, ["distill-kd"]) == [("distill-kd", tmp_path / "teacher-v1.pt")]
