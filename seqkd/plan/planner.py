@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from seqkd.config import Problems
 from seqkd.config_file import entries, stage_config
@@ -97,9 +97,11 @@ class Planner:
             return self.data_dir
         return self.distilled.get(source) if isinstance(source, str) else None
 
-    def check_test_set(self, where: str, name: Optional[str]) -> None:
+    def check_test_set(self, where: str, name: Optional[str], also: Sequence[str] = ()) -> None:
         """A test set a later stage names must be one prepare makes (known at planning for
-        a registered dataset and for your own files)."""
-        if name and self.test_sets is not None and name not in self.test_sets:
+        a registered dataset and for your own files), or one of ``also`` (the stage's other
+        sets, such as valid)."""
+        if name and self.test_sets is not None and name not in [*self.test_sets, *also]:
+            made = ", ".join(self.test_sets) or "none"
             self.problems.add(f"{where}: no test set {name!r} is prepared; the data section "
-                              f"makes {', '.join(self.test_sets) or 'none'}")
+                              f"makes {made}" + "".join(f" (and {a})" for a in also))

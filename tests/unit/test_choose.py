@@ -159,3 +159,17 @@ def test_a_bench_with_problems_leaves_choose_its_own(tmp_path, corpus):
     assert "bench: threads must be at least 0" in text
     assert "choose: min_speedup must be at least 0.0, got -1.0" in text
     assert "no bench to choose from" not in text  # there is one; it has problems of its own
+
+
+def test_valid_is_a_set_the_bench_may_measure_and_choose_may_choose_on(tmp_path, corpus):
+    from seqkd.plan import plan
+
+    cfg = _config(tmp_path, corpus, choosing_sets=["valid", "dev"])
+    cfg["bench"]["test_sets"] = ["valid", "dev", "claim"]
+    steps = {s.name: s for s in plan(cfg, tmp_path, "c.yaml")}
+    assert steps["bench"].config.test_sets == ["valid", "dev", "claim"]
+    assert steps["choose"].config.choosing_sets == ["valid", "dev"]
+    cfg["bench"]["test_sets"] = ["valid", "test9"]
+    with pytest.raises(SeqkdError, match=r"bench test_sets: no test set 'test9' is prepared; "
+                                         r"the data section makes dev, claim \(and valid\)"):
+        plan(cfg, tmp_path, "c.yaml")

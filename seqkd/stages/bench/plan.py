@@ -136,8 +136,9 @@ def plan(p) -> None:
         return
     systems = (teacher_systems(p, section.get("beam", 5), ct2_beams, with_teacher)
                + further_systems(p, section.pop("systems", [])) + students)
-    for test in section.get("test_sets") or []:
-        p.check_test_set("bench test_sets", test if isinstance(test, str) else None)
+    for test in section.get("test_sets") or []:  # valid too: a development set to choose on
+        p.check_test_set("bench test_sets", test if isinstance(test, str) else None,
+                         also=("valid",))
     blind = section.get("blind") or []
     if isinstance(blind, list):  # its type is the setting's to check
         for problem in blind_problems(blind, files_there=False):
