@@ -99,6 +99,12 @@ def cmd_run(args) -> int:
             rows = status(steps)
             print(json.dumps(rows, indent=2) if args.json else table(rows).rstrip("\n"))
             return 0
+        from seqkd.plan import missing_inputs
+
+        for stage, path in missing_inputs(steps, [s.name for s in steps]):
+            logger.warning(
+                "%s reads %s, which is not there now: a run of it is refused until it is",
+                stage, path)
         print(json.dumps({s.name: {"kind": s.kind, "folder": str(s.out_dir), "after": s.deps,
                                    "produces": kind(s.kind).produces} for s in steps},
                          indent=2))

@@ -4,17 +4,14 @@ systems (its entry's ``bench`` list) checked against its export's settings."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, List, Optional
 
 from seqkd.errors import SeqkdError
-from seqkd.stages.bench.blind import files as blind_files, problems as blind_problems
+from seqkd.stages.bench.blind import problems as blind_problems
 from seqkd.stages.bench.compare import pair_problems
 from seqkd.stages.bench.systems import SystemSpec
 from seqkd.teachers import teacher_kind
-
-logger = logging.getLogger("seqkd.bench.plan")
 
 
 def student_systems(p, student: str, own: Any, model: Path) -> Optional[List[Any]]:
@@ -141,12 +138,9 @@ def plan(p) -> None:
                          also=("valid",))
     blind = section.get("blind") or []
     if isinstance(blind, list):  # its type is the setting's to check
+        # (a file not there yet is for the run to say: it may come before the bench runs)
         for problem in blind_problems(blind, files_there=False):
             p.problems.add(f"bench: {problem}")
-        for path in blind_files(blind):
-            if not path.is_file():  # it may come before the bench starts, which checks again
-                logger.warning("bench: blind set file %s is not there now; the bench will "
-                               "not start without it", path)
     declared = section.get("compare") or []
     if isinstance(declared, list):  # its type is the setting's to check
         for problem in pair_problems(declared, [s.name for s in systems]):
