@@ -18,9 +18,10 @@ from typing import Any, Dict, List, Optional
 
 from seqkd.errors import SeqkdError
 from seqkd.config_file import load_config
-from seqkd.plan import Step, missing_inputs, plan
+from seqkd.plan import Step, plan
 from seqkd.plan.device import on_device
-from seqkd.plan.status import CHANGED, DONE, OTHER, UPSTREAM, unmet_needs, verdict
+from seqkd.plan.status import (CHANGED, DONE, OTHER, UPSTREAM, missing_inputs, unmet_needs,
+                                verdict)
 from seqkd.procs import folder_lock, python_module
 from seqkd.stage import Stage, clear_dir
 

@@ -99,7 +99,7 @@ def cmd_run(args) -> int:
             rows = status(steps)
             print(json.dumps(rows, indent=2) if args.json else table(rows).rstrip("\n"))
             return 0
-        from seqkd.plan import missing_inputs
+        from seqkd.plan.status import missing_inputs
 
         for stage, path in missing_inputs(steps, [s.name for s in steps]):
             logger.warning(

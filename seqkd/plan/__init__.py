@@ -18,7 +18,7 @@ Stages and their folders under ``work_dir``:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, List
 
 from seqkd.config import Problems
 from seqkd.config_file import absolute_paths, section_problems
@@ -27,7 +27,7 @@ from seqkd.plan.planner import Planner
 from seqkd.stages import registry
 from seqkd.stages.base import Step
 
-__all__ = ["Step", "plan", "derive_edges", "missing_inputs"]
+__all__ = ["Step", "plan", "derive_edges"]
 
 
 def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> List[Step]:
@@ -63,16 +63,3 @@ def derive_edges(steps: List[Step]) -> None:
                              "stage after the stages it reads")
         step.deps = [s.name for _, s in reads]
 
-
-def _in_a_stage(path: Path, steps: List[Step]) -> bool:
-    return any(path == s.out_dir or s.out_dir in path.parents for s in steps)
-
-
-def missing_inputs(steps: List[Step], names: Iterable[str]) -> List[Tuple[str, Path]]:
-    """(stage, path) for each path a stage of ``names`` reads that no stage of the config
-    makes and that is not there: the user's own files, folders and other configs' outputs,
-    looked for before anything runs rather than when the stage is reached."""
-    chosen = set(names)
-    return [(s.name, w) for s in steps if s.name in chosen
-            for w in dict.fromkeys(Path(p).resolve() for p in s.config.consumes())
-            if not _in_a_stage(w, steps) and not w.exists()]

@@ -6,6 +6,7 @@ judgement :mod:`seqkd.run` acts on (:func:`verdict`) and the read-only look
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
 from seqkd.procs import lock_holders
@@ -45,16 +46,34 @@ def verdict(stage: Stage, upstream_runs: bool) -> str:
     return RESUMES if stage.same_settings(started) else OTHER
 
 
+def _in_a_stage(path: Path, steps: List[Step]) -> bool:
+    return any(path == s.out_dir or s.out_dir in path.parents for s in steps)
+
+
+def missing_inputs(steps: List[Step], names: Iterable[str]) -> List[Tuple[str, Path]]:
+    """(stage, path) for each path a stage of ``names`` reads that no stage of the config
+    makes and that is not there: the user's own files, folders and other configs' outputs,
+    looked for before anything runs rather than when the stage is reached."""
+    chosen = set(names)
+    return [(s.name, w) for s in steps if s.name in chosen
+            for w in dict.fromkeys(Path(p).resolve() for p in s.config.consumes())
+            if not _in_a_stage(w, steps) and not w.exists()]
+
+
 def status(steps: List[Step]) -> List[Dict]:
     """One row per step, in order: its name, kind, folder and state (:func:`verdict`), the
     pids that hold its folder now (``running``), whether a run of it finished there, current
     or not (``finished``), and as the state calls for it when it
     finished, the settings that changed, the stages it runs after, or how far it got
-    (its kind's ``progress``)."""
+    (its kind's ``progress``); and the inputs it reads that are not there
+    (``inputs_missing``), for which a run of it is refused."""
     from seqkd.stages.registry import kind
 
     runs: set = set()
     rows = []
+    absent: Dict[str, List[str]] = {}
+    for name, path in missing_inputs(steps, [s.name for s in steps]):
+        absent.setdefault(name, []).append(str(path))
     for step in steps:
         stage = Stage(step.name, step.out_dir, step.config)
         after = [d for d in step.deps if d in runs]
@@ -76,6 +95,8 @@ def status(steps: List[Step]) -> List[Dict]:
             row["changed"] = stage.changed(done.get("settings") or {})
         elif state in (UPSTREAM, WAITS):
             row["after"] = after
+        if state != DONE and step.name in absent:
+            row["inputs_missing"] = absent[step.name]
         if (state in (RESUMES, OTHER) or holders) and kind(step.kind).progress is not None:
             row["progress"] = kind(step.kind).progress()(step.out_dir, step.config)
         rows.append(row)
@@ -132,6 +153,9 @@ def describe(row: Dict) -> str:
         said += f"; running now (pid {', '.join(map(str, row['running']))})"
     if row.get("progress"):
         said += f"; {row['progress']}"
+    if row.get("inputs_missing"):
+        said += (f"; reads {', '.join(row['inputs_missing'])}, not there: a run of it is "
+                 "refused until it is")
     return said
 
 

@@ -5,7 +5,8 @@ without the map; mistakes in them judged with the rest of the config."""
 import pytest
 
 from seqkd.errors import SeqkdError
-from seqkd.plan import missing_inputs, plan
+from seqkd.plan import plan
+from seqkd.plan.status import missing_inputs
 
 
 def steps_of(tmp_path, corpus, student_extra, export="{quantization: int8}"):

@@ -256,7 +256,8 @@ def test_only_is_refused_up_front_when_a_chosen_stage_reads_one_not_done(config,
 
 def test_inputs_that_are_not_there_are_said_before_anything_runs(corpus, tmp_path, capsys):
     from seqkd.config_file import load_config
-    from seqkd.plan import missing_inputs, plan
+    from seqkd.plan import plan
+    from seqkd.plan.status import missing_inputs
 
     # a teacher checkpoint misspelt and a monolingual file not there: said at once, not
     # after prepare, with each stage that reads them; nothing written
@@ -286,3 +287,8 @@ def test_inputs_that_are_not_there_are_said_before_anything_runs(corpus, tmp_pat
     steps = plan(load_config(path), tmp_path, "run.yaml")
     assert missing_inputs(steps, ["prepare", "student-a", "export-a"]) == []
     assert missing_inputs(steps, ["distill-kd"]) == [("distill-kd", tmp_path / "teacher-v1.pt")]
+    # --status says it of the stage, as what a run of it would do
+    said = _status(path, capsys)
+    assert said["distill-kd"] == (f"waits for prepare; reads {tmp_path / 'teacher-v1.pt'}, not "
+                                  "there: a run of it is refused until it is")
+    assert "not there" not in said["prepare"] and not (tmp_path / "w").exists()
