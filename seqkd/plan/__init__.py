@@ -62,4 +62,3 @@ def derive_edges(steps: List[Step]) -> None:
                              "the stage kinds' order in seqkd/stages/registry.py must plan a "
                              "stage after the stages it reads")
         step.deps = [s.name for _, s in reads]
-
