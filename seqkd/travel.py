@@ -6,7 +6,8 @@ the folder) and, when the folder trained a model, PREFIX.pt: the checkpoint the 
 for (``checkpoint_avg.pt`` else ``checkpoint_best.pt``), its weights as float16 with tied
 weights once, its settings as JSON, no optimizer state. ``unpack`` extracts the archive into
 the folder it is told, refusing any member that is not a plain file or folder, that would land
-outside it (an absolute name, ``..``) or that passes the size bound, and reads the weights with
+outside it (an absolute name, ``..``) or that passes the size bound, and any folder that holds
+the user's files or another stage's (their files would mix), and reads the weights with
 ``torch.load(weights_only=True)``: nothing in what travelled is unpickled. The checkpoint is
 rebuilt in float32 (its values stay float16-rounded) under checkpoints/.
 
@@ -97,6 +98,41 @@ def _check_member(m: tarfile.TarInfo, into: Path) -> None:
                          "refused, nothing was unpacked")
 
 
+def _made_in(tar: tarfile.TarFile, archive: Path) -> Optional[str]:
+    """The folder the packed stage ran in (its config.yaml's ``out_dir``), if it says."""
+    import yaml
+
+    try:
+        f = tar.extractfile("config.yaml")
+        cfg = yaml.safe_load(f.read()) if f is not None else None
+    except (KeyError, yaml.YAMLError):
+        raise SeqkdError(f"{archive} holds no readable config.yaml: it was not written by "
+                         "seqkd pack; nothing was unpacked") from None
+    return cfg.get("out_dir") if isinstance(cfg, dict) else None
+
+
+def _check_target(into: Path, made_in: Optional[str]) -> None:
+    """A folder that holds something may only take the same stage back (the folder it ran
+    in, on a machine with the same paths): never the user's own files, never another
+    stage's folder, whose files would mix with the archive's."""
+    if not into.is_dir() or not any(into.iterdir()):
+        return
+    import yaml
+
+    config = into / "config.yaml"
+    if not config.is_file():
+        raise SeqkdError(f"{into} holds files seqkd did not write (no config.yaml): unpack "
+                         "into an empty or new folder, or the stage's own; nothing was unpacked")
+    try:
+        here = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("out_dir")
+    except (yaml.YAMLError, AttributeError, UnicodeDecodeError):
+        here = None
+    if made_in and here and Path(here).name != Path(made_in).name:
+        raise SeqkdError(f"{into} holds the stage made in {here}, and the archive the one made "
+                         f"in {made_in}: their files would mix; unpack into that stage's own "
+                         "folder or an empty one; nothing was unpacked")
+
+
 def unpack(prefix: str | Path, into: str | Path,
            max_bytes: int = MAX_BYTES) -> Dict[str, Any]:
     """PREFIX.tgz (and PREFIX.pt when there is one) into the folder ``into``."""
@@ -114,6 +150,7 @@ def unpack(prefix: str | Path, into: str | Path,
         if total > max_bytes:
             raise SeqkdError(f"{archive} would unpack to {total:,} bytes, over the bound of "
                              f"{max_bytes:,}: refused, nothing was unpacked")
+        _check_target(into, _made_in(tar, archive))
         into.mkdir(parents=True, exist_ok=True)
         tar.extractall(into, members=members, filter="data")
     out: Dict[str, Any] = {"folder": str(into), "files": len(members)}

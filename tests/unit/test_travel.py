@@ -113,3 +113,28 @@ def test_pack_needs_a_stage_folder(tmp_path, capsys):
     assert seqkd("unpack", tmp_path / "none", "--into", tmp_path / "i") == 1
     assert "none.tgz not found" in capsys.readouterr().err
     json.dumps({})
+
+
+def test_a_folder_that_holds_something_else_does_not_take_the_archive(tmp_path, capsys):
+    folder, _ = training_folder(tmp_path)
+    (folder / "config.yaml").write_text(f"role: student\nout_dir: {folder}\n")
+    assert seqkd("pack", folder, "--out", tmp_path / "trip" / "x", "-q") == 0
+    # the stage's own folder (the way back from a GPU machine), again and again: taken
+    assert seqkd("unpack", tmp_path / "trip" / "x", "--into", folder, "-q") == 0
+    assert seqkd("unpack", tmp_path / "trip" / "x", "--into", folder, "-q") == 0
+    # another stage's folder: the two would mix; the user's own files: never touched
+    other = tmp_path / "export-x"
+    other.mkdir()
+    (other / "config.yaml").write_text(f"out_dir: {other}\n")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    capsys.readouterr()
+    for into, message in ((other, f"holds the stage made in {other}, and the archive the "
+                                  f"one made in {folder}: their files would mix"),
+                          (mine, "holds files seqkd did not write (no config.yaml)")):
+        before = sorted(p.name for p in into.iterdir())
+        assert seqkd("unpack", tmp_path / "trip" / "x", "--into", into) == 1
+        err = capsys.readouterr().err
+        assert message in err and "nothing was unpacked" in err, err
+        assert sorted(p.name for p in into.iterdir()) == before
