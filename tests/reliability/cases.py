@@ -289,6 +289,20 @@ def _escaping_archive(d: Path) -> List[str]:
     return ["unpack", str(d / "trip"), "--into", str(d / "out")]
 
 
+def _archive_into_other_stage(d: Path) -> List[str]:
+    import io
+    import tarfile
+
+    config = f"out_dir: {d / 'student-a'}\n".encode()
+    with tarfile.open(d / "trip.tgz", "w:gz") as tar:
+        member = tarfile.TarInfo("config.yaml")
+        member.size = len(config)
+        tar.addfile(member, io.BytesIO(config))
+    (d / "export-a").mkdir()
+    (d / "export-a" / "config.yaml").write_text(f"out_dir: {d / 'export-a'}\n")
+    return ["unpack", str(d / "trip"), "--into", str(d / "export-a")]
+
+
 def _linking_archive(d: Path) -> List[str]:
     import tarfile
 
@@ -542,6 +556,9 @@ CASES = [
          ["would land outside", "nothing was unpacked"], "out"),
     Case("unpack-link", "39.5", "`unpack` of an archive holding a symbolic link",
          _linking_archive, ["not a plain file or folder", "nothing was unpacked"], "out"),
+    Case("unpack-into-other-stage", "39.5", "`unpack` into a folder that holds another "
+         "stage (their files would mix)", _archive_into_other_stage,
+         ["their files would mix", "nothing was unpacked"], "export-a/DONE.json"),
     Case("pack-not-a-stage", "39.5", "`pack` of a folder that is not a stage folder",
          lambda d: ["pack", str(d), "--out", str(d / "x")],
          ["is not a stage folder (no config.yaml)"], "x.tgz"),
