@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from seqkd.errors import SeqkdError
+from seqkd.stage import CONFIG_FILE, made_by_seqkd
 
 #: the checkpoints a training folder stands for, in order of preference
 KEEP = ("checkpoint_avg.pt", "checkpoint_best.pt")
@@ -98,34 +99,40 @@ def _check_member(m: tarfile.TarInfo, into: Path) -> None:
                          "refused, nothing was unpacked")
 
 
+def _out_dir_of(text: bytes | str) -> Optional[str]:
+    """The folder a stage ran in, as its config.yaml says (``out_dir``), if it says."""
+    import yaml
+
+    cfg = yaml.safe_load(text)
+    return cfg.get("out_dir") if isinstance(cfg, dict) else None
+
+
 def _made_in(tar: tarfile.TarFile, archive: Path) -> Optional[str]:
-    """The folder the packed stage ran in (its config.yaml's ``out_dir``), if it says."""
+    """The folder the packed stage ran in, from the archive's config.yaml."""
     import yaml
 
     try:
-        f = tar.extractfile("config.yaml")
-        cfg = yaml.safe_load(f.read()) if f is not None else None
+        f = tar.extractfile(CONFIG_FILE)
+        return _out_dir_of(f.read()) if f is not None else None
     except (KeyError, yaml.YAMLError):
         raise SeqkdError(f"{archive} holds no readable config.yaml: it was not written by "
                          "seqkd pack; nothing was unpacked") from None
-    return cfg.get("out_dir") if isinstance(cfg, dict) else None
 
 
 def _check_target(into: Path, made_in: Optional[str]) -> None:
     """A folder that holds something may only take the same stage back (the folder it ran
     in, on a machine with the same paths): never the user's own files, never another
     stage's folder, whose files would mix with the archive's."""
-    if not into.is_dir() or not any(into.iterdir()):
-        return
     import yaml
 
-    config = into / "config.yaml"
-    if not config.is_file():
+    if not into.is_dir():
+        return
+    if not made_by_seqkd(into):
         raise SeqkdError(f"{into} holds files seqkd did not write (no config.yaml): unpack "
                          "into an empty or new folder, or the stage's own; nothing was unpacked")
     try:
-        here = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("out_dir")
-    except (yaml.YAMLError, AttributeError, UnicodeDecodeError):
+        here = _out_dir_of((into / CONFIG_FILE).read_bytes())
+    except (OSError, yaml.YAMLError):  # no config.yaml (DONE.json alone), or a damaged one
         here = None
     if made_in and here and Path(here).name != Path(made_in).name:
         raise SeqkdError(f"{into} holds the stage made in {here}, and the archive the one made "

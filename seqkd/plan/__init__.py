@@ -54,8 +54,7 @@ def derive_edges(steps: List[Step]) -> None:
     kind it reads, in :mod:`seqkd.stages.registry`), never a dependency dropped."""
     for i, step in enumerate(steps):
         wanted = [Path(p).resolve() for p in step.config.consumes()]
-        reads = [(j, s) for j, s in enumerate(steps) if j != i
-                 and any(w == s.out_dir or s.out_dir in w.parents for w in wanted)]
+        reads = [(j, s) for j, s in enumerate(steps) if j != i and any(map(s.holds, wanted))]
         later = [s.name for j, s in reads if j > i]
         if later:
             raise SeqkdError(f"stage {step.name} reads {', '.join(later)}, planned after it: "

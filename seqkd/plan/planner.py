@@ -104,4 +104,4 @@ class Planner:
         if name and self.test_sets is not None and name not in [*self.test_sets, *also]:
             made = ", ".join(self.test_sets) or "none"
             self.problems.add(f"{where}: no test set {name!r} is prepared; the data section "
-                              f"makes {made}" + "".join(f" (and {a})" for a in also))
+                              f"makes {made}" + (f" (and {', '.join(also)})" if also else ""))

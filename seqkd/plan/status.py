@@ -46,10 +46,6 @@ def verdict(stage: Stage, upstream_runs: bool) -> str:
     return RESUMES if stage.same_settings(started) else OTHER
 
 
-def _in_a_stage(path: Path, steps: List[Step]) -> bool:
-    return any(path == s.out_dir or s.out_dir in path.parents for s in steps)
-
-
 def missing_inputs(steps: List[Step], names: Iterable[str]) -> List[Tuple[str, Path]]:
     """(stage, path) for each path a stage of ``names`` reads that no stage of the config
     makes and that is not there: the user's own files, folders and other configs' outputs,
@@ -57,7 +53,7 @@ def missing_inputs(steps: List[Step], names: Iterable[str]) -> List[Tuple[str, P
     chosen = set(names)
     return [(s.name, w) for s in steps if s.name in chosen
             for w in dict.fromkeys(Path(p).resolve() for p in s.config.consumes())
-            if not _in_a_stage(w, steps) and not w.exists()]
+            if not any(t.holds(w) for t in steps) and not w.exists()]
 
 
 def status(steps: List[Step]) -> List[Dict]:

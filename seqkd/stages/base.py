@@ -24,6 +24,10 @@ class Step:
     #: its stage kind's name
     kind: str = ""
 
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` (resolved) is this stage's folder or lies in it."""
+        return path == self.out_dir or self.out_dir in path.parents
+
 
 def lazy(module: str, name: str) -> Callable[[], Any]:
     """``module.name``, imported when asked for: a room's heavy modules load only when one
