@@ -15,10 +15,13 @@ from seqkd.textio import read_lines
 TEACHER_COMMAND = HERE / "fixtures" / "teacher_command.py"
 
 
-def write_mono(folder, train_src):
+def write_mono(folder, corpus):
     """A monolingual file with every kind of line the cleaning rules name, and the counts
-    prepare must report for it."""
-    train = read_lines(train_src)
+    prepare must report for it. A sentence of the validation set and one of the test set
+    are among its lines: the student is scored on them, so they are dropped."""
+    train = read_lines(corpus / "train.en")
+    scored = [next(x for x in read_lines(corpus / f"{split}.en") if x not in set(train))
+              for split in ("valid", "test")]
     new = [f"w{i % 30} w{(i * 7) % 30} w{(i * 11) % 30} w{(i * 13) % 30} w{i % 29}"
            for i in range(300)]
     new = list(dict.fromkeys(x for x in new if x not in set(train)))
@@ -27,6 +30,7 @@ def write_mono(folder, train_src):
              + ["", "   "]                                     # empty
              + [" ".join(["w1"] * 30)]                          # over --max-len 20 words
              + ["w1 \x07 w2", "w3 \ufffd w4"]                  # control / replacement chars
+             + [scored[0], scored[1] + " "]                    # sentences of valid and test
              + new[100:150])
     folder.mkdir(parents=True, exist_ok=True)
     with gzip.open(folder / "mono.en.gz", "wt", encoding="utf-8") as f:
@@ -34,7 +38,7 @@ def write_mono(folder, train_src):
     kept = new[:150]
     counts = {"read": len(lines), "kept": len(kept), "dropped_empty": 2,
               "dropped_too_long": 1, "dropped_characters": 2, "dropped_duplicate": 2,
-              "dropped_in_train": 2}
+              "dropped_in_train": 2, "dropped_in_eval": 2}
     return folder / "mono", kept, counts
 
 
@@ -43,7 +47,7 @@ def mono_data(corpus, prepared, tmp_path_factory):
     """The corpus prepared again in the same vocabulary (the tiny teacher's), with a
     monolingual corpus ``extra``."""
     root = tmp_path_factory.mktemp("mono")
-    prefix, kept, counts = write_mono(root / "mono", corpus / "train.en")
+    prefix, kept, counts = write_mono(root / "mono", corpus)
     out = root / "data"
     assert seqkd("prepare", "--out", out, "--train-prefix", corpus / "train", "--valid-prefix",
                  corpus / "valid", "--test", f"test={corpus / 'test'}", "--max-len", "20",
@@ -69,7 +73,7 @@ def test_mono_prepare_resumes_after_an_interruption(corpus, prepared, tmp_path, 
                                                    mono_data, capsys):
     from seqkd.stages.prepare import runner as prepare_stage
 
-    prefix, _, _ = write_mono(tmp_path / "m", corpus / "train.en")
+    prefix, _, _ = write_mono(tmp_path / "m", corpus)
     args = ["prepare", "--out", tmp_path / "data", "--train-prefix", corpus / "train",
             "--valid-prefix", corpus / "valid", "--test", f"test={corpus / 'test'}",
             "--max-len", "20", "--spm-model", prepared / "spm.model", "--dict",
@@ -119,11 +123,13 @@ def test_the_registered_captions_are_prepared_through_the_mirror(tmp_path, monke
                  "captions=multi30k-captions", "-q") == 0
     counts = json.loads((out / "report.json").read_text())["mono"]["captions"]
     # 145,000 descriptions; 115,555 distinct ones are not a task-1 training source, and two
-    # more are kept because their training pairs were cleaned away (length ratio)
-    assert counts["read"] == 145_000 and counts["kept"] == 115_557
+    # more are kept because their training pairs were cleaned away (length ratio); four are
+    # sentences of the sets scored on (three of valid, one of test_2016_flickr), dropped
+    assert counts["dropped_in_eval"] == 4
+    assert counts["read"] == 145_000 and counts["kept"] == 115_553
     assert counts["kept"] + sum(v for k, v in counts.items() if k.startswith("dropped")) \
         == counts["read"]
-    assert len(read_lines(out / "mono" / "pieces" / "captions.en")) == 115_557
+    assert len(read_lines(out / "mono" / "pieces" / "captions.en")) == 115_553
 
 
 # ---------------------------------------------------------------- distillation over sources

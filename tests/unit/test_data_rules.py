@@ -174,12 +174,16 @@ def test_mono_cleaning_counts_each_rule_and_refuses_a_corpus_that_changes_betwee
 
     from seqkd.stages.prepare.mono import clean_mono, line_hash
 
-    corpus = ["a dog", "", "w " * 9, "bad\x07char", "a  dog", "in train", "a cat"]
+    corpus = ["a dog", "", "w " * 9, "bad\x07char", "a  dog", "in train", "a cat",
+              "scored  on"]
     train = np.array(sorted({line_hash("in train")}), dtype=np.uint64)
+    scored = np.array(sorted({line_hash("scored on"), line_hash("in train")}), dtype=np.uint64)
     counts: Counter = Counter()
-    assert list(clean_mono(lambda: iter(corpus), 5, train, counts)) == ["a dog", "a cat"]
-    assert counts == {"read": 7, "kept": 2, "dropped_empty": 1, "dropped_too_long": 1,
-                      "dropped_characters": 1, "dropped_duplicate": 1, "dropped_in_train": 1}
+    assert list(clean_mono(lambda: iter(corpus), 5, train, counts, scored)) == ["a dog",
+                                                                                "a cat"]
+    assert counts == {"read": 8, "kept": 2, "dropped_empty": 1, "dropped_too_long": 1,
+                      "dropped_characters": 1, "dropped_duplicate": 1, "dropped_in_train": 1,
+                      "dropped_in_eval": 1}
     # the corpus is read twice (its hashes, then the kept lines): a file that grows or
     # shrinks between the two reads is an error, not a silently shorter corpus
     for second in (corpus + ["more"], corpus[:-2]):

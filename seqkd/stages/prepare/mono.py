@@ -5,8 +5,11 @@ prepare cleans each one with the training rules that apply to one side, streamed
 memory (8 bytes a line for the repeat checks, as :mod:`seqkd.stages.prepare.cleaning`): a line is dropped
 when it is empty, longer than ``max_len`` words, holds characters no sentence has (control
 characters, the Unicode replacement character that a bad decoding leaves), repeats an earlier
-line of the same corpus, or is a source sentence of the training set (the parallel pair
-teaches it already). The kept lines are written under ``mono/`` of the data folder:
+line of the same corpus, is a source sentence of the training set (the parallel pair teaches
+it already), or is a source sentence of the validation set or a test set: distilled, it would
+teach the student the teacher's translation of a sentence the student is then scored on (the
+Multi30k captions hold three sentences of test_2017_flickr and one of test_2016_flickr word for
+word). The kept lines are written under ``mono/`` of the data folder:
 
     mono/text/NAME.SRC      cleaned text
     mono/pieces/NAME.SRC    SentencePiece pieces (the data's model)
@@ -29,7 +32,7 @@ from seqkd.textio import iter_lines, progress, write_lines
 
 #: report keys, in order
 COUNTS = ("read", "kept", "dropped_empty", "dropped_too_long", "dropped_characters",
-          "dropped_duplicate", "dropped_in_train")
+          "dropped_duplicate", "dropped_in_train", "dropped_in_eval")
 #: C0/C1 control characters (tab and newline are white space, normalized away before) and
 #: U+FFFD, which a wrong decoding leaves behind
 BAD_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd]")
@@ -51,22 +54,25 @@ def drop_reason(line: str, max_len: int) -> str | None:
     return None
 
 
-def hashes_of(path: Path) -> np.ndarray:
-    """The sorted distinct hashes of a file's normalized lines (the training source)."""
-    return np.unique(np.fromiter((line_hash(normalize(x)) for x in iter_lines(path)),
-                                 dtype=np.uint64))
+def hashes_of(*paths: Path) -> np.ndarray:
+    """The sorted distinct hashes of the files' normalized lines (the training source; the
+    validation and test sources)."""
+    return np.unique(np.fromiter((line_hash(normalize(x)) for path in paths
+                                  for x in iter_lines(path)), dtype=np.uint64))
 
 
 def clean_mono(lines: Callable[[], Iterable[str]], max_len: int, train_hashes: np.ndarray,
-               counts: Counter) -> Iterator[str]:
+               counts: Counter, eval_hashes: np.ndarray | None = None) -> Iterator[str]:
     """The kept (normalized) lines in order; ``lines()`` opens the corpus afresh (it is read
-    twice: hashes first, then the kept lines); ``counts`` gets every key of :data:`COUNTS`."""
+    twice: hashes first, then the kept lines); ``counts`` gets every key of :data:`COUNTS`.
+    ``eval_hashes``: the validation and test sources' (:func:`hashes_of`)."""
     for key in COUNTS:
         counts.setdefault(key, 0)
     hashes = np.fromiter((0 if drop_reason(normalize(x), max_len) else line_hash(normalize(x))
                           for x in lines()), dtype=np.uint64)
     first = first_occurrences(hashes)
     in_train = np.isin(hashes, train_hashes)
+    in_eval = np.isin(hashes, np.zeros(0, np.uint64) if eval_hashes is None else eval_hashes)
     changed = SeqkdError("a monolingual corpus changed while it was read: run prepare again")
     read = 0
     for i, raw in enumerate(lines()):
@@ -80,6 +86,8 @@ def clean_mono(lines: Callable[[], Iterable[str]], max_len: int, train_hashes: n
             why = "dropped_duplicate"
         if why is None and in_train[i]:
             why = "dropped_in_train"
+        if why is None and in_eval[i]:
+            why = "dropped_in_eval"
         counts[why or "kept"] += 1
         if why is None:
             yield line
@@ -88,9 +96,10 @@ def clean_mono(lines: Callable[[], Iterable[str]], max_len: int, train_hashes: n
 
 
 def write_mono(out: Path, name: str, files: List[Path], lang: str, max_len: int,
-               train_source: Path) -> Dict[str, int]:
+               train_source: Path, eval_sources: Iterable[Path] = ()) -> Dict[str, int]:
     """Clean one monolingual corpus (its files concatenated) into ``out/mono/text/NAME.LANG``;
-    return its counts. An empty result is an error naming the counts."""
+    return its counts. An empty result is an error naming the counts. ``eval_sources``: the
+    source side of the validation and test sets, whose sentences are dropped."""
     counts: Counter = Counter()
 
     def lines() -> Iterator[str]:
@@ -99,7 +108,7 @@ def write_mono(out: Path, name: str, files: List[Path], lang: str, max_len: int,
 
     kept = write_lines(out / "mono" / "text" / f"{name}.{lang}", clean_mono(
         lambda: progress(lines(), desc=f"mono {name}", unit="line", leave=False), max_len,
-        hashes_of(train_source), counts))
+        hashes_of(train_source), counts, hashes_of(*eval_sources)))
     if not kept:
         raise SeqkdError(f"monolingual corpus {name}: no line left after cleaning "
                          f"({', '.join(f'{k}: {counts[k]}' for k in COUNTS)}); check its "

@@ -269,13 +269,15 @@ def _prepare(cfg: PrepareConfig, out: Path, mono: Dict[str, List[Path]]) -> Dict
         files = [(p[cfg.src], p[cfg.tgt]) for p in parts]
         report[name] = (_write_train(cfg, text, files) if name == "train" else
                         _write_as_given(cfg, text, name, files))
-    if mono:  # one side cleaned, repeats and the training source dropped
+    if mono:  # one side cleaned; repeats, the training source and the sets scored on dropped
+        scored = [text / f"{name}.{cfg.src}" for name in sources if name != "train"]
         report["mono"] = {name: write_mono(out, name, files, cfg.src, cfg.max_len,
-                                           text / f"train.{cfg.src}")
+                                           text / f"train.{cfg.src}", scored)
                           for name, files in mono.items()}
         for name, counts in report["mono"].items():
-            logger.info("monolingual %s: read %d lines, kept %d", name, counts["read"],
-                        counts["kept"])
+            logger.info("monolingual %s: read %d lines, kept %d (%d dropped as sentences of "
+                        "the validation or test sets)", name, counts["read"], counts["kept"],
+                        counts["dropped_in_eval"])
     spm_model, dict_path = _vocabulary(cfg, out, text)
     # pieces and binaries in one pass, SentencePiece in cfg.workers processes
     binarize_splits(out / "bin", cfg.src, cfg.tgt, dict_path,
