@@ -590,6 +590,14 @@ CASES = [
     Case("distill-word-loop-two", "36.4", "`distill --word-loop-repeats 2` (real words double "
          "letters and syllables)", _nan("distill", "--word-loop-repeats", "2"),
          ["word_loop_repeats must be 0 (off) or at least 3"], "out"),
+    Case("distill-mbr-metric-unused", "36.3", "`distill --mbr-metric bleu` without `--select "
+         "mbr` (the utility of a choice that is not made)", _nan("distill", "--mbr-metric",
+                                                                 "bleu"),
+         ["mbr_metric bleu is the utility of select mbr, and select is best"], "out"),
+    Case("prepare-mono-not-there", "36.1", "`prepare --mono captions=PREFIX` where PREFIX.en "
+         "is not there", lambda d: _prepare(d, "--mono", f"captions={d / 'caps'}"),
+         ["monolingual corpus captions:", "caps.en not found (nor", "caps.en.gz)",
+          "PREFIX.en (the source language, --src)"], "out"),
     Case("bench-norepeat-word", "36.4", "a bench system's `norepeat=` that is not a number",
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=1,norepeat=four"],

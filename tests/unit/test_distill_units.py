@@ -314,12 +314,23 @@ def test_the_merge_selects_by_mbr_and_a_monolingual_line_has_no_reference(tmp_pa
     ({"sources": []}, "name what the teacher translates"),
     ({"sources": ["train", "train"]}, "each source once"),
     ({"sources": ["references"]}, "'references' is reserved"),
+    # a setting that does nothing where it is given: the recipe meant something else
+    ({"mbr_metric": "bleu"}, "mbr_metric bleu is the utility of select mbr, and select is best"),
+    ({"select": "mbr", "nbest": 3, "select_metric": "chrf"},
+     "select_metric chrf chooses seq-inter's n-best entry, and method is seq-kd"),
+    ({"select": "mbr", "nbest": 3, "seed": 7}, "seed 7 seeds sample N, and sample is 0"),
 ])
 def test_source_and_selection_rules_are_checked_when_the_config_is_built(settings, message):
     from seqkd.stages.distill.config import DistillConfig
 
     with pytest.raises(SeqkdError, match=re.escape(message)):
         DistillConfig(data="d", out_dir="o", teachers=["t.pt"], **settings)
+    # where they act, the same values are taken
+    DistillConfig(data="d", out_dir="o", teachers=["t.pt"], select="mbr", nbest=3,
+                  mbr_metric="bleu")
+    DistillConfig(data="d", out_dir="o", teachers=["t.pt"], method="seq-inter", nbest=3,
+                  select_metric="chrf")
+    DistillConfig(data="d", out_dir="o", teachers=["t.pt"], select="mbr", sample=4, seed=7)
     with pytest.raises(SeqkdError, match="seq-kd with select best"):
         DistillConfig(data="d", out_dir="o", decoder="command", teacher_command="cat",
                       select="mbr")

@@ -138,6 +138,7 @@ class DistillConfig:
         if self.sample and self.select != "mbr":
             problems.append("sample N draws candidates for select mbr: set select mbr, or "
                             "leave sample at 0")
+        problems += self.unused_settings()
         if self.sample and self.nbest:
             problems.append("sample N replaces the beam's n-best: give sample or nbest, not "
                             "both")
@@ -146,6 +147,22 @@ class DistillConfig:
         problems += self.teacher_kind().problems(self)
         if problems:
             raise SeqkdError("; ".join(problems))
+
+    def unused_settings(self) -> List[str]:
+        """Settings given another value than their default where they do nothing: a typo'd
+        recipe would otherwise run without the choice its author meant."""
+        unused = []
+        if self.mbr_metric != "chrf" and self.select != "mbr":
+            unused.append(f"mbr_metric {self.mbr_metric} is the utility of select mbr, and "
+                          f"select is {self.select}: set select mbr, or leave mbr_metric out")
+        if self.select_metric != "bleu" and self.method != "seq-inter":
+            unused.append(f"select_metric {self.select_metric} chooses seq-inter's n-best entry, "
+                          f"and method is {self.method}: set method seq-inter, or leave "
+                          "select_metric out (select mbr has mbr_metric)")
+        if self.seed != 1 and not self.sample:
+            unused.append(f"seed {self.seed} seeds sample N, and sample is 0 (beam search has no "
+                          "randomness): set sample, or leave seed out")
+        return unused
 
     def source_problems(self) -> List[str]:
         """What is wrong with ``sources`` (the names themselves; that the data folder has
