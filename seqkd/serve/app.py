@@ -23,8 +23,9 @@ from starlette.routing import Route
 from seqkd.serve.batcher import Batcher, QueueFull
 from seqkd.serve.config import ServeConfig, key_matches
 from seqkd.serve.metrics import Metrics
-from seqkd.serve.requests import (Refusal, alternatives, check_texts, read_fields,
-                                  v1_options)
+from seqkd.serve import lines as line_breaks
+from seqkd.serve.requests import (Refusal, alternatives, check_line_count, check_texts,
+                                  read_fields, v1_options)
 
 logger = logging.getLogger("seqkd.serve")
 
@@ -101,7 +102,7 @@ class Server:
     async def libretranslate(self, request: Request) -> Response:
         fields = await self.fields(request)
         self.check_key(request, fields)
-        texts, single = check_texts(fields.get("q"), "q", self.cfg)
+        texts, single = check_texts(fields.get("q"), "q", self.cfg, lines=True)
         source, target = fields.get("source", self.src), fields.get("target", self.tgt)
         if source not in (self.src, "auto") or target != self.tgt:
             raise Refusal(400, f"this server translates {self.src} to {self.tgt} only; "
@@ -110,19 +111,21 @@ class Server:
             raise Refusal(400, f"format {fields.get('format')!r} is not served: send plain "
                                   "text (format: text)")
         n_alt = alternatives(fields.get("alternatives", 0), self.cfg.max_nbest)
+        layouts, lines = line_breaks.cut(texts)  # each line a sentence; breaks put back
+        check_line_count(lines, "q", self.cfg)
         # alternatives come from the n-best, so the beam is at least as wide as it is long
         results = await self.translated(
-            texts, max(self.default_beam, n_alt + 1) if n_alt else None, n_alt + 1)
-        out = [r[0][0] for r in results]
-        self.count(texts)
+            lines, max(self.default_beam, n_alt + 1) if n_alt else None, n_alt + 1)
+        out = line_breaks.translations(layouts, results)
+        self.count(lines)
         body: Dict[str, Any] = {"translatedText": out[0] if single else out}
         if n_alt:
-            others = [[t for t, _ in r[1:]] for r in results]
+            others = line_breaks.alternatives(layouts, results, n_alt)
             body["alternatives"] = others[0] if single else others
         if source == "auto":
             detected = {"confidence": 100, "language": self.src}
             body["detectedLanguage"] = detected if single else [detected] * len(out)
-        request.state.sentences = len(texts)
+        request.state.sentences = len(lines)
         self.log_texts(texts, out)
         return JSONResponse(body)
 

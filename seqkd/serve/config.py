@@ -35,7 +35,8 @@ class ServeConfig:
     request_timeout: float = setting(30.0, "seconds a request may wait and be translated "
                                      "(504 after that); also the longest a shutdown waits "
                                      "for requests in flight", min=0.1, max=86400.0)
-    max_texts: int = setting(128, "texts in one request at most (413 beyond)", min=1)
+    max_texts: int = setting(128, "sentences in one request at most, each line of a text "
+                             "counted (413 beyond)", min=1)
     max_chars: int = setting(5000, "characters in one text at most (413 beyond)", min=1)
     max_body_bytes: int = setting(1_000_000, "request body bytes at most (413 beyond)", min=1)
     max_nbest: int = setting(8, "n-best list length a /v1/translate request may ask for",

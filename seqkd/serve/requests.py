@@ -66,9 +66,10 @@ def read_fields(raw: bytes, content_type: str, example: str) -> Dict[str, Any]:
     return value
 
 
-def check_texts(value: Any, name: str, cfg: Any) -> Tuple[List[str], bool]:
+def check_texts(value: Any, name: str, cfg: Any, lines: bool = False) -> Tuple[List[str], bool]:
     """(the texts, whether one string was given) of field ``name``, checked against the
-    limits of ``cfg`` (a :class:`seqkd.serve.config.ServeConfig`)."""
+    limits of ``cfg`` (a :class:`seqkd.serve.config.ServeConfig`). ``lines``: a text may
+    hold line breaks (each line is translated; :mod:`seqkd.serve.lines`)."""
     if value is None:
         raise Refusal(400, f"missing {name}: give the text to translate (a string, or a "
                               "list of strings)")
@@ -92,10 +93,19 @@ def check_texts(value: Any, name: str, cfg: Any) -> Tuple[List[str], bool]:
         if len(t) > cfg.max_chars:
             raise Refusal(413, f"{name}[{i}] has {len(t)} characters; this server takes at "
                                   f"most {cfg.max_chars} a text (--max-chars)")
-        if "\n" in t or "\r" in t:
-            raise Refusal(400, f"{name}[{i}] holds a line break: send one sentence (or "
-                                  "paragraph) a text, each as a list item")
+        if not lines and ("\n" in t or "\r" in t):
+            raise Refusal(400, f"{name}[{i}] holds a line break: an n-best list is of one "
+                                  "sentence, so send each line as a list item (POST /translate "
+                                  "translates each line of a text and keeps the breaks)")
     return texts, single
+
+
+def check_line_count(lines: List[str], name: str, cfg: Any) -> None:
+    """The sentences of a request, each line of each text, are at most ``cfg.max_texts``."""
+    if len(lines) > cfg.max_texts:
+        raise Refusal(413, f"{name} holds {len(lines)} lines to translate; this server takes "
+                              f"at most {cfg.max_texts} sentences a request (--max-texts; each "
+                              "line of a text counts)")
 
 
 def alternatives(value: Any, max_nbest: int) -> int:

@@ -156,7 +156,8 @@ def test_nbest_health_model_and_metrics(server):
     (json.dumps({"q": "w1", "source": "fr", "target": "de"}).encode(), 400,
      "translates en to de only"),
     (json.dumps({"q": "w1", "format": "html"}).encode(), 400, "format 'html' is not served"),
-    (json.dumps({"q": "w1\nw2"}).encode(), 400, "holds a line break"),
+    (json.dumps({"q": "w1\n" * 17}).encode(), 413,
+     "q holds 17 lines to translate; this server takes at most 16 sentences a request"),
     (json.dumps({"q": ["w1"] * 17}).encode(), 413, "at most 16 a request"),
     (json.dumps({"q": "w1 " * 100}).encode(), 413, "at most 200 a text"),
     (json.dumps({"q": ["w1 w2 " * 30] * 25}).encode(), 413, "at most 4000 (--max-body-bytes)"),
@@ -165,6 +166,26 @@ def test_bad_requests_are_json_errors_that_say_what_to_fix(server, body, status,
     got, _, answer = server.call("POST", "/translate", raw=body)
     assert got == status and message in answer["error"], answer
     assert "Traceback" not in "".join(server.log)
+
+
+def test_libretranslate_texts_with_line_breaks_are_translated_line_by_line(server, export):
+    """A paragraph list or a document, as LibreTranslate's clients send it: each line is
+    translated as seqkd translate translates it, and the breaks and blank lines are kept;
+    /v1/translate, whose n-best is of one sentence, refuses them and says so."""
+    expected = translate_cli(export, LINES)
+    text = f"{LINES[0]}\n{LINES[1]}\r\n\n{LINES[2]}\n"
+    status, _, body = server.call("POST", "/translate", {"q": [text, LINES[3]]})
+    assert status == 200, body
+    assert body == {"translatedText": [f"{expected[0]}\n{expected[1]}\r\n\n{expected[2]}\n",
+                                       expected[3]]}
+    status, _, body = server.call("POST", "/translate", {"q": text, "alternatives": 1})
+    lists = [[h["text"] for h in t["nbest"]] for t in server.call(
+        "POST", "/v1/translate", {"texts": LINES[:3], "beam": 2, "nbest": 2})[2]["translations"]]
+    assert body["translatedText"] == f"{lists[0][0]}\n{lists[1][0]}\r\n\n{lists[2][0]}\n"
+    assert body["alternatives"] == [f"{lists[0][1]}\n{lists[1][1]}\r\n\n{lists[2][1]}\n"]
+    status, _, body = server.call("POST", "/v1/translate", {"texts": [text]})
+    assert status == 400 and "texts[0] holds a line break" in body["error"]
+    assert "POST /translate translates each line" in body["error"]
 
 
 def test_libretranslate_alternatives_are_the_rest_of_the_n_best(server):

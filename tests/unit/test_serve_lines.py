@@ -1,0 +1,53 @@
+"""LibreTranslate texts with line breaks: each line translated on its own, the breaks and
+blank lines kept as they were (seqkd.serve.lines), and the limit counting lines."""
+
+import pytest
+
+from seqkd.serve.lines import Layout, alternatives, cut, translations
+from seqkd.serve.requests import Refusal, check_line_count, check_texts
+
+
+class LIMITS:
+    max_texts, max_chars = 4, 100
+
+
+def upper(lines, n=1):
+    """A stand-in model: n-best lists whose k-th hypothesis is the line upper-cased, k marks."""
+    return [[(x.upper() + "!" * k, -float(k)) for k in range(n)] for x in lines]
+
+
+def test_each_line_is_a_sentence_and_the_breaks_come_back_as_they_were():
+    text = "a dog\r\n\nthe cat \r  \nend\n"
+    layout = Layout(text)
+    assert layout.lines == ["a dog", "the cat ", "end"]
+    assert layout.join(["X", "Y", "Z"]) == "X\r\n\nY\r  \nZ\n"
+    assert Layout("one line").lines == ["one line"]
+    assert Layout("one line").join(["Eine Zeile"]) == "Eine Zeile"
+    with pytest.raises(ValueError):
+        layout.join(["X"])
+
+
+def test_texts_are_cut_into_one_batch_and_put_back_in_order():
+    texts = ["a\nb", "c", "\nd\r\ne\n"]
+    layouts, lines = cut(texts)
+    assert lines == ["a", "b", "c", "d", "e"]
+    assert translations(layouts, upper(lines)) == ["A\nB", "C", "\nD\r\nE\n"]
+    results = upper(lines, 3)
+    results[3] = results[3][:2]  # a line with a shorter n-best list: one alternative only
+    assert alternatives(layouts, results, 2) == [["A!\nB!", "A!!\nB!!"], ["C!", "C!!"],
+                                                 ["\nD!\r\nE!\n"]]
+    with pytest.raises(ValueError):
+        translations(layouts, upper(lines[:-1]))
+
+
+def test_line_breaks_are_taken_where_asked_and_lines_count_against_max_texts():
+    assert check_texts("a\nb", "q", LIMITS, lines=True) == (["a\nb"], True)
+    with pytest.raises(Refusal, match="holds a line break"):
+        check_texts("a\nb", "texts", LIMITS)
+    with pytest.raises(Refusal, match=r"q\[0\] is empty"):
+        check_texts("\n \r\n", "q", LIMITS, lines=True)
+    check_line_count(["a"] * 4, "q", LIMITS)
+    with pytest.raises(Refusal) as e:
+        check_line_count(cut(["a\nb\nc", "d\ne"])[1], "q", LIMITS)
+    assert e.value.status == 413 and "q holds 5 lines to translate" in e.value.message
+    assert "at most 4 sentences a request (--max-texts" in e.value.message
