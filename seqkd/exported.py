@@ -58,16 +58,23 @@ class ExportedModel:
         """Translations of ``lines`` (one string: its translation, a string). With
         ``first_line`` (the number of ``lines[0]`` in the input), a warning on stderr names
         every line that was cut (input over ``max_input_len`` pieces, or output stopped at
-        ``max_len``)."""
-        from seqkd.corpus import encode_lines, text_batch
+        ``max_len``). A text with line breaks has each line translated and keeps its breaks
+        (:mod:`seqkd.line_breaks`)."""
+        from seqkd.corpus import text_batch
+        from seqkd.line_breaks import each_line
 
         lines, single = text_batch(lines)
+        out = each_line(lines, lambda sentences: self._translate(sentences, first_line))
+        return out[0] if single else out
+
+    def _translate(self, lines: List[str], first_line: Optional[int]) -> List[str]:
+        from seqkd.corpus import encode_lines
+
         pieces = encode_lines(self.sp, lines)
         hyps = self.decoder.translate(pieces)
         if first_line is not None:
             warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
-        out = [self.sp.decode(h[0][0]) for h in hyps]
-        return out[0] if single else out
+        return [self.sp.decode(h[0][0]) for h in hyps]
 
     def hypotheses(self, lines: Sequence[str], beam: Optional[int] = None,
                    nbest: int = 1) -> List[List[Tuple[str, float]]]:

@@ -124,15 +124,21 @@ class FairseqModel:
     def translate(self, lines: List[str] | str, first_line: Optional[int] = None
                   ) -> List[str] | str:
         """Translations of ``lines``, as :meth:`ExportedModel.translate`."""
-        from seqkd.corpus import encode_lines, text_batch
+        from seqkd.corpus import text_batch
+        from seqkd.line_breaks import each_line
 
         lines, single = text_batch(lines)
+        out = each_line(lines, lambda sentences: self._translate(sentences, first_line))
+        return out[0] if single else out
+
+    def _translate(self, lines: List[str], first_line: Optional[int]) -> List[str]:
+        from seqkd.corpus import encode_lines
+
         pieces = encode_lines(self.sp, lines)
         hyps = self.decoder.translate([p[: self.max_input_len] for p in pieces])
         if first_line is not None:
             warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
-        out = [self.sp.decode(h[0][0]) for h in hyps]
-        return out[0] if single else out
+        return [self.sp.decode(h[0][0]) for h in hyps]
 
 
 def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from seqkd.serve.batcher import Batcher, QueueFull
 from seqkd.serve.config import ServeConfig, key_matches
 from seqkd.serve.metrics import Metrics
-from seqkd.serve import lines as line_breaks
+from seqkd import line_breaks
 from seqkd.serve.requests import (Refusal, alternatives, check_line_count, check_texts,
                                   read_fields, v1_options)
 

@@ -30,6 +30,9 @@ def test_load_translates_like_the_command(prepared, exported, tmp_path):
     assert cli.stdout.splitlines() == got
     # one string is one sentence: its translation, not one per character
     assert model.translate(lines[0]) == got[0]
+    # a document: each line translated as the command translates it, breaks kept
+    assert model.translate([f"{lines[0]}\n\n{lines[1]}\r\n{lines[2]}", lines[1]]) == [
+        f"{got[0]}\n\n{got[1]}\r\n{got[2]}", got[1]]
     with pytest.raises(seqkd.SeqkdError, match="a string or a list of strings"):
         model.translate([lines[0], None])
     with pytest.raises(seqkd.SeqkdError, match="is the folder of a prepare stage"):

@@ -1,15 +1,16 @@
-"""Texts with line breaks, as LibreTranslate's clients send a paragraph list or a document:
-each line is a sentence of its own to the model, and the translation keeps the text's line
-breaks (``\\n``, ``\\r\\n`` or ``\\r``, each as it was) and its blank lines.
+"""Texts with line breaks, as a paragraph list or a document comes (LibreTranslate's clients
+send them to ``seqkd serve``; ``seqkd.load(...).translate`` takes them too): each line is a
+sentence of its own to the model, and the translation keeps the text's line breaks
+(``\\n``, ``\\r\\n`` or ``\\r``, each as it was) and its blank lines.
 
 A sentence-level model given several lines as one sequence translates them badly (it learned
-one sentence a line) and may drop some; so the server translates the lines it finds and puts
-each translation where its line was."""
+one sentence a line) and may drop some; so the lines are translated in one batch and each
+translation is put where its line was."""
 
 from __future__ import annotations
 
 import re
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 #: a sentence's n-best list of (text, score), as the batcher gives it
 Result = List[Tuple[str, float]]
@@ -24,8 +25,10 @@ class Layout:
     def __init__(self, text: str):
         #: lines at even places, the breaks between them at odd ones
         self.pieces = LINE_BREAK.split(text)
-        #: the places of the lines with text (a blank line stays as it is)
-        self.slots = [i for i in range(0, len(self.pieces), 2) if self.pieces[i].strip()]
+        #: the places of the lines with text (a blank line among others stays as it is; a
+        #: text without a break is one line, whatever it holds)
+        self.slots = [i for i in range(0, len(self.pieces), 2)
+                      if self.pieces[i].strip() or len(self.pieces) == 1]
 
     @property
     def lines(self) -> List[str]:
@@ -73,3 +76,14 @@ def alternatives(layouts: Sequence[Layout], results: Sequence[Result],
         have = min(n, min(len(r) for r in lists) - 1)
         out.append([layout.join([r[k][0] for r in lists]) for k in range(1, have + 1)])
     return out
+
+
+def each_line(texts: List[str], translate: Callable[[List[str]], List[str]]) -> List[str]:
+    """``translate(texts)``, where a text with line breaks has each of its lines translated
+    (in the same batch) and its breaks kept; texts without one go to ``translate`` as they
+    are."""
+    if not any(LINE_BREAK.search(t) for t in texts):
+        return translate(texts)
+    layouts, lines = cut(texts)
+    out = translate(lines)
+    return translations(layouts, [[(x, 0.0)] for x in out])

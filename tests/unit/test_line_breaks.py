@@ -1,9 +1,10 @@
-"""LibreTranslate texts with line breaks: each line translated on its own, the breaks and
-blank lines kept as they were (seqkd.serve.lines), and the limit counting lines."""
+"""Texts with line breaks (LibreTranslate's paragraph lists, documents given to seqkd.load):
+each line translated on its own, the breaks and blank lines kept as they were
+(seqkd.line_breaks), and the server's limit counting lines."""
 
 import pytest
 
-from seqkd.serve.lines import Layout, alternatives, cut, translations
+from seqkd.line_breaks import Layout, alternatives, cut, each_line, translations
 from seqkd.serve.requests import Refusal, check_line_count, check_texts
 
 
@@ -38,6 +39,20 @@ def test_texts_are_cut_into_one_batch_and_put_back_in_order():
                                                  ["\nD!\r\nE!\n"]]
     with pytest.raises(ValueError):
         translations(layouts, upper(lines[:-1]))
+
+
+def test_each_line_leaves_a_batch_without_breaks_as_it_is():
+    calls = []
+
+    def model(batch):
+        calls.append(list(batch))
+        return [x.upper() for x in batch]
+
+    # no break anywhere: the texts go to the model as they are, a blank one too
+    assert each_line(["a b", " "], model) == ["A B", " "] and calls == [["a b", " "]]
+    calls.clear()
+    assert each_line(["a\n\nb ", "c", ""], model) == ["A\n\nB ", "C", ""]
+    assert calls == [["a", "b ", "c", ""]]  # one batch of lines
 
 
 def test_line_breaks_are_taken_where_asked_and_lines_count_against_max_texts():
