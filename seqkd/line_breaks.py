@@ -73,7 +73,7 @@ def alternatives(layouts: Sequence[Layout], results: Sequence[Result],
     hypothesis after its best (as many as the shortest of its lines' lists allows)."""
     out = []
     for layout, lists in zip(layouts, _per_text(layouts, results)):
-        have = min(n, min(len(r) for r in lists) - 1)
+        have = min(n, min((len(r) for r in lists), default=1) - 1)
         out.append([layout.join([r[k][0] for r in lists]) for k in range(1, have + 1)])
     return out
 

@@ -39,6 +39,10 @@ def test_texts_are_cut_into_one_batch_and_put_back_in_order():
                                                  ["\nD!\r\nE!\n"]]
     with pytest.raises(ValueError):
         translations(layouts, upper(lines[:-1]))
+    # a text of blank lines has nothing to translate, and no alternative
+    layouts, lines = cut(["\n \n"])
+    assert lines == [] and translations(layouts, []) == ["\n \n"]
+    assert alternatives(layouts, [], 2) == [[]]
 
 
 def test_each_line_leaves_a_batch_without_breaks_as_it_is():
