@@ -74,7 +74,9 @@ def serve(model_cfg: Any, cfg: ServeConfig) -> int:
         raise SeqkdError(f"seqkd serve needs its extra ({e.name} is not installed): pip "
                          "install 'seqkd[serve]' (scripts/install.sh installs it)") from None
     from seqkd.config import check_config
+    from seqkd.machine import versions
     from seqkd.serve.metrics import Metrics
+    from seqkd.stage import to_dict
 
     check_config(model_cfg)
     check_config(cfg)
@@ -89,9 +91,14 @@ def serve(model_cfg: Any, cfg: ServeConfig) -> int:
     model.translate(["A warm-up sentence.", "Another one."])  # allocations, caches
     metrics = Metrics({"model": str(model.dir), "languages": "-".join(card["languages"]),
                        "card_sha256": hashlib.sha256(card_file.read_bytes()).hexdigest()})
-    server = Server(model, card, cfg, keys, model_cfg.beam, metrics)
+    running = versions("uvicorn", "starlette")
+    server = Server(model, card, cfg, keys, model_cfg.beam, metrics, running)
     app = build_app(server)
     host, port = sock.getsockname()[:2]
+    # what runs, with which versions and settings (the keys file's path, never a key)
+    logger.info("versions: %s", json.dumps(running, sort_keys=True))
+    logger.info("model settings: %s", json.dumps(to_dict(model_cfg), sort_keys=True))
+    logger.info("server settings: %s", json.dumps(to_dict(cfg), sort_keys=True))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=max(1, int(cfg.request_timeout)))
     # always said (also under -q): a supervisor or a test waits for this line

@@ -38,8 +38,9 @@ class Server:
     """The endpoints over one loaded model (``seqkd.load``'s object) and its card."""
 
     def __init__(self, model, card: Dict, cfg: ServeConfig, keys: List[bytes],
-                 default_beam: int, metrics: Metrics):
+                 default_beam: int, metrics: Metrics, versions: Dict[str, str]):
         self.model, self.card, self.cfg, self.keys = model, card, cfg, keys
+        self.versions = versions
         self.default_beam = default_beam
         self.src, self.tgt = card["languages"]
         self.metrics = metrics
@@ -149,6 +150,7 @@ class Server:
     async def model_card(self, request: Request) -> Response:
         self.check_key(request)
         return JSONResponse({"card": self.card, "beam": self.default_beam,
+                             "versions": self.versions,
                              "limits": {k: getattr(self.cfg, k) for k in (
                                  "max_texts", "max_chars", "max_body_bytes", "max_nbest",
                                  "queue_sentences", "request_timeout")}})

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import seqkd
+from seqkd.version import __version__ as seqkd_version
 
 pytestmark = pytest.mark.slow  # a real model behind a real server
 
@@ -133,6 +134,11 @@ def test_nbest_health_model_and_metrics(server):
     assert server.call("GET", "/health")[:1] == (200,)
     card = server.call("GET", "/v1/model")[2]
     assert card["card"]["languages"] == ["en", "de"] and card["limits"]["max_texts"] == 16
+    # what runs, with which versions: in /v1/model and in the log before "ready"
+    assert card["versions"]["seqkd"] == seqkd_version and card["versions"]["ctranslate2"]
+    start = "".join(server.log[:next(i for i, x in enumerate(server.log) if "ready on" in x)])
+    assert f'"seqkd": "{seqkd_version}"' in start and '"uvicorn": ' in start
+    assert '"max_texts": 16' in start and '"beam": 1' in start
     status, headers, text = server.call("GET", "/metrics")
     assert status == 200 and headers["content-type"].startswith("text/plain")
     assert 'seqkd_requests_total{endpoint="v1_translate",status="200"}' in text
