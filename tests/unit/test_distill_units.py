@@ -319,6 +319,7 @@ def test_the_merge_selects_by_mbr_and_a_monolingual_line_has_no_reference(tmp_pa
     ({"select": "mbr", "nbest": 3, "select_metric": "chrf"},
      "select_metric chrf chooses seq-inter's n-best entry, and method is seq-kd"),
     ({"select": "mbr", "nbest": 3, "seed": 7}, "seed 7 seeds sample N, and sample is 0"),
+    ({"select": "mbr", "sample": 4, "beam": 8}, "beam 8 is not searched when sample 4 draws"),
 ])
 def test_source_and_selection_rules_are_checked_when_the_config_is_built(settings, message):
     from seqkd.stages.distill.config import DistillConfig

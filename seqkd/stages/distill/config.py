@@ -159,6 +159,9 @@ class DistillConfig:
             unused.append(f"select_metric {self.select_metric} chooses seq-inter's n-best entry, "
                           f"and method is {self.method}: set method seq-inter, or leave "
                           "select_metric out (select mbr has mbr_metric)")
+        if self.sample and self.beam != 5:
+            unused.append(f"beam {self.beam} is not searched when sample {self.sample} draws the "
+                          "candidates: leave beam out, or sample at 0 for the beam's n-best")
         if self.seed != 1 and not self.sample:
             unused.append(f"seed {self.seed} seeds sample N, and sample is 0 (beam search has no "
                           "randomness): set sample, or leave seed out")
