@@ -320,6 +320,10 @@ def test_the_merge_selects_by_mbr_and_a_monolingual_line_has_no_reference(tmp_pa
      "select_metric chrf chooses seq-inter's n-best entry, and method is seq-kd"),
     ({"select": "mbr", "nbest": 3, "seed": 7}, "seed 7 seeds sample N, and sample is 0"),
     ({"select": "mbr", "sample": 4, "beam": 8}, "beam 8 is not searched when sample 4 draws"),
+    ({"decoder": "fairseq", "compute_type": "float32"},
+     "compute_type float32 is CTranslate2's quantization, and decoder is fairseq"),
+    ({"filter": "off", "loop_repeats": 5, "min_score": -2.0},
+     "filter off looks for no anomalous pair, so loop_repeats, min_score would do nothing"),
 ])
 def test_source_and_selection_rules_are_checked_when_the_config_is_built(settings, message):
     from seqkd.stages.distill.config import DistillConfig
@@ -332,6 +336,11 @@ def test_source_and_selection_rules_are_checked_when_the_config_is_built(setting
     DistillConfig(data="d", out_dir="o", teachers=["t.pt"], method="seq-inter", nbest=3,
                   select_metric="chrf")
     DistillConfig(data="d", out_dir="o", teachers=["t.pt"], select="mbr", sample=4, seed=7)
+    DistillConfig(data="d", out_dir="o", teachers=["t.pt"], compute_type="float32")
+    DistillConfig(data="d", out_dir="o", teachers=["t.pt"], filter="drop", loop_repeats=5,
+                  min_score=-2.0)
+    with pytest.raises(SeqkdError, match="beam 3: a teacher command decodes as it does itself"):
+        DistillConfig(data="d", out_dir="o", decoder="command", teacher_command="cat", beam=3)
     with pytest.raises(SeqkdError, match="seq-kd with select best"):
         DistillConfig(data="d", out_dir="o", decoder="command", teacher_command="cat",
                       select="mbr")

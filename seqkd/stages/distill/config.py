@@ -162,6 +162,20 @@ class DistillConfig:
         if self.sample and self.beam != 5:
             unused.append(f"beam {self.beam} is not searched when sample {self.sample} draws the "
                           "candidates: leave beam out, or sample at 0 for the beam's n-best")
+        if self.compute_type != "int8" and self.decoder != "ctranslate2":
+            unused.append(f"compute_type {self.compute_type} is CTranslate2's quantization, and "
+                          f"decoder is {self.decoder}: leave compute_type out")
+        if self.beam != 5 and self.decoder == "command":
+            unused.append(f"beam {self.beam}: a teacher command decodes as it does itself (set "
+                          "its beam in the command), leave beam out")
+        looked_for = {"max_len_ratio": (self.max_len_ratio, 3.0),
+                      "loop_repeats": (self.loop_repeats, 3),
+                      "word_loop_repeats": (self.word_loop_repeats, 0),
+                      "min_score": (self.min_score, None)}
+        given = [k for k, (value, default) in looked_for.items() if value != default]
+        if self.filter == "off" and given:
+            unused.append(f"filter off looks for no anomalous pair, so {', '.join(given)} "
+                          "would do nothing: set filter flag or drop, or leave them out")
         if self.seed != 1 and not self.sample:
             unused.append(f"seed {self.seed} seeds sample N, and sample is 0 (beam search has no "
                           "randomness): set sample, or leave seed out")
