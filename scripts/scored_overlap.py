@@ -3,12 +3,15 @@ set with every line, and without the lines whose source is also a line of a mono
 the students were distilled from (a data folder prepared before commit 1d384f1 kept them).
 
     python scripts/scored_overlap.py DATA OUTPUTS TEST SYSTEM:BASELINE [SYSTEM:BASELINE ...]
+    python scripts/scored_overlap.py DATA OUTPUTS TEST REPORT.json
 
 DATA: the prepare folder (text/TEST.en and .de, mono/text/*.en); OUTPUTS: a bench's outputs
-folder (SYSTEM.t1.TEST.txt, or .txt.gz as committed under docs/). Prints a Markdown table: each
-pair's BLEU difference with its paired bootstrap 95 % interval (seqkd kd-gain's), on all lines
-and without the overlapping ones."""
+folder (SYSTEM.t1.TEST.txt, or .txt.gz as committed under docs/); REPORT.json: a bench report,
+whose BLEU comparisons on TEST at one thread are the pairs. Prints a Markdown table: each
+pair's BLEU difference with its paired bootstrap 95 % interval (the bench report's), on all
+lines and without the overlapping ones."""
 import gzip
+import json
 import sys
 from pathlib import Path
 
@@ -30,6 +33,16 @@ def output(outputs: Path, system: str, test: str):
     raise SystemExit(f"no output of {system} on {test} in {outputs}")
 
 
+def pairs(args, test: str):
+    """(system, baseline) pairs: given as SYSTEM:BASELINE, or a bench report's comparisons."""
+    if len(args) == 1 and args[0].endswith(".json"):
+        report = json.loads(Path(args[0]).read_text())
+        return list(dict.fromkeys(
+            (c["system"], c["against"]) for c in report["comparisons"]
+            if c["metric"] == "bleu" and c["test_set"] == test and c["threads"] == 1))
+    return [tuple(x.split(":")) for x in args]
+
+
 def main(argv):
     if len(argv) < 4:
         raise SystemExit(__doc__)
@@ -40,8 +53,7 @@ def main(argv):
     print(f"{test}: {len(src) - len(keep)} of {len(src)} sources are monolingual lines too\n")
     print("| system − baseline | BLEU, all lines | BLEU, without them |")
     print("|---|---|---|")
-    for pair in argv[3:]:
-        system, baseline = pair.split(":")
+    for system, baseline in pairs(argv[3:], test):
         hyp, base = output(outputs, system, test), output(outputs, baseline, test)
         whole = paired_bootstrap(base, hyp, ref, "bleu")
         part = paired_bootstrap([base[i] for i in keep], [hyp[i] for i in keep],
