@@ -7,9 +7,10 @@
 # the report computed again from them.
 #   SEQKD_DATA_MIRROR=../shared/datasets scripts/captions_final.sh PREFIX
 # e.g. PREFIX=docs/multi30k-captions-final: PREFIX-report.{json,md}, PREFIX-plot.png,
-# PREFIX-choice.md, PREFIX-kd-gain/, PREFIX-scored-overlap.md, PREFIX-outputs/ (SYSTEM.t1.TEST.txt.gz and the blind
-# SYSTEM.test_2018_flickr.de.gz). The bench takes about 1.5 hours on one core. CONFIG (default
-# the captions config) names another config with a bench, blind and choose section.
+# PREFIX-choice.md, PREFIX-kd-gain/, PREFIX-scored-overlap.md, PREFIX-outputs/
+# (SYSTEM.t1.TEST.txt.gz and the blind SYSTEM.test_2018_flickr.de.gz). The bench takes about
+# 1.5 hours on one core. CONFIG (default the captions config) names another config with a
+# bench, blind and choose section.
 set -euo pipefail
 if [ $# != 1 ]; then echo "usage: scripts/captions_final.sh PREFIX" >&2; exit 1; fi
 prefix=$1
