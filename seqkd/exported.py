@@ -58,13 +58,17 @@ class ExportedModel:
         """Translations of ``lines`` (one string: its translation, a string). With
         ``first_line`` (the number of ``lines[0]`` in the input), a warning on stderr names
         every line that was cut (input over ``max_input_len`` pieces, or output stopped at
-        ``max_len``). A text with line breaks has each line translated and keeps its breaks
-        (:mod:`seqkd.line_breaks`)."""
+        ``max_len``). Without it, a text with line breaks has each line translated and keeps
+        its breaks (:mod:`seqkd.line_breaks`); with it, each item is one line of a stream
+        (``seqkd translate``), translated as it is, so that every output is one line."""
         from seqkd.corpus import text_batch
         from seqkd.line_breaks import each_line
 
         lines, single = text_batch(lines)
-        out = each_line(lines, lambda sentences: self._translate(sentences, first_line))
+        if first_line is not None:  # a stream's lines, each one sentence: aligned as given
+            out = self._translate(lines, first_line)
+        else:
+            out = each_line(lines, lambda sentences: self._translate(sentences, None))
         return out[0] if single else out
 
     def _translate(self, lines: List[str], first_line: Optional[int]) -> List[str]:

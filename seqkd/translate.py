@@ -128,7 +128,10 @@ class FairseqModel:
         from seqkd.line_breaks import each_line
 
         lines, single = text_batch(lines)
-        out = each_line(lines, lambda sentences: self._translate(sentences, first_line))
+        if first_line is not None:  # a stream's lines, each one sentence: aligned as given
+            out = self._translate(lines, first_line)
+        else:
+            out = each_line(lines, lambda sentences: self._translate(sentences, None))
         return out[0] if single else out
 
     def _translate(self, lines: List[str], first_line: Optional[int]) -> List[str]:

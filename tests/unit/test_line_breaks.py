@@ -70,3 +70,18 @@ def test_line_breaks_are_taken_where_asked_and_lines_count_against_max_texts():
         check_line_count(cut(["a\nb\nc", "d\ne"])[1], "q", LIMITS)
     assert e.value.status == 413 and "q holds 5 lines to translate" in e.value.message
     assert "at most 4 sentences a request (--max-texts" in e.value.message
+
+
+@pytest.mark.parametrize("kind", ["exported", "fairseq"])
+def test_a_stream_line_is_translated_as_given_and_an_api_text_line_by_line(kind):
+    """`seqkd translate` gives the model its input lines with first_line: a lone carriage
+    return inside one stays in that one sentence, so each output is one line (Python's
+    readers split at a lone \\r too); seqkd.load's translate, without it, keeps the breaks."""
+    from seqkd.exported import ExportedModel
+    from seqkd.translate import FairseqModel
+
+    model = object.__new__(ExportedModel if kind == "exported" else FairseqModel)
+    model._translate = lambda lines, first_line: [f"<{x}>" for x in lines]
+    assert model.translate(["a\rb", "c"], first_line=1) == ["<a\rb>", "<c>"]
+    assert model.translate(["a\rb", "c"]) == ["<a>\r<b>", "<c>"]
+    assert model.translate("a\n\nb") == "<a>\n\n<b>"
