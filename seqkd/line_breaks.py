@@ -1,7 +1,7 @@
 """Texts with line breaks, as a paragraph list or a document comes (LibreTranslate's clients
 send them to ``seqkd serve``; ``seqkd.load(...).translate`` takes them too): each line is a
 sentence of its own to the model, and the translation keeps the text's line breaks
-(``\\n``, ``\\r\\n`` or ``\\r``, each as it was) and its blank lines.
+(``\\n`` or ``\\r\\n``, each as it was) and its blank lines.
 
 A sentence-level model given several lines as one sequence translates them badly (it learned
 one sentence a line) and may drop some; so the lines are translated in one batch and each
@@ -14,8 +14,9 @@ from typing import Callable, List, Sequence, Tuple
 
 #: a sentence's n-best list of (text, score), as the batcher gives it
 Result = List[Tuple[str, float]]
-#: a line break as text editors and browsers write them
-LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+#: a line break as editors and browsers write them (a lone carriage return is not one: no
+#: client sends it so, and a line read from a file may hold one)
+LINE_BREAK = re.compile(r"(\r?\n)")
 
 
 class Layout:

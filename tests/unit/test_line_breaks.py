@@ -18,10 +18,12 @@ def upper(lines, n=1):
 
 
 def test_each_line_is_a_sentence_and_the_breaks_come_back_as_they_were():
-    text = "a dog\r\n\nthe cat \r  \nend\n"
+    text = "a dog\r\n\nthe cat \r\n  \nend\n"
     layout = Layout(text)
     assert layout.lines == ["a dog", "the cat ", "end"]
-    assert layout.join(["X", "Y", "Z"]) == "X\r\n\nY\r  \nZ\n"
+    assert layout.join(["X", "Y", "Z"]) == "X\r\n\nY\r\n  \nZ\n"
+    # a lone carriage return is not a break (no client sends one; a file line may hold one)
+    assert Layout("a\rb\nc").lines == ["a\rb", "c"]
     assert Layout("one line").lines == ["one line"]
     assert Layout("one line").join(["Eine Zeile"]) == "Eine Zeile"
     with pytest.raises(ValueError):
@@ -74,14 +76,14 @@ def test_line_breaks_are_taken_where_asked_and_lines_count_against_max_texts():
 
 @pytest.mark.parametrize("kind", ["exported", "fairseq"])
 def test_a_stream_line_is_translated_as_given_and_an_api_text_line_by_line(kind):
-    """`seqkd translate` gives the model its input lines with first_line: a lone carriage
-    return inside one stays in that one sentence, so each output is one line (Python's
-    readers split at a lone \\r too); seqkd.load's translate, without it, keeps the breaks."""
+    """`seqkd translate` gives the model its input lines with first_line: each is one
+    sentence as given, so each output is one line; seqkd.load's translate, without it, cuts
+    a text at its breaks and keeps them."""
     from seqkd.exported import ExportedModel
     from seqkd.translate import FairseqModel
 
     model = object.__new__(ExportedModel if kind == "exported" else FairseqModel)
     model._translate = lambda lines, first_line: [f"<{x}>" for x in lines]
-    assert model.translate(["a\rb", "c"], first_line=1) == ["<a\rb>", "<c>"]
-    assert model.translate(["a\rb", "c"]) == ["<a>\r<b>", "<c>"]
-    assert model.translate("a\n\nb") == "<a>\n\n<b>"
+    assert model.translate(["a\nb", "c"], first_line=1) == ["<a\nb>", "<c>"]
+    assert model.translate(["a\nb", "c"]) == ["<a>\n<b>", "<c>"]
+    assert model.translate("a\r\n\nb") == "<a>\r\n\n<b>"
