@@ -121,18 +121,9 @@ class FairseqModel:
         self.max_input_len = min(max_input_len, self.decoder.max_positions - 1)
         self.max_len = max_len
 
-    def translate(self, lines: List[str] | str, first_line: Optional[int] = None
-                  ) -> List[str] | str:
-        """Translations of ``lines``, as :meth:`ExportedModel.translate`."""
-        from seqkd.corpus import text_batch
-        from seqkd.line_breaks import each_line
-
-        lines, single = text_batch(lines)
-        if first_line is not None:  # a stream's lines, each one sentence: aligned as given
-            out = self._translate(lines, first_line)
-        else:
-            out = each_line(lines, lambda sentences: self._translate(sentences, None))
-        return out[0] if single else out
+    #: the same text API as an export's (one string or a list; a stream's lines as given,
+    #: a text's lines one by one); only how a batch of sentences is decoded differs
+    translate = ExportedModel.translate
 
     def _translate(self, lines: List[str], first_line: Optional[int]) -> List[str]:
         from seqkd.corpus import encode_lines
