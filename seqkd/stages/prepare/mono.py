@@ -96,10 +96,11 @@ def clean_mono(lines: Callable[[], Iterable[str]], max_len: int, train_hashes: n
 
 
 def write_mono(out: Path, name: str, files: List[Path], lang: str, max_len: int,
-               train_source: Path, eval_sources: Iterable[Path] = ()) -> Dict[str, int]:
+               train_hashes: np.ndarray, eval_hashes: np.ndarray) -> Dict[str, int]:
     """Clean one monolingual corpus (its files concatenated) into ``out/mono/text/NAME.LANG``;
-    return its counts. An empty result is an error naming the counts. ``eval_sources``: the
-    source side of the validation and test sets, whose sentences are dropped."""
+    return its counts. An empty result is an error naming the counts. ``train_hashes`` and
+    ``eval_hashes``: :func:`hashes_of` the training source and of the validation and test
+    sources, whose sentences are dropped (hashed once for every corpus)."""
     counts: Counter = Counter()
 
     def lines() -> Iterator[str]:
@@ -108,7 +109,7 @@ def write_mono(out: Path, name: str, files: List[Path], lang: str, max_len: int,
 
     kept = write_lines(out / "mono" / "text" / f"{name}.{lang}", clean_mono(
         lambda: progress(lines(), desc=f"mono {name}", unit="line", leave=False), max_len,
-        hashes_of(train_source), counts, hashes_of(*eval_sources)))
+        train_hashes, counts, eval_hashes))
     if not kept:
         raise SeqkdError(f"monolingual corpus {name}: no line left after cleaning "
                          f"({', '.join(f'{k}: {counts[k]}' for k in COUNTS)}); check its "

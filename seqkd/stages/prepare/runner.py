@@ -31,7 +31,7 @@ from seqkd.corpus import load_spm
 from seqkd.fairseq_tools import check_dictionary_file
 from seqkd.stage import Stage
 from seqkd.stages.prepare.cleaning import clean_stream
-from seqkd.stages.prepare.mono import binarize_mono, write_mono
+from seqkd.stages.prepare.mono import binarize_mono, hashes_of, write_mono
 from seqkd.stages.prepare.vocab import dictionary_from_spm, train_spm
 from seqkd.textio import (SAFE_NAME, check_mono_name, check_no_empty, check_test_set_name,
                           iter_parallel, progress, read_parallel, require_file, write_lines,
@@ -270,9 +270,9 @@ def _prepare(cfg: PrepareConfig, out: Path, mono: Dict[str, List[Path]]) -> Dict
         report[name] = (_write_train(cfg, text, files) if name == "train" else
                         _write_as_given(cfg, text, name, files))
     if mono:  # one side cleaned; repeats, the training source and the sets scored on dropped
-        scored = [text / f"{name}.{cfg.src}" for name in sources if name != "train"]
-        report["mono"] = {name: write_mono(out, name, files, cfg.src, cfg.max_len,
-                                           text / f"train.{cfg.src}", scored)
+        train = hashes_of(text / f"train.{cfg.src}")
+        scored = hashes_of(*(text / f"{name}.{cfg.src}" for name in sources if name != "train"))
+        report["mono"] = {name: write_mono(out, name, files, cfg.src, cfg.max_len, train, scored)
                           for name, files in mono.items()}
         for name, counts in report["mono"].items():
             logger.info("monolingual %s: read %d lines, kept %d (%d dropped as sentences of "
