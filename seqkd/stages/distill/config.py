@@ -148,35 +148,36 @@ class DistillConfig:
         if problems:
             raise SeqkdError("; ".join(problems))
 
+    def given(self, name: str) -> bool:
+        """Whether setting ``name`` holds another value than its default."""
+        return getattr(self, name) != self.__dataclass_fields__[name].default
+
     def unused_settings(self) -> List[str]:
         """Settings given another value than their default where they do nothing: a typo'd
         recipe would otherwise run without the choice its author meant."""
         unused = []
-        if self.mbr_metric != "chrf" and self.select != "mbr":
+        if self.given("mbr_metric") and self.select != "mbr":
             unused.append(f"mbr_metric {self.mbr_metric} is the utility of select mbr, and "
                           f"select is {self.select}: set select mbr, or leave mbr_metric out")
-        if self.select_metric != "bleu" and self.method != "seq-inter":
+        if self.given("select_metric") and self.method != "seq-inter":
             unused.append(f"select_metric {self.select_metric} chooses seq-inter's n-best entry, "
                           f"and method is {self.method}: set method seq-inter, or leave "
                           "select_metric out (select mbr has mbr_metric)")
-        if self.sample and self.beam != 5:
+        if self.sample and self.given("beam"):
             unused.append(f"beam {self.beam} is not searched when sample {self.sample} draws the "
                           "candidates: leave beam out, or sample at 0 for the beam's n-best")
-        if self.compute_type != "int8" and self.decoder != "ctranslate2":
+        if self.given("compute_type") and self.decoder != "ctranslate2":
             unused.append(f"compute_type {self.compute_type} is CTranslate2's quantization, and "
                           f"decoder is {self.decoder}: leave compute_type out")
-        if self.beam != 5 and self.decoder == "command":
+        if self.given("beam") and self.decoder == "command":
             unused.append(f"beam {self.beam}: a teacher command decodes as it does itself (set "
                           "its beam in the command), leave beam out")
-        looked_for = {"max_len_ratio": (self.max_len_ratio, 3.0),
-                      "loop_repeats": (self.loop_repeats, 3),
-                      "word_loop_repeats": (self.word_loop_repeats, 0),
-                      "min_score": (self.min_score, None)}
-        given = [k for k, (value, default) in looked_for.items() if value != default]
+        given = [k for k in ("max_len_ratio", "loop_repeats", "word_loop_repeats", "min_score")
+                 if self.given(k)]
         if self.filter == "off" and given:
             unused.append(f"filter off looks for no anomalous pair, so {', '.join(given)} "
                           "would do nothing: set filter flag or drop, or leave them out")
-        if self.seed != 1 and not self.sample:
+        if self.given("seed") and not self.sample:
             unused.append(f"seed {self.seed} seeds sample N, and sample is 0 (beam search has no "
                           "randomness): set sample, or leave seed out")
         return unused
