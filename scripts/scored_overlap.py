@@ -10,19 +10,13 @@ folder (SYSTEM.t1.TEST.txt, or .txt.gz as committed under docs/); REPORT.json: a
 whose BLEU comparisons on TEST at one thread are the pairs. Prints a Markdown table: each
 pair's BLEU difference with its paired bootstrap 95 % interval (the bench report's), on all
 lines and without the overlapping ones."""
-import gzip
 import json
 import sys
 from pathlib import Path
 
 from seqkd.significance import paired_bootstrap
 from seqkd.stages.prepare.cleaning import normalize
-
-
-def lines(path: Path):
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
+from seqkd.textio import read_lines as lines
 
 
 def output(outputs: Path, system: str, test: str):

@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Deque, List, Optional, Sequence, Tuple
 
-#: what a batch gives back per sentence: its n-best list of (text, score)
-Result = List[Tuple[str, float]]
+from seqkd.line_breaks import Result  # what a batch gives back per sentence: its n-best
+
 #: translate(texts, beam, nbest) -> one n-best list per text; runs in a worker thread
 TranslateFn = Callable[[Sequence[str], Optional[int], int], List[Result]]
 

@@ -69,7 +69,7 @@ def read_fields(raw: bytes, content_type: str, example: str) -> Dict[str, Any]:
 def check_texts(value: Any, name: str, cfg: Any, lines: bool = False) -> Tuple[List[str], bool]:
     """(the texts, whether one string was given) of field ``name``, checked against the
     limits of ``cfg`` (a :class:`seqkd.serve.config.ServeConfig`). ``lines``: a text may
-    hold line breaks (each line is translated; :mod:`seqkd.serve.lines`)."""
+    hold line breaks (each line is translated; :mod:`seqkd.line_breaks`)."""
     if value is None:
         raise Refusal(400, f"missing {name}: give the text to translate (a string, or a "
                               "list of strings)")
