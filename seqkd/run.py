@@ -6,7 +6,10 @@ unfinished one resumes. When a stage must run again (its settings changed, or
 a stage it depends on ran again), the folders of every stage that depends on it
 (reads its folder, directly or through another stage) are emptied first, so no
 stage can keep outputs built from old inputs; stages that do not depend on it
-are kept.
+are kept. The exception is a stage that reads only the part of the other's folder that a
+rerun may leave as it was (:mod:`seqkd.lineage`: a teacher reads no monolingual corpus of
+the data): it is judged when its turn comes, by the digests of what it read, and kept when
+they are the same.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from seqkd import lineage
 from seqkd.errors import SeqkdError
 from seqkd.config_file import load_config
 from seqkd.plan import Step, plan
 from seqkd.plan.device import on_device
-from seqkd.plan.status import (CHANGED, DONE, OTHER, UPSTREAM, missing_inputs, unmet_needs,
-                                verdict)
+from seqkd.plan.status import (CHANGED, DONE, OTHER, UPSTREAM, missing_inputs,
+                                reads_lineage_only, unmet_needs, verdict)
 from seqkd.procs import folder_lock, python_module
 from seqkd.stage import Stage, clear_dir
 
@@ -36,12 +40,16 @@ def _clear(steps: List[Step], why: str) -> None:
             clear_dir(s.out_dir, why)
 
 
-def dependents(steps: List[Step], name: str) -> List[Step]:
-    """Every step that depends on ``name``, directly or not, in order."""
+def dependents(steps: List[Step], name: str, spare: bool = False) -> List[Step]:
+    """Every step that depends on ``name``, directly or not, in order; with ``spare``, not
+    those that read only the lineage part of ``name``'s folder (and of the others among
+    them), judged at their turn instead (:func:`reads_lineage_only`)."""
     found: List[str] = [name]
+    by_name = {s.name: s for s in steps}
     out = []
     for s in steps:
-        if any(d in found for d in s.deps):
+        edges = [by_name[d] for d in s.deps if d in found]
+        if edges and not (spare and all(reads_lineage_only(s, d) for d in edges)):
             found.append(s.name)
             out.append(s)
     return out
@@ -130,13 +138,19 @@ def _must_run(step: Step, steps: List[Step], ran: set) -> bool:
     :func:`seqkd.plan.status.verdict`); when it does, its folder and every dependent's are
     cleared as needed first."""
     stage = Stage(step.name, step.out_dir, step.config)
-    state = verdict(stage, any(d in ran for d in step.deps))
+    kept = stage.kept_through()
+    state = verdict(stage, any(d in ran and _step(steps, d).out_dir not in kept
+                               for d in step.deps))
     if state == DONE:
-        logger.info("%s: up to date", step.name)
+        logger.info("%s: up to date%s", step.name, "".join(
+            f" (what it reads of {k} is as it was)" for k in kept))
         return False
-    _clear(dependents(steps, step.name), f"it depends on {step.name}, which runs again")
+    _clear(dependents(steps, step.name, spare=True),
+           f"it depends on {step.name}, which runs again")
     if state in (UPSTREAM, CHANGED):
+        lineage.remember(step.out_dir, step.config)
         clear_dir(step.out_dir, "its settings or inputs changed")
+        lineage.keep(step.out_dir)  # for the process that runs it (a --jobs child)
     elif state == OTHER:
         # nothing finished is lost: an interrupted run whose settings changed starts over
         logger.info("%s: %s holds an unfinished run with other settings; starting it over",

@@ -20,36 +20,21 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import yaml
 
 from seqkd.version import __version__
 from seqkd.errors import LAST_FOLDER, SeqkdError
+from seqkd import lineage
+from seqkd.lineage import DONE_FILE, file_digest
 from seqkd.machine import versions
 from seqkd.procs import LOCK_FILE, folder_lock
 from seqkd.textio import write_text
 
 logger = logging.getLogger(__name__)
 
-DONE_FILE = "DONE.json"
 CONFIG_FILE = "config.yaml"
-
-_DIGESTS: Dict[Tuple[str, int, int], str] = {}
-
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """``size:sha256`` of a file (cached per path, size and modification time)."""
-    from seqkd.textio import sha256_file
-
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        _DIGESTS[key] = f"{st.st_size}:{sha256_file(p)}"
-    return _DIGESTS[key]
-
 
 def input_digests(config: Any) -> Dict[str, str]:
     """Content digests of the local files a config reads (``config.input_files()``), so a
@@ -122,6 +107,9 @@ class Stage:
         # the code is part of the key: another seqkd version makes a finished stage stale
         self.config["seqkd_version"] = __version__
         self.settings = {k: v for k, v in self.config.items() if k not in self.volatile}
+        #: the stamps of folders it reads only the lineage part of (:mod:`seqkd.lineage`)
+        self.lineage_inputs = lineage.lineage_inputs(config)
+        self._settings_of = config
         self.hash = config_hash(self.settings)
         #: settings at their defaults: a run recorded before such a setting existed matches
         self.defaults = defaults_of(config) if dataclasses.is_dataclass(config) else {}
@@ -151,6 +139,7 @@ class Stage:
         equal, where a setting the record lacks (added to seqkd after that run) counts as
         equal when it is at its default. The seqkd version is one of the settings."""
         recorded = {k: v for k, v in recorded.items() if k not in self.volatile}
+        recorded, _ = lineage.through_lineage(recorded, self.settings, self.lineage_inputs)
         if config_hash(recorded) == self.hash:
             return True
         return all(recorded[k] == v if k in recorded else
@@ -164,6 +153,15 @@ class Stage:
     def is_current(self) -> bool:
         done = self.finished()
         return done is not None and self._done_matches(done)
+
+    def kept_through(self) -> List[Path]:
+        """The folders read whose stage ran again and left what this finished, current stage
+        read of them as it was (:mod:`seqkd.lineage`): their rerun does not make it run."""
+        done = self.finished()
+        if done is None or not isinstance(done.get("settings"), dict) or not self.is_current():
+            return []
+        _, kept = lineage.through_lineage(done["settings"], self.settings, self.lineage_inputs)
+        return [Path(p).parent.resolve() for p in kept]
 
     def started(self) -> Optional[Dict[str, Any]]:
         """The settings of the run that wrote config.yaml (finished or not), or None."""
@@ -233,8 +231,10 @@ class Stage:
                     "resume it with the same settings, or use --force to start over")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if done is not None:
+            lineage.remember(self.out_dir, self._settings_of)
             self.done_path.unlink()
         write_text(self.out_dir / CONFIG_FILE, yaml.safe_dump(self.config, sort_keys=False))
+        lineage.keep(self.out_dir)
         self._log_handler = logging.FileHandler(self.out_dir / "log.txt", encoding="utf-8")
         self._log_handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -254,6 +254,7 @@ class Stage:
             "seconds": round(time.time() - self._t0, 1),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "summary": summary or {},
+            **lineage.stamp(self.out_dir, self._settings_of),
         }
         write_text(self.done_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
         logger.info("%s: finished in %.1f s", self.name, record["seconds"])
@@ -269,12 +270,14 @@ class Stage:
 
 def made_by_seqkd(path: Path) -> bool:
     """True when ``path`` is a stage folder seqkd started: it holds the stage's config.yaml
-    or DONE.json, or nothing but seqkd's lock file."""
+    or DONE.json, or nothing but seqkd's lock file and what its previous run left for the
+    next (:data:`seqkd.lineage.PREVIOUS_FILE`)."""
     names = {p.name for p in path.iterdir()}
     # another process of the stage (a distill shard) may be writing config.yaml this moment
     # (atomic_path's temporary: .config.yaml.XXXX.tmp)
     writing = {n for n in names if n.startswith(f".{CONFIG_FILE}.") and n.endswith(".tmp")}
-    return bool({CONFIG_FILE, DONE_FILE} & names) or names <= {LOCK_FILE} | writing
+    kept = {LOCK_FILE, lineage.PREVIOUS_FILE}  # what clear_dir leaves or a run is told
+    return bool({CONFIG_FILE, DONE_FILE} & names) or names <= kept | writing
 
 
 def clear_dir(path: Path, why: str = "it runs again") -> None:

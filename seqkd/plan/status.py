@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
+from seqkd.lineage import lineage_inputs
 from seqkd.procs import lock_holders
 from seqkd.stage import Stage
 from seqkd.stages.base import Step
@@ -27,6 +28,9 @@ CHANGED = "settings changed, runs again"
 UPSTREAM = "runs again after"
 #: the same for a stage never started (in :func:`status` only)
 WAITS = "waits for"
+#: finished, and what it reads of a stage that runs (again) may come out as it was
+#: (:mod:`seqkd.lineage`): kept if it does, judged when its turn comes (:func:`status` only)
+MAYBE = "kept unless what it reads changes in"
 
 #: (a stage, a stage it reads, where that one stands in words): :func:`unmet_needs`
 Need = Tuple[str, str, str]
@@ -44,6 +48,14 @@ def verdict(stage: Stage, upstream_runs: bool) -> str:
     if started is None:
         return NEW
     return RESUMES if stage.same_settings(started) else OTHER
+
+
+def reads_lineage_only(step: Step, upstream: Step) -> bool:
+    """Whether ``step`` reads of ``upstream``'s folder only what a rerun of it may leave as
+    it was (:mod:`seqkd.lineage`)."""
+    return (getattr(upstream.config, "lineage_files", None) is not None
+            and any(Path(p).parent.resolve() == upstream.out_dir
+                    for p in lineage_inputs(step.config)))
 
 
 def missing_inputs(steps: List[Step], names: Iterable[str]) -> List[Tuple[str, Path]]:
@@ -66,6 +78,8 @@ def status(steps: List[Step]) -> List[Dict]:
     from seqkd.stages.registry import kind
 
     runs: set = set()
+    maybe: set = set()  # MAYBE: may run, as what it reads may change
+    by_name = {s.name: s for s in steps}
     rows = []
     absent: Dict[str, List[str]] = {}
     for name, path in missing_inputs(steps, [s.name for s in steps]):
@@ -74,8 +88,11 @@ def status(steps: List[Step]) -> List[Dict]:
         stage = Stage(step.name, step.out_dir, step.config)
         after = [d for d in step.deps if d in runs]
         state = verdict(stage, bool(after))
-        if state != DONE:
-            runs.add(step.name)
+        if (state == UPSTREAM and stage.is_current()
+                and all(reads_lineage_only(step, by_name[d]) for d in after)) or (
+                state == DONE and any(d in maybe for d in step.deps)):
+            state, after = MAYBE, [d for d in step.deps if d in runs or d in maybe]
+        (maybe if state == MAYBE else runs if state != DONE else set()).add(step.name)
         done = stage.finished()
         if state == UPSTREAM and done is None and stage.started() is None:
             state = WAITS
@@ -89,7 +106,7 @@ def status(steps: List[Step]) -> List[Dict]:
             row["seconds"] = done.get("seconds")
         elif state == CHANGED:
             row["changed"] = stage.changed(done.get("settings") or {})
-        elif state in (UPSTREAM, WAITS):
+        elif state in (UPSTREAM, WAITS, MAYBE):
             row["after"] = after
         if state != DONE and step.name in absent:
             row["inputs_missing"] = absent[step.name]
@@ -143,7 +160,7 @@ def describe(row: Dict) -> str:
         said += f" at {row['finished_at']} (took {_duration(row.get('seconds'))})"
     elif row["state"] == CHANGED:
         said += f" (changed: {', '.join(row['changed']) or 'the seqkd version'})"
-    elif row["state"] in (UPSTREAM, WAITS):
+    elif row["state"] in (UPSTREAM, WAITS, MAYBE):
         said += " " + ", ".join(row["after"])
     if row.get("running"):
         said += f"; running now (pid {', '.join(map(str, row['running']))})"

@@ -163,7 +163,7 @@ def _finished_training(d: Path, settings: str) -> Path:
 def _linked_stage(d: Path) -> List[str]:
     """`run --restart prepare` where the data folder is a link to the user's own folder."""
     args = _foreign_folder(d)[:2] + ["--restart", "prepare"]
-    shutil.rmtree(d / "w" / "bench")
+    shutil.rmtree(d / "w" / "distill-kd")
     (d / "elsewhere").mkdir()
     (d / "elsewhere" / "config.yaml").write_text("mine: 1\n")
     (d / "w" / "data").symlink_to(d / "elsewhere")
@@ -172,13 +172,15 @@ def _linked_stage(d: Path) -> List[str]:
 
 def _foreign_folder(d: Path) -> List[str]:
     c = _corpus(d)
-    (d / "w" / "bench").mkdir(parents=True)
-    (d / "w" / "bench" / "notes.txt").write_text("mine\n")
+    (d / "w" / "distill-kd").mkdir(parents=True)
+    (d / "w" / "distill-kd" / "notes.txt").write_text("mine\n")
+    # a distillation of a monolingual corpus reads what every prepare changes (a stage that
+    # reads only the parallel data is judged at its turn instead: seqkd.lineage)
     return _config(d, f"work_dir: {d / 'w'}\ndata:\n  train_prefix: {c / 'train'}\n"
                       f"  valid_prefix: {c / 'valid'}\n  vocab_size: 60\n"
-                      f"  test_prefixes: {{t: {c / 'test'}}}\n"
+                      f"  mono: {{more: {c / 'test'}}}\n"
                       "teacher: {train: {preset: tiny, max_updates: 1}}\n"
-                      "bench: {test_sets: [t]}\n") + ["--only", "prepare"]
+                      "distill: [{name: kd, sources: [train, more]}]\n") + ["--only", "prepare"]
 
 
 def _only_needs_not_done(d: Path) -> List[str]:
@@ -376,8 +378,9 @@ CASES = [
          ["not a fairseq checkpoint", "the model's settings, in 'cfg' (its 'model' entry) or "
           "'args'"], "out", needs_data=True),
     Case("run-foreign-folder", "20.4", "`seqkd run --only prepare` where a stage folder it "
-         "would clear holds the user's own files", _foreign_folder,
-         ["w/bench must be cleared", "holds files seqkd did not write"], "w/data/DONE.json"),
+         "would clear (a distillation of its monolingual corpus) holds the user's own files",
+         _foreign_folder, ["w/distill-kd must be cleared", "holds files seqkd did not write"],
+         "w/data/DONE.json"),
     Case("run-only-needs-not-done", "36", "`seqkd run --only export-s` before the student "
          "it exports (and the data that student reads) has run", _only_needs_not_done,
          ["nothing was run or cleared", "export-s reads student-s: waits for prepare",

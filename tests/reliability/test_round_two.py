@@ -16,6 +16,7 @@ import pytest
 
 from conftest import seqkd
 from seqkd.errors import SeqkdError
+from seqkd.procs import LOCK_FILE
 from seqkd.stage import clear_dir
 
 FAKE = Path(__file__).resolve().parents[1] / "fixtures" / "fake_fairseq.py"
@@ -90,10 +91,15 @@ def test_user_files_where_a_stage_folder_goes_are_kept(corpus, tmp_path, capsys)
     mine = tmp_path / "w" / "teacher" / "notes.txt"
     mine.parent.mkdir(parents=True)
     mine.write_text("my notes\n")
-    assert seqkd("run", cfg, "--only", "prepare") == 1
+    # prepare runs: the teacher's folder is judged at the teacher's turn (seqkd.lineage)...
+    assert seqkd("run", cfg, "--only", "prepare", "-q") == 0
+    assert mine.read_text() == "my notes\n"
+    # ...where the user's files stop it before anything is written there
+    capsys.readouterr()
+    assert seqkd("run", cfg) == 1
     assert "holds files seqkd did not write" in capsys.readouterr().err
     assert mine.read_text() == "my notes\n"
-    assert not (tmp_path / "w" / "data" / "DONE.json").exists()
+    assert {p.name for p in mine.parent.iterdir()} - {LOCK_FILE} == {"notes.txt"}
 
 
 class _Boom:

@@ -59,6 +59,10 @@ class BenchConfig:
             files += spec.kind_of.model_files(spec)
         return files + blindsets.files(self.blind)
 
+    def lineage_inputs(self) -> List[Path]:
+        """The test data's folder: a bench reads no monolingual corpus (seqkd.lineage)."""
+        return [Path(self.data)]
+
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""
         return [Path(self.data), *(Path(p) for s in self.systems for p in s.paths),

@@ -111,6 +111,10 @@ class DistillConfig:
     def input_files(self) -> List[Path]:
         return [Path(self.data) / "DONE.json", *self.teacher_kind().input_files(self)]
 
+    def lineage_inputs(self) -> List[Path]:
+        """The data folder, when no source is a monolingual corpus (seqkd.lineage)."""
+        return [Path(self.data)] if self.sources == ["train"] else []
+
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""
         return [Path(p) for p in (self.data, *self.teachers)]

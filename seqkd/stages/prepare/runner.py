@@ -106,6 +106,14 @@ class PrepareConfig:
         if problems:
             raise SeqkdError("; ".join(problems))
 
+    def lineage_files(self, out_dir: Path) -> List[Path]:
+        """Every output but the monolingual corpora (``mono/``) and the stage's records: all
+        that a stage reading no monolingual corpus reads here (:mod:`seqkd.lineage`), so a
+        corpus added or changed leaves such a stage (a trained teacher) current."""
+        beside = {"mono", "DONE.json", "config.yaml", "log.txt", "report.json"}
+        return [f for f in out_dir.rglob("*") if f.is_file() and not f.name.startswith(".")
+                and f.relative_to(out_dir).parts[0] not in beside]
+
     def mono_names(self) -> List[str]:
         return [*self.mono, *self.mono_datasets]
 

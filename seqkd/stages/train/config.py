@@ -145,6 +145,10 @@ class TrainConfig:
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers), *cache,
                 *before]
 
+    def lineage_inputs(self) -> List[Path]:
+        """The data folder: a training reads no monolingual corpus (seqkd.lineage)."""
+        return [Path(self.data)]
+
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""
         return [Path(p) for p in (self.data, *self.kd_teachers, self.kd_cache,

@@ -1,0 +1,152 @@
+"""A rerun of prepare that leaves the training data as it was keeps the stages that read only
+that (seqkd.lineage): a monolingual corpus added to a finished config distils it, and keeps
+the trained teacher and the students of the parallel data; a change to the parallel data
+still runs them all again. Over a fake fairseq and an echoing teacher."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seqkd import lineage
+from conftest import seqkd
+from test_stages_fast import EchoDecoder, fake_fairseq  # noqa: F401 (a fixture)
+
+
+def _status(cfg, capsys):
+    capsys.readouterr()
+    assert seqkd("run", cfg, "--status") == 0
+    lines = capsys.readouterr().out.splitlines()
+    return {line.split()[0]: line.split(None, 1)[1] for line in lines}
+
+
+def _stamps(work: Path):
+    return {d.name: (d / "DONE.json").read_bytes() for d in work.iterdir()
+            if (d / "DONE.json").is_file()}
+
+
+@pytest.fixture
+def echo_teacher(monkeypatch):
+    import seqkd.stages.distill.runner as distill
+    monkeypatch.setattr(distill, "_make_decoder", lambda cfg, prepared, out: EchoDecoder())
+
+
+@pytest.mark.usefixtures("fake_fairseq", "echo_teacher")
+def test_a_monolingual_corpus_added_keeps_what_reads_only_the_parallel_data(
+        corpus, tmp_path, capsys, fake_fairseq):
+    test_en = (corpus / "test.en").read_text().splitlines()
+    (tmp_path / "more.en").write_text("".join(x + "\n" for x in test_en[:30]))
+    (tmp_path / "extra.en").write_text("".join(x + "\n" for x in test_en[30:]))
+    work, path = tmp_path / "w", tmp_path / "run.yaml"
+
+    def write(mono, pairs=None):
+        path.write_text(yaml.safe_dump({
+            "work_dir": str(work),
+            "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                     "vocab_size": 60, "max_train_pairs": pairs,
+                     "mono": {m: str(tmp_path / m) for m in mono}},
+            "teacher": {"train": {"preset": "tiny", "max_epoch": 2}},
+            "distill": [{"name": "kd", "sources": ["train"]},
+                        {"name": "km", "sources": ["train", "more"]}],
+            "students": [{"name": "a", "data": "kd", "preset": "tiny", "max_epoch": 1},
+                         {"name": "b", "data": "km", "preset": "tiny", "max_epoch": 1}]}))
+
+    write(["more"])
+    stages = ["prepare", "teacher", "distill-kd", "distill-km", "student-a", "student-b"]
+    assert seqkd("run", path, "--only", *stages, "-q") == 0
+    trainings = len(fake_fairseq())
+    before = _stamps(work)
+    assert set(before) == {"data", "teacher", "distill-kd", "distill-km", "student-a",
+                           "student-b"}
+
+    # a corpus added: prepare runs again; what may be kept says so, what reads mono runs
+    write(["more", "extra"])
+    said = _status(path, capsys)
+    assert said["prepare"].startswith("settings changed")
+    assert said["teacher"] == "kept unless what it reads changes in prepare"
+    assert said["distill-kd"] == "kept unless what it reads changes in prepare, teacher"
+    assert said["distill-km"] == "runs again after prepare"
+    assert said["student-a"] == "kept unless what it reads changes in distill-kd"
+    assert said["student-b"] == "runs again after distill-km"
+    assert seqkd("run", path, "--only", *stages, "-q") == 0
+    after = _stamps(work)
+    kept = {"teacher", "distill-kd", "student-a"}
+    assert {n for n in after if after[n] == before[n]} == kept
+    assert len(fake_fairseq()) == trainings + 1  # student b only, not the teacher
+    prepared = json.loads((work / "data" / "DONE.json").read_text())
+    old = before["data"]
+    assert prepared["same_as"] == [f"{len(old)}:{hashlib.sha256(old).hexdigest()}"]
+    assert all(_status(path, capsys)[s].startswith("done at") for s in stages)
+
+    # the training data changed (fewer pairs): everything runs again
+    write(["more", "extra"], pairs=1500)
+    assert _status(path, capsys)["teacher"] == "kept unless what it reads changes in prepare"
+    assert seqkd("run", path, "--only", *stages, "-q") == 0
+    again = _stamps(work)
+    assert not {n for n in again if again[n] == after[n]}
+    assert json.loads((work / "data" / "DONE.json").read_text())["same_as"] == []
+
+
+class _Settings:
+    """A stage kind's settings with a lineage part: everything but ``mono/``."""
+
+    @staticmethod
+    def lineage_files(out_dir):
+        return [f for f in out_dir.rglob("*") if f.is_file() and "mono" not in f.parts
+                and f.name not in ("DONE.json",) and not f.name.startswith(".")]
+
+
+def test_what_a_rerun_stands_for_survives_a_kill_and_only_when_the_part_is_the_same(tmp_path):
+    out = tmp_path / "data"
+    (out / "mono").mkdir(parents=True)
+    (out / "train.bin").write_bytes(b"pairs")
+    (out / "mono" / "m.bin").write_bytes(b"one corpus")
+    (out / "DONE.json").write_text(json.dumps({"stage": "prepare", **lineage.stamp(
+        out, _Settings)}) + "\n")
+    old = lineage.file_digest(out / "DONE.json")
+
+    lineage.remember(out, _Settings)  # the run replacing it starts...
+    (out / "DONE.json").unlink()
+    lineage.keep(out)
+    lineage._PREVIOUS.clear()  # ...and is killed; a new process finishes it
+    (out / "mono" / "m.bin").write_bytes(b"two corpora")
+    assert lineage.stamp(out, _Settings)["same_as"] == [old]
+    assert not (out / lineage.PREVIOUS_FILE).exists()
+    # the digest it stands for is as good as its own for a reader of the part, not otherwise
+    (out / "DONE.json").write_text(json.dumps({"same_as": [old]}))
+    recorded = {"input_files": {str(out / "DONE.json"): old}}
+    current = {"input_files": {str(out / "DONE.json"): lineage.file_digest(out / "DONE.json")}}
+    assert lineage.through_lineage(recorded, current, [str(out / "DONE.json")])[0] == current
+    assert lineage.through_lineage(recorded, current, [])[0] == recorded
+
+    lineage.remember(out, _Settings)
+    (out / "train.bin").write_bytes(b"other pairs")
+    assert lineage.stamp(out, _Settings)["same_as"] == []
+
+
+@pytest.mark.usefixtures("fake_fairseq")
+def test_side_by_side_children_keep_the_teacher_too(corpus, tmp_path, capsys):
+    # with --jobs, prepare runs again in a child: what the parent learnt of the run it
+    # replaced reaches that child through the folder
+    test_en = (corpus / "test.en").read_text()
+    (tmp_path / "more.en").write_text(test_en)
+    work, path = tmp_path / "w", tmp_path / "run.yaml"
+
+    def write(mono):
+        path.write_text(yaml.safe_dump({
+            "work_dir": str(work),
+            "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                     "vocab_size": 60, "mono": {m: str(tmp_path / m) for m in mono}},
+            "teacher": {"train": {"preset": "tiny", "max_epoch": 1}},
+            "students": [{"name": "a", "preset": "tiny", "max_epoch": 1}]}))
+
+    write([])
+    assert seqkd("run", path, "--only", "prepare", "teacher", "-q") == 0
+    teacher = (work / "teacher" / "DONE.json").read_bytes()
+    write(["more"])
+    assert seqkd("run", path, "--only", "prepare", "teacher", "--jobs", "2", "-q") == 0
+    assert (work / "teacher" / "DONE.json").read_bytes() == teacher
+    assert len(json.loads((work / "data" / "DONE.json").read_text())["same_as"]) == 1
+    assert not (work / "data" / lineage.PREVIOUS_FILE).exists()
