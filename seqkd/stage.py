@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
 
+
 def input_digests(config: Any) -> Dict[str, str]:
     """Content digests of the local files a config reads (``config.input_files()``), so a
     file changed under the same name makes the stage stale."""
