@@ -155,13 +155,24 @@ class Stage:
         done = self.finished()
         return done is not None and self._done_matches(done)
 
-    def kept_through(self) -> List[Path]:
-        """The folders read whose stage ran again and left what this finished, current stage
-        read of them as it was (:mod:`seqkd.lineage`): their rerun does not make it run."""
+    def holds_current_work(self) -> Optional[Dict[str, Any]]:
+        """The settings recorded by a run here that is finished and current, or unfinished
+        with these settings (it resumes); None otherwise."""
         done = self.finished()
-        if done is None or not isinstance(done.get("settings"), dict) or not self.is_current():
+        if done is not None:
+            current = isinstance(done.get("settings"), dict) and self._done_matches(done)
+            return done["settings"] if current else None
+        started = self.started()
+        return started if started is not None and self.same_settings(started) else None
+
+    def kept_through(self) -> List[Path]:
+        """The folders read whose stage ran again and left what this stage read of them as
+        it was (:mod:`seqkd.lineage`), for a run here that is finished and current or that
+        resumes: their rerun does not make it start over."""
+        recorded = self.holds_current_work()
+        if recorded is None:
             return []
-        _, kept = lineage.through_lineage(done["settings"], self.settings, self.lineage_inputs)
+        _, kept = lineage.through_lineage(recorded, self.settings, self.lineage_inputs)
         return [Path(p).parent.resolve() for p in kept]
 
     def started(self) -> Optional[Dict[str, Any]]:

@@ -88,10 +88,12 @@ def status(steps: List[Step]) -> List[Dict]:
         stage = Stage(step.name, step.out_dir, step.config)
         after = [d for d in step.deps if d in runs]
         state = verdict(stage, bool(after))
-        if (state == UPSTREAM and stage.is_current()
+        if (state == UPSTREAM and stage.holds_current_work() is not None
                 and all(reads_lineage_only(step, by_name[d]) for d in after)) or (
-                state == DONE and any(d in maybe for d in step.deps)):
+                state in (DONE, RESUMES) and any(d in maybe for d in step.deps)):
             state, after = MAYBE, [d for d in step.deps if d in runs or d in maybe]
+        elif state == NEW and any(d in maybe for d in step.deps):
+            state, after = WAITS, [d for d in step.deps if d in runs or d in maybe]
         (maybe if state == MAYBE else runs if state != DONE else set()).add(step.name)
         done = stage.finished()
         if state == UPSTREAM and done is None and stage.started() is None:

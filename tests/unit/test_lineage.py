@@ -150,3 +150,29 @@ def test_side_by_side_children_keep_the_teacher_too(corpus, tmp_path, capsys):
     assert (work / "teacher" / "DONE.json").read_bytes() == teacher
     assert len(json.loads((work / "data" / "DONE.json").read_text())["same_as"]) == 1
     assert not (work / "data" / lineage.PREVIOUS_FILE).exists()
+
+
+@pytest.mark.usefixtures("fake_fairseq")
+def test_an_interrupted_teacher_resumes_after_a_corpus_is_added(corpus, tmp_path, capsys,
+                                                                monkeypatch):
+    (tmp_path / "more.en").write_text((corpus / "test.en").read_text())
+    work, path = tmp_path / "w", tmp_path / "run.yaml"
+
+    def write(mono):
+        path.write_text(yaml.safe_dump({
+            "work_dir": str(work),
+            "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                     "vocab_size": 60, "mono": {m: str(tmp_path / m) for m in mono}},
+            "teacher": {"train": {"preset": "tiny", "max_epoch": 3}},
+            "students": [{"name": "a", "preset": "tiny", "max_epoch": 1}]}))
+
+    write([])
+    monkeypatch.setenv("SEQKD_FAKE_STOP_AFTER_EPOCH", "1")  # killed in its second epoch
+    assert seqkd("run", path, "--only", "prepare", "teacher", "-q") == 1
+    monkeypatch.delenv("SEQKD_FAKE_STOP_AFTER_EPOCH")
+    write(["more"])
+    assert _status(path, capsys)["teacher"].startswith(
+        "kept unless what it reads changes in prepare")
+    assert seqkd("run", path, "--only", "prepare", "teacher", "-q") == 0
+    log = (work / "teacher" / "fairseq-train.log").read_text()
+    assert "loaded checkpoint" in log and "(epoch 1)" in log  # resumed, not started over
