@@ -270,6 +270,10 @@ class Stage:
         }
         write_text(self.done_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
         logger.info("%s: finished in %.1f s", self.name, record["seconds"])
+        if record.get("same_as"):
+            logger.info("%s: its outputs but the part only some stages read (prepare's: the "
+                        "monolingual corpora) are those of the run before, byte for byte: the "
+                        "stages that read nothing else stay current", self.name)
         self.close()
 
     def close(self) -> None:

@@ -79,6 +79,8 @@ def test_a_monolingual_corpus_added_keeps_what_reads_only_the_parallel_data(
     old = before["data"]
     assert prepared["same_as"] == [f"{len(old)}:{hashlib.sha256(old).hexdigest()}"]
     assert all(_status(path, capsys)[s].startswith("done at") for s in stages)
+    said = (work / "data" / "log.txt").read_text()
+    assert "the stages that read nothing else stay current" in said
 
     # the training data changed (fewer pairs): everything runs again
     write(["more", "extra"], pairs=1500)
