@@ -128,26 +128,28 @@ def test_what_a_rerun_stands_for_survives_a_kill_and_only_when_the_part_is_the_s
     assert lineage.stamp(out, _Settings)["same_as"] == []
 
 
+def _teacher_config(corpus: Path, tmp_path: Path, mono, epochs: int) -> Path:
+    """A config of prepare (with the corpora ``mono`` of ``tmp_path``) and a teacher."""
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({
+        "work_dir": str(tmp_path / "w"),
+        "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
+                 "vocab_size": 60, "mono": {m: str(tmp_path / m) for m in mono}},
+        "teacher": {"train": {"preset": "tiny", "max_epoch": epochs}},
+        "students": [{"name": "a", "preset": "tiny", "max_epoch": 1}]}))
+    return path
+
+
 @pytest.mark.usefixtures("fake_fairseq")
-def test_side_by_side_children_keep_the_teacher_too(corpus, tmp_path, capsys):
+def test_side_by_side_children_keep_the_teacher_too(corpus, tmp_path):
     # with --jobs, prepare runs again in a child: what the parent learnt of the run it
     # replaced reaches that child through the folder
-    test_en = (corpus / "test.en").read_text()
-    (tmp_path / "more.en").write_text(test_en)
-    work, path = tmp_path / "w", tmp_path / "run.yaml"
-
-    def write(mono):
-        path.write_text(yaml.safe_dump({
-            "work_dir": str(work),
-            "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
-                     "vocab_size": 60, "mono": {m: str(tmp_path / m) for m in mono}},
-            "teacher": {"train": {"preset": "tiny", "max_epoch": 1}},
-            "students": [{"name": "a", "preset": "tiny", "max_epoch": 1}]}))
-
-    write([])
+    (tmp_path / "more.en").write_text((corpus / "test.en").read_text())
+    work = tmp_path / "w"
+    path = _teacher_config(corpus, tmp_path, [], epochs=1)
     assert seqkd("run", path, "--only", "prepare", "teacher", "-q") == 0
     teacher = (work / "teacher" / "DONE.json").read_bytes()
-    write(["more"])
+    _teacher_config(corpus, tmp_path, ["more"], epochs=1)
     assert seqkd("run", path, "--only", "prepare", "teacher", "--jobs", "2", "-q") == 0
     assert (work / "teacher" / "DONE.json").read_bytes() == teacher
     assert len(json.loads((work / "data" / "DONE.json").read_text())["same_as"]) == 1
@@ -158,21 +160,12 @@ def test_side_by_side_children_keep_the_teacher_too(corpus, tmp_path, capsys):
 def test_an_interrupted_teacher_resumes_after_a_corpus_is_added(corpus, tmp_path, capsys,
                                                                 monkeypatch):
     (tmp_path / "more.en").write_text((corpus / "test.en").read_text())
-    work, path = tmp_path / "w", tmp_path / "run.yaml"
-
-    def write(mono):
-        path.write_text(yaml.safe_dump({
-            "work_dir": str(work),
-            "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
-                     "vocab_size": 60, "mono": {m: str(tmp_path / m) for m in mono}},
-            "teacher": {"train": {"preset": "tiny", "max_epoch": 3}},
-            "students": [{"name": "a", "preset": "tiny", "max_epoch": 1}]}))
-
-    write([])
+    work = tmp_path / "w"
+    path = _teacher_config(corpus, tmp_path, [], epochs=3)
     monkeypatch.setenv("SEQKD_FAKE_STOP_AFTER_EPOCH", "1")  # killed in its second epoch
     assert seqkd("run", path, "--only", "prepare", "teacher", "-q") == 1
     monkeypatch.delenv("SEQKD_FAKE_STOP_AFTER_EPOCH")
-    write(["more"])
+    _teacher_config(corpus, tmp_path, ["more"], epochs=3)
     assert _status(path, capsys)["teacher"].startswith(
         "kept unless what it reads changes in prepare")
     assert seqkd("run", path, "--only", "prepare", "teacher", "-q") == 0
