@@ -3,19 +3,22 @@ part of its folder.
 
 A stage's stamp records the digest of each file it reads (``input_files``), for a stage
 folder its ``DONE.json``; a rerun of that stage writes a new ``DONE.json``, so every reader
-is stale. Some readers read only part of the folder: a teacher reads a prepare folder's
-training and validation data, never the monolingual corpora under ``mono/``. So:
+is stale. Some readers read only parts of the folder: a teacher reads a prepare folder's
+training and validation data, never its test sets or the monolingual corpora under
+``mono/``. So:
 
-- a stage kind whose folder has such a part declares, on its settings, ``lineage_files(
-  out_dir)``: every file of the rest. Its ``DONE.json`` records their digest
-  (``"lineage"``); when a rerun ends with the digest of the run it replaced, the new stamp
-  also lists the old ``DONE.json``'s digest, and what that one listed (``"same_as"``);
-- a reader declares ``lineage_inputs()``: the folders of which it reads only that part. A
-  recorded digest of such a folder's ``DONE.json`` that the current one lists as
-  ``same_as`` is as good as the current one: what the reader read is there byte for byte.
+- a stage kind whose folder has such parts declares, on its settings, ``lineage_parts(
+  out_dir)``: the files of each part (prepare: ``training``, ``tests``). Its ``DONE.json``
+  records each part's digest (``"lineage"``); for each part whose digest a rerun ends with
+  is that of the run it replaced, the new stamp also lists the old ``DONE.json``'s digest,
+  and what that one listed (``"same_as"``);
+- a reader declares ``lineage_inputs()``: the folders of which it reads only some parts, and
+  those parts. A recorded digest of such a folder's ``DONE.json`` that the current one lists
+  as ``same_as`` for every part read is as good as the current one: what the reader read is
+  there byte for byte.
 
-Adding a monolingual corpus to a finished config thus prepares again and distils the new
-corpus, and keeps the trained teacher.
+Adding a monolingual corpus or a test set to a finished config thus prepares again, and keeps
+the trained teacher.
 """
 
 from __future__ import annotations
@@ -66,17 +69,23 @@ def _read_done(out_dir: Path) -> Optional[Dict[str, Any]]:
     return record if isinstance(record, dict) else None
 
 
+def _digests(out_dir: Path, parts: Dict[str, List[Path]]) -> Dict[str, str]:
+    return {part: files_digest(files, out_dir) for part, files in parts.items()}
+
+
 def remember(out_dir: Path, config: Any) -> None:
     """Before a finished stage's folder is emptied or written over: its digests, for the
     stamp of the run that replaces it (:func:`stamp`). Only for kinds with
-    ``lineage_files``."""
-    lineage_files = getattr(config, "lineage_files", None)
+    ``lineage_parts``."""
+    lineage_parts = getattr(config, "lineage_parts", None)
     out_dir = Path(out_dir)
-    record = _read_done(out_dir) if lineage_files is not None else None
+    record = _read_done(out_dir) if lineage_parts is not None else None
     if record is None:
         return
-    lineage = record.get("lineage") or files_digest(lineage_files(out_dir), out_dir)
-    same_as = record.get("same_as") if isinstance(record.get("same_as"), list) else []
+    lineage = record.get("lineage")
+    if not isinstance(lineage, dict):  # a stamp from before lineages: digested now
+        lineage = _digests(out_dir, lineage_parts(out_dir))
+    same_as = record.get("same_as") if isinstance(record.get("same_as"), dict) else {}
     _PREVIOUS[str(out_dir.resolve())] = {"done": file_digest(out_dir / DONE_FILE),
                                          "lineage": lineage, "same_as": same_as}
 
@@ -100,49 +109,55 @@ def _previous(out_dir: Path) -> Optional[Dict[str, Any]]:
         except ValueError:
             previous = None
     kept.unlink(missing_ok=True)
-    ok = (isinstance(previous, dict) and isinstance(previous.get("same_as"), list)
-          and isinstance(previous.get("done"), str))
+    ok = (isinstance(previous, dict) and isinstance(previous.get("same_as"), dict)
+          and isinstance(previous.get("lineage"), dict) and isinstance(previous.get("done"), str))
     return previous if ok else None
 
 
 def stamp(out_dir: Path, config: Any) -> Dict[str, Any]:
-    """What a finished run's ``DONE.json`` records of its lineage: its digest, and the
-    stamps it stands for (the run it replaced, when the digest is that one's)."""
-    lineage_files = getattr(config, "lineage_files", None)
+    """What a finished run's ``DONE.json`` records of its lineage: each part's digest, and
+    for each part the stamps it stands for (the run it replaced, when that part's digest is
+    that one's, and what that one stood for)."""
+    lineage_parts = getattr(config, "lineage_parts", None)
     previous = _previous(Path(out_dir))
-    if lineage_files is None:
+    if lineage_parts is None:
         return {}
-    lineage = files_digest(lineage_files(Path(out_dir)), Path(out_dir))
-    same_as: List[str] = []
-    if previous is not None and previous["lineage"] == lineage:
-        same_as = [*previous["same_as"], previous["done"]]
+    lineage = _digests(Path(out_dir), lineage_parts(Path(out_dir)))
+    same_as: Dict[str, List[str]] = {part: [] for part in lineage}
+    for part, digest in lineage.items():
+        if previous is not None and previous["lineage"].get(part) == digest:
+            same_as[part] = [*previous["same_as"].get(part, []), previous["done"]]
     return {"lineage": lineage, "same_as": same_as}
 
 
-def stands_for(done_path: str, recorded: str) -> bool:
+def stands_for(done_path: str, recorded: str, parts: Iterable[str]) -> bool:
     """Whether the stage stamp at ``done_path`` lists ``recorded`` (a digest of an earlier
-    stamp of its folder) as one whose lineage files it left unchanged."""
+    stamp of its folder) as one that left each of ``parts`` as it was."""
     record = _read_done(Path(done_path).parent)
     same_as = record.get("same_as") if record else None
-    return isinstance(same_as, list) and recorded in same_as
+    return isinstance(same_as, dict) and all(
+        isinstance(same_as.get(p), list) and recorded in same_as[p] for p in parts)
 
 
-def lineage_inputs(config: Any) -> List[str]:
+def lineage_inputs(config: Any) -> Dict[str, Tuple[str, ...]]:
     """The ``DONE.json`` paths (as ``input_files`` names them) of the folders ``config``
-    reads only the lineage part of."""
+    reads only lineage parts of, with those parts."""
     folders = getattr(config, "lineage_inputs", None)
-    return [str(Path(d) / DONE_FILE) for d in folders()] if folders is not None else []
+    return {str(Path(d) / DONE_FILE): tuple(parts) for d, parts in folders().items()} \
+        if folders is not None else {}
 
 
 def through_lineage(recorded: Dict[str, Any], current: Dict[str, Any],
-                    inputs: List[str]) -> Tuple[Dict[str, Any], List[str]]:
+                    inputs: Dict[str, Tuple[str, ...]]) -> Tuple[Dict[str, Any], List[str]]:
     """``recorded`` settings with each digest of an ``inputs`` stamp that the current stamp
-    stands for (:func:`stands_for`) taken as the current one; and those stamps' paths."""
+    stands for (:func:`stands_for`, for the parts read) taken as the current one; and those
+    stamps' paths."""
     files, now = recorded.get("input_files"), current.get("input_files")
     if not inputs or not isinstance(files, dict) or not isinstance(now, dict):
         return recorded, []
-    kept = [p for p in inputs if files.get(p) is not None and now.get(p) is not None
-            and files[p] != now[p] and stands_for(p, files[p])]
+    kept = [p for p, parts in inputs.items() if files.get(p) is not None
+            and now.get(p) is not None and files[p] != now[p]
+            and stands_for(p, files[p], parts)]
     if not kept:
         return recorded, []
     return {**recorded, "input_files": {**files, **{p: now[p] for p in kept}}}, kept

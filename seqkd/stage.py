@@ -270,10 +270,11 @@ class Stage:
         }
         write_text(self.done_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
         logger.info("%s: finished in %.1f s", self.name, record["seconds"])
-        if record.get("same_as"):
-            logger.info("%s: its outputs but the part only some stages read (prepare's: the "
-                        "monolingual corpora) are those of the run before, byte for byte: the "
-                        "stages that read nothing else stay current", self.name)
+        same = [part for part, was in (record.get("same_as") or {}).items() if was]
+        if same:
+            logger.info("%s: its %s are those of the run before, byte for byte: the stages "
+                        "that read nothing else of it stay current", self.name,
+                        " and ".join(same))
         self.close()
 
     def close(self) -> None:

@@ -53,7 +53,7 @@ def verdict(stage: Stage, upstream_runs: bool) -> str:
 def reads_lineage_only(step: Step, upstream: Step) -> bool:
     """Whether ``step`` reads of ``upstream``'s folder only what a rerun of it may leave as
     it was (:mod:`seqkd.lineage`)."""
-    return (getattr(upstream.config, "lineage_files", None) is not None
+    return (getattr(upstream.config, "lineage_parts", None) is not None
             and any(Path(p).parent.resolve() == upstream.out_dir
                     for p in lineage_inputs(step.config)))
 

@@ -77,10 +77,11 @@ def test_a_monolingual_corpus_added_keeps_what_reads_only_the_parallel_data(
     assert len(fake_fairseq()) == trainings + 1  # student b only, not the teacher
     prepared = json.loads((work / "data" / "DONE.json").read_text())
     old = before["data"]
-    assert prepared["same_as"] == [f"{len(old)}:{hashlib.sha256(old).hexdigest()}"]
+    digest = f"{len(old)}:{hashlib.sha256(old).hexdigest()}"
+    assert prepared["same_as"] == {"training": [digest], "tests": [digest]}
     assert all(_status(path, capsys)[s].startswith("done at") for s in stages)
     said = (work / "data" / "log.txt").read_text()
-    assert "the stages that read nothing else stay current" in said
+    assert "its training and tests are those of the run before" in said
 
     # the training data changed (fewer pairs): everything runs again
     write(["more", "extra"], pairs=1500)
@@ -88,23 +89,22 @@ def test_a_monolingual_corpus_added_keeps_what_reads_only_the_parallel_data(
     assert seqkd("run", path, "--only", *stages, "-q") == 0
     again = _stamps(work)
     assert not {n for n in again if again[n] == after[n]}
-    assert json.loads((work / "data" / "DONE.json").read_text())["same_as"] == []
+    assert json.loads((work / "data" / "DONE.json").read_text())["same_as"]["training"] == []
 
 
 class _Settings:
-    """A stage kind's settings with a lineage part: everything but ``mono/``."""
+    """A stage kind's settings with two lineage parts, ``a/`` and ``b/``."""
 
     @staticmethod
-    def lineage_files(out_dir):
-        return [f for f in out_dir.rglob("*") if f.is_file() and "mono" not in f.parts
-                and f.name not in ("DONE.json",) and not f.name.startswith(".")]
+    def lineage_parts(out_dir):
+        return {p: [f for f in (out_dir / p).rglob("*") if f.is_file()] for p in ("a", "b")}
 
 
-def test_what_a_rerun_stands_for_survives_a_kill_and_only_when_the_part_is_the_same(tmp_path):
+def test_what_a_rerun_stands_for_survives_a_kill_and_holds_part_by_part(tmp_path):
     out = tmp_path / "data"
-    (out / "mono").mkdir(parents=True)
-    (out / "train.bin").write_bytes(b"pairs")
-    (out / "mono" / "m.bin").write_bytes(b"one corpus")
+    for part in ("a", "b", "mono"):
+        (out / part).mkdir(parents=True)
+        (out / part / "x.bin").write_bytes(b"one")
     (out / "DONE.json").write_text(json.dumps({"stage": "prepare", **lineage.stamp(
         out, _Settings)}) + "\n")
     old = lineage.file_digest(out / "DONE.json")
@@ -113,29 +113,32 @@ def test_what_a_rerun_stands_for_survives_a_kill_and_only_when_the_part_is_the_s
     (out / "DONE.json").unlink()
     lineage.keep(out)
     lineage._PREVIOUS.clear()  # ...and is killed; a new process finishes it
-    (out / "mono" / "m.bin").write_bytes(b"two corpora")
-    assert lineage.stamp(out, _Settings)["same_as"] == [old]
+    (out / "mono" / "x.bin").write_bytes(b"two")  # not a part: no reader of parts reads it
+    (out / "b" / "x.bin").write_bytes(b"two")
+    assert lineage.stamp(out, _Settings)["same_as"] == {"a": [old], "b": []}
     assert not (out / lineage.PREVIOUS_FILE).exists()
-    # the digest it stands for is as good as its own for a reader of the part, not otherwise
-    (out / "DONE.json").write_text(json.dumps({"same_as": [old]}))
-    recorded = {"input_files": {str(out / "DONE.json"): old}}
-    current = {"input_files": {str(out / "DONE.json"): lineage.file_digest(out / "DONE.json")}}
-    assert lineage.through_lineage(recorded, current, [str(out / "DONE.json")])[0] == current
-    assert lineage.through_lineage(recorded, current, [])[0] == recorded
-
-    lineage.remember(out, _Settings)
-    (out / "train.bin").write_bytes(b"other pairs")
-    assert lineage.stamp(out, _Settings)["same_as"] == []
+    # the digest a part stands for is as good as the current one for a reader of that part
+    (out / "DONE.json").write_text(json.dumps({"same_as": {"a": [old], "b": []}}))
+    done = str(out / "DONE.json")
+    recorded = {"input_files": {done: old}}
+    current = {"input_files": {done: lineage.file_digest(out / "DONE.json")}}
+    assert lineage.through_lineage(recorded, current, {done: ("a",)})[0] == current
+    assert lineage.through_lineage(recorded, current, {done: ("a", "b")})[0] == recorded
+    assert lineage.through_lineage(recorded, current, {})[0] == recorded
 
 
-def _teacher_config(corpus: Path, tmp_path: Path, mono, epochs: int) -> Path:
-    """A config of prepare (with the corpora ``mono`` of ``tmp_path``) and a teacher."""
+def _teacher_config(corpus: Path, tmp_path: Path, mono, epochs: int, tests=(),
+                    distill=()) -> Path:
+    """A config of prepare (with the corpora ``mono`` of ``tmp_path`` and the test sets
+    ``tests``, each the corpus's test set) and a teacher."""
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({
         "work_dir": str(tmp_path / "w"),
         "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid"),
-                 "vocab_size": 60, "mono": {m: str(tmp_path / m) for m in mono}},
+                 "vocab_size": 60, "mono": {m: str(tmp_path / m) for m in mono},
+                 "test_prefixes": {t: str(corpus / "test") for t in tests}},
         "teacher": {"train": {"preset": "tiny", "max_epoch": epochs}},
+        "distill": [{"name": d, "sources": ["train"]} for d in distill],
         "students": [{"name": "a", "preset": "tiny", "max_epoch": 1}]}))
     return path
 
@@ -152,7 +155,7 @@ def test_side_by_side_children_keep_the_teacher_too(corpus, tmp_path):
     _teacher_config(corpus, tmp_path, ["more"], epochs=1)
     assert seqkd("run", path, "--only", "prepare", "teacher", "--jobs", "2", "-q") == 0
     assert (work / "teacher" / "DONE.json").read_bytes() == teacher
-    assert len(json.loads((work / "data" / "DONE.json").read_text())["same_as"]) == 1
+    assert len(json.loads((work / "data" / "DONE.json").read_text())["same_as"]["training"]) == 1
     assert not (work / "data" / lineage.PREVIOUS_FILE).exists()
 
 
@@ -171,3 +174,23 @@ def test_an_interrupted_teacher_resumes_after_a_corpus_is_added(corpus, tmp_path
     assert seqkd("run", path, "--only", "prepare", "teacher", "-q") == 0
     log = (work / "teacher" / "fairseq-train.log").read_text()
     assert "loaded checkpoint" in log and "(epoch 1)" in log  # resumed, not started over
+
+
+@pytest.mark.usefixtures("fake_fairseq", "echo_teacher")
+def test_a_test_set_added_keeps_the_teacher_and_distils_again(corpus, tmp_path, capsys):
+    # a distillation copies the test sets for its student: it runs again, the teacher not
+    work = tmp_path / "w"
+    path = _teacher_config(corpus, tmp_path, [], epochs=1, tests=["t1"], distill=["kd"])
+    stages = ["prepare", "teacher", "distill-kd"]
+    assert seqkd("run", path, "--only", *stages, "-q") == 0
+    before = _stamps(work)
+    _teacher_config(corpus, tmp_path, [], epochs=1, tests=["t1", "t2"], distill=["kd"])
+    said = _status(path, capsys)
+    assert said["teacher"] == "kept unless what it reads changes in prepare"
+    # what changes is known when prepare has run: the test sets, which the teacher does
+    # not read and the distillation does
+    assert said["distill-kd"] == "kept unless what it reads changes in prepare, teacher"
+    assert seqkd("run", path, "--only", *stages, "-q") == 0
+    after = _stamps(work)
+    assert {n for n in after if after[n] == before[n]} == {"teacher"}
+    assert (work / "distill-kd" / "bin" / "test1.en-de.en.bin").is_file()

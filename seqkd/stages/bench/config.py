@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import seqkd.stages.bench.blind as blindsets
 from seqkd.stages.bench.systems import SystemSpec
@@ -59,9 +59,9 @@ class BenchConfig:
             files += spec.kind_of.model_files(spec)
         return files + blindsets.files(self.blind)
 
-    def lineage_inputs(self) -> List[Path]:
-        """The test data's folder: a bench reads no monolingual corpus (seqkd.lineage)."""
-        return [Path(self.data)]
+    def lineage_inputs(self) -> Dict[Path, Tuple[str, ...]]:
+        """The test data's folder, but its monolingual corpora (seqkd.lineage)."""
+        return {Path(self.data): ("training", "tests")}
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, List, Optional, Tuple
+from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.config import MAX_BEAM, setting
 from seqkd.errors import SeqkdError
@@ -111,9 +111,10 @@ class DistillConfig:
     def input_files(self) -> List[Path]:
         return [Path(self.data) / "DONE.json", *self.teacher_kind().input_files(self)]
 
-    def lineage_inputs(self) -> List[Path]:
-        """The data folder, when no source is a monolingual corpus (seqkd.lineage)."""
-        return [Path(self.data)] if self.sources == ["train"] else []
+    def lineage_inputs(self) -> Dict[Path, Tuple[str, ...]]:
+        """The data folder's training data and test sets (copied for the student), when no
+        source is a monolingual corpus (seqkd.lineage)."""
+        return {Path(self.data): ("training", "tests")} if self.sources == ["train"] else {}
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""

@@ -66,9 +66,12 @@ class ExportConfig:
         extra = [Path(self.vmap_data) / "DONE.json"] if self.vmap and self.vmap_data else []
         return [Path(self.data) / "DONE.json", *resolved_checkpoints([self.checkpoint]), *extra]
 
-    def lineage_inputs(self) -> List[Path]:
-        """The data folders: an export reads no monolingual corpus (seqkd.lineage)."""
-        return [Path(p) for p in (self.data, self.vmap_data if self.vmap else None) if p]
+    def lineage_inputs(self) -> Dict[Path, Tuple[str, ...]]:
+        """The data folders' vocabulary and training pairs, and the test sets when a
+        fidelity check reads one: an export reads no monolingual corpus (seqkd.lineage)."""
+        parts = ("training", "tests") if self.fidelity_test else ("training",)
+        out = {Path(self.vmap_data): ("training",)} if self.vmap and self.vmap_data else {}
+        return {**out, Path(self.data): parts}
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""

@@ -106,13 +106,20 @@ class PrepareConfig:
         if problems:
             raise SeqkdError("; ".join(problems))
 
-    def lineage_files(self, out_dir: Path) -> List[Path]:
-        """Every output but the monolingual corpora (``mono/``) and the stage's records: all
-        that a stage reading no monolingual corpus reads here (:mod:`seqkd.lineage`), so a
-        corpus added or changed leaves such a stage (a trained teacher) current."""
+    def lineage_parts(self, out_dir: Path) -> Dict[str, List[Path]]:
+        """Its outputs but the monolingual corpora (``mono/``) and its records, in two parts
+        (:mod:`seqkd.lineage`): ``training`` (the vocabulary, the training and validation
+        data: all a training reads) and ``tests`` (the test sets, and bin/splits.json that
+        names them). A corpus or a test set added leaves a trained teacher current."""
         beside = {"mono", "DONE.json", "config.yaml", "log.txt", "report.json"}
-        return [f for f in out_dir.rglob("*") if f.is_file() and not f.name.startswith(".")
-                and f.relative_to(out_dir).parts[0] not in beside]
+        parts: Dict[str, List[Path]] = {"training": [], "tests": []}
+        for f in out_dir.rglob("*"):
+            rel = f.relative_to(out_dir).parts
+            if not f.is_file() or f.name.startswith(".") or rel[0] in beside:
+                continue
+            training = len(rel) == 1 or f.name.split(".")[0] in ("train", "valid", "dict")
+            parts["training" if training else "tests"].append(f)
+        return parts
 
     def mono_names(self) -> List[str]:
         return [*self.mono, *self.mono_datasets]

@@ -66,9 +66,10 @@ class TopkConfig:
     def input_files(self) -> List[Path]:
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]
 
-    def lineage_inputs(self) -> List[Path]:
-        """The data folder: the cache reads no monolingual corpus (seqkd.lineage)."""
-        return [Path(self.data)]
+    def lineage_inputs(self) -> Dict[Path, Tuple[str, ...]]:
+        """The data folder's training pairs: the cache reads no monolingual corpus and no
+        test set (seqkd.lineage)."""
+        return {Path(self.data): ("training",)}
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""

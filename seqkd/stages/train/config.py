@@ -145,9 +145,10 @@ class TrainConfig:
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.kd_teachers), *cache,
                 *before]
 
-    def lineage_inputs(self) -> List[Path]:
-        """The data folder: a training reads no monolingual corpus (seqkd.lineage)."""
-        return [Path(self.data)]
+    def lineage_inputs(self) -> Dict[Path, Tuple[str, ...]]:
+        """The data folder's training part: no monolingual corpus, no test set
+        (seqkd.lineage)."""
+        return {Path(self.data): ("training",)}
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""
