@@ -36,10 +36,6 @@ PREVIOUS_FILE = ".previous-run.json"
 
 _DIGESTS: Dict[Tuple[str, int, int], str] = {}
 
-#: the digest of a previous finished run, taken before its folder was emptied or overwritten
-#: (resolved folder: {"done": its DONE.json's digest, "lineage": ..., "same_as": [...]})
-_PREVIOUS: Dict[str, Dict[str, Any]] = {}
-
 
 def file_digest(path: str | os.PathLike) -> str:
     """``size:sha256`` of a file (cached per path, size and modification time)."""
@@ -73,37 +69,36 @@ def _digests(out_dir: Path, parts: Dict[str, List[Path]]) -> Dict[str, str]:
     return {part: files_digest(files, out_dir) for part, files in parts.items()}
 
 
-def remember(out_dir: Path, config: Any) -> None:
-    """Before a finished stage's folder is emptied or written over: its digests, for the
-    stamp of the run that replaces it (:func:`stamp`). Only for kinds with
-    ``lineage_parts``."""
+def previous_run(out_dir: Path, config: Any) -> Optional[Dict[str, Any]]:
+    """Before a finished stage's folder is emptied or written over: its digests (None for a
+    kind without ``lineage_parts``, or a folder with no finished run), for :func:`keep`."""
     lineage_parts = getattr(config, "lineage_parts", None)
     out_dir = Path(out_dir)
     record = _read_done(out_dir) if lineage_parts is not None else None
     if record is None:
-        return
+        return None
     lineage = record.get("lineage")
     if not isinstance(lineage, dict):  # a stamp from before lineages: digested now
         lineage = _digests(out_dir, lineage_parts(out_dir))
     same_as = record.get("same_as") if isinstance(record.get("same_as"), dict) else {}
-    _PREVIOUS[str(out_dir.resolve())] = {"done": file_digest(out_dir / DONE_FILE),
-                                         "lineage": lineage, "same_as": same_as}
+    return {"done": file_digest(out_dir / DONE_FILE), "lineage": lineage, "same_as": same_as}
 
 
-def keep(out_dir: Path) -> None:
-    """At the start of the run replacing a remembered one (:func:`remember`): its digests
-    written into the folder, read back by :func:`stamp` in whichever process finishes."""
+def keep(out_dir: Path, previous: Optional[Dict[str, Any]]) -> None:
+    """Once the folder is emptied (or its stamp removed) for the run replacing ``previous``
+    (:func:`previous_run`): its digests written there, read back by :func:`stamp` in
+    whichever process finishes that run, after a kill too."""
     from seqkd.textio import write_text
 
-    previous = _PREVIOUS.get(str(Path(out_dir).resolve()))
     if previous is not None:
         write_text(Path(out_dir) / PREVIOUS_FILE, json.dumps(previous) + "\n")
 
 
 def _previous(out_dir: Path) -> Optional[Dict[str, Any]]:
-    previous = _PREVIOUS.pop(str(out_dir.resolve()), None)
+    """What :func:`keep` wrote in ``out_dir`` (taken away: it is read once), or None."""
     kept = out_dir / PREVIOUS_FILE
-    if previous is None and kept.is_file():
+    previous = None
+    if kept.is_file():
         try:
             previous = json.loads(kept.read_text())
         except ValueError:

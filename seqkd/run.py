@@ -148,9 +148,9 @@ def _must_run(step: Step, steps: List[Step], ran: set) -> bool:
     _clear(dependents(steps, step.name, spare=True),
            f"it depends on {step.name}, which runs again")
     if state in (UPSTREAM, CHANGED):
-        lineage.remember(step.out_dir, step.config)
+        previous = lineage.previous_run(step.out_dir, step.config)
         clear_dir(step.out_dir, "its settings or inputs changed")
-        lineage.keep(step.out_dir)  # for the process that runs it (a --jobs child)
+        lineage.keep(step.out_dir, previous)  # for the process that runs it (a --jobs child)
     elif state == OTHER:
         # nothing finished is lost: an interrupted run whose settings changed starts over
         logger.info("%s: %s holds an unfinished run with other settings; starting it over",

@@ -243,10 +243,10 @@ class Stage:
                     "resume it with the same settings, or use --force to start over")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if done is not None:
-            lineage.remember(self.out_dir, self._settings_of)
+            previous = lineage.previous_run(self.out_dir, self._settings_of)
             self.done_path.unlink()
+            lineage.keep(self.out_dir, previous)
         write_text(self.out_dir / CONFIG_FILE, yaml.safe_dump(self.config, sort_keys=False))
-        lineage.keep(self.out_dir)
         self._log_handler = logging.FileHandler(self.out_dir / "log.txt", encoding="utf-8")
         self._log_handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -94,7 +94,10 @@ def status(steps: List[Step]) -> List[Dict]:
             state, after = MAYBE, [d for d in step.deps if d in runs or d in maybe]
         elif state == NEW and any(d in maybe for d in step.deps):
             state, after = WAITS, [d for d in step.deps if d in runs or d in maybe]
-        (maybe if state == MAYBE else runs if state != DONE else set()).add(step.name)
+        if state == MAYBE:
+            maybe.add(step.name)
+        elif state != DONE:
+            runs.add(step.name)
         done = stage.finished()
         if state == UPSTREAM and done is None and stage.started() is None:
             state = WAITS

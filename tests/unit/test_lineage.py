@@ -109,10 +109,9 @@ def test_what_a_rerun_stands_for_survives_a_kill_and_holds_part_by_part(tmp_path
         out, _Settings)}) + "\n")
     old = lineage.file_digest(out / "DONE.json")
 
-    lineage.remember(out, _Settings)  # the run replacing it starts...
+    previous = lineage.previous_run(out, _Settings)  # the run replacing it starts...
     (out / "DONE.json").unlink()
-    lineage.keep(out)
-    lineage._PREVIOUS.clear()  # ...and is killed; a new process finishes it
+    lineage.keep(out, previous)  # ...and is killed; a new process finishes it
     (out / "mono" / "x.bin").write_bytes(b"two")  # not a part: no reader of parts reads it
     (out / "b" / "x.bin").write_bytes(b"two")
     assert lineage.stamp(out, _Settings)["same_as"] == {"a": [old], "b": []}
