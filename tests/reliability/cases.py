@@ -601,6 +601,10 @@ CASES = [
          "is not there", lambda d: _prepare(d, "--mono", f"captions={d / 'caps'}"),
          ["monolingual corpus captions:", "caps.en not found (nor", "caps.en.gz)",
           "PREFIX.en (the source language, --src)"], "out"),
+    Case("prepare-mono-folder", "36.1", "`prepare --mono captions=PREFIX` where PREFIX.en is a "
+         "folder", lambda d: (d / "caps.en").mkdir() or _prepare(d, "--mono",
+                                                               f"captions={d / 'caps'}"),
+         ["monolingual corpus captions:", "caps.en is a folder, not a file"], "out"),
     Case("bench-norepeat-word", "36.4", "a bench system's `norepeat=` that is not a number",
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=1,norepeat=four"],

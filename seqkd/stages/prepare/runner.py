@@ -145,6 +145,11 @@ def local_file(prefix: str, lang: str) -> Path:
     return gz if not p.is_file() and gz.is_file() else p
 
 
+def _not_a_file(p: Path) -> str:
+    """Why ``local_file``'s answer cannot be read, in words."""
+    return f"{p} is a folder, not a file" if p.is_dir() else f"{p} not found (nor {p}.gz)"
+
+
 # ---------------------------------------------------------------- the stage
 
 
@@ -162,7 +167,7 @@ def _gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
                 p = local_file(prefix, lang)
                 if not p.is_file():
                     raise SeqkdError(
-                        f"{lang} file for prefix {prefix} not found: {p} (nor {p}.gz); a prefix "
+                        f"{lang} file for prefix {prefix}: {_not_a_file(p)}; a prefix "
                         f"stands for PREFIX.SRC and PREFIX.TGT with the codes of --src and --tgt "
                         f"(now {cfg.src} and {cfg.tgt}; they default to en and de)")
                 out[lang] = p
@@ -191,7 +196,7 @@ def _gather_mono(cfg: PrepareConfig) -> Dict[str, List[Path]]:
     for name, prefix in cfg.mono.items():
         p = local_file(prefix, cfg.src)
         if not p.is_file():
-            raise SeqkdError(f"monolingual corpus {name}: {p} not found (nor {p}.gz); --mono "
+            raise SeqkdError(f"monolingual corpus {name}: {_not_a_file(p)}; --mono "
                              f"NAME=PREFIX stands for the file PREFIX.{cfg.src} (the source "
                              "language, --src)")
         out[name] = [p]
