@@ -8,17 +8,17 @@ training and validation data, never its test sets or the monolingual corpora und
 ``mono/``. So:
 
 - a stage kind whose folder has such parts declares, on its settings, ``lineage_parts(
-  out_dir)``: the files of each part (prepare: ``training``, ``tests``). Its ``DONE.json``
-  records each part's digest (``"lineage"``); for each part whose digest a rerun ends with
-  is that of the run it replaced, the new stamp also lists the old ``DONE.json``'s digest,
-  and what that one listed (``"same_as"``);
+  out_dir)``: the files of each part (prepare: ``training``, ``tests``, ``mono:NAME``). Its
+  ``DONE.json`` records each part's digest (``"lineage"``); for each part whose digest a
+  rerun ends with is that of the run it replaced, the new stamp also lists the old
+  ``DONE.json``'s digest, and what that one listed (``"same_as"``);
 - a reader declares ``lineage_inputs()``: the folders of which it reads only some parts, and
   those parts. A recorded digest of such a folder's ``DONE.json`` that the current one lists
   as ``same_as`` for every part read is as good as the current one: what the reader read is
   there byte for byte.
 
 Adding a monolingual corpus or a test set to a finished config thus prepares again, and keeps
-the trained teacher.
+the trained teacher, and the distillations of the other corpora with their students.
 """
 
 from __future__ import annotations
@@ -78,8 +78,12 @@ def previous_run(out_dir: Path, config: Any) -> Optional[Dict[str, Any]]:
     if record is None:
         return None
     lineage = record.get("lineage")
-    if not isinstance(lineage, dict):  # a stamp from before lineages: digested now
-        lineage = _digests(out_dir, lineage_parts(out_dir))
+    lineage = lineage if isinstance(lineage, dict) else {}
+    parts = lineage_parts(out_dir)
+    if set(parts) - set(lineage):  # a stamp from before lineages, or before some of its
+        # parts were told apart: the folder is as that run left it, so they are digested now
+        lineage = {**_digests(out_dir, {p: parts[p] for p in set(parts) - set(lineage)}),
+                   **lineage}
     same_as = record.get("same_as") if isinstance(record.get("same_as"), dict) else {}
     return {"done": file_digest(out_dir / DONE_FILE), "lineage": lineage, "same_as": same_as}
 

@@ -274,7 +274,8 @@ class Stage:
         if same:
             logger.info("%s: its %s are those of the run before, byte for byte: the stages "
                         "that read nothing else of it stay current", self.name,
-                        " and ".join(same))
+                        " and ".join([", ".join(same[:-1]), same[-1]] if len(same) > 1
+                                     else same))
         self.close()
 
     def close(self) -> None:

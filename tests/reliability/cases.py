@@ -174,13 +174,13 @@ def _foreign_folder(d: Path) -> List[str]:
     c = _corpus(d)
     (d / "w" / "distill-kd").mkdir(parents=True)
     (d / "w" / "distill-kd" / "notes.txt").write_text("mine\n")
-    # a distillation of a monolingual corpus reads what every prepare changes (a stage that
-    # reads only the parallel data is judged at its turn instead: seqkd.lineage)
+    # a distillation reads all of what a teacher's new run changes (a stage that reads only
+    # parts of the data folder is judged at its turn after a new prepare: seqkd.lineage)
     return _config(d, f"work_dir: {d / 'w'}\ndata:\n  train_prefix: {c / 'train'}\n"
                       f"  valid_prefix: {c / 'valid'}\n  vocab_size: 60\n"
-                      f"  mono: {{more: {c / 'test'}}}\n"
                       "teacher: {train: {preset: tiny, max_updates: 1}}\n"
-                      "distill: [{name: kd, sources: [train, more]}]\n") + ["--only", "prepare"]
+                      "distill: [{name: kd}]\n") + ["--only", "prepare", "teacher",
+                                                     "--restart", "teacher"]
 
 
 def _only_needs_not_done(d: Path) -> List[str]:
@@ -377,8 +377,8 @@ CASES = [
          "model's settings (no cfg.model, args None), given to export", None,
          ["not a fairseq checkpoint", "the model's settings, in 'cfg' (its 'model' entry) or "
           "'args'"], "out", needs_data=True),
-    Case("run-foreign-folder", "20.4", "`seqkd run --only prepare` where a stage folder it "
-         "would clear (a distillation of its monolingual corpus) holds the user's own files",
+    Case("run-foreign-folder", "20.4", "`seqkd run --restart teacher` where a stage folder it "
+         "would clear (a distillation by that teacher) holds the user's own files",
          _foreign_folder, ["w/distill-kd must be cleared", "holds files seqkd did not write"],
          "w/data/DONE.json"),
     Case("run-only-needs-not-done", "36", "`seqkd run --only export-s` before the student "

@@ -1,7 +1,7 @@
 """A rerun of prepare that leaves the training data as it was keeps the stages that read only
-that (seqkd.lineage): a monolingual corpus added to a finished config distils it, and keeps
-the trained teacher and the students of the parallel data; a change to the parallel data
-still runs them all again. Over a fake fairseq and an echoing teacher."""
+that (seqkd.lineage): a monolingual corpus added to a finished config keeps the trained
+teacher, and the distillations of the other corpora with their students; a changed corpus
+runs what distils it again, and a change to the parallel data runs them all again. Over a fake fairseq and an echoing teacher."""
 
 import hashlib
 import json
@@ -61,27 +61,38 @@ def test_a_monolingual_corpus_added_keeps_what_reads_only_the_parallel_data(
     assert set(before) == {"data", "teacher", "distill-kd", "distill-km", "student-a",
                            "student-b"}
 
-    # a corpus added: prepare runs again; what may be kept says so, what reads mono runs
+    # a corpus added: prepare runs again; all that was there is kept, the corpus distilled
+    # by no one yet
     write(["more", "extra"])
     said = _status(path, capsys)
     assert said["prepare"].startswith("settings changed")
     assert said["teacher"] == "kept unless what it reads changes in prepare"
-    assert said["distill-kd"] == "kept unless what it reads changes in prepare, teacher"
-    assert said["distill-km"] == "runs again after prepare"
+    for d in ("distill-kd", "distill-km"):
+        assert said[d] == "kept unless what it reads changes in prepare, teacher"
     assert said["student-a"] == "kept unless what it reads changes in distill-kd"
-    assert said["student-b"] == "runs again after distill-km"
+    assert said["student-b"] == "kept unless what it reads changes in distill-km"
     assert seqkd("run", path, "--only", *stages, "-q") == 0
     after = _stamps(work)
-    kept = {"teacher", "distill-kd", "student-a"}
-    assert {n for n in after if after[n] == before[n]} == kept
-    assert len(fake_fairseq()) == trainings + 1  # student b only, not the teacher
+    assert {n for n in after if after[n] == before[n]} == set(before) - {"data"}
+    assert len(fake_fairseq()) == trainings  # nothing trained again
     prepared = json.loads((work / "data" / "DONE.json").read_text())
     old = before["data"]
     digest = f"{len(old)}:{hashlib.sha256(old).hexdigest()}"
-    assert prepared["same_as"] == {"training": [digest], "tests": [digest]}
+    assert prepared["same_as"] == {"training": [digest], "tests": [digest],
+                                   "mono:more": [digest], "mono:extra": []}
     assert all(_status(path, capsys)[s].startswith("done at") for s in stages)
     said = (work / "data" / "log.txt").read_text()
-    assert "its training and tests are those of the run before" in said
+    assert "its training, tests and mono:more are those of the run before" in said
+
+    # a distilled corpus changed (a line less): its distillation and student run again
+    (tmp_path / "more.en").write_text("".join(x + "\n" for x in test_en[1:30]))
+    said = _status(path, capsys)
+    assert said["distill-km"] == "kept unless what it reads changes in prepare, teacher"
+    assert seqkd("run", path, "--only", *stages, "-q") == 0
+    now = _stamps(work)
+    assert {n for n in now if now[n] == after[n]} == {"teacher", "distill-kd", "student-a"}
+    assert len(fake_fairseq()) == trainings + 1  # student b only, not the teacher
+    after = now
 
     # the training data changed (fewer pairs): everything runs again
     write(["more", "extra"], pairs=1500)
@@ -116,6 +127,10 @@ def test_what_a_rerun_stands_for_survives_a_kill_and_holds_part_by_part(tmp_path
     (out / "b" / "x.bin").write_bytes(b"two")
     assert lineage.stamp(out, _Settings)["same_as"] == {"a": [old], "b": []}
     assert not (out / lineage.PREVIOUS_FILE).exists()
+    # a stamp written before part b was told apart: b is digested from the folder as it is
+    (out / "DONE.json").write_text(json.dumps({"lineage": {"a": "x"}}))
+    assert lineage.previous_run(out, _Settings)["lineage"] == {
+        "a": "x", "b": lineage.files_digest([out / "b" / "x.bin"], out)}
     # the digest a part stands for is as good as the current one for a reader of that part
     (out / "DONE.json").write_text(json.dumps({"same_as": {"a": [old], "b": []}}))
     done = str(out / "DONE.json")

@@ -112,9 +112,10 @@ class DistillConfig:
         return [Path(self.data) / "DONE.json", *self.teacher_kind().input_files(self)]
 
     def lineage_inputs(self) -> Dict[Path, Tuple[str, ...]]:
-        """The data folder's training data and test sets (copied for the student), when no
-        source is a monolingual corpus (seqkd.lineage)."""
-        return {Path(self.data): ("training", "tests")} if self.sources == ["train"] else {}
+        """The data folder's training data, its test sets (copied for the student) and the
+        monolingual corpora among the sources (seqkd.lineage)."""
+        return {Path(self.data): ("training", "tests", *(f"mono:{s}" for s in self.sources
+                                                          if s != "train"))}
 
     def consumes(self) -> List[Path]:
         """What its settings name, whether it exists yet or not (seqkd run's edges)."""

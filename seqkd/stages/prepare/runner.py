@@ -107,10 +107,11 @@ class PrepareConfig:
             raise SeqkdError("; ".join(problems))
 
     def lineage_parts(self, out_dir: Path) -> Dict[str, List[Path]]:
-        """Its outputs but the monolingual corpora (``mono/``) and its records, in two parts
-        (:mod:`seqkd.lineage`): ``training`` (the vocabulary, the training and validation
-        data: all a training reads) and ``tests`` (the test sets, and bin/splits.json that
-        names them). A corpus or a test set added leaves a trained teacher current."""
+        """Its outputs but its records, in parts (:mod:`seqkd.lineage`): ``training`` (the
+        vocabulary, the training and validation data: all a training reads), ``tests`` (the
+        test sets, and bin/splits.json that names them) and ``mono:NAME`` for each
+        monolingual corpus (its files under ``mono/``). A corpus or a test set added leaves a
+        trained teacher current, and a distillation of the other corpora."""
         beside = {"mono", "DONE.json", "config.yaml", "log.txt", "report.json"}
         parts: Dict[str, List[Path]] = {"training": [], "tests": []}
         for f in out_dir.rglob("*"):
@@ -119,6 +120,10 @@ class PrepareConfig:
                 continue
             training = len(rel) == 1 or f.name.split(".")[0] in ("train", "valid", "dict")
             parts["training" if training else "tests"].append(f)
+        for name in self.mono_names():  # text/, pieces/ NAME.SRC; bin/ NAME.SRC.bin, .idx
+            files = {f"{name}.{self.src}{end}" for end in ("", ".bin", ".idx")}
+            parts[f"mono:{name}"] = [f for f in (out_dir / "mono").rglob("*")
+                                     if f.is_file() and f.name in files]
         return parts
 
     def mono_names(self) -> List[str]:
