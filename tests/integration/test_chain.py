@@ -216,6 +216,8 @@ def test_export_fidelity_translate_and_bench(prepared, teacher, tmp_path):
     assert scores["passed"] == (scores["fairseq_ct2_float32_agreement"] >= 0.98)
     assert {"bleu_fairseq", "bleu_ct2_float32", "bleu_ct2_int8", "bleu_change_vs_float32"} <= set(scores)
     assert (exp / "model" / "spm.model").is_file()
+    assert ("fidelity check on test: 60 lines at beam 3 with fairseq, then with CTranslate2 "
+            "float32 and int8") in (exp / "log.txt").read_text()  # said before it decodes
     # the tiny teacher preset: 2+2 layers, width 64, feed-forward 128
     assert {k: card["shape"][k] for k in ("encoder_layers", "decoder_layers", "width",
                                           "encoder_ffn")} == {

@@ -100,6 +100,9 @@ def fidelity_check(cfg: ExportConfig, checkpoint: Path, prepared, exported: Path
         if float_dir != exported:
             convert_to_ct2(checkpoint, prepared.bin, float_dir, "float32")
         common = dict(beam=cfg.beam, batch_tokens=cfg.batch_tokens, threads=cfg.threads)
+        logger.info("fidelity check on %s: %d lines at beam %d with fairseq, then with "
+                    "CTranslate2 float32%s", test, len(src), cfg.beam,
+                    "" if float_dir == exported else f" and {cfg.quantization}")
         fs = decode_text(FairseqDecoder([checkpoint], prepared.bin, **common), sp, src)
         ct_float = decode_text(CT2Decoder(float_dir, **common), sp, src)
         ct_q = ct_float if float_dir == exported else decode_text(
