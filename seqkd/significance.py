@@ -12,6 +12,7 @@ the 2.5th and 97.5th percentile of their difference, with sacrebleu's own index 
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass
 from typing import Dict, Sequence
@@ -75,11 +76,17 @@ def paired_bootstrap(baseline: Sequence[str], system: Sequence[str], refs: Seque
         raise SeqkdError(f"paired bootstrap: use at least 40 resamples, got {resamples}")
     old = os.environ.get("SACREBLEU_SEED")
     os.environ["SACREBLEU_SEED"] = str(seed)
+    # sacrebleu says what it computes at INFO, three lines per pair: a report of many pairs
+    # would bury the lines that matter
+    sacrebleu_log = logging.getLogger("sacrebleu")
+    level = sacrebleu_log.level
+    sacrebleu_log.setLevel(max(level, logging.WARNING))
     try:
         _, results = PairedTest([("baseline", list(baseline)), ("system", list(system))],
                                 {metric: _metric(metric)}, [list(refs)], test_type="bs",
                                 n_samples=resamples)()
     finally:
+        sacrebleu_log.setLevel(level)
         if old is None:
             os.environ.pop("SACREBLEU_SEED", None)
         else:

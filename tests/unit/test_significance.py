@@ -73,3 +73,15 @@ def test_length_ratio_and_bad_inputs():
         paired_bootstrap(base, system[:-1], refs)
     with pytest.raises(SeqkdError, match="metric must be bleu or chrf"):
         paired_bootstrap(base, system, refs, "ter")
+
+
+def test_sacrebleus_own_info_lines_are_not_passed_on(caplog):
+    # three lines per pair at INFO would bury a report's own lines (seqkd compare, kd-gain)
+    import logging
+
+    refs, base, system = systems(n=30)
+    caplog.set_level(logging.INFO)
+    level = logging.getLogger("sacrebleu").level
+    paired_bootstrap(base, system, refs, "bleu", resamples=100)
+    assert not [r for r in caplog.records if r.name.startswith("sacrebleu")]
+    assert logging.getLogger("sacrebleu").level == level  # as it was before the call
