@@ -112,18 +112,22 @@ class PrepareConfig:
         test sets, and bin/splits.json that names them) and ``mono:NAME`` for each
         monolingual corpus (its files under ``mono/``). A corpus or a test set added leaves a
         trained teacher current, and a distillation of the other corpora."""
-        beside = {"mono", "DONE.json", "config.yaml", "log.txt", "report.json"}
-        parts: Dict[str, List[Path]] = {"training": [], "tests": []}
+        beside = {"DONE.json", "config.yaml", "log.txt", "report.json"}
+        # mono/text/ and mono/pieces/ hold NAME.SRC, mono/bin/ NAME.SRC.bin and .idx
+        mono = {f"{name}.{self.src}{end}": f"mono:{name}" for name in self.mono_names()
+                for end in ("", ".bin", ".idx")}
+        parts: Dict[str, List[Path]] = {"training": [], "tests": [],
+                                        **{part: [] for part in mono.values()}}
         for f in out_dir.rglob("*"):
             rel = f.relative_to(out_dir).parts
             if not f.is_file() or f.name.startswith(".") or rel[0] in beside:
                 continue
+            if rel[0] == "mono":
+                if f.name in mono:
+                    parts[mono[f.name]].append(f)
+                continue
             training = len(rel) == 1 or f.name.split(".")[0] in ("train", "valid", "dict")
             parts["training" if training else "tests"].append(f)
-        for name in self.mono_names():  # text/, pieces/ NAME.SRC; bin/ NAME.SRC.bin, .idx
-            files = {f"{name}.{self.src}{end}" for end in ("", ".bin", ".idx")}
-            parts[f"mono:{name}"] = [f for f in (out_dir / "mono").rglob("*")
-                                     if f.is_file() and f.name in files]
         return parts
 
     def mono_names(self) -> List[str]:
