@@ -107,7 +107,7 @@ def scale_bench(cfg: ScaleConfig) -> Dict:
     split = {s: fetch_split(manifest, s, "en", "de")[0]
              for s in ("train", "valid", "test_2016_flickr")}
     train = list(zip(read_lines(split["train"]["en"]), read_lines(split["train"]["de"])))
-    # a line is two pairs; prepare's folder takes about 2.9 times the corpus (README)
+    # a line is two pairs; prepare's folder takes about 2.9 times the corpus (docs/GUIDE.md)
     line_bytes = 2 * sum(len(e.encode()) + len(d.encode()) + 1 for e, d in train) / len(train)
     factor = 1 + 2.9 * ("prepare" in cfg.stages) + 2 * ("distill" in cfg.stages)
     check_disk_room(out, cfg.pairs * line_bytes * factor, f"scale-bench of {cfg.pairs:,} pairs",

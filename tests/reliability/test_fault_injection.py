@@ -146,7 +146,7 @@ def test_train_survives_sigkill_and_resumes(prepared, tmp_path):
     assert state["optimizer_history"][-1]["num_updates"] == 60
     assert not _leftovers(str(out))
     # the weights: a resumed run is not bit-identical to an uninterrupted one (floating-point
-    # drift, README "Training resumes"), but it continues the same run: it is far closer to
+    # drift, docs/GUIDE.md, "Training resumes"), but it continues the same run: it is far closer to
     # the uninterrupted run than a run with another seed is
     def weights(folder):
         return torch.load(folder / "checkpoints" / "checkpoint_last.pt", map_location="cpu",

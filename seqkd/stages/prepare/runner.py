@@ -1,6 +1,6 @@
 """Stage 1, prepare: fetch a parallel corpus, clean it, SentencePiece it, binarize it.
 
-Layout written under ``out_dir`` (see README):
+Layout written under ``out_dir`` (see docs/GUIDE.md, "Work-folder layout"):
 
     text/{split}.{lang}   cleaned training text; validation and test sets as given
     spm.model, spm.vocab  joint SentencePiece model (trained, or the one given)
