@@ -30,7 +30,7 @@ def _type_name(tp) -> str:
     if origin in (list, List):
         return f"a list of {_type_name(typing.get_args(tp)[0])}"
     if origin in (dict, Dict):
-        return f"a mapping of {_type_name(typing.get_args(tp)[1])}"
+        return f"a mapping of names to values, each {_type_name(typing.get_args(tp)[1])}"
     return {int: "a whole number", float: "a number", str: "a string", bool: "true or false"
             }.get(tp, getattr(tp, "__name__", str(tp)))
 

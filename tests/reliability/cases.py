@@ -609,6 +609,10 @@ CASES = [
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=1,norepeat=four"],
          ["unknown option 'norepeat=four'", "norepeat=N, N from 0 to 64"], "b"),
+    Case("config-mono-list", "36.1", "a config whose `data.mono` is a list of files, not NAME: "
+         "PREFIX", lambda d: _config(d, f"work_dir: {d / 'w'}\ndata: {{mono: [caps, more]}}\n"
+                                        "teacher: {train: {preset: tiny, max_updates: 1}}\n"),
+         ["mono must be a mapping of names to values, each a string"], "w"),
 ]
 
 
