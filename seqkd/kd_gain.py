@@ -152,7 +152,7 @@ def read_bench_report(path: Path) -> Dict:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SeqkdError(f"bench report not found: {path}") from None
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise wrong(type(e).__name__) from None
     rows = report.get("results") if isinstance(report, dict) else None
     if not isinstance(rows, list) or not rows:

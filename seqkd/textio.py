@@ -151,6 +151,9 @@ def load_yaml(text: str, where: str):
         raise SeqkdError(f"{where}: {e}") from None
     except yaml.YAMLError as e:
         raise SeqkdError(f"{where} is not valid YAML: {e}") from None
+    except RecursionError:
+        raise SeqkdError(f"{where}: its lists or mappings nest too deeply to read (thousands of "
+                         "levels); a seqkd file needs a few") from None
 
 
 def check_name(name: str, what: str) -> str:

@@ -60,6 +60,9 @@ def read_fields(raw: bytes, content_type: str, example: str) -> Dict[str, Any]:
     except ValueError as e:
         raise Refusal(400, f"the request body is not valid JSON ({e}); send a JSON object "
                               f"such as {example}") from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise Refusal(400, f"the request body nests JSON arrays or objects too deeply to read; "
+                              f"send a JSON object such as {example}") from None
     if not isinstance(value, dict):
         raise Refusal(400, f"the request body must be a JSON object, got "
                               f"{type(value).__name__}")

@@ -613,6 +613,12 @@ CASES = [
          "PREFIX", lambda d: _config(d, f"work_dir: {d / 'w'}\ndata: {{mono: [caps, more]}}\n"
                                         "teacher: {train: {preset: tiny, max_updates: 1}}\n"),
          ["mono must be a mapping of names to values, each a string"], "w"),
+    Case("config-deep-nesting", "36", "a config whose value nests lists 20,000 deep (the YAML "
+         "parser's recursion)", lambda d: _config(d, "work_dir: " + "[" * 20_000 + "]" * 20_000),
+         ["lists or mappings nest too deeply to read"]),
+    Case("report-deep-nesting", "36", "`kd-gain` given a JSON file whose arrays nest 100,000 deep",
+         lambda d: _json_file(d, "[" * 100_000 + "]" * 100_000, "kd-gain"),
+         ["r.json is not a bench report.json (RecursionError)"], "again.json"),
 ]
 
 
@@ -630,7 +636,7 @@ def _choose(d: Path, *args: str) -> List[str]:
 def _json_file(d: Path, content, command: str) -> List[str]:
     import json
 
-    (d / "r.json").write_text(json.dumps(content))
+    (d / "r.json").write_text(content if isinstance(content, str) else json.dumps(content))
     if command == "compare":
         return ["compare", str(d / "r.json"), "--outputs", str(d), "--data", str(d),
                 "--json", str(d / "again.json")]

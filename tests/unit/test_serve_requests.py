@@ -37,6 +37,8 @@ def test_json_and_forms_are_read_alike():
     (b"a dog", "text/plain", 400, 'not valid JSON (Expecting value: line 1 column 1 (char 0));'
                                   ' send a JSON object such as {"q": 1}'),
     (b'"a dog"', "application/json", 400, "must be a JSON object, got str"),
+    (b'{"q": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json", 400,
+     "nests JSON arrays or objects too deeply"),
 ])
 def test_bodies_that_are_not_fields_are_refused(body, kind, status, message):
     refused(lambda: read_fields(body, kind, '{"q": 1}'), status, message)
