@@ -131,9 +131,23 @@ class Stage:
         return self.out_dir / DONE_FILE
 
     def finished(self) -> Optional[Dict[str, Any]]:
+        """The record of this folder's finished run, None when there is none. seqkd writes it
+        whole (atomically), so one that cannot be read was damaged afterwards: an error that
+        says what to do, not a guess at whether the stage finished."""
         if not self.done_path.is_file():
             return None
-        return json.loads(self.done_path.read_text())
+        try:
+            record = json.loads(self.done_path.read_text(encoding="utf-8"))
+            why = "" if isinstance(record, dict) and isinstance(record.get("settings"), dict) \
+                else "not a stage's record"
+        except (OSError, ValueError) as e:
+            why = f"{type(e).__name__}: {e}"
+        if why:
+            raise SeqkdError(f"{self.done_path} is damaged ({why}), so seqkd cannot tell what "
+                             f"this {self.name} stage ran with: delete that file and run the "
+                             "stage again (it resumes from what its folder holds)")
+        record.setdefault("summary", {})
+        return record
 
     def same_settings(self, recorded: Dict[str, Any]) -> bool:
         """Whether a run recorded with ``recorded`` settings is this one: every setting

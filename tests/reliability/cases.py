@@ -44,6 +44,13 @@ def _prepare(d: Path, *extra: str) -> List[str]:
             "--valid-prefix", str(c / "valid"), "--vocab-size", "60", *extra]
 
 
+def _damaged_done(d: Path) -> List[str]:
+    (d / "out").mkdir()
+    (d / "out" / "config.yaml").write_text("src: en\n")
+    (d / "out" / "DONE.json").write_text('{"stage": "prepare", "settings": {"src"')
+    return _prepare(d)
+
+
 def _gz(d: Path, damage: str) -> List[str]:
     c = _corpus(d)
     raw = (c / "train.en").read_bytes()
@@ -613,6 +620,10 @@ CASES = [
          "PREFIX", lambda d: _config(d, f"work_dir: {d / 'w'}\ndata: {{mono: [caps, more]}}\n"
                                         "teacher: {train: {preset: tiny, max_updates: 1}}\n"),
          ["mono must be a mapping of names to values, each a string"], "w"),
+    Case("done-record-damaged", "36", "`prepare --out DIR` where DIR's `DONE.json` (seqkd's record "
+         "of a finished stage) was cut short", _damaged_done,
+         ["out/DONE.json is damaged (JSONDecodeError", "cannot tell what this prepare stage ran "
+          "with: delete that file and run the stage again"]),
     Case("config-deep-nesting", "36", "a config whose value nests lists 20,000 deep (the YAML "
          "parser's recursion)", lambda d: _config(d, "work_dir: " + "[" * 20_000 + "]" * 20_000),
          ["lists or mappings nest too deeply to read"]),

@@ -115,6 +115,22 @@ def test_resumable_stage_refuses_other_settings_mid_run(tmp_path):
         Stage("r", tmp_path, {"a": 3}, resumable=True).begin()
 
 
+@pytest.mark.parametrize("damage", ['{"settings": ', "[1]", '{"stage": "demo"}', "\udcff"])
+def test_a_damaged_done_record_is_one_error_and_deleting_it_resumes(tmp_path, damage):
+    st = Stage("r", tmp_path, _Demo(a=1), resumable=True)
+    assert st.begin()
+    st.finish({"n": 1})
+    (tmp_path / "DONE.json").write_bytes(damage.encode("utf-8", "surrogateescape"))
+    again = Stage("r", tmp_path, _Demo(a=1), resumable=True)
+    for ask in (again.is_current, again.begin):
+        with pytest.raises(SeqkdError, match="DONE.json is damaged .*delete that file and run "
+                                             "the stage again"):
+            ask()
+    (tmp_path / "DONE.json").unlink()
+    assert again.begin() and again.resuming
+    again.close()
+
+
 @dataclasses.dataclass
 class _Newer:
     """_Demo of a later seqkd: two settings more, with defaults."""
