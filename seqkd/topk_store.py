@@ -125,9 +125,13 @@ class TopkCache:
         if not meta.is_file():
             raise SeqkdError(f"{self.folder} is not a top-k cache (no {META}); make one with "
                              "`seqkd topk-cache --data DISTILLED --teacher CKPT --out DIR`")
-        self.meta = json.loads(meta.read_text())
-        self.k = int(self.meta["k"])
-        self.temperature = float(self.meta["temperature"])
+        try:
+            self.meta = json.loads(meta.read_text(encoding="utf-8"))
+            self.k = int(self.meta["k"])
+            self.temperature = float(self.meta["temperature"])
+        except (ValueError, TypeError, KeyError) as e:
+            raise SeqkdError(f"{meta} is damaged ({type(e).__name__}: {e}); make the cache "
+                             "again (`seqkd topk-cache ... --force`)") from None
         self._subsets: Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def subset(self, name: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -87,3 +87,10 @@ def test_ids_take_the_smallest_type_that_holds_the_vocabulary():
 def test_a_folder_without_meta_says_how_to_make_a_cache(tmp_path):
     with pytest.raises(SeqkdError, match="seqkd topk-cache"):
         TopkCache(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ['{"k": 8', '{"k": 8}', '[1]', '{"k": "x", "temperature": 1}'])
+def test_a_damaged_meta_file_says_to_make_the_cache_again(tmp_path, damage):
+    (tmp_path / "meta.json").write_text(damage)
+    with pytest.raises(SeqkdError, match=r"meta.json is damaged .*seqkd topk-cache \.\.\. --force"):
+        TopkCache(tmp_path)
