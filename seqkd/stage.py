@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -27,65 +26,15 @@ import yaml
 from seqkd.version import __version__
 from seqkd.errors import LAST_FOLDER, SeqkdError
 from seqkd import lineage
-from seqkd.lineage import DONE_FILE, file_digest
+from seqkd.lineage import DONE_FILE
 from seqkd.machine import versions
+from seqkd.recorded import config_hash, defaults_of, input_digests, to_dict
 from seqkd.procs import LOCK_FILE, folder_lock
 from seqkd.textio import write_text
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
-
-
-def input_digests(config: Any) -> Dict[str, str]:
-    """Content digests of the local files a config reads (``config.input_files()``), so a
-    file changed under the same name makes the stage stale."""
-    files = getattr(config, "input_files", None)
-    if files is None:
-        return {}
-    return {str(f): file_digest(f) for f in files() if Path(f).is_file()}
-
-
-#: the metadata of a field added to a nested config (a bench system, ...) after stamps were
-#: recorded: it is recorded only when not at its default, so those stamps stay current
-SINCE_RECORDED = {"recorded_when_set": True}
-
-
-def _plain_value(v: Any) -> Any:
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        v = {f.name: getattr(v, f.name) for f in dataclasses.fields(v)
-             if not (f.metadata.get("recorded_when_set") and getattr(v, f.name) == f.default)}
-    if isinstance(v, Path):
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return [_plain_value(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _plain_value(x) for k, x in v.items()}
-    return v
-
-
-def to_dict(config: Any) -> Dict[str, Any]:
-    """A dataclass config as plain data (paths as strings)."""
-    return {f.name: _plain_value(getattr(config, f.name)) for f in dataclasses.fields(config)}
-
-
-def defaults_of(config: Any) -> Dict[str, Any]:
-    """A config dataclass's settings that have defaults, at those defaults, as recorded."""
-    out = {}
-    for f in dataclasses.fields(config):
-        if f.default is not dataclasses.MISSING:
-            value = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            value = f.default_factory()  # type: ignore[misc]
-        else:
-            continue
-        out[f.name] = json.loads(json.dumps(_plain_value(value), default=str))
-    return out
-
-
-def config_hash(settings: Dict[str, Any]) -> str:
-    blob = json.dumps(settings, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 class Stage:

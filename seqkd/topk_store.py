@@ -28,6 +28,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from seqkd.errors import SeqkdError
+from seqkd.lineage import file_digest
 
 META = "meta.json"
 SUBSETS = ("train", "valid")
@@ -181,8 +182,6 @@ def write_meta(folder: Path, meta: Dict) -> None:
 def cache_digests(folder: Path, subsets: Sequence[str]) -> Dict[str, str]:
     """``size:sha256`` of each array file of a finished cache (recorded in meta.json and
     checked before training, so a damaged or altered cache is one error naming it)."""
-    from seqkd.stage import file_digest
-
     return {p.name: file_digest(p) for s in subsets for part, p in files(folder, s).items()
             if part != "filled"}
 
@@ -190,8 +189,6 @@ def cache_digests(folder: Path, subsets: Sequence[str]) -> Dict[str, str]:
 def data_digests(data: str | os.PathLike) -> Dict[str, str]:
     """Digests of the binarized target side of ``data``'s train and valid sets: what a
     cache's rows line up with."""
-    from seqkd.stage import file_digest
-
     out = {}
     for subset in SUBSETS:
         for ext in ("idx", "bin"):

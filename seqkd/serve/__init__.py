@@ -76,7 +76,7 @@ def serve(model_cfg: Any, cfg: ServeConfig) -> int:
     from seqkd.config import check_config
     from seqkd.machine import versions
     from seqkd.serve.metrics import Metrics
-    from seqkd.stage import to_dict
+    from seqkd.recorded import to_dict
 
     check_config(model_cfg)
     check_config(cfg)

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 from seqkd.config import MAX_BEAM
 from seqkd.ct2_folder import TOKENIZER_OPTIONS
 from seqkd.errors import SeqkdError
-from seqkd.stage import SINCE_RECORDED
+from seqkd.recorded import SINCE_RECORDED
 from seqkd.stages.bench.kinds import KINDS, SystemKind
 from seqkd.textio import check_name
 

@@ -36,7 +36,8 @@ from seqkd.binarize import binarize_splits
 from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
 from seqkd.machine import default_threads
-from seqkd.stage import Stage, file_digest
+from seqkd.lineage import file_digest
+from seqkd.stage import Stage
 from seqkd.stages.distill.config import DistillConfig
 from seqkd.stages.distill.merge import (Source, chunk_path, chunk_ranges, iter_chunks,
                                        note_chunks, shard_chunks, write_distilled)

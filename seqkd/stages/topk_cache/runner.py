@@ -29,7 +29,8 @@ from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import (check_checkpoint_dictionary, dictionary_size, plugin_dir,
                                  run_tool)
 from seqkd.machine import default_threads, resolve_device
-from seqkd.stage import Stage, file_digest
+from seqkd.lineage import file_digest
+from seqkd.stage import Stage
 from seqkd.topk_store import (SUBSETS, TopkCache, cache_digests, data_digests, files,
                                target_file, write_meta)
 
