@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from seqkd.ct2_folder import export_model_dir
 from seqkd.decoders import CT2Decoder, Hypotheses
@@ -45,6 +45,7 @@ class ExportedModel:
             raise SeqkdError(f"{model_dir} has no vocabulary map (vmap.txt): export it with "
                              "`seqkd export --vmap`")
         self.dir = d
+        self.card = read_card(d)
         self.sp = load_spm(d / "spm.model")
         self.decoder = CT2Decoder(d, beam=beam, threads=threads, batch_tokens=batch_tokens,
                                   compute_type=compute_type, max_len=max_len,
@@ -89,6 +90,24 @@ class ExportedModel:
         hyps = self.decoder.translate(encode_lines(self.sp, list(lines)), beam=beam,
                                       nbest=nbest)
         return [[(self.sp.decode(p), s) for p, s in h] for h in hyps]
+
+
+def read_card(model_dir: Path) -> Dict[str, Any]:
+    """An export's ``card.json``, checked as far as its readers rely on it: an object whose
+    ``languages`` are [source, target]. seqkd writes it whole, so one that fails was damaged
+    afterwards."""
+    path = model_dir / "card.json"
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+        langs = card.get("languages") if isinstance(card, dict) else None
+        why = "" if isinstance(langs, list) and len(langs) == 2 and all(
+            isinstance(x, str) and x for x in langs) else "no [source, target] languages"
+    except (OSError, ValueError) as e:
+        why = f"{type(e).__name__}: {e}"
+    if why:
+        raise SeqkdError(f"{path} is damaged ({why}); export the model again (`seqkd export "
+                         "... --force`) or copy the folder again from where it was made")
+    return card
 
 
 def warn_cut(pieces: Sequence[Sequence[str]], hyps: List[Hypotheses], first_line: int,

@@ -86,8 +86,7 @@ def serve(model_cfg: Any, cfg: ServeConfig) -> int:
     keys = read_api_keys(cfg.api_keys)
     sock = _bind(cfg.host, cfg.port)
     model = model_cfg.load()
-    card_file = model.dir / "card.json"
-    card = json.loads(card_file.read_text(encoding="utf-8"))
+    card_file, card = model.dir / "card.json", model.card
     model.translate(["A warm-up sentence.", "Another one."])  # allocations, caches
     metrics = Metrics({"model": str(model.dir), "languages": "-".join(card["languages"]),
                        "card_sha256": hashlib.sha256(card_file.read_bytes()).hexdigest()})

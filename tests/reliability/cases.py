@@ -82,6 +82,12 @@ def _fake_model(d: Path) -> Path:
     return d / "model"
 
 
+def _damaged_card(d: Path) -> List[str]:
+    model = _fake_model(d)
+    (model / "card.json").write_text('{"languages": ["en", ')
+    return ["translate", str(model)]
+
+
 def _fake_export(d: Path, system: str) -> List[str]:
     (d / "model").mkdir()
     for f in ("model.bin", "spm.model"):
@@ -624,6 +630,9 @@ CASES = [
          "of a finished stage) was cut short", _damaged_done,
          ["out/DONE.json is damaged (JSONDecodeError", "cannot tell what this prepare stage ran "
           "with: delete that file and run the stage again"]),
+    Case("export-card-damaged", "36", "`translate` (and `serve`, `seqkd.load`) given an export "
+         "whose `card.json` was cut short", _damaged_card,
+         ["model/card.json is damaged (JSONDecodeError", "export the model again"]),
     Case("config-deep-nesting", "36", "a config whose value nests lists 20,000 deep (the YAML "
          "parser's recursion)", lambda d: _config(d, "work_dir: " + "[" * 20_000 + "]" * 20_000),
          ["lists or mappings nest too deeply to read"]),

@@ -174,8 +174,11 @@ class Ct2Kind(SystemKind):
         from seqkd.model_cost import ModelShape
 
         card_path = export_model_dir(spec.path) / "card.json"
-        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
-        shape = card.get("shape")
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none (a CTranslate2 teacher's folder), or unreadable
+            card = {}
+        shape = card.get("shape") if isinstance(card, dict) else None
         if isinstance(shape, dict):
             try:
                 return ModelShape(**shape)
