@@ -139,11 +139,19 @@ class Stage:
         return [Path(p).parent.resolve() for p in kept]
 
     def started(self) -> Optional[Dict[str, Any]]:
-        """The settings of the run that wrote config.yaml (finished or not), or None."""
+        """The settings of the run that wrote config.yaml (finished or not), or None. One
+        that cannot be read (damaged after seqkd wrote it whole) gives no settings, so the
+        run there counts as one with other settings: it is started over, never resumed."""
         started = self.out_dir / CONFIG_FILE
         if not started.is_file():
             return None
-        previous = yaml.safe_load(started.read_text()) or {}
+        try:
+            previous = yaml.safe_load(started.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, ValueError) as e:
+            logger.warning("%s is damaged (%s): the run in %s started with settings seqkd "
+                           "cannot read, so it is not resumed", started, type(e).__name__,
+                           self.out_dir)
+            return {}
         return previous if isinstance(previous, dict) else {}
 
     def changed(self, recorded: Dict[str, Any]) -> List[str]:

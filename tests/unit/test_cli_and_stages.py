@@ -131,6 +131,21 @@ def test_a_damaged_done_record_is_one_error_and_deleting_it_resumes(tmp_path, da
     again.close()
 
 
+@pytest.mark.parametrize("damage", [b"a: [\n", b"\xff\xfe"])
+def test_a_damaged_config_of_an_unfinished_run_is_not_resumed(tmp_path, damage, caplog):
+    st = Stage("r", tmp_path, _Demo(a=1), resumable=True)
+    assert st.begin()
+    st.close()  # interrupted
+    (tmp_path / "config.yaml").write_bytes(damage)
+    with pytest.raises(SeqkdError, match="unfinished run with other settings"):
+        Stage("r", tmp_path, _Demo(a=1), resumable=True).begin()
+    assert "config.yaml is damaged" in caplog.text
+    over = Stage("r", tmp_path, _Demo(a=1), resumable=True, force=True)
+    assert over.begin() and not over.resuming
+    over.close()
+    assert Stage("r", tmp_path, _Demo(a=1), resumable=True).started()["a"] == 1  # written anew
+
+
 @dataclasses.dataclass
 class _Newer:
     """_Demo of a later seqkd: two settings more, with defaults."""

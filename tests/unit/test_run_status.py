@@ -63,8 +63,8 @@ def test_status_says_where_each_stage_stands_and_writes_nothing(config, tmp_path
     assert said["teacher"] == "not started"
     assert said["export-a"] == "not started"
     assert said["student-b"] == (
-        "unfinished, resumes; last checkpoint at epoch 2 of 3, update 20 (a new run resumes "
-        "there); since then epoch 3, step 4 of 10")
+        "unfinished, resumes; last checkpoint at epoch 2 of 3, update 20 (a run with the "
+        "settings it started with resumes there); since then epoch 3, step 4 of 10")
     assert said["export-b"] == "waits for student-b"
     # the same look as JSON, for scripts: one object a stage, in the plan's order
     assert seqkd("run", cfg, "--status", "--json") == 0
@@ -136,7 +136,8 @@ def test_train_progress_reads_fairseqs_own_log_lines(tmp_path):
     class Cfg:
         max_epoch, max_updates = 20, None
     assert train_where(tmp_path, Cfg) == ("last checkpoint at epoch 9 of 20, update 1,233 (a "
-                                          "new run resumes there)")
+                                          "run with the settings it started with resumes "
+                                          "there)")
     with open(log, "a") as f:
         f.write("2026-12-05 04:19:07,271 INFO train_inner: epoch 010:     97 / 137 loss=3.614, "
                 "nll_loss=2.079, ppl=4.23, wps=2779, num_updates=1330\n")
@@ -168,7 +169,8 @@ def test_distill_progress_counts_the_chunks_decoded(tmp_path):
     note_chunks(tmp_path, [(0, 1000), (1000, 2000), (2000, 2500)])
     # the chunk to go, at the pace of those written
     assert distill_where(tmp_path, None) == ("2 of 3 chunks decoded (2,500 source lines, "
-                                             "1,000 a chunk; a new run decodes the rest); "
+                                             "1,000 a chunk; a run with the settings it "
+                                             "started with decodes the rest); "
                                              "about 1 min left at its last pace (75.0 s a "
                                              "chunk)")
     note_chunks(tmp_path, [(0, 2000), (2000, 2500)])  # cut again (another chunk size)

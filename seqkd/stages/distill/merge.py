@@ -82,7 +82,8 @@ def where(out_dir: Path, cfg: Any) -> Optional[str]:
                          seconds_each([(t, n) for n, t in enumerate(written, start=1)]),
                          "chunk")
         return (f"{done} of {p['chunks']} chunks decoded ({p['lines']:,} source lines, "
-                f"{p['chunk_size']:,} a chunk; a new run decodes the rest)"
+                f"{p['chunk_size']:,} a chunk; a run with the settings it started with decodes "
+                "the rest)"
                 + (f"; {left}" if left else ""))
     return f"{done} chunks decoded" if done else None
 

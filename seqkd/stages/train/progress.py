@@ -121,7 +121,8 @@ def where(out_dir: Path, cfg) -> Optional[str]:
     of_epochs = f" of {cfg.max_epoch}" if getattr(cfg, "max_epoch", None) else ""
     of_updates = f" of {cfg.max_updates:,}" if getattr(cfg, "max_updates", None) else ""
     said = (f"last checkpoint at epoch {saved[0]}{of_epochs}, update {saved[1]:,}{of_updates} "
-            "(a new run resumes there)" if saved else "no checkpoint saved yet")
+            "(a run with the settings it started with resumes there)" if saved
+            else "no checkpoint saved yet")
     if since is not None:
         said += (f"; {'since then' if saved else 'so far'} epoch {since['epoch']}, step "
                  f"{since['step']} of {since['steps']}")
