@@ -37,6 +37,9 @@ def plan(cfg: Dict, base: Path, source: str = "config", quiet: bool = False) -> 
         raise SeqkdError(f"{source}: work_dir must be a folder name")
     # relative paths in the config are relative to the folder seqkd runs in
     work = (base / cfg["work_dir"]).resolve()
+    if work.exists() and not work.is_dir():
+        problems.add(f"work_dir {cfg['work_dir']} is a file, not a folder: name a folder (new "
+                     "or one seqkd wrote) for every stage's outputs")
     section_problems(cfg, problems, registry.sections())
     p = Planner(absolute_paths(cfg, base), work, problems, quiet)
     for k in registry.KINDS:  # each reads what the kinds before it planned

@@ -633,6 +633,10 @@ CASES = [
     Case("export-card-damaged", "36", "`translate` (and `serve`, `seqkd.load`) given an export "
          "whose `card.json` was cut short", _damaged_card,
          ["model/card.json is damaged (JSONDecodeError", "export the model again"]),
+    Case("config-work-dir-file", "36", "`run --check` of a config whose `work_dir` is a file",
+         lambda d: (d / "w").write_text("mine") and _config(
+             d, f"work_dir: {d / 'w'}\nteacher: {{train: {{preset: tiny, max_updates: 1}}}}\n")
+         + ["--check"], ["work_dir", "is a file, not a folder"]),
     Case("config-deep-nesting", "36", "a config whose value nests lists 20,000 deep (the YAML "
          "parser's recursion)", lambda d: _config(d, "work_dir: " + "[" * 20_000 + "]" * 20_000),
          ["lists or mappings nest too deeply to read"]),
