@@ -58,7 +58,8 @@ def test_declared_pairs_are_checked_before_anything_runs(tmp_path, corpus):
     assert "bench: systems: --system takes NAME=KIND:PATH" in str(e.value)
     from seqkd.stages.bench.systems import SystemSpec
     assert SystemSpec.parse("x=fairseq:/c.pt,norepeat=3").no_repeat_ngram == 3
-    with pytest.raises(SeqkdError, match="norepeat=N, N from 0 to 64"):
+    with pytest.raises(SeqkdError, match="norepeat=N: no output repeats an n-gram of N "
+                                         "pieces, N from 0 to 64"):
         SystemSpec.parse("x=ct2:/m,norepeat=65")
 
 

@@ -52,7 +52,7 @@ def test_a_fairseq_ensemble_names_each_further_member_and_crosses_to_the_child()
     assert Job.from_json(job.to_json()).spec.paths == ens.paths
     with pytest.raises(SeqkdError, match="CTranslate2 model translates alone"):
         SystemSpec.parse("c=ct2:/m,with=/n")
-    with pytest.raises(SeqkdError, match="unknown option 'with='"):
+    with pytest.raises(SeqkdError, match="'with=' is not allowed"):
         SystemSpec.parse("e=fairseq:/a.pt,with=")
 
 

@@ -82,6 +82,23 @@ def test_system_spec_parsing():
             SystemSpec.parse(bad)
 
 
+def test_every_system_key_is_in_bench_help_and_an_unknown_one_names_them_all():
+    """The keys are said once (systems.OPTIONS): `seqkd bench --help` once left norepeat=
+    and the tokenizer keys out."""
+    from seqkd.stages.bench.systems import OPTIONS
+    out = subprocess.run([sys.executable, "-m", "seqkd", "bench", "--help"],
+                         capture_output=True, text=True)
+    help_text = " ".join(out.stdout.split())
+    for option in OPTIONS:
+        assert f"{option.key}=" in help_text, option.key
+    with pytest.raises(SeqkdError) as e:
+        SystemSpec.parse("a=ct2:/x,nrepeat=4")
+    assert "unknown option 'nrepeat=4'" in str(e.value)
+    assert all(o.key in str(e.value) for o in OPTIONS)
+    with pytest.raises(SeqkdError, match="'norepeat=65' is not allowed: norepeat=N"):
+        SystemSpec.parse("a=ct2:/x,norepeat=65")
+
+
 @dataclasses.dataclass
 class _Demo:
     VOLATILE: ClassVar[Tuple[str, ...]] = ("threads",)

@@ -50,7 +50,7 @@ def test_a_students_own_export_and_bench_systems(tmp_path, corpus):
     ({"export": {"vmap_data": "nope"}}, "export vmap_data must be 'references' or a distill"),
     ({"export": {"quantization": "int3"}}, "student head export: quantization"),
     ({"export": "float32"}, "export must be a mapping"),
-    ({"bench": [{"beam": 0}]}, "bench {'beam': 0}: unknown option 'beam=0'"),
+    ({"bench": [{"beam": 0}]}, "bench {'beam': 0}: 'beam=0' is not allowed"),
     ({"bench": [{"compute_type": "int8"}]}, "give each system a beam"),
     ({"bench": {"beam": 1}}, "bench must be a list of system settings"),
 ])

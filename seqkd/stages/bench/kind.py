@@ -7,6 +7,7 @@ from seqkd.config import add_arguments
 from seqkd.options import add_common, config_from
 from seqkd.stages.base import StageKind, lazy, runner
 from seqkd.stages.bench.plan import plan
+from seqkd.stages.bench.systems import SYNTAX, options_help
 
 
 _settings = lazy("seqkd.stages.bench.config", "BenchConfig")
@@ -21,15 +22,10 @@ def build_bench(sub) -> None:
                                    "report.md and plot.png.")
     p.add_argument("--data", required=True, help="prepare output folder (test sets, SPM)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--system", action="append", required=True,
-                   metavar="NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=1][,inter=N]"
-                           "[,threads=N][,batch=N][,with=PATH]",
-                   help="a system: KIND fairseq (checkpoint or train folder) or ct2 (export "
-                        "folder; vmap=1 uses its vocabulary map; inter=N translates N batches "
-                        "at once, each on --threads threads). threads=N and batch=N measure "
-                        "this system at that thread count and batch size (source tokens) "
-                        "instead of the bench's; with=PATH (repeatable) adds a further member "
-                        "to a fairseq system: an ensemble; repeatable")
+    p.add_argument("--system", action="append", required=True, metavar=SYNTAX,
+                   help="a system to measure (repeatable): KIND fairseq (a checkpoint or "
+                        "train folder) or ct2 (an export folder, or a converted CTranslate2 "
+                        f"model); the keys: {options_help()}".replace("%", "%%"))
     add_arguments(p, _settings(), skip=("systems",))
     add_common(p)
     p.set_defaults(func=cmd_bench)

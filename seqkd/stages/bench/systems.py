@@ -5,7 +5,7 @@ in :mod:`seqkd.stages.bench.kinds`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from seqkd.config import MAX_BEAM
 from seqkd.ct2_folder import TOKENIZER_OPTIONS
@@ -15,11 +15,65 @@ from seqkd.stages.bench.kinds import KINDS, SystemKind
 from seqkd.textio import check_name
 
 
+def _count(low: int, high: Optional[int] = None) -> Callable[[str], Optional[int]]:
+    """A parser of a whole number from ``low`` to ``high``: None for any other text."""
+    def parse(value: str) -> Optional[int]:
+        ok = value.isdigit() and int(value) >= low and (high is None or int(value) <= high)
+        return int(value) if ok else None
+    return parse
+
+
+def _text(value: str) -> Optional[str]:
+    return value or None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ``KEY=VALUE`` of a system: the field it sets, how its value is read (None: not
+    allowed) and what it takes, said once for the parser, its errors and ``--help``."""
+    key: str
+    attr: str
+    read: Callable[[str], object]
+    takes: str
+
+
+OPTIONS: Tuple[Option, ...] = (
+    Option("beam", "beam", _count(1, MAX_BEAM), f"beam=N: the beam size, N from 1 to {MAX_BEAM} "
+           "(default: the bench's)"),
+    Option("compute_type", "compute_type", _text, "compute_type=T: CTranslate2's (int8, "
+           "float32, ...; ct2)"),
+    Option("vmap", "vmap", {"0": False, "1": True}.get, "vmap=0|1: the export's vocabulary "
+           "map (ct2)"),
+    Option("inter", "inter", _count(1), "inter=N: N batches at once, each on the system's "
+           "threads (ct2), N >= 1"),
+    Option("threads", "threads", _count(1), "threads=N: measured at N threads only, N >= 1"),
+    Option("batch", "batch", _count(1), "batch=N: batches of N source tokens, N >= 1"),
+    Option("norepeat", "no_repeat_ngram", _count(0, 64), "norepeat=N: no output repeats an "
+           "n-gram of N pieces, N from 0 to 64 (0: off)"),
+    Option("with", "members", _text, "with=PATH: a further fairseq checkpoint or train folder "
+           "decoded together with PATH, an ensemble (repeatable)"),
+    # a converted CTranslate2 model (not an `seqkd export`) with its own tokenizer
+    *(Option(k, k, _text, f"{k}={v} (ct2)") for k, v in {
+        "spm": "FILE: its SentencePiece model (default: found in its folder)",
+        "target_spm": "FILE: its target side's, where it has two",
+        "source_prefix": "TOKENS: put before each source line (space-separated)",
+        "source_suffix": "TOKENS: put after each source line",
+        "target_prefix": "TOKENS: put before each output"}.items()),
+)
+assert tuple(o.key for o in OPTIONS[-len(TOKENIZER_OPTIONS):]) == TOKENIZER_OPTIONS
+SYNTAX = "NAME=KIND:PATH[,KEY=VALUE...]"
+_BY_KEY = {o.key: o for o in OPTIONS}
+
+
+def options_help() -> str:
+    """Every key a system takes, for ``--help`` and errors."""
+    return "; ".join(o.takes for o in OPTIONS)
+
+
 @dataclass
 class SystemSpec:
-    """One system to measure: ``NAME=KIND:PATH[,beam=N][,compute_type=T][,vmap=0|1]
-    [,inter=N][,threads=N][,batch=N][,norepeat=N]``; a fairseq ensemble adds ``,with=PATH``
-    per further member."""
+    """One system to measure: ``NAME=KIND:PATH[,KEY=VALUE...]``, the keys those of
+    :data:`OPTIONS`."""
     name: str
     kind: str
     path: str
@@ -59,8 +113,7 @@ class SystemSpec:
     @classmethod
     def parse(cls, text: str) -> "SystemSpec":
         if "=" not in text or ":" not in text.split("=", 1)[1]:
-            raise SeqkdError(f"--system takes NAME=KIND:PATH[,beam=N][,compute_type=T], "
-                             f"got {text!r}")
+            raise SeqkdError(f"--system takes {SYNTAX}, got {text!r}")
         name, rest = text.split("=", 1)
         kind, rest = rest.split(":", 1)
         path, *options = rest.split(",")
@@ -76,27 +129,18 @@ class SystemSpec:
         spec = cls(name=name, kind=kind, path=path)
         for opt in options:
             key, _, value = opt.partition("=")
-            if key == "beam" and value.isdigit() and 1 <= int(value) <= MAX_BEAM:
-                spec.beam = int(value)
-            elif key == "compute_type" and value:
-                spec.compute_type = value
-            elif key == "vmap" and value in ("0", "1"):
-                spec.vmap = value == "1"
-            elif key in ("inter", "threads", "batch") and value.isdigit() and int(value) >= 1:
-                setattr(spec, key, int(value))
-            elif key == "norepeat" and value.isdigit() and int(value) <= 64:
-                spec.no_repeat_ngram = int(value)
-            elif key in TOKENIZER_OPTIONS and value:
-                setattr(spec, key, value)
-            elif key == "with" and value:
-                spec.members.append(value)
+            option = _BY_KEY.get(key)
+            if option is None:
+                raise SeqkdError(f"--system {name}: unknown option {opt!r}; the keys are "
+                                 f"{', '.join(_BY_KEY)} (`seqkd bench --help` says what "
+                                 "each takes)")
+            read = option.read(value)
+            if read is None:
+                raise SeqkdError(f"--system {name}: {opt!r} is not allowed: {option.takes}")
+            if option.attr == "members":
+                spec.members.append(read)
             else:
-                raise SeqkdError(f"--system {name}: unknown option {opt!r} (beam=N with N "
-                                 f"from 1 to {MAX_BEAM}, compute_type=T, vmap=0|1, inter=N, "
-                                 "threads=N or batch=N, N >= 1; norepeat=N, N from 0 to 64; "
-                                 "with=PATH for a fairseq "
-                                 "ensemble's further member; for a converted CTranslate2 "
-                                 f"model {', '.join(o + '=' for o in TOKENIZER_OPTIONS)})")
+                setattr(spec, option.attr, read)
         if not spec.kind_of.ct2_options and (spec.compute_type != "default" or spec.vmap
                                              or spec.inter > 1 or spec.own_tokenizer()):
             raise SeqkdError(f"--system {name}: compute_type, vmap, inter and the tokenizer "
