@@ -19,7 +19,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 import yaml
 
@@ -35,6 +35,8 @@ from seqkd.textio import write_text
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
+#: the damaged config.yaml files this process has warned about (one warning each)
+_SAID_DAMAGED: Set[Path] = set()
 
 
 class Stage:
@@ -148,6 +150,9 @@ class Stage:
         try:
             previous = yaml.safe_load(started.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, ValueError) as e:
+            if started in _SAID_DAMAGED:  # --status's verdict and begin() both ask
+                return {}
+            _SAID_DAMAGED.add(started)
             logger.warning("%s is damaged (%s): the run in %s started with settings seqkd "
                            "cannot read, so it is not resumed", started, type(e).__name__,
                            self.out_dir)

@@ -30,8 +30,9 @@ TOOLS: List[Callable] = [build_translate, build_run, build_kd_gain, build_scale_
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="seqkd", description="Sequence-level knowledge distillation for NMT: "
-        "prepare, train, distill, topk-cache, export, translate, bench, run.")
+        prog="seqkd", description="Sequence-level knowledge distillation for NMT: a "
+        "small, fast student from a big teacher, stage by stage (the commands below) or the "
+        "whole chain from one config (seqkd run CONFIG).")
     parser.add_argument("--version", action="version", version=f"seqkd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for build in registry.commands() + TOOLS:

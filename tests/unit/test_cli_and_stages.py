@@ -156,7 +156,9 @@ def test_a_damaged_config_of_an_unfinished_run_is_not_resumed(tmp_path, damage, 
     (tmp_path / "config.yaml").write_bytes(damage)
     with pytest.raises(SeqkdError, match="unfinished run with other settings"):
         Stage("r", tmp_path, _Demo(a=1), resumable=True).begin()
-    assert "config.yaml is damaged" in caplog.text
+    assert caplog.text.count("config.yaml is damaged") == 1
+    assert Stage("r", tmp_path, _Demo(a=1), resumable=True).unfinished_with_other_settings()
+    assert caplog.text.count("config.yaml is damaged") == 1  # said once, however often asked
     over = Stage("r", tmp_path, _Demo(a=1), resumable=True, force=True)
     assert over.begin() and not over.resuming
     over.close()
