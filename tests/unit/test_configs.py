@@ -20,12 +20,12 @@ def test_shipped_config_plans(path):
     if "choose" in cfg:
         assert names.pop() == "choose" and steps[-1].deps == ["bench"]
     assert names[0] == "prepare" and names[-1] == "bench"
-    for student in cfg["students"]:
+    for student in cfg.get("students", []):
         assert names.index(f"student-{student['name']}") < names.index(
             f"export-{student['name']}") < names.index("bench")
     deps = {s.name: s.deps for s in steps}
     assert all(deps[name] for name in names[1:])  # every stage but prepare reads another
-    for student in cfg["students"]:  # an export reads its student, the bench every export
+    for student in cfg.get("students", []):  # an export reads its student, the bench each
         assert f"student-{student['name']}" in deps[f"export-{student['name']}"]
         assert f"export-{student['name']}" in deps["bench"]
 
