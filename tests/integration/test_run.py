@@ -140,7 +140,7 @@ def test_a_changed_local_file_makes_prepare_run_again(corpus, tmp_path, capsys):
 
 def test_run_continues_after_the_settings_of_an_interrupted_stage_changed(corpus, tmp_path,
                                                                          capsys):
-    from seqkd.stages.prepare.runner import PrepareConfig
+    from seqkd.stages.prepare.config import PrepareConfig
     from seqkd.stage import Stage
 
     work = tmp_path / "w"

@@ -289,7 +289,7 @@ def test_markdown_report_has_one_row_per_result_and_the_signature():
 def test_arguments_become_stage_configs():
     from seqkd.cli import config_from
     from seqkd.stages.distill.runner import DistillConfig
-    from seqkd.stages.prepare.runner import PrepareConfig
+    from seqkd.stages.prepare.config import PrepareConfig
 
     args = build_parser().parse_args(
         ["distill", "--data", "d", "--out", "o", "--teacher", "t.pt", "--chunk-size", "7",

@@ -8,7 +8,8 @@ import pytest
 
 from seqkd import datasets
 from seqkd.errors import SeqkdError
-from seqkd.stages.prepare.runner import PrepareConfig, _gather_sources
+from seqkd.stages.prepare.config import PrepareConfig
+from seqkd.stages.prepare.sources import gather_sources
 from seqkd.textio import read_lines
 
 
@@ -83,7 +84,7 @@ def test_archive_members_are_extracted_from_verified_archives(wmt_like):
 
 def test_prepare_concatenates_parts_and_asks_sacrebleu_for_test_sets(wmt_like):
     tmp_path, asked = wmt_like
-    sources = _gather_sources(PrepareConfig(out_dir=str(tmp_path / "o"), dataset="toywmt"))
+    sources = gather_sources(PrepareConfig(out_dir=str(tmp_path / "o"), dataset="toywmt"))
     assert list(sources) == ["train", "valid", "newstest2014"]
     assert len(sources["train"]) == 2
     assert asked == [("wmt13", "en-de"), ("wmt14/full", "en-de")]

@@ -190,7 +190,7 @@ def test_a_new_setting_reaches_cli_yaml_stamp_and_sentencepiece(corpus, tmp_path
     of the stamp and reaches SentencePiece's trainer."""
     from seqkd.cli import build_parser
     from seqkd.config import Problems
-    from seqkd.stages.prepare.runner import PrepareConfig
+    from seqkd.stages.prepare.config import PrepareConfig
 
     args = build_parser().parse_args(["prepare", "--out", "o", "--character-coverage", "0.99"])
     assert args.character_coverage == 0.99

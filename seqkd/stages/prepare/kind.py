@@ -12,7 +12,7 @@ from seqkd.options import add_common, config_from, parse_key_value
 from seqkd.stages.base import StageKind, lazy, runner
 
 
-_settings = lazy("seqkd.stages.prepare.runner", "PrepareConfig")
+_settings = lazy("seqkd.stages.prepare.config", "PrepareConfig")
 _run = runner("seqkd.stages.prepare.runner", "prepare")
 
 
