@@ -17,12 +17,14 @@ prefix=$1
 C=${CONFIG:-pipelines/multi30k-en-de-captions.yaml}
 W=$(python3 -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))['work_dir'])" "$C")
 # refused while a training or distillation is unfinished (the bench must run alone); only
-# the exports, the bench and choose run, so no finished stage is looked at again
+# prepare (done already, or seconds: a bench-only config's own), the exports, the bench and
+# choose run, so no finished stage is looked at again
 status=$(seqkd run $C --status --json)
 left=$(python3 -c 'import json, sys; print(*(r["stage"] for r in json.load(sys.stdin)
-  if r["state"] != "done" and r["kind"] not in ("export", "bench", "choose")))' <<<"$status")
+  if r["state"] != "done" and r["kind"] not in ("prepare", "export", "bench", "choose")))' \
+  <<<"$status")
 if [ -n "$left" ]; then echo "not finished yet:" $left >&2; exit 1; fi
-seqkd run $C --only $(python3 -c 'import json, sys; print(*(r["stage"]
+seqkd run $C --only prepare $(python3 -c 'import json, sys; print(*(r["stage"]
   for r in json.load(sys.stdin) if r["kind"] == "export"))' <<<"$status") bench choose
 cp $W/bench/report.json "$prefix-report.json"
 cp $W/bench/report.md "$prefix-report.md"
