@@ -36,8 +36,9 @@ cp $W/bench/outputs/*.gz "$prefix-outputs/"  # the blind sets' outputs
 seqkd compare "$prefix-report.json" --outputs "$prefix-outputs" --data $W/data \
   --json "$prefix-compare.json" > /dev/null
 seqkd kd-gain "$prefix-report.json" --out "$prefix-kd-gain"
-# the report's test_2017_flickr differences again without its 3 lines that are captions too
-# (the data was prepared before prepare dropped them; docs/RESULTS.md)
+# the report's test_2017_flickr differences again without the lines whose source is a
+# caption too: a check that none is left (prepare drops them since commit 1d384f1; a data
+# folder prepared before it kept 3)
 python3 scripts/scored_overlap.py $W/data "$prefix-outputs" test_2017_flickr \
   "$prefix-report.json" > "$prefix-scored-overlap.md"
 grep "^\*\*Chosen" "$prefix-choice.md"
