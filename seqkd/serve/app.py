@@ -58,13 +58,13 @@ class Server:
         if size is not None and size.isdigit() and int(size) > self.cfg.max_body_bytes:
             raise Refusal(413, f"the request body has {size} bytes; this server takes at "
                                   f"most {self.cfg.max_body_bytes} (--max-body-bytes)")
-        data = b""
+        data = bytearray()  # (appended in place: a body of many small chunks stays linear)
         async for chunk in request.stream():
             data += chunk
             if len(data) > self.cfg.max_body_bytes:
                 raise Refusal(413, f"the request body is over {self.cfg.max_body_bytes} "
                                       "bytes, the most this server takes (--max-body-bytes)")
-        return data
+        return bytes(data)
 
     async def fields(self, request: Request) -> Dict[str, Any]:
         """A request's fields: JSON, or a form (as LibreTranslate's clients send them)."""
