@@ -3,12 +3,12 @@ that `seqkd prepare` and `seqkd distill` write."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import split_prefixes
+from seqkd.recorded import read_done
 from seqkd.textio import require_file
 
 
@@ -67,13 +67,9 @@ class Prepared:
         if not done.is_file():
             raise SeqkdError(f"{self.path} is not a finished prepare folder (no DONE.json); "
                              "run `seqkd prepare` first")
-        try:
-            record = json.loads(done.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise SeqkdError(f"{done} is damaged (not JSON); run `seqkd prepare` into "
-                             f"{self.path} again") from None
-        stage = record.get("stage") if isinstance(record, dict) else None
-        if stage != "prepare" or "src" not in (record.get("settings") or {}):
+        record = read_done(done, "prepare")
+        stage = record.get("stage")
+        if stage != "prepare" or "src" not in record["settings"]:
             raise SeqkdError(f"{self.path} is not a prepare folder (it holds a finished "
                              f"{stage or 'unknown'} stage); give the output folder of "
                              "`seqkd prepare` (WORK/data)")

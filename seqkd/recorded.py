@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict
 
+from seqkd.errors import SeqkdError
 from seqkd.lineage import file_digest
 
 
@@ -62,3 +63,20 @@ def defaults_of(config: Any) -> Dict[str, Any]:
 def config_hash(settings: Dict[str, Any]) -> str:
     blob = json.dumps(settings, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def read_done(path: Path, stage: str) -> Dict[str, Any]:
+    """A finished run's record (DONE.json): a mapping whose settings are a mapping. seqkd
+    writes it whole (atomically), so one that cannot be read was damaged afterwards: an error
+    that says what to do, not a guess at whether the stage finished."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        why = "" if isinstance(record, dict) and isinstance(record.get("settings"), dict) \
+            else "not a stage's record"
+    except (OSError, ValueError) as e:
+        why = f"{type(e).__name__}: {e}"
+    if why:
+        raise SeqkdError(f"{path} is damaged ({why}), so seqkd cannot tell what this {stage} "
+                         "stage ran with: delete that file and run the stage again (it "
+                         "resumes from what its folder holds)")
+    return record

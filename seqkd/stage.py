@@ -28,7 +28,7 @@ from seqkd.errors import LAST_FOLDER, SeqkdError
 from seqkd import lineage
 from seqkd.lineage import DONE_FILE
 from seqkd.machine import versions
-from seqkd.recorded import config_hash, defaults_of, input_digests, to_dict
+from seqkd.recorded import config_hash, defaults_of, input_digests, read_done, to_dict
 from seqkd.procs import LOCK_FILE, folder_lock
 from seqkd.textio import write_text
 
@@ -82,21 +82,11 @@ class Stage:
         return self.out_dir / DONE_FILE
 
     def finished(self) -> Optional[Dict[str, Any]]:
-        """The record of this folder's finished run, None when there is none. seqkd writes it
-        whole (atomically), so one that cannot be read was damaged afterwards: an error that
-        says what to do, not a guess at whether the stage finished."""
+        """The record of this folder's finished run, None when there is none (one that cannot
+        be read: an error, :func:`seqkd.recorded.read_done`)."""
         if not self.done_path.is_file():
             return None
-        try:
-            record = json.loads(self.done_path.read_text(encoding="utf-8"))
-            why = "" if isinstance(record, dict) and isinstance(record.get("settings"), dict) \
-                else "not a stage's record"
-        except (OSError, ValueError) as e:
-            why = f"{type(e).__name__}: {e}"
-        if why:
-            raise SeqkdError(f"{self.done_path} is damaged ({why}), so seqkd cannot tell what "
-                             f"this {self.name} stage ran with: delete that file and run the "
-                             "stage again (it resumes from what its folder holds)")
+        record = read_done(self.done_path, self.name)
         record.setdefault("summary", {})
         return record
 

@@ -148,6 +148,17 @@ def test_a_damaged_done_record_is_one_error_and_deleting_it_resumes(tmp_path, da
     again.close()
 
 
+@pytest.mark.parametrize("damage", ['{"stage": "prepare", "settings": ', '{"settings": "src"}'])
+def test_a_prepare_folder_whose_done_record_is_damaged_is_the_same_one_error(tmp_path, damage):
+    """What reads a prepare folder (distill, train, export, the bench) says it as the stage
+    does (seqkd.recorded.read_done)."""
+    from seqkd.corpus import Prepared
+    (tmp_path / "DONE.json").write_text(damage)
+    with pytest.raises(SeqkdError, match="DONE.json is damaged .*this prepare stage ran with: "
+                                         "delete that file"):
+        Prepared(tmp_path)
+
+
 @pytest.mark.parametrize("damage", [b"a: [\n", b"\xff\xfe"])
 def test_a_damaged_config_of_an_unfinished_run_is_not_resumed(tmp_path, damage, caplog):
     st = Stage("r", tmp_path, _Demo(a=1), resumable=True)
