@@ -176,6 +176,9 @@ def test_distill_progress_counts_the_chunks_decoded(tmp_path):
     note_chunks(tmp_path, [(0, 2000), (2000, 2500)])  # cut again (another chunk size)
     assert distill_where(tmp_path, None).startswith("2 of 2 chunks decoded (2,500 source "
                                                     "lines, 2,000 a chunk")
+    for damaged in ('{"lines": 2500, "chunks": ', '{"lines": "all"}', "[]"):
+        (tmp_path / "chunks.json").write_text(damaged)  # a report, never a traceback
+        assert distill_where(tmp_path, None) == "2 chunks decoded"
 
 
 def test_the_pace_is_a_median_so_one_pause_does_not_set_it():

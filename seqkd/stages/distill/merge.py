@@ -75,9 +75,13 @@ def where(out_dir: Path, cfg: Any) -> Optional[str]:
     # when each chunk was written: the pace of the last ones (shards together)
     written = sorted(c.stat().st_mtime for c in (out / "chunks").glob("[0-9]*.jsonl"))
     done = len(written)
-    plan = out / CHUNKS_PLAN
-    if plan.is_file():
-        p = json.loads(plan.read_text())
+    try:  # (a report: a damaged plan is no plan, never a traceback)
+        p = json.loads((out / CHUNKS_PLAN).read_text(encoding="utf-8"))
+        p = p if isinstance(p, dict) and all(isinstance(p.get(k), int) for k in (
+            "lines", "chunks", "chunk_size")) else None
+    except (OSError, ValueError):
+        p = None
+    if p is not None:
         left = time_left(p["chunks"] - done,
                          seconds_each([(t, n) for n, t in enumerate(written, start=1)]),
                          "chunk")
