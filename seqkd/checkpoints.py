@@ -124,6 +124,45 @@ def average_checkpoints(paths: List[Path], out: Path) -> None:
         torch.save(result, tmp)
 
 
+def whole_archive(path: Path) -> bool:
+    """Whether a checkpoint file is a whole zip archive (torch's format) whose members pass
+    their checksums: a copy cut short by a kill is not."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def repair_last(save_dir: Path) -> None:
+    """fairseq saves an epoch's (or an interval's) checkpoint atomically, then copies it to
+    checkpoint_best.pt and checkpoint_last.pt, where a new run resumes; a kill during that
+    copy leaves checkpoint_last.pt cut short, and every resume after it failing. Put the
+    newest whole saved checkpoint in its place (or, with none, remove it: the training
+    starts over, the same as it would have run)."""
+    import logging
+    import shutil
+
+    last = save_dir / "checkpoint_last.pt"
+    if not last.is_file() or whole_archive(last):
+        return
+    saved = [p for p in save_dir.glob("checkpoint*.pt")
+             if p.name not in (last.name, "checkpoint_best.pt", AVERAGED) and whole_archive(p)]
+    newest = max(saved, key=lambda p: updates_done(p) or -1, default=None)
+    log = logging.getLogger(__name__)
+    if newest is None:
+        log.warning("%s is cut short (killed while fairseq copied it) and no whole checkpoint "
+                    "is beside it: the training starts over", last)
+        last.unlink()
+        return
+    log.warning("%s is cut short (killed while fairseq copied it): resuming from %s, the "
+                "checkpoint it was a copy of", last, newest.name)
+    with atomic_path(last) as tmp:
+        shutil.copyfile(newest, tmp)
+
+
 def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     """``path`` when it is a readable fairseq checkpoint; else one clear error saying what
     the file is not (missing, truncated or not a torch file, or a torch file that is not a

@@ -136,3 +136,27 @@ def test_an_unfinished_training_folder_stands_for_no_checkpoint(tmp_path):
     assert checkpoint_of(folder) == best
     (folder / "checkpoints" / "checkpoint_avg.pt").write_bytes(b"y")
     assert checkpoint_of(folder) == folder / "checkpoints" / "checkpoint_avg.pt"
+
+
+def test_a_checkpoint_last_cut_short_by_a_kill_is_put_back_from_what_it_copied(tmp_path, caplog):
+    """fairseq copies its atomic save to checkpoint_last.pt; a kill inside that copy must not
+    stop every resume after it."""
+    from seqkd.checkpoints import repair_last, updates_done
+
+    for e in (1, 2):
+        _ckpt(tmp_path / f"checkpoint{e}.pt", e, e)
+    _ckpt(tmp_path / "checkpoint_3_25.pt", 3, 2.5)  # a save within epoch 3, at 25 updates
+    whole = (tmp_path / "checkpoint_3_25.pt").read_bytes()
+    (tmp_path / "checkpoint_best.pt").write_bytes(whole[:100])
+    (tmp_path / "checkpoint_last.pt").write_bytes(whole[: len(whole) // 2])
+    repair_last(tmp_path)
+    assert (tmp_path / "checkpoint_last.pt").read_bytes() == whole
+    assert updates_done(tmp_path / "checkpoint_last.pt") == 25
+    assert "resuming from checkpoint_3_25.pt" in caplog.text
+    repair_last(tmp_path)  # a whole one is left as it is
+    assert (tmp_path / "checkpoint_last.pt").read_bytes() == whole
+    for f in [*tmp_path.glob("checkpoint[0-9]*.pt"), tmp_path / "checkpoint_3_25.pt"]:
+        f.unlink()
+    (tmp_path / "checkpoint_last.pt").write_bytes(whole[:1000])
+    repair_last(tmp_path)  # nothing whole beside it: the training starts over
+    assert not (tmp_path / "checkpoint_last.pt").exists()

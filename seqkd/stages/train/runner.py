@@ -25,7 +25,8 @@ from typing import Dict, List, Optional
 
 from seqkd.errors import SeqkdError
 from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
-                               checkpoint_of, last_epoch_checkpoints, updates_done)
+                               checkpoint_of, last_epoch_checkpoints, repair_last,
+                               updates_done)
 from seqkd.config import check_config
 from seqkd.corpus import data_folder
 from seqkd.fairseq_tools import check_checkpoint_dictionary, run_tool
@@ -88,6 +89,7 @@ def _resume(cfg: TrainConfig, save_dir: Path) -> bool:
     """Where fairseq starts: the checkpoint_last.pt of an interrupted run, or the one of the
     training this one continues (copied in); True when the budget is spent already."""
     last = save_dir / "checkpoint_last.pt"
+    repair_last(save_dir)
     if cfg.continue_from and not last.is_file():
         copied = copy_checkpoints(Path(cfg.continue_from), save_dir)
         logger.info("continuing %s: %s copied", cfg.continue_from, ", ".join(copied))
