@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import tarfile
+import zlib
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.stage import CONFIG_FILE, made_by_seqkd
@@ -142,42 +143,62 @@ def _check_target(into: Path, made_in: Optional[str]) -> None:
 
 def unpack(prefix: str | Path, into: str | Path,
            max_bytes: int = MAX_BYTES) -> Dict[str, Any]:
-    """PREFIX.tgz (and PREFIX.pt when there is one) into the folder ``into``."""
+    """PREFIX.tgz (and PREFIX.pt when there is one) into the folder ``into``; both read and
+    checked whole before anything is written."""
     import torch
 
     into = Path(into).resolve()
     archive, weights = Path(f"{prefix}.tgz"), Path(f"{prefix}.pt")
     if not archive.is_file():
         raise SeqkdError(f"{archive} not found (seqkd pack writes PREFIX.tgz)")
-    with tarfile.open(archive) as tar:
-        members = tar.getmembers()
-        for m in members:  # every member checked before anything is written
-            _check_member(m, into)
-        total = sum(m.size for m in members)
-        if total > max_bytes:
-            raise SeqkdError(f"{archive} would unpack to {total:,} bytes, over the bound of "
-                             f"{max_bytes:,}: refused, nothing was unpacked")
-        _check_target(into, _made_in(tar, archive))
-        into.mkdir(parents=True, exist_ok=True)
-        tar.extractall(into, members=members, filter="data")
+    state = _read_weights(weights, torch) if weights.is_file() else None
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()  # (reads the archive to its end: a cut is found here)
+            for m in members:  # every member checked before anything is written
+                _check_member(m, into)
+            total = sum(m.size for m in members)
+            if total > max_bytes:
+                raise SeqkdError(f"{archive} would unpack to {total:,} bytes, over the bound "
+                                 f"of {max_bytes:,}: refused, nothing was unpacked")
+            _check_target(into, _made_in(tar, archive))
+            into.mkdir(parents=True, exist_ok=True)
+            tar.extractall(into, members=members, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise SeqkdError(f"{archive} cannot be read as an archive ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); it was cut short or "
+                         "damaged on its way: copy it again from where seqkd pack wrote "
+                         "it") from None
     out: Dict[str, Any] = {"folder": str(into), "files": len(members)}
-    if weights.is_file():
-        out["checkpoint"] = str(_restore_checkpoint(weights, into / "checkpoints", torch))
+    if state is not None:
+        ckpts = into / "checkpoints"
+        ckpts.mkdir(parents=True, exist_ok=True)
+        name, state = state
+        torch.save(state, ckpts / name)
+        out["checkpoint"] = str(ckpts / name)
     return out
 
 
-def _restore_checkpoint(weights: Path, ckpts: Path, torch) -> Optional[Path]:
+def _read_weights(weights: Path, torch) -> Tuple[str, Dict[str, Any]]:
+    """(its checkpoint's file name, the checkpoint) from what seqkd pack wrote to PREFIX.pt,
+    read with ``weights_only=True``; anything else is one error."""
+    import pickle
+
     try:
         packed = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 (an unsafe or damaged file: one error)
-        raise SeqkdError(f"{weights} holds more than weights and settings ({e.__class__.__name__}"
-                         "); it was not written by seqkd pack and is not loaded") from None
-    if not isinstance(packed, dict) or set(packed) != {"model", "settings", "name"}:
-        raise SeqkdError(f"{weights} was not written by seqkd pack")
-    name = Path(packed["name"]).name
-    state = {k: _from_json(v) for k, v in json.loads(packed["settings"]).items()}
-    state["model"] = {k: v.float() if v.is_floating_point() else v
-                      for k, v in packed["model"].items()}
-    ckpts.mkdir(parents=True, exist_ok=True)
-    torch.save(state, ckpts / name)
-    return ckpts / name
+    except pickle.UnpicklingError as e:  # torch's refusal of anything but weights
+        raise SeqkdError(f"{weights} holds more than weights and settings ({str(e)[:80]}); it "
+                         "was not written by seqkd pack and is not loaded") from None
+    except Exception as e:  # noqa: BLE001 (cut short or damaged: one error)
+        raise SeqkdError(f"{weights} cannot be read ({type(e).__name__}); it was cut short or "
+                         "damaged on its way: copy it again from where seqkd pack wrote "
+                         "it") from None
+    try:
+        if not isinstance(packed, dict) or set(packed) != {"model", "settings", "name"}:
+            raise ValueError("not its keys")
+        state = {k: _from_json(v) for k, v in json.loads(packed["settings"]).items()}
+        state["model"] = {k: v.float() if v.is_floating_point() else v
+                          for k, v in packed["model"].items()}
+        return Path(packed["name"]).name, state
+    except (ValueError, TypeError, AttributeError):
+        raise SeqkdError(f"{weights} was not written by seqkd pack") from None

@@ -318,6 +318,21 @@ def _archive_into_other_stage(d: Path) -> List[str]:
     return ["unpack", str(d / "trip"), "--into", str(d / "export-a")]
 
 
+def _cut_archive(d: Path) -> List[str]:
+    """`unpack` of an archive cut short on its way between machines."""
+    import io
+    import tarfile
+
+    with tarfile.open(d / "trip.tgz", "w:gz") as tar:
+        data = bytes(range(256)) * 400
+        member = tarfile.TarInfo("config.yaml")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    whole = (d / "trip.tgz").read_bytes()
+    (d / "trip.tgz").write_bytes(whole[: len(whole) // 2])
+    return ["unpack", str(d / "trip"), "--into", str(d / "out")]
+
+
 def _linking_archive(d: Path) -> List[str]:
     import tarfile
 
@@ -570,6 +585,8 @@ CASES = [
     Case("unpack-escaping-archive", "39.5", "`unpack` of an archive whose member would land "
          "outside the folder (`../escaped.txt`)", _escaping_archive,
          ["would land outside", "nothing was unpacked"], "out"),
+    Case("unpack-cut-short", "39.5", "`unpack` of an archive cut short on its way",
+         _cut_archive, ["trip.tgz cannot be read as an archive", "copy it again"], "out"),
     Case("unpack-link", "39.5", "`unpack` of an archive holding a symbolic link",
          _linking_archive, ["not a plain file or folder", "nothing was unpacked"], "out"),
     Case("unpack-into-other-stage", "39.5", "`unpack` into a folder that holds another "

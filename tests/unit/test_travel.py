@@ -107,6 +107,18 @@ def test_weights_holding_more_than_weights_are_never_unpickled(tmp_path, monkeyp
     assert pwned.exists()
 
 
+@pytest.mark.parametrize("cut", ["x.tgz", "x.pt"])
+def test_an_archive_or_weights_cut_short_on_the_way_is_one_error_and_nothing_is_unpacked(
+        tmp_path, cut):
+    folder, _ = training_folder(tmp_path)
+    assert seqkd("pack", folder, "--out", tmp_path / "x", "-q") == 0
+    whole = (tmp_path / cut).read_bytes()
+    (tmp_path / cut).write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(SeqkdError, match="cut short or damaged on its way: copy it again"):
+        unpack(tmp_path / "x", tmp_path / "into")
+    assert not (tmp_path / "into").exists()
+
+
 def test_pack_needs_a_stage_folder(tmp_path, capsys):
     assert seqkd("pack", tmp_path, "--out", tmp_path / "x") == 1
     assert "is not a stage folder (no config.yaml)" in capsys.readouterr().err
