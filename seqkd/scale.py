@@ -52,16 +52,32 @@ class ScaleConfig:
     threads: int = setting(0, "distill and translate threads (0: the physical cores)", min=0)
 
     def check(self) -> None:
+        """Every problem of the settings and the files they name, said together before the
+        corpus is generated."""
+        from seqkd.config import Problems
+        from seqkd.ct2_folder import is_ct2_folder
+
+        p = Problems("scale-bench")
         unknown = [s for s in self.stages if s not in STAGES]
         if unknown:
-            raise SeqkdError(f"--stages: unknown {unknown}; choose from {', '.join(STAGES)}")
+            p.add(f"--stages: unknown {unknown}; choose from {', '.join(STAGES)}")
         if "distill" in self.stages and not (self.teacher and self.spm_model):
-            raise SeqkdError("--stages distill needs --teacher and its --spm-model and --dict "
-                             "(the data must be in the teacher's vocabulary)")
+            p.add("--stages distill needs --teacher and its --spm-model and --dict (the data "
+                  "must be in the teacher's vocabulary)")
         if "translate" in self.stages and not self.model:
-            raise SeqkdError("--stages translate needs --model (an `seqkd export` folder)")
+            p.add("--stages translate needs --model (an `seqkd export` folder)")
         if bool(self.spm_model) != bool(self.dictionary):
-            raise SeqkdError("give --spm-model and --dict together, or neither")
+            p.add("give --spm-model and --dict together, or neither")
+        for flag, path in (("--spm-model", self.spm_model), ("--dict", self.dictionary)):
+            if path and not Path(path).is_file():
+                p.add(f"{flag} {path}: no such file")
+        if "distill" in self.stages and self.teacher and not Path(self.teacher).exists():
+            p.add(f"--teacher {self.teacher}: not found (a checkpoint, a `seqkd train` folder "
+                  "or a CTranslate2 model folder)")
+        if "translate" in self.stages and self.model and not is_ct2_folder(self.model):
+            p.add(f"--model {self.model}: not an `seqkd export` folder (no model.bin in it or "
+                  "in its model/)")
+        p.raise_if_any()
 
 
 def generate(pairs: List[tuple], n: int, prefix: Path, seed: int) -> Dict[str, int]:

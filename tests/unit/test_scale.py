@@ -45,6 +45,14 @@ def test_settings_are_checked_before_anything_is_generated(tmp_path):
                     ({"spm_model": "m"}, "together")):
         with pytest.raises(SeqkdError, match=msg):
             ScaleConfig(out_dir=str(tmp_path / "o"), **kw).check()
+    # the files named, all at once: a missing model was found only after a million pairs
+    # were generated
+    with pytest.raises(SeqkdError) as e:
+        ScaleConfig(out_dir=str(tmp_path / "o"), stages=["distill", "translate"],
+                    teacher=str(tmp_path / "t.pt"), model=str(tmp_path / "export"),
+                    spm_model=str(tmp_path / "spm.model"), dictionary=str(tmp_path / "d")).check()
+    for said in ("4 problems", "--spm-model", "--dict", "--teacher", "--model"):
+        assert said in str(e.value)
     assert not (tmp_path / "o").exists()
     md = markdown({"pairs": 1000, "corpus_mb": {"en": 0.1, "de": 0.1}, "cpu": "C", "cores": 2,
                    "versions": {}, "command": "c", "stages": {"prepare": {
