@@ -85,7 +85,9 @@ def test_system_spec_parsing():
 def test_every_system_key_is_in_bench_help_and_an_unknown_one_names_them_all():
     """The keys are said once (systems.OPTIONS): `seqkd bench --help` once left norepeat=
     and the tokenizer keys out."""
+    from seqkd.ct2_folder import TOKENIZER_OPTIONS
     from seqkd.stages.bench.systems import OPTIONS
+    assert set(TOKENIZER_OPTIONS) <= {o.key for o in OPTIONS}
     out = subprocess.run([sys.executable, "-m", "seqkd", "bench", "--help"],
                          capture_output=True, text=True)
     help_text = " ".join(out.stdout.split())

@@ -54,13 +54,12 @@ OPTIONS: Tuple[Option, ...] = (
            "decoded together with PATH, an ensemble (repeatable)"),
     # a converted CTranslate2 model (not an `seqkd export`) with its own tokenizer
     *(Option(k, k, _text, f"{k}={v} (ct2)") for k, v in {
-        "spm": "FILE: its SentencePiece model (default: found in its folder)",
+        "spm": "FILE: its SentencePiece model, by default the one in its folder",
         "target_spm": "FILE: its target side's, where it has two",
         "source_prefix": "TOKENS: put before each source line (space-separated)",
         "source_suffix": "TOKENS: put after each source line",
         "target_prefix": "TOKENS: put before each output"}.items()),
 )
-assert tuple(o.key for o in OPTIONS[-len(TOKENIZER_OPTIONS):]) == TOKENIZER_OPTIONS
 SYNTAX = "NAME=KIND:PATH[,KEY=VALUE...]"
 _BY_KEY = {o.key: o for o in OPTIONS}
 
