@@ -125,11 +125,14 @@ def average_checkpoints(paths: List[Path], out: Path) -> None:
 
 
 def whole_archive(path: Path) -> bool:
-    """Whether a checkpoint file is a whole zip archive (torch's format) whose members pass
-    their checksums: a copy cut short by a kill is not."""
+    """Whether a checkpoint file is whole: a zip archive (torch's format) whose members pass
+    their checksums, or an older (non-zip) torch file that loads. A copy cut short by a kill
+    is neither (its zip directory, at the end, is missing)."""
     import zipfile
 
     try:
+        if not zipfile.is_zipfile(path):
+            return updates_done(path) is not None
         with zipfile.ZipFile(path) as z:
             return z.testzip() is None
     except (zipfile.BadZipFile, OSError, EOFError):

@@ -153,8 +153,13 @@ def test_a_checkpoint_last_cut_short_by_a_kill_is_put_back_from_what_it_copied(t
     assert (tmp_path / "checkpoint_last.pt").read_bytes() == whole
     assert updates_done(tmp_path / "checkpoint_last.pt") == 25
     assert "resuming from checkpoint_3_25.pt" in caplog.text
-    repair_last(tmp_path)  # a whole one is left as it is
+    repair_last(tmp_path)  # a whole one is left as it is, in torch's older format too
     assert (tmp_path / "checkpoint_last.pt").read_bytes() == whole
+    state = torch.load(tmp_path / "checkpoint1.pt", weights_only=False)
+    torch.save(state, tmp_path / "checkpoint_last.pt", _use_new_zipfile_serialization=False)
+    legacy = (tmp_path / "checkpoint_last.pt").read_bytes()
+    repair_last(tmp_path)
+    assert (tmp_path / "checkpoint_last.pt").read_bytes() == legacy
     for f in [*tmp_path.glob("checkpoint[0-9]*.pt"), tmp_path / "checkpoint_3_25.pt"]:
         f.unlink()
     (tmp_path / "checkpoint_last.pt").write_bytes(whole[:1000])
