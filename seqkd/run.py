@@ -69,11 +69,7 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
     if device is not None:
         cfg = on_device(cfg, device)
     steps = plan(cfg, Path.cwd(), str(config_path), quiet=quiet)
-    names = [s.name for s in steps]
-    unknown = sorted((set(only or []) | set(restart or [])) - set(names))
-    if unknown:
-        raise SeqkdError(f"no stage named {', '.join(unknown)} in {config_path}; its stages: "
-                         f"{', '.join(names)}")
+    check_choices(steps, only, restart, jobs, config_path)
     # one whole run per work folder at a time; runs of chosen stages (--only) may share it,
     # each stage folder being locked by the process that writes it; the children of a
     # --jobs run work under their parent's lock
@@ -81,7 +77,7 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
     if os.environ.get(PARENT_ENV) == str(os.getppid()) and only:
         return _run_steps(steps, only, restart)
     if only:
-        _check_needs(steps, only, restart, config_path)
+        check_needs(steps, only, restart, config_path)
     _check_inputs(steps, only, config_path)
     with folder_lock(work, f"seqkd run {config_path}", shared=bool(only)):
         if jobs > 1:
@@ -89,7 +85,19 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
         return _run_steps(steps, only, restart)
 
 
-def _check_needs(steps: List[Step], only: List[str], restart: Optional[List[str]],
+def check_choices(steps: List[Step], only: Optional[List[str]], restart: Optional[List[str]],
+                  jobs: int, config_path) -> None:
+    """--only, --restart and --jobs against the plan, as a run and --check both say them."""
+    if jobs < 1:
+        raise SeqkdError(f"--jobs must be 1 or more, got {jobs}")
+    names = [s.name for s in steps]
+    unknown = sorted((set(only or []) | set(restart or [])) - set(names))
+    if unknown:
+        raise SeqkdError(f"no stage named {', '.join(unknown)} in {config_path}; its stages: "
+                         f"{', '.join(names)}")
+
+
+def check_needs(steps: List[Step], only: List[str], restart: Optional[List[str]],
                  config_path) -> None:
     """Before anything is cleared or run: the chosen stages must have what they read, and
     keep it (a stage that ``--restart`` empties, or empties as a dependant, is not kept); a

@@ -83,7 +83,7 @@ def cmd_run(args) -> int:
     from seqkd.config_file import load_config
     from seqkd.plan import plan
     from seqkd.plan.device import on_device
-    from seqkd.run import run
+    from seqkd.run import check_choices, check_needs, run
 
     if args.json and not args.status:
         raise SeqkdError("--json goes with --status (seqkd run CONFIG --status --json); "
@@ -92,6 +92,10 @@ def cmd_run(args) -> int:
         cfg = load_config(args.config)
         steps = plan(on_device(cfg, args.device) if args.device else cfg, Path.cwd(),
                      str(args.config))
+        # the command checked is the one given: its --only, --restart and --jobs too
+        check_choices(steps, args.only, args.restart, args.jobs, args.config)
+        if args.check and args.only:
+            check_needs(steps, args.only, args.restart, args.config)
         from seqkd.plan.status import status, table
         from seqkd.stages.registry import kind
 

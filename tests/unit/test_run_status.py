@@ -297,3 +297,21 @@ def test_inputs_that_are_not_there_are_said_before_anything_runs(corpus, tmp_pat
     assert said["distill-kd"] == (f"waits for prepare; reads {tmp_path / 'teacher-v1.pt'}, not "
                                   "there: a run of it is refused until it is")
     assert "not there" not in said["prepare"] and not (tmp_path / "w").exists()
+
+
+def test_check_checks_the_command_as_given(config, tmp_path, capsys):
+    """--check said a config was fine while the run of the same command line would refuse
+    its --only, --restart or --jobs."""
+    cfg = config()
+    assert seqkd("run", cfg, "--check") == 0
+    for extra, said in ((["--only", "student-c"], "no stage named student-c"),
+                        (["--restart", "nope"], "no stage named nope"),
+                        (["--jobs", "0"], "--jobs must be 1 or more"),
+                        (["--only", "student-a"], "--only leaves out stages that the chosen "
+                                                  "ones read")):
+        capsys.readouterr()
+        assert seqkd("run", cfg, "--check", *extra) == 1, extra
+        assert said in capsys.readouterr().err
+    assert seqkd("run", cfg, "--check", "--only", "prepare") == 0
+    assert seqkd("run", cfg, "--status", "--only", "nope") == 1
+    assert not (tmp_path / "w").exists()
