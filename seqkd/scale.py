@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from seqkd.config import setting
+from seqkd.config import Problems, setting
+from seqkd.ct2_folder import is_ct2_folder
 from seqkd.errors import SeqkdError
 from seqkd.procs import python_module, run_measured
 
@@ -54,9 +55,6 @@ class ScaleConfig:
     def check(self) -> None:
         """Every problem of the settings and the files they name, said together before the
         corpus is generated."""
-        from seqkd.config import Problems
-        from seqkd.ct2_folder import is_ct2_folder
-
         p = Problems("scale-bench")
         unknown = [s for s in self.stages if s not in STAGES]
         if unknown:
