@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from seqkd.errors import SeqkdError
 from seqkd.stage import CONFIG_FILE, DONE_FILE
@@ -124,19 +124,31 @@ def average_checkpoints(paths: List[Path], out: Path) -> None:
         torch.save(result, tmp)
 
 
+def _damaged_member(path: Path) -> Optional[str]:
+    """The first member of a zip checkpoint (torch's format) that fails its checksum (CRC),
+    'the archive (why)' when the archive cannot be read, None when it is whole. torch's
+    reader does not check the CRCs: damaged tensor bytes would load as garbage."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        return f"the archive ({e})"
+
+
 def whole_archive(path: Path) -> bool:
-    """Whether a checkpoint file is whole: a zip archive (torch's format) whose members pass
-    their checksums, or an older (non-zip) torch file that loads. A copy cut short by a kill
-    is neither (its zip directory, at the end, is missing)."""
+    """Whether a checkpoint file is whole: a zip archive whose members pass their checksums,
+    or an older (non-zip) torch file that loads. A copy cut short by a kill is neither (its
+    zip directory, at the end, is missing)."""
     import zipfile
 
     try:
         if not zipfile.is_zipfile(path):
             return updates_done(path) is not None
-        with zipfile.ZipFile(path) as z:
-            return z.testzip() is None
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except OSError:
         return False
+    return _damaged_member(path) is None
 
 
 def repair_last(save_dir: Path) -> None:
@@ -186,13 +198,7 @@ def check_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Path:
                          f"({type(e).__name__}: {reason}); it may be truncated (copy it "
                          "again) or not a checkpoint at all") from None
     if zipfile.is_zipfile(p):
-        # torch's reader does not check the archive's CRCs: damaged tensor bytes would load
-        # (and export, and translate) as garbage without a word
-        try:
-            with zipfile.ZipFile(p) as z:
-                damaged = z.testzip()
-        except (zipfile.BadZipFile, OSError) as e:
-            damaged = f"the archive ({e})"
+        damaged = _damaged_member(p)
         if damaged:
             raise SeqkdError(f"{what} {p} is corrupt: {damaged} fails its checksum (CRC); "
                              "copy the checkpoint again or use another one")

@@ -63,8 +63,6 @@ def run(config_path: str | Path, only: Optional[List[str]] = None,
     ``quiet``: no reports echoed on stderr; ``jobs``: stages that do not depend on each
     other run side by side, up to this many at once, each in a ``seqkd run --only`` child;
     ``device``: every stage on this device (:func:`seqkd.plan.device.on_device`)."""
-    if jobs < 1:
-        raise SeqkdError(f"--jobs must be 1 or more, got {jobs}")
     cfg = load_config(config_path)
     if device is not None:
         cfg = on_device(cfg, device)

@@ -151,7 +151,7 @@ def unpack(prefix: str | Path, into: str | Path,
     archive, weights = Path(f"{prefix}.tgz"), Path(f"{prefix}.pt")
     if not archive.is_file():
         raise SeqkdError(f"{archive} not found (seqkd pack writes PREFIX.tgz)")
-    state = _read_weights(weights, torch) if weights.is_file() else None
+    restored = _read_weights(weights, torch) if weights.is_file() else None
     try:
         with tarfile.open(archive) as tar:
             members = tar.getmembers()  # (reads the archive to its end: a cut is found here)
@@ -170,10 +170,10 @@ def unpack(prefix: str | Path, into: str | Path,
                          "damaged on its way: copy it again from where seqkd pack wrote "
                          "it") from None
     out: Dict[str, Any] = {"folder": str(into), "files": len(members)}
-    if state is not None:
+    if restored is not None:
+        name, state = restored
         ckpts = into / "checkpoints"
         ckpts.mkdir(parents=True, exist_ok=True)
-        name, state = state
         torch.save(state, ckpts / name)
         out["checkpoint"] = str(ckpts / name)
     return out
