@@ -9,7 +9,7 @@ from typing import List, Tuple
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import split_prefixes
 from seqkd.recorded import read_done
-from seqkd.textio import require_file
+from seqkd.textio import require_file, unicode_problem
 
 
 def load_spm(path: str | Path):
@@ -26,14 +26,20 @@ def load_spm(path: str | Path):
 def text_batch(lines) -> Tuple[List[str], bool]:
     """What a model's ``translate`` was given, as a list, and whether it was one string (whose
     one translation is then returned as a string, not a list of its characters')."""
-    if isinstance(lines, str):
-        return [lines], True
-    if not isinstance(lines, (list, tuple)) or not all(isinstance(x, str) for x in lines):
+    single = isinstance(lines, str)
+    if not single and (not isinstance(lines, (list, tuple))
+                       or not all(isinstance(x, str) for x in lines)):
         raise SeqkdError(f"translate takes a string or a list of strings, got "
                          f"{type(lines).__name__}"
                          + ("" if not isinstance(lines, (list, tuple)) else " with items of "
                             + ", ".join(sorted({type(x).__name__ for x in lines}))))
-    return list(lines), False
+    lines = [lines] if single else list(lines)
+    for i, line in enumerate(lines):
+        problem = unicode_problem(line)
+        if problem:
+            raise SeqkdError(f"{'the text' if single else f'text {i + 1}'}: {problem}; give "
+                             "Unicode text")
+    return lines, single
 
 
 def encode_lines(sp, lines: List[str]) -> List[List[str]]:

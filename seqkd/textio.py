@@ -19,7 +19,7 @@ import re
 import tempfile
 import zlib
 from pathlib import Path
-from typing import IO, Iterable, Iterator, List, Sequence, Tuple
+from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -185,6 +185,17 @@ def check_test_set_name(name: str) -> str:
                          f"{'training' if name == 'train' else 'validation'} set; "
                          f"name the test set otherwise (reserved: {', '.join(RESERVED_SPLITS)})")
     return name
+
+
+def unicode_problem(text: str) -> Optional[str]:
+    """What keeps ``text`` from being Unicode text, or None: a lone UTF-16 surrogate (what a
+    JSON ``\\ud800`` escape without its pair becomes), which no encoder takes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return (f"character {e.start + 1} is U+{ord(text[e.start]):04X}, half of a UTF-16 "
+                "surrogate pair, not a character")
+    return None
 
 
 def check_no_empty(path: str | os.PathLike, lines: Sequence[str]) -> None:

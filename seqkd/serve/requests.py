@@ -9,6 +9,8 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl
 
+from seqkd.textio import unicode_problem
+
 #: the fields of a /v1/translate request (LibreTranslate's /translate ignores what it does
 #: not know, as LibreTranslate does)
 V1_FIELDS = frozenset({"texts", "beam", "nbest", "api_key"})
@@ -93,6 +95,10 @@ def check_texts(value: Any, name: str, cfg: Any, lines: bool = False) -> Tuple[L
     for i, t in enumerate(texts):
         if not t.strip():
             raise Refusal(400, f"{name}[{i}] is empty: give text to translate")
+        problem = unicode_problem(t)
+        if problem:
+            raise Refusal(400, f"{name}[{i}]: {problem}; send Unicode text (in JSON, a "
+                               "character beyond U+FFFF is a pair of \\u escapes)")
         if len(t) > cfg.max_chars:
             raise Refusal(413, f"{name}[{i}] has {len(t)} characters; this server takes at "
                                   f"most {cfg.max_chars} a text (--max-chars)")
@@ -132,5 +138,7 @@ def v1_options(fields: Dict[str, Any], default_beam: int, max_nbest: int) -> Tup
     whole_number("beam", beam, 1, 64)
     whole_number("nbest", nbest, 1, max_nbest)
     if nbest > beam:
-        raise Refusal(400, f"nbest ({nbest}) cannot exceed beam ({beam})")
+        given = "" if "beam" in fields else ", this server's --beam, as the request sends none"
+        raise Refusal(400, f"nbest ({nbest}) cannot exceed beam ({beam}{given}): send "
+                              f"\"beam\": {nbest} or more with it")
     return beam, nbest

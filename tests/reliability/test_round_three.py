@@ -99,6 +99,14 @@ def test_a_string_given_to_translate_is_one_sentence():
         text_batch(["A dog.", 3])
     with pytest.raises(SeqkdError, match="got bytes"):
         text_batch(b"A dog.")
+    # a lone surrogate (json.loads('"\\ud800"') makes one) is no text: an error, not
+    # SentencePiece's "Unable to cast Python instance" from deep in the batch
+    with pytest.raises(SeqkdError, match="text 2: character 5 is U[+]D800, half of a UTF-16 "
+                                         "surrogate pair"):
+        text_batch(["A dog.", "A ca\ud800t."])
+    with pytest.raises(SeqkdError, match="the text: character 1 is U[+]DFFF"):
+        text_batch("\udfff")
+    assert text_batch("A \U0001F415.") == (["A \U0001F415."], True)  # a whole pair is a character
 
 
 # ---------------------------------------------------------------- teacher commands' processes

@@ -237,7 +237,7 @@ def test_run_check_reports_every_cross_setting_mistake_at_once_and_runs_nothing(
         assert seqkd("run", cfg, *extra) == 1
         err = capsys.readouterr().err
         assert "3 problems; nothing was run" in err, err
-        assert "nbest (5) cannot exceed beam (2)" in err
+        assert "nbest (5) cannot exceed beam (2): a beam of 5 or more, or a smaller nbest" in err
         assert "student a: give a training budget" in err
         assert "heads 3 does not divide the width 256" in err
         assert not (tmp_path / "w").exists()

@@ -2,6 +2,7 @@
 urlencoded forms, the bodies that are neither (each a 4xx that says what to fix), the texts
 against the limits, LibreTranslate's alternatives and seqkd's own /v1 options."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -52,7 +53,10 @@ def test_texts_are_checked_against_the_limits():
             (["a", None], 400, "q[1] must be a string, got null"), ([], 400, "empty list"),
             (["a"] * 4, 413, "at most 3 a request (--max-texts)"),
             (["a", " "], 400, "q[1] is empty"), ("x" * 21, 413, "at most 20 a text"),
-            (["a\rb"], 400, "q[0] holds a line break")):
+            (["a\rb"], 400, "q[0] holds a line break"),
+            # JSON's "\ud800" without its pair: not a character, and no encoder takes it
+            (["a", json.loads('"a\\ud800"')], 400,
+             "q[1]: character 2 is U+D800, half of a UTF-16 surrogate pair")):
         refused(lambda: check_texts(value, "q", LIMITS), status, message)
 
 
@@ -62,7 +66,11 @@ def test_alternatives_and_v1_options():
     refused(lambda: alternatives(True, 8), 400, "whole number")
     assert v1_options({"texts": []}, 4, 8) == (4, 1)
     assert v1_options({"texts": [], "beam": 5, "nbest": 5, "api_key": "k"}, 1, 8) == (5, 5)
-    refused(lambda: v1_options({"beam": 2, "nbest": 3}, 1, 8), 400, "cannot exceed beam (2)")
+    refused(lambda: v1_options({"beam": 2, "nbest": 3}, 1, 8), 400,
+            'cannot exceed beam (2): send "beam": 3 or more')
+    refused(lambda: v1_options({"nbest": 2}, 1, 8), 400,
+            "nbest (2) cannot exceed beam (1, this server's --beam, as the request sends none): "
+            'send "beam": 2 or more')
     refused(lambda: v1_options({"beam": 0}, 1, 8), 400, "beam must be a whole number from 1")
     refused(lambda: v1_options({"nbest": 9}, 1, 8), 400, "nbest must be a whole number from 1 to 8")
     # seqkd's own API says a misspelt option instead of ignoring it

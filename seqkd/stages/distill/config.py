@@ -149,7 +149,8 @@ class DistillConfig:
             problems.append("sample N replaces the beam's n-best: give sample or nbest, not "
                             "both")
         if not self.sample and self.n_hypotheses() > self.beam:
-            problems.append(f"nbest ({self.n_hypotheses()}) cannot exceed beam ({self.beam})")
+            problems.append(f"nbest ({self.n_hypotheses()}) cannot exceed beam ({self.beam}): "
+                            f"a beam of {self.n_hypotheses()} or more, or a smaller nbest")
         problems += self.teacher_kind().problems(self)
         if problems:
             raise SeqkdError("; ".join(problems))
