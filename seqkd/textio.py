@@ -52,6 +52,12 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
         raise _broken_gzip(path, e) from None
 
 
+def first_line_without_bom(line: str, lineno: int) -> str:
+    """``line`` (number ``lineno`` of a file or stream) without the byte order mark that
+    Windows editors put before a UTF-8 file's first line: it marks the file, it is not text."""
+    return line[1:] if lineno == 1 and line.startswith("\ufeff") else line
+
+
 def iter_lines(path: str | os.PathLike) -> Iterator[str]:
     """Yield the lines of a UTF-8 text file (``.gz`` too) without their newline.
 
@@ -70,7 +76,7 @@ def iter_lines(path: str | os.PathLike) -> Iterator[str]:
                 f"({raw[max(0, e.start - 10):e.end + 10]!r}); convert the file to UTF-8 "
                 "(e.g. with iconv) or remove the line"
             ) from None
-        yield line.rstrip("\n").rstrip("\r")
+        yield first_line_without_bom(line.rstrip("\n").rstrip("\r"), lineno)
 
 
 def read_lines(path: str | os.PathLike) -> List[str]:

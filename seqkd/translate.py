@@ -13,6 +13,7 @@ from seqkd.config import MAX_BEAM, setting
 from seqkd.exported import ExportedModel, warn_cut
 from seqkd.errors import SeqkdError
 from seqkd.ct2_folder import is_ct2_folder
+from seqkd.textio import first_line_without_bom
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:
     block: List[str] = []
     for lineno, raw in enumerate(stream, start=1):
         try:
-            block.append(raw.decode("utf-8").rstrip("\r\n"))
+            block.append(first_line_without_bom(raw.decode("utf-8").rstrip("\r\n"), lineno))
         except UnicodeDecodeError:
             if block:
                 yield block

@@ -11,6 +11,7 @@ from typing import List, Optional
 
 from seqkd.config import MAX_BEAM, setting
 from seqkd.errors import SeqkdError
+from seqkd.textio import read_lines
 
 
 @dataclass
@@ -56,10 +57,10 @@ def read_api_keys(path: Optional[str]) -> List[bytes]:
     p = Path(path)
     if not p.is_file():
         raise SeqkdError(f"--api-keys: {p} is not a file (one API key a line)")
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise SeqkdError(f"--api-keys: {p} is not UTF-8 text") from None
+    try:  # strict UTF-8, a Windows editor's byte order mark left out
+        lines = read_lines(p)
+    except SeqkdError as e:
+        raise SeqkdError(f"--api-keys: {e}") from None
     keys = [x.strip().encode() for x in lines if x.strip() and not x.lstrip().startswith("#")]
     if not keys:
         raise SeqkdError(f"--api-keys: {p} holds no key (one API key a line)")

@@ -159,3 +159,13 @@ def test_translate_writes_the_lines_before_a_bad_one(prepared):
         translate_stream(model, io.BytesIO(b"w1 w2\nw3\n\xff\xfe bad\nw4\n"), out,
                          batch_lines=256)
     assert out.getvalue().splitlines() == ["w1 w2", "w3"]
+
+
+def test_translate_leaves_a_windows_files_byte_order_mark_out():
+    class Given:  # the lines a model is handed (SentencePiece's own rules may drop U+FEFF)
+        def translate(self, block, first_line):
+            return [ascii(line) for line in block]
+
+    out = io.StringIO()
+    assert translate_stream(Given(), io.BytesIO(b"\xef\xbb\xbfw1 w2\r\nw3\r\n"), out) == 2
+    assert out.getvalue().splitlines() == ["'w1 w2'", "'w3'"]

@@ -48,6 +48,14 @@ def test_non_utf8_is_reported_with_file_and_line(tmp_path):
         read_lines(f)
 
 
+def test_a_byte_order_mark_before_the_first_line_is_not_text(tmp_path):
+    # Windows editors write one before a UTF-8 file: it would be part of the first sentence
+    # (a source no dedup matches, a reference no output does)
+    f = tmp_path / "bom.en"
+    f.write_bytes("\ufeffA dog.\r\nA cat.\r\n\ufeffA cow.\n".encode())
+    assert read_lines(f) == ["A dog.", "A cat.", "\ufeffA cow."]  # a later one is the text's
+
+
 def test_gzip_files_are_read(tmp_path):
     f = tmp_path / "x.en.gz"
     with gzip.open(f, "wt", encoding="utf-8") as g:

@@ -158,6 +158,12 @@ def test_serve_settings_and_api_keys(tmp_path):
     keys = tmp_path / "keys"
     keys.write_text("# ours\nalpha-1\n\n  beta-2  \n")
     assert read_api_keys(str(keys)) == [b"alpha-1", b"beta-2"]
+    keys.write_bytes("\ufeffalpha-1\r\nbeta-2\r\n".encode())  # as Notepad saves it
+    assert read_api_keys(str(keys)) == [b"alpha-1", b"beta-2"]
+    keys.write_bytes(b"alpha-1\n\xff\n")
+    with pytest.raises(SeqkdError, match="--api-keys: .*keys, line 2: bytes that are not "
+                                         "valid UTF-8"):
+        read_api_keys(str(keys))
     assert key_matches("beta-2", [b"alpha-1", b"beta-2"]) and not key_matches("beta", [b"beta-2"])
     assert not key_matches(None, [b"x"])
     keys.write_text("# nothing\n")
