@@ -18,6 +18,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from seqkd.ct2_folder import export_model_dir
 from seqkd.errors import SeqkdError
+from seqkd.textio import first_line_without_bom
 
 TextHypotheses = List[Tuple[str, float]]
 
@@ -209,7 +210,7 @@ class CommandTeacher:
         if len(out) != len(lines):
             raise SeqkdError(f"{what} read {len(lines)} lines and wrote {len(out)}: a teacher "
                              "command must write exactly one line per input line, in order")
-        return [line.rstrip("\r") for line in out]
+        return [first_line_without_bom(line.rstrip("\r"), i) for i, line in enumerate(out, 1)]
 
     def hypotheses(self, lines: Sequence[str], where: str) -> List[TextHypotheses]:
         """One hypothesis a line (a program gives no scores: 0.0)."""

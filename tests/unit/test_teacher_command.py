@@ -39,6 +39,14 @@ def test_a_program_teaches_line_by_line_and_chunk_by_chunk(fake_data, tmp_path):
         (out / "config.yaml").read_text())["teacher_command"]
 
 
+def test_a_programs_byte_order_mark_and_crlf_line_ends_are_not_text():
+    from seqkd.text_teachers import CommandTeacher
+
+    lines = ["w1 w2", "w3"]
+    assert CommandTeacher(command("windows"), 60).translate_text(lines, "a test") == \
+        CommandTeacher(command("good"), 60).translate_text(lines, "a test") == ["Z1x Z2x", "Z3x"]
+
+
 def test_a_failed_chunk_resumes_from_the_chunks_done(fake_data, tmp_path, capsys,
                                                      monkeypatch):
     out, log = tmp_path / "d", tmp_path / "calls.jsonl"
