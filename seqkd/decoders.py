@@ -188,6 +188,15 @@ def token_slices(lengths: Sequence[int], budget: int) -> List[List[int]]:
     return out
 
 
+def check_search(beam: int, nbest: int) -> None:
+    """A beam of at least 1 and an n-best of 1 to the beam, or one error that says which."""
+    for name, value in (("beam", beam), ("n-best", nbest)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SeqkdError(f"the {name} must be a whole number of at least 1, got {value!r}")
+    if nbest > beam:
+        raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
+
+
 class CT2Decoder:
     """A CTranslate2 translator (on the CPU unless ``device`` says otherwise).
 
@@ -211,8 +220,8 @@ class CT2Decoder:
         if sample:  # ``sample`` candidates drawn from the full distribution, no beam
             beam, nbest = 1, sample
             ctranslate2.set_random_seed(seed)
-        if nbest > beam and not sample:
-            raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
+        if not sample:
+            check_search(beam, nbest)
         if not (Path(model_dir) / "model.bin").is_file():
             raise SeqkdError(f"{model_dir} is not a CTranslate2 model folder (no model.bin)")
         self.device = resolve_device(device, ctranslate2.get_cuda_device_count() > 0)
@@ -251,7 +260,10 @@ class CT2Decoder:
         todo = [i for i, pieces in enumerate(batch) if pieces]
         if not todo:
             return out
-        beam, nbest = beam or self.beam, nbest or self.nbest
+        beam = self.beam if beam is None else beam
+        nbest = self.nbest if nbest is None else nbest
+        if self.sampling_topk:  # sampling draws its candidates without a beam
+            check_search(beam, nbest)
         # one CTranslate2 call holds the interpreter until it returns, so Ctrl-C would wait
         # for all of it: slices of a few batches each keep an interrupt within seconds
         for part in token_slices([len(batch[i]) for i in todo],

@@ -81,15 +81,16 @@ class ExportedModel:
             warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
         return [self.sp.decode(h[0][0]) for h in hyps]
 
-    def hypotheses(self, lines: Sequence[str], beam: Optional[int] = None,
-                   nbest: int = 1) -> List[List[Tuple[str, float]]]:
+    def hypotheses(self, lines: Sequence[str] | str, beam: Optional[int] = None, nbest: int = 1
+                   ) -> List[List[Tuple[str, float]]] | List[Tuple[str, float]]:
         """Each line's ``nbest`` translations with their scores (log-probability per token),
-        best first, at ``beam`` (the model's own when None)."""
-        from seqkd.corpus import encode_lines
+        best first, at ``beam`` (the model's own when None); one string: its list."""
+        from seqkd.corpus import encode_lines, text_batch
 
-        hyps = self.decoder.translate(encode_lines(self.sp, list(lines)), beam=beam,
-                                      nbest=nbest)
-        return [[(self.sp.decode(p), s) for p, s in h] for h in hyps]
+        lines, single = text_batch(lines)
+        hyps = self.decoder.translate(encode_lines(self.sp, lines), beam=beam, nbest=nbest)
+        out = [[(self.sp.decode(p), s) for p, s in h] for h in hyps]
+        return out[0] if single else out
 
 
 def read_card(model_dir: Path) -> Dict[str, Any]:

@@ -35,6 +35,14 @@ def test_load_translates_like_the_command(prepared, exported, tmp_path):
         f"{got[0]}\n\n{got[1]}\r\n{got[2]}", got[1]]
     with pytest.raises(seqkd.SeqkdError, match="a string or a list of strings"):
         model.translate([lines[0], None])
+    # the n-best with scores (seqkd serve's /v1/translate): one string is one sentence too
+    best = model.hypotheses(lines[0], beam=2, nbest=2)
+    assert model.hypotheses([lines[0]], beam=2, nbest=2) == [best] and len(best) == 2
+    assert all(isinstance(t, str) and isinstance(s, float) for t, s in best)
+    with pytest.raises(seqkd.SeqkdError, match="the beam must be a whole number of at least 1"):
+        model.hypotheses(lines, beam=0)
+    with pytest.raises(seqkd.SeqkdError, match=r"n-best \(3\) cannot exceed the beam size"):
+        model.hypotheses(lines, beam=2, nbest=3)
     with pytest.raises(seqkd.SeqkdError, match="is the folder of a prepare stage"):
         seqkd.load(prepared)
     with pytest.raises(seqkd.SeqkdError, match="beam must be at most 64"):

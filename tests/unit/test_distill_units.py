@@ -253,6 +253,15 @@ def test_ct2_translations_go_in_slices_that_an_interrupt_can_stop_between():
     dec.target_prefix, calls[:], prefixes[:] = ["deu_Latn"], [], []
     dec.translate(batch)
     assert [p == [["deu_Latn"]] * n for p, n in zip(prefixes, calls)] == [True] * len(calls)
+    # a call's own beam and n-best (a server's request) are checked, not taken as the default
+    calls[:] = []
+    for beam, nbest, message in ((0, None, "the beam must be a whole number of at least 1, "
+                                           "got 0"),
+                                 (None, 0, "the n-best must be a whole number of at least 1"),
+                                 (2, 3, r"n-best \(3\) cannot exceed the beam size \(2\)")):
+        with pytest.raises(SeqkdError, match=message):
+            dec.translate(batch, beam=beam, nbest=nbest)
+    assert calls == []
 
 
 def test_an_ensemble_for_the_ctranslate2_decoder_is_reported_with_every_other_problem():
