@@ -95,6 +95,11 @@ def test_a_ct2_teacher_folder_in_a_config(tmp_path, corpus):
         plan(cfg, tmp_path, "cfg.yaml")
     assert "given as a CTranslate2 folder gives translations only" in str(e.value)
     assert "teacher: give command, checkpoints, ct2" in str(e.value)
+    # a misspelt key is named with the ones there are
+    cfg["teacher"] = {"checkpoint": str(folder)}
+    with pytest.raises(SeqkdError, match="teacher: unknown setting[(]s[)] checkpoint; set "
+                                         "teacher.checkpoints [(]existing teacher[)]"):
+        plan(cfg, tmp_path, "cfg.yaml")
 
 
 def test_given_checkpoints_and_a_teacher_trained_here_form_an_ensemble(tmp_path, corpus):

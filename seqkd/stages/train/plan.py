@@ -37,8 +37,12 @@ def plan_teacher(p) -> None:
             problems.add("teacher: give command, checkpoints or train, one of them")
     elif teacher.get("checkpoints") or "train" in teacher:
         teachers = _checkpoint_teachers(p, teacher)
-    else:
-        problems.add("teacher: set teacher.checkpoints (existing teacher), teacher.train, "
+    else:  # a misspelt key (``checkpoint``) is named, or the fix is not seen
+        unknown = sorted(set(teacher) - {"checkpoints", "train", "ct2", "command",
+                                         *TOKENIZER_OPTIONS})
+        problems.add("teacher: " + (f"unknown setting(s) {', '.join(unknown)}; " if unknown
+                                    else "") +
+                     "set teacher.checkpoints (existing teacher), teacher.train, "
                      "teacher.ct2 (a CTranslate2 model folder with its own tokenizer) or "
                      "teacher.command (a program that translates stdin to stdout)")
     p.teacher = TeacherPlan(teachers, command, ct2, tokenizer)
