@@ -79,8 +79,8 @@ class FairseqTeacher(TeacherKind):
                 out.append("a teacher command replaces teacher checkpoints: give one or the "
                            "other")
         elif not cfg.teachers:
-            out.append("give the teacher checkpoint(s) with --teacher (or a program with "
-                       "--teacher-command)")
+            out.append("give the teacher: checkpoint(s) with --teacher, or a program with "
+                       "--teacher-command (in a config, the teacher section)")
         elif len(cfg.teachers) > 1 and cfg.decoder == "ctranslate2":
             out.append(f"the ctranslate2 decoder takes one teacher; decode the ensemble of "
                        f"{len(cfg.teachers)} with decoder fairseq (--decoder fairseq)")

@@ -228,3 +228,33 @@ def test_a_student_whose_data_continuation_or_kd_is_wrong_has_its_settings_check
     assert first in text and "3 problems" in text, text
     assert "student head: dropout must be at most 1.0, got 2" in text
     assert "student head: lr must be at least 0.0" in text
+
+
+def test_a_config_of_baselines_needs_no_teacher_and_what_reads_one_says_so(tmp_path, corpus):
+    """No teacher section: prepare, baselines, their exports and a bench of them plan; a
+    distillation, word-level KD and the teacher's export rows each ask for the teacher."""
+    cfg = {"work_dir": str(tmp_path / "w"),
+           "data": {"train_prefix": str(corpus / "train"),
+                    "valid_prefix": str(corpus / "valid")},
+           "students": [{"name": "b", "data": "references", "preset": "tiny",
+                         "max_updates": 1}],
+           "bench": {"student_beams": [1]}}
+    steps = {s.name: s for s in plan(cfg, tmp_path, "cfg.yaml")}
+    assert list(steps) == ["prepare", "student-b", "export-b", "bench"]
+    assert [s.name for s in steps["bench"].config.systems] == ["b-b1"]
+    assert steps["student-b"].config.kd_teachers == []
+    cfg["distill"] = [{"name": "kd"}]
+    cfg["students"] += [{"name": "w", "data": "references", "preset": "tiny",
+                         "max_updates": 1, "word_kd": {"alpha": 0.5}},
+                        {"name": "c", "data": "references", "preset": "tiny",
+                         "max_updates": 1, "word_kd": {"topk": 8}}]
+    cfg["bench"]["teacher_ct2_beams"] = [5]
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "cfg.yaml")
+    for problem in ("distill kd: give the teacher: checkpoint(s) with --teacher, or a program "
+                    "with --teacher-command (in a config, the teacher section)",
+                    "student w: word_kd needs a teacher: set teacher.checkpoints or "
+                    "teacher.train, or leave word_kd out", "student c: word_kd needs a teacher",
+                    "bench: teacher_ct2_beams measures the teacher exported, and the config "
+                    "has no teacher section"):
+        assert problem in str(e.value), str(e.value)

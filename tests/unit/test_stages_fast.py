@@ -98,6 +98,17 @@ def test_word_kd_student_trusts_its_teacher_and_names_it_once(fake_data, fake_fa
     assert settings["kd_teachers"] == [str(teacher)] and ckpt in settings["input_files"]
 
 
+def test_a_word_kd_weight_without_a_teacher_is_said_not_ignored(fake_data, fake_fairseq,
+                                                               tmp_path, capsys):
+    out = tmp_path / "s"
+    assert seqkd(*_train_args(fake_data, out, "--kd-alpha", "0.3", "--kd-temperature", "2")) == 1
+    err = capsys.readouterr().err
+    assert "kd_alpha 0.3 is a setting of word-level KD, which needs a teacher (--kd-teacher) " \
+           "or its top-k cache (--kd-cache): give one, or leave kd_alpha out" in err, err
+    assert "kd_temperature 2 is a setting of word-level KD" in err
+    assert not out.exists() and fake_fairseq() == []
+
+
 def test_a_full_disk_in_fairseq_is_one_error_naming_the_stage_folder(fake_data, fake_fairseq,
                                                                      tmp_path, monkeypatch,
                                                                      capsys):

@@ -120,6 +120,9 @@ def plan(p) -> None:
     #: each student also decoded with these no-repeat n-gram sizes (0: off)
     norepeats = section.pop("student_no_repeat_ngram", [0])
     with_teacher = section.pop("teacher", True)
+    if ct2_beams and not p.cfg.get("teacher"):
+        p.problems.add("bench: teacher_ct2_beams measures the teacher exported, and the config "
+                       "has no teacher section: set one, or leave teacher_ct2_beams out")
     for key, value in (("student_beams", beams), ("teacher_ct2_beams", ct2_beams)):
         if not _ints_from(value, 1):
             p.problems.add(f"bench: {key} must be a list of beam sizes, got {value!r}")

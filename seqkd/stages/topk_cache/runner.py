@@ -58,7 +58,8 @@ class TopkConfig:
     def __post_init__(self):
         problems = []
         if not self.teachers:
-            problems.append("a top-k cache needs the teacher checkpoint(s) (--teacher)")
+            problems.append("a top-k cache needs the teacher checkpoint(s): --teacher (in a "
+                            "config, teacher.checkpoints or teacher.train)")
         if self.temperature <= 0:
             problems.append(f"temperature must be above 0, got {self.temperature}")
         if problems:

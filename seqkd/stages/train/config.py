@@ -126,6 +126,12 @@ class TrainConfig:
         if (self.kd_teachers or self.kd_cache) and self.role != "student":
             problems.append("word-level KD (--kd-teacher, --kd-cache) is for students "
                             "(--role student)")
+        for name in ("kd_alpha", "kd_temperature"):  # a weight of nothing: said, not ignored
+            if (getattr(self, name) != self.__dataclass_fields__[name].default
+                    and not (self.kd_teachers or self.kd_cache)):
+                problems.append(f"{name} {getattr(self, name):g} is a setting of word-level "
+                                "KD, which needs a teacher (--kd-teacher) or its top-k cache "
+                                f"(--kd-cache): give one, or leave {name} out")
         if self.kd_teachers and self.kd_cache:
             problems.append("word-level KD takes a live teacher (--kd-teacher) or a top-k "
                             "cache (--kd-cache), not both")

@@ -15,6 +15,8 @@ from seqkd.teachers import teacher_kind
 def plan_teacher(p) -> None:
     """The teacher section read into ``p.teacher`` (a teacher trained here planned)."""
     teacher, problems = p.section("teacher"), p.problems
+    if not teacher:  # none: a config of baselines (the stages that need one say so)
+        return
     teachers = []
     command, ct2 = teacher.get("command"), teacher.get("ct2")
     tokenizer: Dict[str, Any] = {}
@@ -80,8 +82,13 @@ def word_kd(p, student: str, given: Any, source: str) -> Optional[Dict]:
     t = p.teacher
     if given is None:
         return {}
+    if not (t.teachers or t.command):  # no teacher section (its own problems are said)
+        if not p.cfg.get("teacher"):
+            p.problems.add(f"student {student}: word_kd needs a teacher: set teacher."
+                           "checkpoints or teacher.train, or leave word_kd out")
+        return None
     kind = teacher_kind(t.teachers, t.command)
-    if not kind.distributions and (t.teachers or t.command):
+    if not kind.distributions:
         p.problems.add(
             f"student {student}: word-level KD needs the teacher's token distributions over "
             f"the student's vocabulary; {kind.described} gives translations only (drop "
