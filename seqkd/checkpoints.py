@@ -16,18 +16,19 @@ if TYPE_CHECKING:
     import torch
 
 
-def checkpoint_of(path: str | Path) -> Path:
+def checkpoint_of(path: str | Path, ct2_hint: Optional[str] = None) -> Path:
     """A checkpoint file, or the checkpoint a finished `seqkd train` folder stands for: its
-    averaged checkpoint when it was trained with ``--average-last``, else its best one."""
+    averaged checkpoint when it was trained with ``--average-last``, else its best one.
+    ``ct2_hint``: what to do instead with a CTranslate2 folder (default: as a teacher)."""
     from seqkd.ct2_folder import is_ct2_folder
 
     p = Path(path)
     if is_ct2_folder(p):
-        raise SeqkdError(f"{path} is a CTranslate2 model folder, not a fairseq checkpoint: it "
-                         f"can teach sequence-level KD (seqkd distill --teacher {path}), but "
-                         "word-level KD and the top-k cache need the teacher's distributions "
-                         "over the student's vocabulary, which only a fairseq checkpoint with "
-                         "the data's dictionary gives")
+        raise SeqkdError(f"{path} is a CTranslate2 model folder, not a fairseq checkpoint: " + (
+            ct2_hint or f"it can teach sequence-level KD (seqkd distill --teacher {path}), but "
+            "word-level KD and the top-k cache need the teacher's distributions over the "
+            "student's vocabulary, which only a fairseq checkpoint with the data's dictionary "
+            "gives"))
     if p.is_dir():
         if not (p / "checkpoints").is_dir():
             ct2 = [n for n in ("config.json", "shared_vocabulary.json", "source_vocabulary.json",

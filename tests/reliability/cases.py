@@ -660,6 +660,15 @@ CASES = [
     Case("report-deep-nesting", "36", "`kd-gain` given a JSON file whose arrays nest 100,000 deep",
          lambda d: _json_file(d, "[" * 100_000 + "]" * 100_000, "kd-gain"),
          ["r.json is not a bench report.json (RecursionError)"], "again.json"),
+    Case("export-ct2-folder", "36", "`export` given an exported model (a CTranslate2 folder), not "
+         "a checkpoint", lambda d: ["export", str(_fake_model(d)), "--data", str(d), "--out",
+                                    str(d / "out")],
+         ["model is a CTranslate2 model folder, not a fairseq checkpoint: it is exported "
+          "already"], "out"),
+    Case("bench-fairseq-ct2-folder", "36", "`bench --system s=fairseq:EXPORT` (a CTranslate2 "
+         "folder given as the fairseq kind)", lambda d: _fake_export(d, "s=fairseq:{}/model"),
+         ["model is a CTranslate2 model folder, not a fairseq checkpoint: measure it as "
+          "s=ct2:"], "b"),
 ]
 
 

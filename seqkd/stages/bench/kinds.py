@@ -62,7 +62,8 @@ class FairseqKind(SystemKind):
         from seqkd.checkpoints import check_checkpoint, checkpoint_of
 
         for path in spec.paths:
-            check_checkpoint(checkpoint_of(path), f"--system {spec.name}: checkpoint")
+            check_checkpoint(checkpoint_of(path, f"measure it as {spec.name}=ct2:{path}"),
+                             f"--system {spec.name}: checkpoint")
 
     def model_files(self, spec) -> List[Path]:
         from seqkd.checkpoints import resolved_checkpoints

@@ -189,7 +189,9 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
     from seqkd.decoders import convert_to_ct2
 
     check_config(cfg)  # types, choices and bounds of every setting
-    checkpoint = check_checkpoint(checkpoint_of(cfg.checkpoint))
+    checkpoint = check_checkpoint(checkpoint_of(
+        cfg.checkpoint, "it is exported already; export converts a fairseq checkpoint or a "
+        "`seqkd train` folder"))
     prepared = Prepared(cfg.data)
     check_checkpoint_dictionary(checkpoint, prepared.dictionary, "checkpoint")
     if cfg.fidelity_test and cfg.fidelity_test not in prepared.test_sets():
