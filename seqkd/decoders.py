@@ -19,7 +19,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import plugin_dir
-from seqkd.machine import default_threads, resolve_device
+from seqkd.machine import default_threads, resolve_device, warn_oversubscribed
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +227,8 @@ class CT2Decoder:
         self.device = resolve_device(device, ctranslate2.get_cuda_device_count() > 0)
         if self.device == "cuda":
             parallel_batches = 1  # one model on the GPU; CPU threads only feed it
+        if self.device == "cpu":
+            warn_oversubscribed(threads or default_threads(), parallel_batches)
         try:
             self.translator = ctranslate2.Translator(
                 os.fspath(model_dir), device=self.device, compute_type=compute_type,

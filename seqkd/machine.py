@@ -4,6 +4,7 @@ model (a speed's context), the device and the number of threads a job may use.""
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import platform
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Dict
 
 from seqkd.version import __version__
 from seqkd.errors import SeqkdError
+
+logger = logging.getLogger(__name__)
 
 _DISTRIBUTIONS = {
     "torch": "torch",
@@ -72,6 +75,20 @@ def default_threads() -> int:
     share = os.environ.get(SHARE_ENV, "")
     return max(1, _machine_threads() // (int(share) if share.isdigit() and share != "0"
                                          else 1))
+
+
+def warn_oversubscribed(threads: int, parallel: int = 1) -> None:
+    """A warning when ``parallel`` batches on ``threads`` threads each are more threads than
+    the CPUs this process may run on: they take turns on the cores and slow each other (at
+    hundreds of threads on two cores a server took minutes to answer its first request)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    if threads * parallel > cpus:
+        what = f"{threads} threads" + (f" for each of {parallel} parallel batches"
+                                       if parallel > 1 else "")
+        logger.warning(f"{what} on the {cpus} CPUs this process may use: they take turns and "
+                       f"slow each other; give at most {cpus} in all (threads 0: the physical "
+                       "cores)")
 
 
 def _machine_threads() -> int:

@@ -367,6 +367,24 @@ def test_device_choice():
         resolve_device("gpu", cuda_available=True)
 
 
+def test_more_threads_than_cpus_are_warned_of(monkeypatch, caplog):
+    import os
+
+    from seqkd.machine import warn_oversubscribed
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    warn_oversubscribed(2)
+    warn_oversubscribed(1, 2)
+    assert not caplog.records
+    warn_oversubscribed(999)
+    warn_oversubscribed(2, 2)
+    assert [r.getMessage() for r in caplog.records] == [
+        "999 threads on the 2 CPUs this process may use: they take turns and slow each other; "
+        "give at most 2 in all (threads 0: the physical cores)",
+        "2 threads for each of 2 parallel batches on the 2 CPUs this process may use: they "
+        "take turns and slow each other; give at most 2 in all (threads 0: the physical cores)"]
+
+
 def test_device_reaches_fairseq_train_and_leaves_the_settings_hash_alone(tmp_path):
     from pathlib import Path
 
