@@ -61,6 +61,10 @@ class LoadConfig:
     no_repeat_ngram: int = setting(0, "both decode with `--no-repeat-ngram N` (0: off)",
                                    min=0, max=64)
 
+    def __post_init__(self):
+        if self.cores:
+            cores_of(self.cores)
+
     def decoding(self) -> List[str]:
         """The decoding options the server and `seqkd translate` both get."""
         return ["--beam", str(self.beam), "--no-repeat-ngram", str(self.no_repeat_ngram)]
@@ -121,6 +125,23 @@ def _vm(pid: int, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def cores_of(text: str) -> List[int]:
+    """The CPUs of a taskset list (``1``, ``2-3``, ``0,2-3``), each one this process may
+    use, or one error that names the ones it may."""
+    mine = sorted(os.sched_getaffinity(0))
+    out: List[int] = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise SeqkdError(f"cores {text!r} is not a list of CPUs such as 1, 2-3 or 0,2-3")
+        out += range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1)
+    others = sorted(set(out) - set(mine))
+    if others:
+        raise SeqkdError(f"cores {text!r} names CPU(s) {', '.join(map(str, others))}, which "
+                         f"this process may not use (it may use {', '.join(map(str, mine))})")
+    return sorted(set(out))
 
 
 def _taskset(cores: str) -> List[str]:
@@ -263,11 +284,14 @@ def _wait_ready(server: subprocess.Popen, timeout: float = 300.0) -> int:
             if m and not found:
                 found.append(int(m.group(1)))
 
-    threading.Thread(target=read, daemon=True).start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     deadline = time.time() + timeout
     while not found and server.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     if not found:
         server.kill()
-        raise SeqkdError("the server did not start: " + "".join(lines[-5:]))
+        reader.join(timeout=5)  # what it said before it ended, read to the end
+        raise SeqkdError("the server did not start: " + ("".join(lines[-5:]).strip()
+                                                         or "it said nothing"))
     return found[0]

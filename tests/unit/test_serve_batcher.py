@@ -3,6 +3,7 @@ decoding options batched apart, a full queue refused at once, a request that gav
 translated, and the server's own settings checked like every other."""
 
 import asyncio
+import re
 import threading
 import time
 
@@ -196,3 +197,27 @@ def test_a_port_that_cannot_be_taken_says_what_to_change():
     sock = _bind("127.0.0.1", 0)
     assert sock.getsockname()[0] == "127.0.0.1"
     sock.close()
+
+
+def test_serve_bench_cores_are_checked_and_a_server_that_ends_at_once_says_why(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from seqkd.errors import SeqkdError
+    from seqkd.serve.load import LoadConfig, _wait_ready, cores_of
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert cores_of("1") == [1] and cores_of("0-1") == [0, 1] and cores_of("1,0") == [0, 1]
+    for text, message in (("x", "not a list of CPUs such as 1, 2-3 or 0,2-3"),
+                          ("1-0", "not a list of CPUs"),
+                          ("0-3", "names CPU(s) 2, 3, which this process may not use (it "
+                                  "may use 0, 1)")):
+        with pytest.raises(SeqkdError, match=re.escape(message)):
+            LoadConfig(model="m", test_file="t", out_dir="o", cores=text)
+    # taskset's own words, even when the process has ended before they were read
+    server = subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write("
+                               "'taskset: failed to set affinity\\n'); sys.exit(1)"],
+                              stderr=subprocess.PIPE, text=True)
+    with pytest.raises(SeqkdError, match="did not start: taskset: failed to set affinity$"):
+        _wait_ready(server)
