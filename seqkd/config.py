@@ -208,6 +208,12 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices=None,
     return dataclasses.field(default=default, metadata=meta)
 
 
+def given(cfg: Any, name: str) -> bool:
+    """Whether setting ``name`` of ``cfg`` holds another value than its default (a setting
+    given where it does nothing is then said, not ignored)."""
+    return getattr(cfg, name) != type(cfg).__dataclass_fields__[name].default
+
+
 def _scalar_type(tp):
     """(scalar type, is_list) of an annotation, Optional[...] unwrapped."""
     if typing.get_origin(tp) is typing.Union:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
-from seqkd.config import MAX_BEAM, setting
+from seqkd.config import MAX_BEAM, given, setting
 from seqkd.errors import SeqkdError
 from seqkd.teachers import TeacherKind, teacher_kind
 
@@ -155,36 +155,32 @@ class DistillConfig:
         if problems:
             raise SeqkdError("; ".join(problems))
 
-    def given(self, name: str) -> bool:
-        """Whether setting ``name`` holds another value than its default."""
-        return getattr(self, name) != self.__dataclass_fields__[name].default
-
     def unused_settings(self) -> List[str]:
         """Settings given another value than their default where they do nothing: a typo'd
         recipe would otherwise run without the choice its author meant."""
         unused = []
-        if self.given("mbr_metric") and self.select != "mbr":
+        if given(self, "mbr_metric") and self.select != "mbr":
             unused.append(f"mbr_metric {self.mbr_metric} is the utility of select mbr, and "
                           f"select is {self.select}: set select mbr, or leave mbr_metric out")
-        if self.given("select_metric") and self.method != "seq-inter":
+        if given(self, "select_metric") and self.method != "seq-inter":
             unused.append(f"select_metric {self.select_metric} chooses seq-inter's n-best entry, "
                           f"and method is {self.method}: set method seq-inter, or leave "
                           "select_metric out (select mbr has mbr_metric)")
-        if self.sample and self.given("beam"):
+        if self.sample and given(self, "beam"):
             unused.append(f"beam {self.beam} is not searched when sample {self.sample} draws the "
                           "candidates: leave beam out, or sample at 0 for the beam's n-best")
-        if self.given("compute_type") and self.decoder != "ctranslate2":
+        if given(self, "compute_type") and self.decoder != "ctranslate2":
             unused.append(f"compute_type {self.compute_type} is CTranslate2's quantization, and "
                           f"decoder is {self.decoder}: leave compute_type out")
-        if self.given("beam") and self.decoder == "command":
+        if given(self, "beam") and self.decoder == "command":
             unused.append(f"beam {self.beam}: a teacher command decodes as it does itself (set "
                           "its beam in the command), leave beam out")
-        given = [k for k in ("max_len_ratio", "loop_repeats", "word_loop_repeats", "min_score")
-                 if self.given(k)]
-        if self.filter == "off" and given:
-            unused.append(f"filter off looks for no anomalous pair, so {', '.join(given)} "
+        rules = [k for k in ("max_len_ratio", "loop_repeats", "word_loop_repeats", "min_score")
+                 if given(self, k)]
+        if self.filter == "off" and rules:
+            unused.append(f"filter off looks for no anomalous pair, so {', '.join(rules)} "
                           "would do nothing: set filter flag or drop, or leave them out")
-        if self.given("seed") and not self.sample:
+        if given(self, "seed") and not self.sample:
             unused.append(f"seed {self.seed} seeds sample N, and sample is 0 (beam search has no "
                           "randomness): set sample, or leave seed out")
         return unused

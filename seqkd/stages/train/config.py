@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.checkpoints import resolved_checkpoints
-from seqkd.config import setting
+from seqkd.config import given, setting
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import plugin_dir
 from seqkd.model_cost import ARCH_SHAPES
@@ -127,8 +127,7 @@ class TrainConfig:
             problems.append("word-level KD (--kd-teacher, --kd-cache) is for students "
                             "(--role student)")
         for name in ("kd_alpha", "kd_temperature"):  # a weight of nothing: said, not ignored
-            if (getattr(self, name) != self.__dataclass_fields__[name].default
-                    and not (self.kd_teachers or self.kd_cache)):
+            if given(self, name) and not (self.kd_teachers or self.kd_cache):
                 problems.append(f"{name} {getattr(self, name):g} is a setting of word-level "
                                 "KD, which needs a teacher (--kd-teacher) or its top-k cache "
                                 f"(--kd-cache): give one, or leave {name} out")
