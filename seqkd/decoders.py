@@ -50,11 +50,13 @@ class FairseqDecoder:
         if sample:  # ``sample`` draws from the full distribution instead of a beam
             beam = nbest = sample
             torch.manual_seed(seed)
-        if nbest > beam:
-            raise SeqkdError(f"n-best ({nbest}) cannot exceed the beam size ({beam})")
+        check_search(beam, nbest)
         # 0: this process's share of the physical cores, as CTranslate2's decoder below
         # (torch's own default is every core, whatever share --jobs or a lane gave it)
-        torch.set_num_threads(threads or default_threads())
+        threads = threads or default_threads()
+        if resolve_device(device, torch.cuda.is_available()) == "cpu":
+            warn_oversubscribed(threads)
+        torch.set_num_threads(threads)
         _import_plugin()
         paths = [os.fspath(c) for c in checkpoints]
         with trusted_checkpoints(paths):
