@@ -77,15 +77,18 @@ def default_threads() -> int:
                                          else 1))
 
 
-def warn_oversubscribed(threads: int, parallel: int = 1) -> None:
-    """A warning when ``parallel`` batches on ``threads`` threads each are more threads than
-    the CPUs this process may run on: they take turns on the cores and slow each other (at
-    hundreds of threads on two cores a server took minutes to answer its first request)."""
+def warn_oversubscribed(threads: int, parallel: int = 1, each: str = "parallel batches"
+                        ) -> None:
+    """A warning when ``parallel`` batches (or training processes: ``each``) on ``threads``
+    threads each are more threads than the CPUs this process may run on: they take turns on
+    the cores and slow each other (at hundreds of threads on two cores a server took minutes
+    to answer its first request)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
     if threads * parallel > cpus:
-        what = f"{threads} threads" + (f" for each of {parallel} parallel batches"
-                                       if parallel > 1 else "")
+        what = f"{threads} thread{'s' * (threads != 1)}"
+        if parallel > 1:
+            what += f" for each of {parallel} {each}"
         logger.warning(f"{what} on the {cpus} CPUs this process may use: they take turns and "
                        f"slow each other; give at most {cpus} in all (threads 0: the physical "
                        "cores)")

@@ -378,7 +378,10 @@ def test_more_threads_than_cpus_are_warned_of(monkeypatch, caplog):
     assert not caplog.records
     warn_oversubscribed(999)
     warn_oversubscribed(2, 2)
-    assert [r.getMessage() for r in caplog.records] == [
+    warn_oversubscribed(1, 3, "training processes")
+    assert [r.getMessage() for r in caplog.records][2].startswith(
+        "1 thread for each of 3 training processes on the 2 CPUs")
+    assert [r.getMessage() for r in caplog.records][:2] == [
         "999 threads on the 2 CPUs this process may use: they take turns and slow each other; "
         "give at most 2 in all (threads 0: the physical cores)",
         "2 threads for each of 2 parallel batches on the 2 CPUs this process may use: they "

@@ -32,7 +32,7 @@ from seqkd.corpus import data_folder
 from seqkd.fairseq_tools import check_checkpoint_dictionary, run_tool
 from seqkd.stages.train.progress import TrainProgress
 from seqkd.procs import folder_lock
-from seqkd.machine import default_threads, resolve_device, versions
+from seqkd.machine import default_threads, resolve_device, versions, warn_oversubscribed
 from seqkd.stage import Stage
 from seqkd.textio import write_text
 from seqkd.topk_store import check_cache_for
@@ -123,6 +123,8 @@ def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], d
         threads = cfg.threads or default_threads()
         ranks = cfg.nproc if device == "cpu" else 1  # on GPUs fairseq spawns the ranks
         per_rank = max(1, threads // ranks)
+        if device == "cpu":
+            warn_oversubscribed(per_rank, ranks, "training processes")
         os.environ["OMP_NUM_THREADS"] = str(per_rank)
         if cfg.nproc > 1:
             logger.info("training on %s with %d processes (%s), %d CPU threads each, %s "
