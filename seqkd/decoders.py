@@ -54,7 +54,8 @@ class FairseqDecoder:
         # 0: this process's share of the physical cores, as CTranslate2's decoder below
         # (torch's own default is every core, whatever share --jobs or a lane gave it)
         threads = threads or default_threads()
-        if resolve_device(device, torch.cuda.is_available()) == "cpu":
+        self.device = resolve_device(device, torch.cuda.is_available())
+        if self.device == "cpu":
             warn_oversubscribed(threads)
         torch.set_num_threads(threads)
         _import_plugin()
@@ -62,7 +63,6 @@ class FairseqDecoder:
         with trusted_checkpoints(paths):
             self.models, _, self.task = checkpoint_utils.load_model_ensemble_and_task(
                 paths, arg_overrides={"data": os.fspath(data_bin)})
-        self.device = resolve_device(device, torch.cuda.is_available())
         for m in self.models:
             m.eval()
             if self.device == "cuda":

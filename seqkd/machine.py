@@ -83,8 +83,7 @@ def warn_oversubscribed(threads: int, parallel: int = 1, each: str = "parallel b
     threads each are more threads than the CPUs this process may run on: they take turns on
     the cores and slow each other (at hundreds of threads on two cores a server took minutes
     to answer its first request)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
+    cpus = _allowed_cpus()
     if threads * parallel > cpus:
         what = f"{threads} thread{'s' * (threads != 1)}"
         if parallel > 1:
@@ -94,9 +93,15 @@ def warn_oversubscribed(threads: int, parallel: int = 1, each: str = "parallel b
                        "cores)")
 
 
-def _machine_threads() -> int:
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+def _allowed_cpus() -> int:
+    """The CPUs this process may run on (``sched_getaffinity``; all of them where there is
+    none)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
+
+
+def _machine_threads() -> int:
+    allowed = _allowed_cpus()
     physical = set()
     try:
         phys = core = None
