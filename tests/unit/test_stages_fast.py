@@ -79,6 +79,16 @@ def test_student_training_command_and_checkpoint_average(fake_data, fake_fairseq
     assert avg["model"]["w"].tolist() == [2.5, 2.5]
 
 
+def test_a_training_that_validated_once_reports_its_validation_loss(fake_data, fake_fairseq,
+                                                                      tmp_path):
+    """fairseq's first validation carries no best_loss: the loss itself is the best."""
+    out = tmp_path / "student"
+    args = _train_args(fake_data, out)
+    args[args.index("--max-epoch") + 1] = "1"
+    assert seqkd(*args) == 0
+    assert json.loads((out / "DONE.json").read_text())["summary"]["best_valid_loss"] == 4.5
+
+
 def test_word_kd_student_trusts_its_teacher_and_names_it_once(fake_data, fake_fairseq, tmp_path):
     teacher = tmp_path / "teacher"
     (teacher / "checkpoints").mkdir(parents=True)

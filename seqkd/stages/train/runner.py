@@ -43,14 +43,15 @@ logger = logging.getLogger("seqkd.train")
 
 
 def best_valid_loss(log_path: Path) -> Optional[float]:
-    """The last ``best_loss`` fairseq reported on the validation set."""
-    best = None
+    """The lowest validation loss fairseq reported. Its ``best_loss`` field alone would
+    not do: the first validation of a training carries none (no checkpoint was best yet),
+    so a training that validated once would have no figure."""
+    losses = []
     if log_path.is_file():
         for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-            m = re.search(r"\| valid on 'valid' subset .*\| best_loss ([0-9.]+)", line)
-            if m:
-                best = float(m.group(1))
-    return best
+            if "| valid on 'valid' subset " in line:
+                losses += [float(x) for x in re.findall(r"\| (?:best_)?loss ([0-9.]+)", line)]
+    return min(losses) if losses else None
 
 
 def train(cfg: TrainConfig, force: bool = False) -> Dict:
