@@ -35,10 +35,30 @@ def _folder_size(folder: Path) -> int:
     return total
 
 
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def stdout_full_message(written_lines: int) -> str:
+    """A full disk under standard output (``seqkd translate > FILE``): the file is the
+    user's own, so nothing can be kept aside; say which file and how far it got."""
+    try:
+        target = os.readlink("/proc/self/fd/1")
+    except OSError:
+        target = ""
+    where = target if target.startswith("/") else "standard output"
+    try:
+        free = f"{shutil.disk_usage(Path(where).parent).free / 1e6:.1f} MB free there now"
+    except OSError:
+        free = "free space unknown"
+    return (f"no space left on the device while writing the translations to {where} "
+            f"({free}); it holds the first {written_lines:,} lines at most, the rest is "
+            "missing: free some space, or send the output to another disk, and run again")
+
+
 def machine_error_message(e: OSError) -> Optional[str]:
     """One line for the errors of the machine rather than of seqkd (a full disk, a folder
     that cannot be written), or None for anything else."""
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+    if e.errno in FULL:
         # a copy names its source first and the file it was writing second (filename2); a
         # write inside a library has no file name: it was in the stage's folder
         name = e.filename2 or e.filename

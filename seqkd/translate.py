@@ -11,7 +11,7 @@ from typing import BinaryIO, Iterator, List, Optional, TextIO
 
 from seqkd.config import MAX_BEAM, setting
 from seqkd.exported import ExportedModel, warn_cut
-from seqkd.errors import SeqkdError
+from seqkd.errors import FULL, SeqkdError, stdout_full_message
 from seqkd.ct2_folder import is_ct2_folder
 from seqkd.textio import first_line_without_bom
 
@@ -160,8 +160,13 @@ def translate_stream(model, inp: BinaryIO, out: TextIO,
     """Translate ``inp`` block by block to ``out``; one output line per input line."""
     n = 0
     for block in _blocks(inp, batch_lines):
-        for line in model.translate(block, first_line=n + 1):
-            out.write(line + "\n")
-        out.flush()
+        lines = model.translate(block, first_line=n + 1)
+        try:
+            out.write("".join(line + "\n" for line in lines))
+            out.flush()
+        except OSError as e:
+            if e.errno not in FULL:
+                raise
+            raise SeqkdError(stdout_full_message(n)) from None
         n += len(block)
     return n

@@ -169,3 +169,31 @@ def test_translate_leaves_a_windows_files_byte_order_mark_out():
     out = io.StringIO()
     assert translate_stream(Given(), io.BytesIO(b"\xef\xbb\xbfw1 w2\r\nw3\r\n"), out) == 2
     assert out.getvalue().splitlines() == ["'w1 w2'", "'w3'"]
+
+
+def test_translate_to_a_full_disk_names_the_file_and_how_far_it_got(tmp_path):
+    """``seqkd translate > FILE`` on a full disk: the file is the user's, so nothing can be
+    kept aside under a temporary name; the error names it (not the working folder) and says
+    the output is incomplete. /dev/full fails every write with ENOSPC."""
+    script = textwrap.dedent("""
+        import io, sys
+        from seqkd.errors import SeqkdError
+        from seqkd.translate import translate_stream
+
+        class Echo:
+            def translate(self, block, first_line):
+                return block
+
+        try:
+            translate_stream(Echo(), io.BytesIO(b"a\\nb\\nc\\n"), sys.stdout, batch_lines=2)
+        except SeqkdError as e:
+            sys.stderr.write(str(e))
+    """)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", script], stdout=full, stderr=subprocess.PIPE,
+                              text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(
+                                  Path(__file__).resolve().parents[2])})
+    assert done.stderr.startswith("no space left on the device while writing the "
+                                  "translations to /dev/full ("), done.stderr
+    assert "the first 0 lines at most, the rest is missing" in done.stderr
+    assert str(tmp_path) not in done.stderr
