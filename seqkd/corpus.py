@@ -76,9 +76,11 @@ class Prepared:
         record = read_done(done, "prepare")
         stage = record.get("stage")
         if stage != "prepare" or "src" not in record["settings"]:
+            made_from = record.get("settings", {}).get("data") if stage == "distill" else None
+            hint = f"; it was distilled from {made_from}: give that" if made_from else ""
             raise SeqkdError(f"{self.path} is not a prepare folder (it holds a finished "
                              f"{stage or 'unknown'} stage); give the output folder of "
-                             "`seqkd prepare` (WORK/data)")
+                             f"`seqkd prepare` (WORK/data){hint}")
         self.settings = record["settings"]
         self.src = self.settings["src"]
         self.tgt = self.settings["tgt"]

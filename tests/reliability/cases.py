@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -669,6 +670,10 @@ CASES = [
          "folder given as the fairseq kind)", lambda d: _fake_export(d, "s=fairseq:{}/model"),
          ["model is a CTranslate2 model folder, not a fairseq checkpoint: measure it as "
           "s=ct2:"], "b"),
+    Case("export-data-is-distill", "36", "`export --data` given the distillation folder a "
+         "student was trained on (export needs the prepare folder it was distilled from)", None,
+         ["is not a prepare folder (it holds a finished distill stage)",
+          "data: give that"], "out", needs_data=True),
 ]
 
 
@@ -774,6 +779,15 @@ def _data_is_not_prepare(d: Path, data: Path) -> List[str]:
             str(_fake_teacher(d, data))]
 
 
+def _export_data_is_distill(d: Path, data: Path) -> List[str]:
+    distilled = d / "distill"
+    distilled.mkdir()
+    (distilled / "DONE.json").write_text(json.dumps(
+        {"stage": "distill", "settings": {"data": str(data)}}))
+    return ["export", str(_fake_teacher(d, data)), "--data", str(distilled), "--out",
+            str(d / "out")]
+
+
 def _chunk_damaged(d: Path, data: Path) -> List[str]:
     """A fake teacher makes decoding fail, so the damaged chunk must be met at the merge:
     every chunk is there, one of them is not JSON."""
@@ -815,6 +829,7 @@ DATA_SETUPS = {
         d, data, corrupt=True)), "--data", str(data), "--out", str(d / "out")],
     "data-is-not-prepare": _data_is_not_prepare,
     "chunk-damaged": _chunk_damaged,
+    "export-data-is-distill": _export_data_is_distill,
     "ct2-teacher-target-prefix": lambda d, data: _ct2_teacher_fake(d, data, "--target-prefix",
                                                                    "__xx__"),
     "ct2-teacher-source-prefix": lambda d, data: _ct2_teacher_fake(d, data, "--source-prefix",

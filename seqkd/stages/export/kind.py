@@ -22,7 +22,8 @@ def build_export(sub) -> None:
                                    "the SentencePiece model and a model card.")
     p.add_argument("checkpoint", help="checkpoint file, or a `seqkd train` output folder")
     p.add_argument("--data", required=True,
-                   help="the data folder the model was trained on (prepare/distill output)")
+                   help="the `seqkd prepare` folder of the model's data (for a student "
+                        "trained on a distillation: the prepare folder it was distilled from)")
     p.add_argument("--out", required=True, help="output folder")
     add_arguments(p, _settings(), skip=("checkpoint",))
     add_common(p)
