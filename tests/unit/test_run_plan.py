@@ -251,10 +251,12 @@ def test_a_config_of_baselines_needs_no_teacher_and_what_reads_one_says_so(tmp_p
     cfg["bench"]["teacher_ct2_beams"] = [5]
     with pytest.raises(SeqkdError) as e:
         plan(cfg, tmp_path, "cfg.yaml")
-    for problem in ("distill kd: give the teacher: checkpoint(s) with --teacher, or a program "
-                    "with --teacher-command (in a config, the teacher section)",
+    for problem in ("distill kd: distillation needs a teacher: add a teacher section "
+                    "(teacher.checkpoints, teacher.train, teacher.ct2 or teacher.command), or "
+                    "leave the distill section out",
                     "student w: word_kd needs a teacher: set teacher.checkpoints or "
                     "teacher.train, or leave word_kd out", "student c: word_kd needs a teacher",
                     "bench: teacher_ct2_beams measures the teacher exported, and the config "
                     "has no teacher section"):
         assert problem in str(e.value), str(e.value)
+    assert "--teacher" not in str(e.value)  # a config's problem in the config's words

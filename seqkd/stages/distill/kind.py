@@ -34,6 +34,13 @@ def plan(p) -> None:
             continue
         ddir = p.work / f"distill-{name}"
         fixed: Dict[str, Any] = {"teachers": t.teachers}
+        teacherless = not (t.teachers or t.command)
+        if teacherless and not p.cfg.get("teacher"):  # (a bad section says its own problem)
+            p.problems.add(f"distill {name}: distillation needs a teacher: add a teacher "
+                           "section (teacher.checkpoints, teacher.train, teacher.ct2 or "
+                           "teacher.command), or leave the distill section out")
+        if teacherless:  # the entry's other problems still said, in the config's words
+            fixed["teachers"] = ["(the teacher section)"]
         if t.command:
             fixed.update(decoder="command", teacher_command=t.command)
         # the teacher section's tokenizer settings, under the distill config's names
@@ -51,7 +58,7 @@ def plan(p) -> None:
             p.problems.add(f"distill {name}: sources {', '.join(missing)} are not prepared: "
                            f"name them in data.mono (your files) or data.mono_datasets "
                            f"(registered), or use {', '.join(prepared)}")
-        elif dcfg is not None:
+        elif dcfg is not None and not teacherless:
             p.add("distill", f"distill-{name}", ddir, dcfg)
         p.distilled[name] = ddir
 
