@@ -198,3 +198,26 @@ def test_mono_cleaning_counts_each_rule_and_refuses_a_corpus_that_changes_betwee
         reads = iter([corpus, second])
         with pytest.raises(SeqkdError, match="changed while it was read"):
             list(clean_mono(lambda: iter(next(reads)), 5, train, Counter()))
+
+
+@pytest.mark.parametrize("lines, says", [
+    ([], "its files are empty"),
+    (["", " ", "\x07"], "its lines are empty"),
+    (["w " * 9, "v " * 9], "all over 5 words: raise max_len"),
+    (["in train", "also in train", "a\x07b"], "the training source already: it adds nothing"),
+    (["scored on"], "validation or test sources"),
+])
+def test_a_monolingual_corpus_that_loses_every_line_says_why(tmp_path, lines, says):
+    """The error names the counts and what to do about the rule that took most lines."""
+    import numpy as np
+
+    from seqkd.stages.prepare.mono import line_hash, write_mono
+
+    f = tmp_path / "c.en"
+    f.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    train = np.array(sorted([line_hash("in train"), line_hash("also in train")]),
+                     dtype=np.uint64)
+    scored = np.array([line_hash("scored on")], dtype=np.uint64)
+    with pytest.raises(SeqkdError, match="no line left after cleaning") as e:
+        write_mono(tmp_path / "out", "c", [f], "en", 5, train, scored)
+    assert says in str(e.value), str(e.value)

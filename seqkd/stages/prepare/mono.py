@@ -112,9 +112,30 @@ def write_mono(out: Path, name: str, files: List[Path], lang: str, max_len: int,
         train_hashes, counts, eval_hashes))
     if not kept:
         raise SeqkdError(f"monolingual corpus {name}: no line left after cleaning "
-                         f"({', '.join(f'{k}: {counts[k]}' for k in COUNTS)}); check its "
-                         "files and language")
+                         f"({', '.join(f'{k}: {counts[k]}' for k in COUNTS)}); "
+                         f"{_empty_hint(counts, max_len)}")
     return {k: counts[k] for k in COUNTS}
+
+
+#: what to do when a corpus loses every line, by the reason that took most of them
+_HINTS = {
+    "read": "its files are empty: give the files with the text",
+    "dropped_empty": "its lines are empty: give the files with the text",
+    "dropped_too_long": "its lines are all over {max_len} words: raise max_len, or split the "
+                        "text into sentences",
+    "dropped_characters": "its lines hold control characters: check the files' encoding "
+                          "(UTF-8 text is wanted)",
+    "dropped_in_train": "its lines are the training source already: it adds nothing to "
+                        "distil; leave it out, or give other text",
+    "dropped_in_eval": "its lines are validation or test sources: distilled, they would "
+                       "teach the student the sets it is scored on; give other text",
+}
+
+
+def _empty_hint(counts: Counter, max_len: int) -> str:
+    reasons = [k for k in COUNTS[2:] if counts[k]]
+    top = max(reasons, key=lambda k: counts[k]) if reasons else "read"
+    return _HINTS.get(top, "check its files and language").format(max_len=max_len)
 
 
 def binarize_mono(out: Path, names: Iterable[str], lang: str, dictionary: Path,
