@@ -137,3 +137,10 @@ def test_compare_recomputes_a_report_from_its_outputs(prepared, tmp_path, capsys
     (folder / "other-b1.t1.test.txt").unlink()
     assert seqkd("compare", report, "--outputs", folder, "--data", prepared, "-q") == 1
     assert "expected other-b1.t1.test.txt" in capsys.readouterr().err
+    # an output file cut short is named with its line count, before any bootstrap
+    (folder / "other-b1.t1.test.txt").write_text("".join(
+        line + "\n" for line in systems["other-b1"][:-3]), encoding="utf-8")
+    assert seqkd("compare", report, "--outputs", folder, "--data", prepared, "-q") == 1
+    err = capsys.readouterr().err
+    assert f"other-b1.t1.test.txt has {len(refs) - 3:,} lines; test has {len(refs):,} " \
+           f"references in {prepared}" in err, err

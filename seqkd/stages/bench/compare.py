@@ -188,9 +188,15 @@ def recompute(report_path: Path, outputs_dir: Path, data: Path,
     prepared = Prepared(data)
     tests = sorted({r["test_set"] for r in rows})
     refs = {t: read_lines(prepared.text(t, prepared.tgt)) for t in tests}
-    outputs = {(r["system"], r["threads"], r["test_set"]):
-               read_lines(_output_file(outputs_dir, r["system"], r["threads"], r["test_set"]))
-               for r in rows}
+    outputs = {}
+    for r in rows:
+        path = _output_file(outputs_dir, r["system"], r["threads"], r["test_set"])
+        outputs[r["system"], r["threads"], r["test_set"]] = lines = read_lines(path)
+        want = len(refs[r["test_set"]])
+        if len(lines) != want:
+            raise SeqkdError(f"{path} has {len(lines):,} lines; {r['test_set']} has {want:,} "
+                             f"references in {data}: the outputs belong to another run or "
+                             "data folder, or the file was cut short")
     compared = comparisons(rows, outputs, refs, pairs)
     _same_as_committed(compared, committed, report_path)
     return {"comparisons": compared, "seeds": seeds(rows, compared)}
