@@ -16,7 +16,11 @@
 # claims but the headline pair's other seeds (and the baseline's budget chosen on valid) is
 # trained: what is lost with a machine's folders is then the least it can be.
 # The order keeps each stage after what it needs: lane 0 reaches the captions config's
-# students hours after lane 1 has prepared and distilled for them.
+# students hours after lane 1 has prepared and distilled for them. The lanes' shares were
+# evened out by measured times (2026-12-06: a 2-1-w256 student on the captions about 2.75 h
+# on one core beside the other lane, on the references 1.85 h): the MBR student and the
+# clean distillation (no bench row reads it) moved from lane 1 to lane 0, about 12 h each
+# left at that point.
 set -euo pipefail
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
   echo "usage: scripts/captions_run.sh LOGDIR [PREFIX] | --status" >&2; exit 1
@@ -45,21 +49,23 @@ lane0() {
   step $E --only prepare teacher
   step $CE --only prepare distill-ens-captions student-captions-ens-2-1-w256 \
     export-captions-ens-2-1-w256
-  step $C --only student-baseline-1-1-w64 student-seqkd-1-1-w64 student-captions-1-1-w64
+  step $C --only student-baseline-1-1-w64 student-seqkd-1-1-w64 student-captions-1-1-w64 \
+    student-captions-mbr-1-1-w64
   # (the first-seed set, a complete table but for seeds 2 and 3, ends about here)
   step $CE --only student-captions-ens-2-1-w256-s2 export-captions-ens-2-1-w256-s2
-  step $C --only student-baseline-2-1-w256-s2 student-baseline-2-1-w256-valid
+  step $C --only student-baseline-2-1-w256-s2 student-baseline-2-1-w256-valid \
+    distill-v2-captions-clean
 }
 
 lane1() {
   step $C --only prepare distill-v2-captions distill-v2 distill-v2-captions-mbr
-  for s in captions-2-1-w256 baseline-2-1-w256 seqkd-2-1-w256 captions-mbr-1-1-w64 \
-           captions-2-1-w256-s2 captions-2-1-w256-s3; do
+  for s in captions-2-1-w256 baseline-2-1-w256 seqkd-2-1-w256 captions-2-1-w256-s2 \
+           captions-2-1-w256-s3; do
     step $C --only student-$s
   done
   # lane 0 distilled its data hours before
   step $CE --only student-captions-ens-2-1-w256-s3 export-captions-ens-2-1-w256-s3
-  step $C --only student-baseline-2-1-w256-s3 distill-v2-captions-clean
+  step $C --only student-baseline-2-1-w256-s3
 }
 
 set -m  # each lane in its own process group, so that stopping this script stops its stages
