@@ -78,7 +78,8 @@ class ExportedModel:
         pieces = encode_lines(self.sp, lines)
         hyps = self.decoder.translate(pieces)
         if first_line is not None:
-            warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
+            warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len,
+                     cut_lines(self))
         return [self.sp.decode(h[0][0]) for h in hyps]
 
     def hypotheses(self, lines: Sequence[str] | str, beam: Optional[int] = None, nbest: int = 1
@@ -111,17 +112,54 @@ def read_card(model_dir: Path) -> Dict[str, Any]:
     return card
 
 
+#: the lines of one kind (input cut, output cut) a stream names in warnings; after that it
+#: counts them, and says the count when it ends: a file of a million lines with a loop-prone
+#: student would otherwise bury stderr
+NAMED_CUTS = 10
+_CUT = {"input": "were longer than --max-input-len (only the first pieces translated)",
+        "output": "reached --max-len (cut short, or a loop: --no-repeat-ngram 4 guards "
+                  "against loops)"}
+
+
+class CutLines:
+    """What a stream's cut lines have been told so far (:func:`warn_cut`), and the count
+    that :meth:`close` gives at its end."""
+
+    def __init__(self) -> None:
+        self.counts: Dict[str, int] = {}
+
+    def warn(self, kind: str, message: str, *args: Any) -> None:
+        n = self.counts[kind] = self.counts.get(kind, 0) + 1
+        if n <= NAMED_CUTS:
+            logger.warning(message, *args)
+        if n == NAMED_CUTS:
+            logger.warning("further lines that %s are counted, not named; the count comes at "
+                           "the end", _CUT[kind])
+
+    def close(self) -> None:
+        for kind, n in self.counts.items():
+            if n > NAMED_CUTS:
+                logger.warning("%d lines in all %s", n, _CUT[kind])
+        self.counts = {}
+
+
+def cut_lines(model: Any) -> CutLines:
+    """The model's record of a stream's cut lines (made on first use)."""
+    return model.__dict__.setdefault("cut", CutLines())
+
+
 def warn_cut(pieces: Sequence[Sequence[str]], hyps: List[Hypotheses], first_line: int,
-             max_input_len: int, max_len: int) -> None:
-    """A warning on stderr for every line that was cut: its input over ``max_input_len``
-    pieces, or its output stopped at ``max_len``."""
+             max_input_len: int, max_len: int, cut: CutLines) -> None:
+    """A warning on stderr for a line that was cut: its input over ``max_input_len``
+    pieces, or its output stopped at ``max_len`` (the first :data:`NAMED_CUTS` of each kind
+    named, the rest counted by ``cut``)."""
     for i, p in enumerate(pieces):
         if len(p) > max_input_len:
-            logger.warning("line %d has %d pieces; only the first %d were translated "
-                           "(raise --max-input-len to translate more)", first_line + i,
-                           len(p), max_input_len)
+            cut.warn("input", "line %d has %d pieces; only the first %d were translated "
+                     "(raise --max-input-len to translate more)", first_line + i, len(p),
+                     max_input_len)
     for i, h in enumerate(hyps):
         if len(h[0][0]) >= max_len:
-            logger.warning("line %d: the translation reached --max-len (%d pieces): cut "
-                           "short, or a loop (--no-repeat-ngram 4 guards against loops)",
-                           first_line + i, max_len)
+            cut.warn("output", "line %d: the translation reached --max-len (%d pieces): cut "
+                     "short, or a loop (--no-repeat-ngram 4 guards against loops)",
+                     first_line + i, max_len)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, List, Optional, TextIO
 
 from seqkd.config import MAX_BEAM, setting
-from seqkd.exported import ExportedModel, warn_cut
+from seqkd.exported import ExportedModel, cut_lines, warn_cut
 from seqkd.errors import FULL, SeqkdError, stdout_full_message
 from seqkd.ct2_folder import is_ct2_folder
 from seqkd.textio import first_line_without_bom
@@ -132,7 +132,8 @@ class FairseqModel:
         pieces = encode_lines(self.sp, lines)
         hyps = self.decoder.translate([p[: self.max_input_len] for p in pieces])
         if first_line is not None:
-            warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len)
+            warn_cut(pieces, hyps, first_line, self.max_input_len, self.max_len,
+                     cut_lines(self))
         return [self.sp.decode(h[0][0]) for h in hyps]
 
 
@@ -157,16 +158,23 @@ def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:
 
 def translate_stream(model, inp: BinaryIO, out: TextIO,
                      batch_lines: int = 256) -> int:
-    """Translate ``inp`` block by block to ``out``; one output line per input line."""
+    """Translate ``inp`` block by block to ``out``; one output line per input line. The
+    lines that were cut are named in warnings (the first few of each kind), and counted at
+    the end."""
     n = 0
-    for block in _blocks(inp, batch_lines):
-        lines = model.translate(block, first_line=n + 1)
-        try:
-            out.write("".join(line + "\n" for line in lines))
-            out.flush()
-        except OSError as e:
-            if e.errno not in FULL:
-                raise
-            raise SeqkdError(stdout_full_message(n)) from None
-        n += len(block)
+    try:
+        for block in _blocks(inp, batch_lines):
+            lines = model.translate(block, first_line=n + 1)
+            try:
+                out.write("".join(line + "\n" for line in lines))
+                out.flush()
+            except OSError as e:
+                if e.errno not in FULL:
+                    raise
+                raise SeqkdError(stdout_full_message(n)) from None
+            n += len(block)
+    finally:
+        cut = getattr(model, "cut", None)
+        if cut is not None:
+            cut.close()
     return n

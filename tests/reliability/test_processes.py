@@ -152,6 +152,27 @@ def test_translate_names_lines_that_were_cut(prepared, caplog):
     assert not any("line 1" in w or "line 3" in w for w in warnings)
 
 
+def test_translate_names_the_first_cut_lines_and_counts_the_rest(prepared, caplog):
+    """A long file with many looping lines: ten of them named, then one line saying the
+    rest are counted, and the count at the end (stderr stays readable)."""
+    from seqkd.exported import NAMED_CUTS
+
+    model = _model(prepared, max_len=3, max_input_len=1024)
+    text = "".join(f"w1 w2 w3 w1 {k}\n" for k in range(25))
+    out = io.StringIO()
+    assert translate_stream(model, io.BytesIO(text.encode()), out, batch_lines=7) == 25
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    named = [w for w in warnings if w.startswith("line ")]
+    assert len(named) == NAMED_CUTS == 10 and named[-1].startswith("line 10:"), warnings
+    assert warnings[NAMED_CUTS].startswith("further lines that reached --max-len")
+    assert warnings[-1].startswith("25 lines in all reached --max-len"), warnings
+    assert len(warnings) == NAMED_CUTS + 2
+    # a second stream on the same model counts from nothing again
+    caplog.clear()
+    translate_stream(model, io.BytesIO(b"w1 w2 w3 w1\n"), io.StringIO())
+    assert [r.getMessage()[:7] for r in caplog.records] == ["line 1:"]
+
+
 def test_translate_writes_the_lines_before_a_bad_one(prepared):
     model = _model(prepared)
     out = io.StringIO()
