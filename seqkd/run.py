@@ -24,8 +24,8 @@ from seqkd.errors import SeqkdError
 from seqkd.config_file import load_config
 from seqkd.plan import Step, plan
 from seqkd.plan.device import on_device
-from seqkd.plan.status import (CHANGED, DONE, OTHER, UPSTREAM, missing_inputs,
-                                reads_lineage_only, unmet_needs, verdict)
+from seqkd.plan.status import (CHANGED, DONE, OTHER, UPSTREAM, elsewhere_hint,
+                                missing_inputs, reads_lineage_only, unmet_needs, verdict)
 from seqkd.procs import folder_lock, python_module
 from seqkd.stage import Stage, clear_dir
 
@@ -125,8 +125,9 @@ def _check_inputs(steps: List[Step], only: Optional[List[str]], config_path) -> 
         raise SeqkdError(
             f"{config_path} names files or folders that are not there; nothing was run:\n"
             + "".join(f"  {stage} reads {path}: not found\n" for stage, path in missing)
-            + "correct the paths, or make them first (another config's outputs), or leave "
-            "the stages that read them out with --only")
+            + (elsewhere_hint([path for _, path in missing], config_path) or
+               "correct the paths, or make them first (another config's outputs), or leave "
+               "the stages that read them out with --only"))
 
 
 #: set in the children of a ``--jobs`` run to their parent's pid

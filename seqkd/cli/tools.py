@@ -103,12 +103,16 @@ def cmd_run(args) -> int:
             rows = status(steps)
             print(json.dumps(rows, indent=2) if args.json else table(rows).rstrip("\n"))
             return 0
-        from seqkd.plan.status import missing_inputs
+        from seqkd.plan.status import elsewhere_hint, missing_inputs
 
-        for stage, path in missing_inputs(steps, [s.name for s in steps]):
+        missing = missing_inputs(steps, [s.name for s in steps])
+        for stage, path in missing:
             logger.warning(
                 "%s reads %s, which is not there now: a run of it is refused until it is",
                 stage, path)
+        hint = elsewhere_hint([path for _, path in missing], args.config)
+        if hint:
+            logger.warning(hint)
         print(json.dumps({s.name: {"kind": s.kind, "folder": str(s.out_dir), "after": s.deps,
                                    "produces": kind(s.kind).produces} for s in steps},
                          indent=2))

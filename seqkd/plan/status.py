@@ -68,6 +68,23 @@ def missing_inputs(steps: List[Step], names: Iterable[str]) -> List[Tuple[str, P
             if not any(t.holds(w) for t in steps) and not w.exists()]
 
 
+def elsewhere_hint(missing: Iterable[Path], config_path) -> str:
+    """A config's relative paths are read from the folder seqkd runs in. When a path that is
+    not there would be there read from the config's folder or a folder above it (the config
+    run from another folder than its own project's), the sentence that says so; else ''."""
+    import os
+
+    cwd = Path.cwd()
+    here = Path(config_path).resolve().parent
+    for path in missing:
+        rel = os.path.relpath(path, cwd)
+        for base in (here, *here.parents):
+            if base != cwd and (base / rel).exists():
+                return (f"relative paths in a config are read from the folder seqkd runs in "
+                        f"({cwd}); from {base}, {rel} is there: run seqkd in that folder")
+    return ""
+
+
 def status(steps: List[Step]) -> List[Dict]:
     """One row per step, in order: its name, kind, folder and state (:func:`verdict`), the
     pids that hold its folder now (``running``), whether a run of it finished there, current

@@ -221,3 +221,30 @@ def test_the_bench_plot_keeps_matplotlib_out_of_home(tmp_path):
     subprocess.run([sys.executable, "-c", code], env={**env, "HOME": str(home)}, check=True)
     assert (tmp_path / "out" / "plot.png").is_file()
     assert list(home.iterdir()) == []
+
+
+def test_a_config_run_from_another_folder_says_where_its_paths_are_found(tmp_path, monkeypatch,
+                                                                         capsys):
+    """A config's relative paths are read from the folder seqkd runs in. Run from elsewhere,
+    they are not there: the error says from which folder they would be, and nothing is
+    written where it was run."""
+    from corpus import write_corpus
+
+    proj = tmp_path / "proj"
+    write_corpus(proj / "corpus", n_train=50, n_valid=10, n_test=10)
+    (proj / "pipelines").mkdir()
+    config = proj / "pipelines" / "c.yaml"
+    config.write_text("work_dir: runs/c\ndata:\n  train_prefix: corpus/train\n"
+                      "  valid_prefix: corpus/valid\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_seqkd("run", config, "-q") == 1
+    err = capsys.readouterr().err
+    assert "names files or folders that are not there; nothing was run" in err
+    assert (f"relative paths in a config are read from the folder seqkd runs in ({elsewhere}); "
+            f"from {proj}, corpus/train.") in err and "run seqkd in that folder" in err, err
+    assert list(elsewhere.iterdir()) == []
+    monkeypatch.chdir(proj)  # from there it runs
+    assert run_seqkd("run", config, "--check") == 0
+    assert "relative paths" not in capsys.readouterr().err
