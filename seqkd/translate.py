@@ -13,7 +13,7 @@ from seqkd.config import MAX_BEAM, setting
 from seqkd.exported import ExportedModel, cut_lines, warn_cut
 from seqkd.errors import FULL, SeqkdError, stdout_full_message
 from seqkd.ct2_folder import is_ct2_folder
-from seqkd.textio import first_line_without_bom
+from seqkd.textio import first_line_without_bom, progress
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,7 @@ def translate_stream(model, inp: BinaryIO, out: TextIO,
     lines that were cut are named in warnings (the first few of each kind), and counted at
     the end."""
     n = 0
+    bar = progress(desc="translate", unit=" lines", leave=False)
     try:
         for block in _blocks(inp, batch_lines):
             lines = model.translate(block, first_line=n + 1)
@@ -173,7 +174,9 @@ def translate_stream(model, inp: BinaryIO, out: TextIO,
                     raise
                 raise SeqkdError(stdout_full_message(n)) from None
             n += len(block)
+            bar.update(len(block))
     finally:
+        bar.close()
         cut = getattr(model, "cut", None)
         if cut is not None:
             cut.close()

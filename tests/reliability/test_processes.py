@@ -218,3 +218,21 @@ def test_translate_to_a_full_disk_names_the_file_and_how_far_it_got(tmp_path):
                                   "translations to /dev/full ("), done.stderr
     assert "the first 0 lines at most, the rest is missing" in done.stderr
     assert str(tmp_path) not in done.stderr
+
+
+def test_translate_shows_its_progress_on_stderr_unless_quiet(capsys, monkeypatch):
+    """A long file's translation shows lines done and lines a second; -q (TQDM_DISABLE)
+    shows nothing."""
+    class Echo:
+        def translate(self, block, first_line):
+            return block
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    out = io.StringIO()
+    assert translate_stream(Echo(), io.BytesIO(b"a\nb\nc\n"), out, batch_lines=2) == 3
+    captured = capsys.readouterr()
+    assert "translate: 0 lines" in captured.err and captured.out == ""
+    assert out.getvalue() == "a\nb\nc\n"  # the bar never reaches the translations
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    translate_stream(Echo(), io.BytesIO(b"a\n"), io.StringIO())
+    assert capsys.readouterr().err == ""
