@@ -632,6 +632,11 @@ CASES = [
          "is not there", lambda d: _prepare(d, "--mono", f"captions={d / 'caps'}"),
          ["monolingual corpus captions:", "caps.en not found (nor", "caps.en.gz)",
           "PREFIX.en (the source language, --src)"], "out"),
+    Case("prepare-prefix-half-there", "36", "`prepare --test t=PREFIX` where PREFIX.en is "
+         "there and PREFIX.de is not: said before the stage folder is made",
+         lambda d: (d / "t.en").write_text("a\n") and _prepare(d, "--test", f"t={d / 't'}"),
+         ["de file for prefix", "t.de not found (nor", "a prefix stands for PREFIX.SRC and "
+          "PREFIX.TGT"], "out"),
     Case("prepare-mono-folder", "36.1", "`prepare --mono captions=PREFIX` where PREFIX.en is a "
          "folder", lambda d: (d / "caps.en").mkdir() or _prepare(d, "--mono",
                                                                f"captions={d / 'caps'}"),

@@ -53,12 +53,14 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
         for lang in (cfg.src, cfg.tgt):
             manifest.check_lang(lang)
     mono = gather_mono(cfg)  # your files checked, registered ones fetched: before any folder
+    # your parallel files too (a registered dataset's are fetched in the stage, with progress)
+    sources = gather_sources(cfg) if cfg.train_prefix else None
     out = Path(cfg.out_dir)
     stage = Stage("prepare", out, cfg, force=force)
     if not stage.begin():
         return stage.finished()["summary"]
     try:
-        report = _prepare(cfg, out, mono)
+        report = _prepare(cfg, out, mono, sources or gather_sources(cfg))
         write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
         stage.finish(report)
         return report
@@ -115,8 +117,8 @@ def _vocabulary(cfg: PrepareConfig, out: Path, text: Path) -> Tuple[Path, Path]:
     return spm_model, dict_path
 
 
-def _prepare(cfg: PrepareConfig, out: Path, mono: Dict[str, List[Path]]) -> Dict:
-    sources = gather_sources(cfg)
+def _prepare(cfg: PrepareConfig, out: Path, mono: Dict[str, List[Path]],
+             sources: Dict[str, List[Dict[str, Path]]]) -> Dict:
     report: Dict[str, Dict] = {}
     text = out / "text"
     for name, parts in progress(sources.items(), desc="read+clean", unit="split"):
