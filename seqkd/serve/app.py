@@ -103,7 +103,7 @@ class Server:
     async def libretranslate(self, request: Request) -> Response:
         fields = await self.fields(request)
         self.check_key(request, fields)
-        texts, single = check_texts(fields.get("q"), "q", self.cfg, lines=True)
+        texts, single = check_texts(fields, "q", self.cfg, lines=True)
         source, target = fields.get("source", self.src), fields.get("target", self.tgt)
         if source not in (self.src, "auto") or target != self.tgt:
             raise Refusal(400, f"this server translates {self.src} to {self.tgt} only; "
@@ -133,7 +133,7 @@ class Server:
     async def v1_translate(self, request: Request) -> Response:
         fields = await self.fields(request)
         self.check_key(request, fields)
-        texts, _ = check_texts(fields.get("texts"), "texts", self.cfg)
+        texts, _ = check_texts(fields, "texts", self.cfg)
         beam, nbest = v1_options(fields, self.default_beam, self.cfg.max_nbest)
         results = await self.translated(texts, beam, nbest)
         self.count(texts)

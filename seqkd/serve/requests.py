@@ -71,13 +71,24 @@ def read_fields(raw: bytes, content_type: str, example: str) -> Dict[str, Any]:
     return value
 
 
-def check_texts(value: Any, name: str, cfg: Any, lines: bool = False) -> Tuple[List[str], bool]:
-    """(the texts, whether one string was given) of field ``name``, checked against the
-    limits of ``cfg`` (a :class:`seqkd.serve.config.ServeConfig`). ``lines``: a text may
-    hold line breaks (each line is translated; :mod:`seqkd.line_breaks`)."""
+#: each API's text field, and where the other API's is sent
+OTHER_API = {"q": ("texts", "seqkd's own API, POST /v1/translate"),
+             "texts": ("q", "LibreTranslate's API, POST /translate")}
+
+
+def check_texts(fields: Dict[str, Any], name: str, cfg: Any, lines: bool = False
+                ) -> Tuple[List[str], bool]:
+    """(the texts, whether one string was given) of field ``name`` of a request's
+    ``fields``, checked against the limits of ``cfg`` (a
+    :class:`seqkd.serve.config.ServeConfig`). ``lines``: a text may hold line breaks (each
+    line is translated; :mod:`seqkd.line_breaks`)."""
+    value = fields.get(name)
     if value is None:
+        other, where = OTHER_API[name]
+        hint = (f" ({other} is the field of {where}; here it is {name})"
+                if other in fields else "")
         raise Refusal(400, f"missing {name}: give the text to translate (a string, or a "
-                              "list of strings)")
+                              f"list of strings){hint}")
     single = isinstance(value, str)
     texts = [value] if single else value
     if not isinstance(texts, list):
@@ -94,7 +105,8 @@ def check_texts(value: Any, name: str, cfg: Any, lines: bool = False) -> Tuple[L
                               f"{cfg.max_texts} a request (--max-texts)")
     for i, t in enumerate(texts):
         if not t.strip():
-            raise Refusal(400, f"{name}[{i}] is empty: give text to translate")
+            raise Refusal(400, f"{name if single else f'{name}[{i}]'} is empty: give text to "
+                               "translate")
         problem = unicode_problem(t)
         if problem:
             raise Refusal(400, f"{name}[{i}]: {problem}; send Unicode text (in JSON, a "

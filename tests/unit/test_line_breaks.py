@@ -62,11 +62,11 @@ def test_each_line_leaves_a_batch_without_breaks_as_it_is():
 
 
 def test_line_breaks_are_taken_where_asked_and_lines_count_against_max_texts():
-    assert check_texts("a\nb", "q", LIMITS, lines=True) == (["a\nb"], True)
+    assert check_texts({"q": "a\nb"}, "q", LIMITS, lines=True) == (["a\nb"], True)
     with pytest.raises(Refusal, match="holds a line break"):
-        check_texts("a\nb", "texts", LIMITS)
+        check_texts({"texts": "a\nb"}, "texts", LIMITS)
     with pytest.raises(Refusal, match=r"q\[0\] is empty"):
-        check_texts("\n \r\n", "q", LIMITS, lines=True)
+        check_texts({"q": ["\n \r\n"]}, "q", LIMITS, lines=True)
     check_line_count(["a"] * 4, "q", LIMITS)
     with pytest.raises(Refusal) as e:
         check_line_count(cut(["a\nb\nc", "d\ne"])[1], "q", LIMITS)

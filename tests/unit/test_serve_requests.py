@@ -46,18 +46,25 @@ def test_bodies_that_are_not_fields_are_refused(body, kind, status, message):
 
 
 def test_texts_are_checked_against_the_limits():
-    assert check_texts("a dog", "q", LIMITS) == (["a dog"], True)
-    assert check_texts(["a", "b"], "q", LIMITS) == (["a", "b"], False)
+    assert check_texts({"q": "a dog"}, "q", LIMITS) == (["a dog"], True)
+    assert check_texts({"q": ["a", "b"]}, "q", LIMITS) == (["a", "b"], False)
     for value, status, message in (
             (None, 400, "missing q"), (5, 400, "must be a string or a list of strings, got int"),
             (["a", None], 400, "q[1] must be a string, got null"), ([], 400, "empty list"),
             (["a"] * 4, 413, "at most 3 a request (--max-texts)"),
-            (["a", " "], 400, "q[1] is empty"), ("x" * 21, 413, "at most 20 a text"),
+            (["a", " "], 400, "q[1] is empty"), (" ", 400, "q is empty"),
+            ("x" * 21, 413, "at most 20 a text"),
             (["a\rb"], 400, "q[0] holds a line break"),
             # JSON's "\ud800" without its pair: not a character, and no encoder takes it
             (["a", json.loads('"a\\ud800"')], 400,
              "q[1]: character 2 is U+D800, half of a UTF-16 surrogate pair")):
-        refused(lambda: check_texts(value, "q", LIMITS), status, message)
+        refused(lambda: check_texts({"q": value}, "q", LIMITS), status, message)
+    # the other API's field: said where it goes
+    refused(lambda: check_texts({"texts": ["a"]}, "q", LIMITS), 400,
+            "missing q: give the text to translate (a string, or a list of strings) (texts is "
+            "the field of seqkd's own API, POST /v1/translate; here it is q)")
+    refused(lambda: check_texts({"q": "a"}, "texts", LIMITS), 400,
+            "(q is the field of LibreTranslate's API, POST /translate; here it is texts)")
 
 
 def test_alternatives_and_v1_options():
