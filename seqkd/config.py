@@ -116,8 +116,8 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
                             f"got {converted!r}")
         pattern = meta.get("pattern")
         if pattern and isinstance(converted, str) and not re.fullmatch(pattern, converted):
-            problems.append(f"{where}{name} {converted!r} is not allowed: use letters, digits, "
-                            "'_', '-' and '.' only, starting with a letter or digit (it "
+            problems.append(f"{where}{name} {converted!r} is not allowed: use letters, digits"
+                            f"{_specials(pattern)} only, starting with a letter or digit (it "
                             "becomes part of file names)")
         problems += bound_problems(f"{where}{name}", converted, meta.get("min"), meta.get("max"))
         out[name] = converted
@@ -187,6 +187,15 @@ class Problems:
 
 
 # ---------------------------------------------------------------- one definition per setting
+
+
+def _specials(pattern: str) -> str:
+    """The characters besides letters and digits that a name ``pattern`` (a first character
+    class, then ``[...]*``) allows, in words."""
+    tail = pattern.rsplit("[", 1)[-1]
+    said = [f"'{c}'" for c in "_-." if c in tail]
+    return (", " + ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1
+            else f" and {said[0]}" if said else "")
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices=None, min=None,

@@ -120,11 +120,16 @@ class Prepared:
 def bin_languages(bin_dir: str | Path) -> tuple[str, str]:
     """(source, target) language of a binarized folder, from its training files' names
     (``train.SRC-TGT.SRC.idx``)."""
-    found = sorted(Path(bin_dir).glob("train.*-*.*.idx"))
-    pairs = {f.name.split(".")[1] for f in found}
-    if len(pairs) != 1:
+    # a code holds no '.' but may hold '-' (zh-Hant): the pair is read against the codes
+    names = [f.name[len("train."):-len(".idx")] for f in Path(bin_dir).glob("train.*.*.idx")]
+    pairs = {n.rsplit(".", 1)[0] for n in names}
+    langs = {n.rsplit(".", 1)[1] for n in names}
+    pair = next(iter(pairs)) if len(pairs) == 1 else ""
+    found = list({(lang, pair[len(lang) + 1:]) if pair.startswith(f"{lang}-") else
+                  (pair[:-len(lang) - 1], lang) for lang in langs
+                  if pair.startswith(f"{lang}-") or pair.endswith(f"-{lang}")})
+    if len(found) != 1 or not all(found[0]):
         raise SeqkdError(f"{bin_dir} does not hold one binarized training pair "
-                         f"(train.SRC-TGT.*.idx; found {len(pairs)}): give the data folder "
-                         "of `seqkd prepare` or `seqkd distill`")
-    src, tgt = next(iter(pairs)).split("-", 1)
-    return src, tgt
+                         f"(train.SRC-TGT.SRC.idx and .TGT.idx; found {len(pairs)} "
+                         "pair(s)): give the data folder of `seqkd prepare` or `seqkd distill`")
+    return found[0]

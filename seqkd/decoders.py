@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, List, Optional, Sequence, Tuple
 
+from seqkd.corpus import bin_languages
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import plugin_dir
 from seqkd.machine import default_threads, resolve_device, warn_oversubscribed
@@ -60,9 +61,13 @@ class FairseqDecoder:
         torch.set_num_threads(threads)
         _import_plugin()
         paths = [os.fspath(c) for c in checkpoints]
+        # the data's languages, not the ones the checkpoints were trained with (a teacher
+        # from elsewhere may name them otherwise; the dictionaries are the data's)
+        src, tgt = bin_languages(data_bin)
         with trusted_checkpoints(paths):
             self.models, _, self.task = checkpoint_utils.load_model_ensemble_and_task(
-                paths, arg_overrides={"data": os.fspath(data_bin)})
+                paths, arg_overrides={"data": os.fspath(data_bin), "source_lang": src,
+                                      "target_lang": tgt})
         for m in self.models:
             m.eval()
             if self.device == "cuda":
@@ -141,7 +146,9 @@ def convert_to_ct2(checkpoint: str | os.PathLike, data_bin: str | os.PathLike,
 
     out = Path(out_dir)
     with _with_args_entry(Path(checkpoint), out) as readable, atomic_path(out) as tmp:
+        src, tgt = bin_languages(data_bin)
         converter = FairseqConverter(os.fspath(readable), os.fspath(data_bin),
+                                     source_lang=src, target_lang=tgt,
                                      user_dir=str(plugin_dir()), unsafe_deserialization=True)
         converter.convert(os.fspath(tmp), quantization=None if quantization == "float32"
                           else quantization, force=True,

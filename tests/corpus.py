@@ -25,3 +25,12 @@ def write_corpus(folder: Path, n_train=2000, n_valid=100, n_test=60, seed=1, src
         (folder / f"{split}.{src}").write_text("".join(s + "\n" for s, _ in pairs))
         (folder / f"{split}.{tgt}").write_text("".join(t + "\n" for _, t in pairs))
     return folder
+
+
+def binarized(folder: Path, pair=("en", "de")) -> Path:
+    """``folder`` with the one file a training's language pair is read from (bin/train.SRC-TGT
+    .SRC.idx, empty): enough for the fairseq command to be built."""
+    src, tgt = pair
+    (folder / "bin").mkdir(parents=True, exist_ok=True)
+    (folder / "bin" / f"train.{src}-{tgt}.{src}.idx").write_bytes(b"")
+    return folder

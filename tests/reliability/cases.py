@@ -637,6 +637,13 @@ CASES = [
          lambda d: (d / "t.en").write_text("a\n") and _prepare(d, "--test", f"t={d / 't'}"),
          ["de file for prefix", "t.de not found (nor", "a prefix stands for PREFIX.SRC and "
           "PREFIX.TGT"], "out"),
+    Case("lang-code-same", "36", "`prepare --src pt_BR --tgt pt_br` (one code for both "
+         "sides: each side's files are named by its code, so one overwrote the other)",
+         lambda d: _prepare(d, "--src", "pt_BR", "--tgt", "pt_br"),
+         ["src and tgt are both 'pt_BR'", "give each side its own code"], "out"),
+    Case("lang-code-dot", "36", "`prepare --src en.x` (a '.' in a language code, which "
+         "fairseq's file names cannot hold)", lambda d: _prepare(d, "--src", "en.x"),
+         ["src 'en.x' is not allowed: use letters, digits, '_' and '-' only"], "out"),
     Case("prepare-mono-folder", "36.1", "`prepare --mono captions=PREFIX` where PREFIX.en is a "
          "folder", lambda d: (d / "caps.en").mkdir() or _prepare(d, "--mono",
                                                                f"captions={d / 'caps'}"),

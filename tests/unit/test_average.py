@@ -7,6 +7,7 @@ from seqkd.errors import SeqkdError
 from seqkd.checkpoints import (AVERAGED, average_checkpoints, checkpoint_of,
                                last_epoch_checkpoints)
 from seqkd.stages.train.config import TrainConfig, fairseq_train_args
+from corpus import binarized
 
 
 def _ckpt(path, value, epoch):
@@ -62,10 +63,10 @@ def test_a_train_folder_stands_for_its_average_when_there_is_one(tmp_path):
 
 def test_average_last_keeps_epoch_checkpoints(tmp_path):
     cfg = TrainConfig(data=str(tmp_path), out_dir=str(tmp_path / "o"), max_epoch=3)
-    args = fairseq_train_args(cfg, tmp_path, tmp_path / "o")
+    args = fairseq_train_args(cfg, binarized(tmp_path), tmp_path / "o")
     assert "--no-epoch-checkpoints" in args and "--keep-last-epochs" not in args
     cfg.average_last = 4
-    args = fairseq_train_args(cfg, tmp_path, tmp_path / "o")
+    args = fairseq_train_args(cfg, binarized(tmp_path), tmp_path / "o")
     assert "--no-epoch-checkpoints" not in args
     assert args[args.index("--keep-last-epochs") + 1] == "4"
     cfg.average_last = -1  # a config built in code is checked by train() like a YAML one
@@ -77,7 +78,7 @@ def test_average_last_keeps_epoch_checkpoints(tmp_path):
 def test_teacher_base_preset_is_the_v2_recipe(tmp_path):
     cfg = TrainConfig(data=str(tmp_path), out_dir=str(tmp_path / "o"), role="teacher",
                       preset="base", max_epoch=12)
-    args = fairseq_train_args(cfg, tmp_path, tmp_path / "o")
+    args = fairseq_train_args(cfg, binarized(tmp_path), tmp_path / "o")
     value = {k: args[args.index(k) + 1] for k in
              ("--lr", "--warmup-updates", "--dropout", "--attention-dropout", "--max-tokens")}
     assert value == {"--lr": "0.002", "--warmup-updates": "400", "--dropout": "0.2",

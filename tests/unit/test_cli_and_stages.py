@@ -8,6 +8,7 @@ from typing import ClassVar, List, Tuple
 
 import pytest
 
+from corpus import binarized
 from seqkd.stages.bench import SystemSpec
 from seqkd.stages.bench.report import markdown_report, percentile
 from seqkd.cli import build_parser, main, parse_key_value
@@ -399,8 +400,9 @@ def test_device_reaches_fairseq_train_and_leaves_the_settings_hash_alone(tmp_pat
          "--device", "cuda", "--fairseq-args=--fp16"])
     cfg = config_from(TrainConfig, args, out_dir=args.out, extra_args=["--fp16"])
     assert cfg.device == "cuda"
-    on_cpu = fairseq_train_args(cfg, Path("d"), Path("s"), device="cpu")
-    on_gpu = fairseq_train_args(cfg, Path("d"), Path("s"), device="cuda")
+    data = binarized(tmp_path)
+    on_cpu = fairseq_train_args(cfg, data, Path("s"), device="cpu")
+    on_gpu = fairseq_train_args(cfg, data, Path("s"), device="cuda")
     assert "--cpu" in on_cpu and "--cpu" not in on_gpu and on_gpu[-1] == "--fp16"
     # the device is recorded but is not a setting that makes a finished run stale
     a = Stage("train", tmp_path / "a", cfg)

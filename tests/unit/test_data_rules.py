@@ -221,3 +221,30 @@ def test_a_monolingual_corpus_that_loses_every_line_says_why(tmp_path, lines, sa
     with pytest.raises(SeqkdError, match="no line left after cleaning") as e:
         write_mono(tmp_path / "out", "c", [f], "en", 5, train, scored)
     assert says in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("files, pair", [
+    (["train.en-de.en.idx", "train.en-de.de.idx", "valid.en-de.en.idx"], ("en", "de")),
+    (["train.zh-Hant-pt_BR.zh-Hant.idx", "train.zh-Hant-pt_BR.pt_BR.idx"], ("zh-Hant", "pt_BR")),
+    (["train.en-sr-Latn.sr-Latn.idx"], ("en", "sr-Latn")),  # the target side alone
+    (["train.en-de.de.idx"], ("en", "de")),
+])
+def test_a_binarized_pair_is_read_with_hyphens_in_its_codes(tmp_path, files, pair):
+    """fairseq reads the languages from file names by splitting on '-', which cuts zh-Hant in
+    two; seqkd reads them against the codes and names them to fairseq itself."""
+    from seqkd.corpus import bin_languages
+
+    for name in files:
+        (tmp_path / name).write_bytes(b"")
+    assert bin_languages(tmp_path) == pair
+
+
+def test_a_folder_without_one_binarized_pair_is_refused(tmp_path):
+    from seqkd.corpus import bin_languages
+
+    with pytest.raises(SeqkdError, match="found 0 pair"):
+        bin_languages(tmp_path)
+    for name in ("train.en-de.en.idx", "train.en-fr.en.idx"):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(SeqkdError, match="found 2 pair"):
+        bin_languages(tmp_path)

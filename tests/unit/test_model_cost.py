@@ -8,6 +8,7 @@ from seqkd.stages.bench.report import cost_fields
 from seqkd.errors import SeqkdError
 from seqkd.model_cost import ModelShape, shape_from_weights
 from seqkd.stages.train.config import TrainConfig, fairseq_train_args
+from corpus import binarized
 
 
 def _weights(enc, dec, d, f, vocab):
@@ -65,14 +66,14 @@ def test_pareto_front():
 def test_shape_settings_reach_fairseq_and_bad_heads_are_refused(tmp_path):
     cfg = TrainConfig(data="d", out_dir="o", preset="enc6-dec1", max_epoch=1,
                       encoder_layers=12, decoder_layers=2, embed_dim=384, ffn_dim=1536, heads=6)
-    args = fairseq_train_args(cfg, tmp_path, tmp_path / "c")
+    args = fairseq_train_args(cfg, binarized(tmp_path), tmp_path / "c")
     pairs = dict(zip(args, args[1:]))
     assert pairs["--arch"] == "seqkd_student_enc6_dec1"
     assert (pairs["--encoder-layers"], pairs["--decoder-layers"]) == ("12", "2")
     assert pairs["--encoder-embed-dim"] == pairs["--decoder-embed-dim"] == "384"
     assert pairs["--encoder-ffn-embed-dim"] == pairs["--decoder-ffn-embed-dim"] == "1536"
     assert pairs["--encoder-attention-heads"] == pairs["--decoder-attention-heads"] == "6"
-    plain = fairseq_train_args(TrainConfig(data="d", out_dir="o", max_epoch=1), tmp_path,
+    plain = fairseq_train_args(TrainConfig(data="d", out_dir="o", max_epoch=1), binarized(tmp_path),
                                tmp_path / "c")
     assert not any(a.startswith("--encoder-layers") for a in plain)
     with pytest.raises(SeqkdError, match="does not divide"):

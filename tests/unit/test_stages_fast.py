@@ -61,7 +61,8 @@ def test_student_training_command_and_checkpoint_average(fake_data, fake_fairseq
     assert call["tool"] == "train" and call["trust"] == [save]
     from seqkd.fairseq_tools import PLUGIN_DIR
     assert call["argv"] == [
-        str(fake_data / "bin"), "--user-dir", str(PLUGIN_DIR), "--arch",
+        str(fake_data / "bin"), "--source-lang", "en", "--target-lang", "de",
+        "--user-dir", str(PLUGIN_DIR), "--arch",
         "seqkd_student_enc6_dec1", "--share-all-embeddings", "--optimizer", "adam",
         "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0", "--lr", "0.002",
         "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "400", "--dropout", "0.2",

@@ -12,6 +12,10 @@ from seqkd.errors import SeqkdError
 from seqkd.textio import SAFE_NAME, check_mono_name, check_test_set_name
 
 
+#: a language code: it names files (fairseq's SPLIT.SRC-TGT.LANG.bin, so no '.' in it)
+LANG_CODE = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+
+
 @dataclass
 class PrepareConfig:
     VOLATILE: ClassVar[Tuple[str, ...]] = ("workers", "out_dir")
@@ -19,9 +23,10 @@ class PrepareConfig:
     out_dir: str
     dataset: Optional[str] = setting("multi30k", "registered dataset (seqkd/registry/*.yaml); "
                                      "ignored with --train-prefix", pattern=SAFE_NAME.pattern)
-    src: str = setting("en", "source language code (the suffix of your files)",
-                       pattern=SAFE_NAME.pattern)
-    tgt: str = setting("de", "target language code", pattern=SAFE_NAME.pattern)
+    src: str = setting("en", "source language code (the suffix of your files; letters, "
+                       "digits, _ and -, as en, pt_BR or zh-Hant)", pattern=LANG_CODE)
+    tgt: str = setting("de", "target language code (another than the source's)",
+                       pattern=LANG_CODE)
     #: local files instead of a registered dataset: prefixes, files are PREFIX.LANG
     train_prefix: Optional[str] = setting(None, "your own training files PREFIX.SRC and "
                                           "PREFIX.TGT (plain or .gz), instead of --dataset")
@@ -62,6 +67,10 @@ class PrepareConfig:
         for name in [*self.test_prefixes, *(self.test_sets or [])]:
             check_test_set_name(name)
         problems = []
+        if self.src.lower() == self.tgt.lower():
+            problems.append(f"src and tgt are both {self.src!r}: the two sides are files named "
+                            "by their codes, so one would overwrite the other; give each side "
+                            "its own code (e.g. en and en_simple for a rewriting task)")
         for name in [*self.mono, *self.mono_datasets]:
             try:
                 check_mono_name(name)

@@ -11,6 +11,7 @@ from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.checkpoints import resolved_checkpoints
 from seqkd.config import given, setting
+from seqkd.corpus import bin_languages
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import plugin_dir
 from seqkd.model_cost import ARCH_SHAPES
@@ -164,8 +165,12 @@ class TrainConfig:
 def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
                        device: str = "cpu") -> List[str]:
     p = PRESETS[cfg.role][cfg.preset]  # both checked when the config was built
+    # the languages named, not left to fairseq, which reads them from the file names and
+    # splits a code with a hyphen (zh-Hant) in two
+    src, tgt = bin_languages(data / "bin")
     args = [
-        data / "bin", "--user-dir", plugin_dir(), "--arch", p.arch, "--share-all-embeddings",
+        data / "bin", "--source-lang", src, "--target-lang", tgt,
+        "--user-dir", plugin_dir(), "--arch", p.arch, "--share-all-embeddings",
         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0",
         "--lr", str(cfg.lr if cfg.lr is not None else p.lr), "--lr-scheduler", "inverse_sqrt",
         "--warmup-updates", str(cfg.warmup_updates if cfg.warmup_updates is not None
