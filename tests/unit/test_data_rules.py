@@ -248,3 +248,28 @@ def test_a_folder_without_one_binarized_pair_is_refused(tmp_path):
         (tmp_path / name).write_bytes(b"")
     with pytest.raises(SeqkdError, match="found 2 pair"):
         bin_languages(tmp_path)
+
+
+def test_a_side_without_spaces_is_told_to_raise_the_ratio_not_silently_dropped(tmp_path,
+                                                                                 capsys):
+    """A target written without spaces (as Chinese) is one word a sentence, so the
+    word-length ratio rule drops its pairs: said when it drops over a fifth of them, and
+    the fix named when it drops them all."""
+    from conftest import seqkd
+    from corpus import write_corpus
+
+    c = write_corpus(tmp_path / "c", n_train=200, n_valid=10, n_test=5)
+    lines = (c / "train.de").read_text(encoding="utf-8").splitlines()
+    squeezed = [x.replace(" ", "") if i % 2 else x for i, x in enumerate(lines)]
+    (c / "train.de").write_text("".join(x + "\n" for x in squeezed), encoding="utf-8")
+    args = ["prepare", "--train-prefix", c / "train", "--valid-prefix", c / "valid",
+            "--vocab-size", "60", "--max-ratio", "1.5"]  # (its sentences are short)
+    assert seqkd(*args, "--out", tmp_path / "half") == 0
+    err = capsys.readouterr().err
+    assert "the length-ratio rule dropped" in err and "a side written without spaces" in err
+    (c / "train.de").write_text("".join(x.replace(" ", "") + "\n" for x in lines),
+                                encoding="utf-8")
+    assert seqkd(*args, "--out", tmp_path / "all", "-q") == 1
+    err = capsys.readouterr().err
+    assert "no training pairs left" in err and "raise --max-ratio (1000 turns the rule off" in err
+    assert seqkd(*args, "--out", tmp_path / "all", "--max-ratio", "1000", "-q") == 0

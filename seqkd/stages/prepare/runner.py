@@ -68,6 +68,17 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
         stage.close()
 
 
+#: the share of the training pairs the length-ratio rule may drop before it is said
+RATIO_WARNING = 0.2
+
+
+def _ratio_hint(cfg: PrepareConfig) -> str:
+    return (f"lengths are whitespace words, so a side written without spaces (Chinese, "
+            f"Japanese, Thai) is one word a sentence and fails the ratio (--max-ratio "
+            f"{cfg.max_ratio:g}); for such a pair raise --max-ratio (1000 turns the rule off; "
+            "in a config, data.max_ratio), or check that the two sides are aligned")
+
+
 def _write_train(cfg: PrepareConfig, text: Path, files: List[Tuple[Path, Path]]) -> Dict:
     """The training pairs cleaned and written, streamed: memory holds 8 bytes a pair for the
     repeat check, not the corpus. Returns the cleaning counts."""
@@ -75,8 +86,14 @@ def _write_train(cfg: PrepareConfig, text: Path, files: List[Tuple[Path, Path]])
     write_pairs(text / f"train.{cfg.src}", text / f"train.{cfg.tgt}", clean_stream(
         lambda: progress(iter_parallel(files), desc="train pairs", unit="pair", leave=False),
         cfg.max_len, cfg.max_ratio, cfg.dedupe, counts, cfg.max_train_pairs))
+    by_ratio = counts["dropped_ratio"] / max(counts["read"], 1)
     if not counts["kept"]:
-        raise SeqkdError(f"no training pairs left after cleaning {files[0][0]}: {dict(counts)}")
+        raise SeqkdError(f"no training pairs left after cleaning {files[0][0]}: {dict(counts)}"
+                         + (f"; {_ratio_hint(cfg)}" if by_ratio > RATIO_WARNING else ""))
+    if by_ratio > RATIO_WARNING:
+        logger.warning("the length-ratio rule dropped %d of the %d training pairs (%.0f %%); "
+                       "%s", counts["dropped_ratio"], counts["read"], 100 * by_ratio,
+                       _ratio_hint(cfg))
     dropped = {k: v for k, v in counts.items() if k.startswith("dropped") and v}
     logger.info("train: read %d pairs, kept %d; dropped: %s", counts["read"], counts["kept"],
                 dropped or "none")
