@@ -652,6 +652,11 @@ CASES = [
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=1,norepeat=four"],
          ["'norepeat=four' is not allowed", "N from 0 to 64"], "b"),
+    Case("bench-path-comma", "36", "a bench system whose model path holds a comma (the "
+         "comma ends the path in NAME=KIND:PATH,OPTIONS)",
+         lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
+                    f"s=ct2:{d}/runs,v2/export,beam=1"],
+         ["'v2/export' is not an option (KEY=VALUE)", "give a path without one"], "b"),
     Case("config-mono-list", "36.1", "a config whose `data.mono` is a list of files, not NAME: "
          "PREFIX", lambda d: _config(d, f"work_dir: {d / 'w'}\ndata: {{mono: [caps, more]}}\n"
                                         "teacher: {train: {preset: tiny, max_updates: 1}}\n"),

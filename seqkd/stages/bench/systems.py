@@ -127,8 +127,12 @@ class SystemSpec:
             raise SeqkdError(f"--system {name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         spec = cls(name=name, kind=kind, path=path)
         for opt in options:
-            key, _, value = opt.partition("=")
+            key, sep, value = opt.partition("=")
             option = _BY_KEY.get(key)
+            if option is None and not sep:  # no '=': the rest of a path that holds a comma
+                raise SeqkdError(f"--system {name}: {opt!r} is not an option (KEY=VALUE); a "
+                                 "comma ends the model path here, so give a path without one "
+                                 f"(a link to {path},{opt} from a path without a comma)")
             if option is None:
                 raise SeqkdError(f"--system {name}: unknown option {opt!r}; the keys are "
                                  f"{', '.join(_BY_KEY)} (`seqkd bench --help` says what "
