@@ -165,9 +165,7 @@ class TrainConfig:
 def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
                        device: str = "cpu") -> List[str]:
     p = PRESETS[cfg.role][cfg.preset]  # both checked when the config was built
-    # the languages named, not left to fairseq, which reads them from the file names and
-    # splits a code with a hyphen (zh-Hant) in two
-    src, tgt = bin_languages(data / "bin")
+    src, tgt = bin_languages(data / "bin")  # named: fairseq's own reading splits zh-Hant
     args = [
         data / "bin", "--source-lang", src, "--target-lang", tgt,
         "--user-dir", plugin_dir(), "--arch", p.arch, "--share-all-embeddings",
