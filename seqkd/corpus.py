@@ -76,7 +76,7 @@ class Prepared:
         record = read_done(done, "prepare")
         stage = record.get("stage")
         if stage != "prepare" or "src" not in record["settings"]:
-            made_from = record.get("settings", {}).get("data") if stage == "distill" else None
+            made_from = record["settings"].get("data") if stage == "distill" else None
             hint = f"; it was distilled from {made_from}: give that" if made_from else ""
             raise SeqkdError(f"{self.path} is not a prepare folder (it holds a finished "
                              f"{stage or 'unknown'} stage); give the output folder of "
@@ -125,11 +125,14 @@ def bin_languages(bin_dir: str | Path) -> tuple[str, str]:
     pairs = {n.rsplit(".", 1)[0] for n in names}
     langs = {n.rsplit(".", 1)[1] for n in names}
     pair = next(iter(pairs)) if len(pairs) == 1 else ""
-    found = list({(lang, pair[len(lang) + 1:]) if pair.startswith(f"{lang}-") else
-                  (pair[:-len(lang) - 1], lang) for lang in langs
-                  if pair.startswith(f"{lang}-") or pair.endswith(f"-{lang}")})
-    if len(found) != 1 or not all(found[0]):
+    found = set()
+    for lang in langs:  # each side's code is the pair's start or its end
+        if pair.startswith(f"{lang}-"):
+            found.add((lang, pair[len(lang) + 1:]))
+        if pair.endswith(f"-{lang}"):
+            found.add((pair[:-len(lang) - 1], lang))
+    if len(found) != 1 or not all(next(iter(found))):
         raise SeqkdError(f"{bin_dir} does not hold one binarized training pair "
                          f"(train.SRC-TGT.SRC.idx and .TGT.idx; found {len(pairs)} "
                          "pair(s)): give the data folder of `seqkd prepare` or `seqkd distill`")
-    return found[0]
+    return next(iter(found))

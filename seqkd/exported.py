@@ -148,6 +148,14 @@ def cut_lines(model: Any) -> CutLines:
     return model.__dict__.setdefault("cut", CutLines())
 
 
+def close_cut_lines(model: Any) -> None:
+    """The count of a stream's cut lines said, when the model has cut any (the end of the
+    stream)."""
+    cut = getattr(model, "__dict__", {}).get("cut")
+    if cut is not None:
+        cut.close()
+
+
 def warn_cut(pieces: Sequence[Sequence[str]], hyps: List[Hypotheses], first_line: int,
              max_input_len: int, max_len: int, cut: CutLines) -> None:
     """A warning on stderr for a line that was cut: its input over ``max_input_len``

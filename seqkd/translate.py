@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, List, Optional, TextIO
 
 from seqkd.config import MAX_BEAM, setting
-from seqkd.exported import ExportedModel, cut_lines, warn_cut
+from seqkd.exported import ExportedModel, close_cut_lines, cut_lines, warn_cut
 from seqkd.errors import FULL, SeqkdError, stdout_full_message
 from seqkd.ct2_folder import is_ct2_folder
 from seqkd.textio import first_line_without_bom, progress
@@ -177,7 +177,5 @@ def translate_stream(model, inp: BinaryIO, out: TextIO,
             bar.update(len(block))
     finally:
         bar.close()
-        cut = getattr(model, "cut", None)
-        if cut is not None:
-            cut.close()
+        close_cut_lines(model)
     return n

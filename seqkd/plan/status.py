@@ -5,6 +5,7 @@ judgement :mod:`seqkd.run` acts on (:func:`verdict`) and the read-only look
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
@@ -72,8 +73,6 @@ def elsewhere_hint(missing: Iterable[Path], config_path) -> str:
     """A config's relative paths are read from the folder seqkd runs in. When a path that is
     not there would be there read from the config's folder or a folder above it (the config
     run from another folder than its own project's), the sentence that says so; else ''."""
-    import os
-
     cwd = Path.cwd()
     here = Path(config_path).resolve().parent
     for path in missing:

@@ -104,18 +104,18 @@ def check_texts(fields: Dict[str, Any], name: str, cfg: Any, lines: bool = False
         raise Refusal(413, f"{name} has {len(texts)} texts; this server takes at most "
                               f"{cfg.max_texts} a request (--max-texts)")
     for i, t in enumerate(texts):
+        label = name if single else f"{name}[{i}]"  # one string is not a list item
         if not t.strip():
-            raise Refusal(400, f"{name if single else f'{name}[{i}]'} is empty: give text to "
-                               "translate")
+            raise Refusal(400, f"{label} is empty: give text to translate")
         problem = unicode_problem(t)
         if problem:
-            raise Refusal(400, f"{name}[{i}]: {problem}; send Unicode text (in JSON, a "
+            raise Refusal(400, f"{label}: {problem}; send Unicode text (in JSON, a "
                                "character beyond U+FFFF is a pair of \\u escapes)")
         if len(t) > cfg.max_chars:
-            raise Refusal(413, f"{name}[{i}] has {len(t)} characters; this server takes at "
+            raise Refusal(413, f"{label} has {len(t)} characters; this server takes at "
                                   f"most {cfg.max_chars} a text (--max-chars)")
         if not lines and ("\n" in t or "\r" in t):
-            raise Refusal(400, f"{name}[{i}] holds a line break: an n-best list is of one "
+            raise Refusal(400, f"{label} holds a line break: an n-best list is of one "
                                   "sentence, so send each line as a list item (POST /translate "
                                   "translates each line of a text and keeps the breaks)")
     return texts, single
