@@ -5,9 +5,11 @@ trained on."""
 from __future__ import annotations
 
 import logging
+import os
+import select
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator, List, Optional, TextIO
+from typing import BinaryIO, Iterator, List, Optional, TextIO, Tuple
 
 from seqkd.config import MAX_BEAM, setting
 from seqkd.exported import ExportedModel, close_cut_lines, cut_lines, warn_cut
@@ -33,7 +35,8 @@ class TranslateConfig:
     beam: int = setting(5, f"beam size (1 to {MAX_BEAM})", min=1, max=MAX_BEAM)
     batch_tokens: int = setting(1024, "batch size in source tokens", min=1)
     max_len: int = setting(200, "maximum output length in pieces", min=1)
-    batch_lines: int = setting(256, "lines read before translating a block", min=1)
+    batch_lines: int = setting(256, "lines read before translating a block (fewer when no "
+                               "more input is ready)", min=1)
     vmap: bool = setting(False, "restrict each output to the export's vocabulary map (needs "
                          "`seqkd export --vmap`)")
     max_input_len: int = setting(1024, "longest input in SentencePiece pieces; a longer line "
@@ -137,11 +140,42 @@ class FairseqModel:
         return [self.sp.decode(h[0][0]) for h in hyps]
 
 
+def _lines(stream: BinaryIO) -> Iterator[Tuple[bytes, bool]]:
+    """The stream's lines, each with whether more input is ready at once. A writer that
+    sends a line and waits for its translation (a pipe to another program, a terminal) gets
+    it, instead of a block's worth of lines later; a file's lines are all ready. A stream
+    without a file number (a BytesIO) is read as a file."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        for raw in stream:
+            yield raw, True
+        return
+    parts: List[bytes] = []  # the line read in part so far
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        if b"\n" not in chunk:
+            parts.append(chunk)
+            continue
+        lines = chunk.split(b"\n")
+        lines[0] = b"".join(parts + [lines[0]])
+        tail = lines.pop()  # b"" when the chunk ends a line
+        parts = [tail] if tail else []
+        ready = bool(select.select([fd], [], [], 0)[0])
+        for i, line in enumerate(lines, start=1):
+            yield line + b"\n", ready or i < len(lines)
+    if parts:
+        yield b"".join(parts), False
+
+
 def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:
-    """Blocks of decoded lines; on a line that is not UTF-8, the lines before it come out
-    first, then the error."""
+    """Blocks of decoded lines, up to ``size`` of them, or fewer when no more input is
+    ready; on a line that is not UTF-8, the lines before it come out first, then the
+    error."""
     block: List[str] = []
-    for lineno, raw in enumerate(stream, start=1):
+    for lineno, (raw, more) in enumerate(_lines(stream), start=1):
         try:
             block.append(first_line_without_bom(raw.decode("utf-8").rstrip("\r\n"), lineno))
         except UnicodeDecodeError:
@@ -149,7 +183,7 @@ def _blocks(stream: BinaryIO, size: int) -> Iterator[List[str]]:
                 yield block
             raise SeqkdError(f"standard input, line {lineno}: bytes that are not valid UTF-8; "
                              f"the {lineno - 1} line(s) before it were translated") from None
-        if len(block) == size:
+        if len(block) == size or not more:
             yield block
             block = []
     if block:

@@ -100,6 +100,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"seqkd {args.command}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"seqkd {args.command}: interrupted; finished outputs are kept and a re-run "
-              "resumes", file=sys.stderr)
+        what = getattr(args, "interrupted", "finished outputs are kept and a re-run resumes")
+        print(f"seqkd {args.command}: interrupted; {what}", file=sys.stderr)
         return 130

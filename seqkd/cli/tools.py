@@ -30,7 +30,8 @@ def build_translate(sub) -> None:
                                  "(file or `seqkd train` folder) with --data")
     add_arguments(p, TranslateConfig)
     p.add_argument("-q", "--quiet", action="store_true")
-    p.set_defaults(func=cmd_translate)
+    p.set_defaults(func=cmd_translate, interrupted="the translations before it were written, "
+                   "and a re-run translates the input from its first line")
 
 
 def cmd_translate(args) -> int:

@@ -236,3 +236,82 @@ def test_translate_shows_its_progress_on_stderr_unless_quiet(capsys, monkeypatch
     monkeypatch.setenv("TQDM_DISABLE", "1")
     translate_stream(Echo(), io.BytesIO(b"a\n"), io.StringIO())
     assert capsys.readouterr().err == ""
+
+
+class _Recorder:
+    """Echoes each block back and records the blocks it was given."""
+
+    def __init__(self):
+        self.blocks = []
+
+    def translate(self, block, first_line):
+        self.blocks.append(list(block))
+        return block
+
+
+def test_translate_answers_a_writer_that_waits_for_each_line():
+    """A program that writes one line into the pipe and waits for its translation (a
+    terminal, a co-process) gets it at once: before, translate waited for a block of 256
+    lines, and both sides waited for ever."""
+    import threading
+
+    read_end, write_end = os.pipe()
+    answers = []
+    got = threading.Event()
+
+    class Out(io.StringIO):
+        def write(self, text):
+            answers.append(text)
+            got.set()
+            return len(text)
+
+    with os.fdopen(read_end, "rb") as inp, os.fdopen(write_end, "wb") as writer:
+        model = _Recorder()
+        worker = threading.Thread(target=translate_stream, args=(model, inp, Out()),
+                                  daemon=True)
+        worker.start()
+        writer.write(b"first line\n")
+        writer.flush()
+        assert got.wait(30), "no translation while the writer waits for it"
+        assert answers == ["first line\n"]
+        got.clear()
+        writer.write(b"second\nthird\n")
+        writer.flush()
+        assert got.wait(30)
+        writer.close()
+        worker.join(30)
+    assert not worker.is_alive()
+    assert "".join(answers) == "first line\nsecond\nthird\n"
+
+
+def test_translate_reads_a_file_in_full_blocks_through_its_file_number(tmp_path):
+    """A file's lines are all ready: blocks are full, a line longer than one read and a last
+    line without a newline come out whole, and nothing is added."""
+    long_line = "x" * 200_000
+    path = tmp_path / "in.txt"
+    path.write_bytes(("\n".join(["a", "b", long_line, "c", "", "d"])).encode())
+    model, out = _Recorder(), io.StringIO()
+    with open(path, "rb") as inp:
+        assert translate_stream(model, inp, out, batch_lines=2) == 6
+    assert model.blocks == [["a", "b"], [long_line, "c"], ["", "d"]]
+    assert out.getvalue() == "a\nb\n" + long_line + "\nc\n\nd\n"
+    path.write_bytes(b"a\nb\n")  # a read that ends with a line's end adds no empty line
+    model = _Recorder()
+    with open(path, "rb") as inp:
+        assert translate_stream(model, inp, io.StringIO()) == 2
+    assert model.blocks == [["a", "b"]]
+
+
+def test_an_interrupted_translate_does_not_say_a_re_run_resumes(monkeypatch, capsys):
+    """Ctrl-C in `seqkd translate`: stages resume, translate starts again from the first
+    line, and says so."""
+    from seqkd import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("seqkd.cli.tools.cmd_translate", interrupted)
+    assert cli.main(["translate", "some-export"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "resumes" not in err
+    assert "from its first line" in err
