@@ -437,6 +437,16 @@ CASES = [
           "heads 3 does not divide the width 256", "two entries are named 'b'"], "w"),
     Case("config-alias-bomb", "20.9", "a config with nested YAML aliases (\"billion laughs\")",
          lambda d: _config(d, ALIAS_BOMB), ["YAML aliases (*a) are not allowed"], "w"),
+    Case("config-duplicate-key", "36", "a config that gives one setting twice (`max_len`, "
+         "lines 3 and 4; YAML would keep the second without a word)",
+         lambda d: _config(d, "work_dir: w\ndata:\n  max_len: 100\n  max_len: 50\n")
+         + ["--check"],
+         ["'max_len' is given twice in one mapping (lines 3 and 4)", "keep one"], "w"),
+    Case("config-duplicate-key-one-line", "36", "a student entry written on one line that "
+         "gives `max_epoch` twice", lambda d: _config(
+             d, "work_dir: w\nstudents:\n  - {name: a, max_epoch: 3, max_epoch: 5}\n")
+         + ["--check"],
+         ["'max_epoch' is given twice in one mapping (on line 3)"], "w"),
     Case("translate-beam", "20.10", "`translate --beam 100000`",
          lambda d: ["translate", str(d), "--beam", "100000"], ["beam must be at most 64"]),
     Case("translate-fairseq-no-data", "19.2", "`translate CHECKPOINT.pt --vmap` (a fairseq "
