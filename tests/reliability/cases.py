@@ -667,6 +667,11 @@ CASES = [
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d}/runs,v2/export,beam=1"],
          ["'v2/export' is not an option (KEY=VALUE)", "give a path without one"], "b"),
+    Case("bench-option-twice", "36", "a bench system that gives one option twice "
+         "(`beam=1,beam=5`: the last one was taken without a word)",
+         lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
+                    f"s=ct2:{d},beam=1,beam=5"],
+         ["--system s: beam is given twice ('beam=1' and 'beam=5'); keep one"], "b"),
     Case("config-mono-list", "36.1", "a config whose `data.mono` is a list of files, not NAME: "
          "PREFIX", lambda d: _config(d, f"work_dir: {d / 'w'}\ndata: {{mono: [caps, more]}}\n"
                                         "teacher: {train: {preset: tiny, max_updates: 1}}\n"),

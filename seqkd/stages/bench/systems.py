@@ -126,8 +126,13 @@ class SystemSpec:
         if kind not in KINDS:
             raise SeqkdError(f"--system {name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         spec = cls(name=name, kind=kind, path=path)
+        given: Dict[str, str] = {}
         for opt in options:
             key, sep, value = opt.partition("=")
+            if key in given and key != "with":  # with=PATH adds a member each time
+                raise SeqkdError(f"--system {name}: {key} is given twice ({given[key]!r} and "
+                                 f"{opt!r}); keep one")
+            given[key] = opt
             option = _BY_KEY.get(key)
             if option is None and not sep:  # no '=': the rest of a path that holds a comma
                 raise SeqkdError(f"--system {name}: {opt!r} is not an option (KEY=VALUE); a "
