@@ -171,7 +171,8 @@ class Problems:
         try:
             return cls(**checked)
         except SeqkdError as e:  # a check of the class itself (__post_init__)
-            self.items.append(f"{where}: {e}" if where else str(e))
+            for problem in getattr(e, "problems", [str(e)]):
+                self.items.append(f"{where}: {problem}" if where else problem)
             return None
 
     def add(self, problem: str) -> None:

@@ -19,6 +19,15 @@ class SeqkdError(Exception):
     """A problem the user can fix: bad input, a missing file, a conflicting run."""
 
 
+class SettingsProblems(SeqkdError):
+    """Several problems of one stage's settings found together: one line, joined by '; ',
+    where one error is printed, and each its own line where a config's problems are listed."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
 #: the folder of the stage this process began last (set by seqkd.stage): where a write
 #: without a file name (a full disk inside a library) happened
 LAST_FOLDER: list = []

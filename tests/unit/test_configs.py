@@ -61,3 +61,22 @@ def test_wmt14_config_trains_on_a_gpu_and_tests_on_newstest2014():
                for n in ("baseline", "seqkd", "seqkd-wordkd", "seqinter"))
     assert steps["distill-seqkd"].config.device == "cuda"
     assert steps["bench"].config.test_sets == ["newstest2014"]
+
+
+def test_each_problem_of_a_stages_combined_rules_is_listed_on_its_own_line(tmp_path, capsys):
+    """A stage whose settings break two rules that combine settings (checked together when
+    the stage's config is built) shows them as two of the config's problems, each naming its
+    stage, not as one line joined by ';'."""
+    from seqkd import cli
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"work_dir: {tmp_path / 'w'}\ndata: {{dataset: multi30k, mono: {{caps: x}}}}\n"
+                   "teacher: {checkpoints: [t.pt]}\n"
+                   "distill:\n  - {name: a, sources: [train, caps, caps], loop_repeats: 1}\n")
+    assert cli.main(["run", str(cfg), "--check"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert "problems; nothing was run" in lines[0]
+    assert any(line.strip().startswith("distill a: sources: each source once")
+               and ";" not in line for line in lines), lines
+    assert any(line.strip().startswith("distill a: loop_repeats must be 0 (off) or at least 2")
+               for line in lines), lines

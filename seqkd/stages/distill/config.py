@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.config import MAX_BEAM, given, setting
-from seqkd.errors import SeqkdError
+from seqkd.errors import SeqkdError, SettingsProblems
 from seqkd.teachers import TeacherKind, teacher_kind
 
 METHODS = ("seq-kd", "seq-inter")
@@ -153,7 +153,7 @@ class DistillConfig:
                             f"a beam of {self.n_hypotheses()} or more, or a smaller nbest")
         problems += self.teacher_kind().problems(self)
         if problems:
-            raise SeqkdError("; ".join(problems))
+            raise SettingsProblems(problems)
 
     def unused_settings(self) -> List[str]:
         """Settings given another value than their default where they do nothing: a typo'd

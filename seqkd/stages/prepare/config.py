@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.config import setting
-from seqkd.errors import SeqkdError
+from seqkd.errors import SeqkdError, SettingsProblems
 from seqkd.textio import SAFE_NAME, check_mono_name, check_test_set_name
 
 
@@ -85,7 +85,7 @@ class PrepareConfig:
             if not SAFE_NAME.fullmatch(dataset):
                 problems.append(f"mono_datasets: {dataset!r} is not a dataset name")
         if problems:
-            raise SeqkdError("; ".join(problems))
+            raise SettingsProblems(problems)
 
     def lineage_parts(self, out_dir: Path) -> Dict[str, List[Path]]:
         """Its outputs but its records, in parts (:mod:`seqkd.lineage`): ``training`` (the

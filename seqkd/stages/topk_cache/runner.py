@@ -25,7 +25,7 @@ from typing import ClassVar, Dict, List, Tuple
 from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoints
 from seqkd.config import check_config, setting
 from seqkd.corpus import bin_languages, data_folder
-from seqkd.errors import SeqkdError
+from seqkd.errors import SettingsProblems
 from seqkd.fairseq_tools import (check_checkpoint_dictionary, dictionary_size, plugin_dir,
                                  run_tool)
 from seqkd.machine import default_threads, resolve_device
@@ -63,7 +63,7 @@ class TopkConfig:
         if self.temperature <= 0:
             problems.append(f"temperature must be above 0, got {self.temperature}")
         if problems:
-            raise SeqkdError("; ".join(problems))
+            raise SettingsProblems(problems)
 
     def input_files(self) -> List[Path]:
         return [Path(self.data) / "DONE.json", *resolved_checkpoints(self.teachers)]

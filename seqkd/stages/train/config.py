@@ -12,7 +12,7 @@ from typing import ClassVar, Dict, List, Optional, Tuple
 from seqkd.checkpoints import resolved_checkpoints
 from seqkd.config import given, setting
 from seqkd.corpus import bin_languages
-from seqkd.errors import SeqkdError
+from seqkd.errors import SettingsProblems
 from seqkd.fairseq_tools import plugin_dir
 from seqkd.model_cost import ARCH_SHAPES
 
@@ -141,7 +141,7 @@ class TrainConfig:
                 problems.append(f"heads {self.heads} does not divide the width {width}; choose "
                                 f"a number of heads that does (e.g. {max(1, width // 64)})")
         if problems:
-            raise SeqkdError("; ".join(problems))
+            raise SettingsProblems(problems)
 
     def input_files(self) -> List[Path]:
         # the data folder's stamp: a rerun of the stage that made it makes this one stale
