@@ -120,12 +120,31 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
                             f"{_specials(pattern)} only, starting with a letter or digit (it "
                             "becomes part of file names)")
         problems += bound_problems(f"{where}{name}", converted, meta.get("min"), meta.get("max"))
+        if "help" in meta:  # a setting (a plain field, as extra_args, may repeat)
+            problems += repeat_problems(f"{where}{name}", converted)
         out[name] = converted
     missing = [n for n, f in fields.items() if n not in values and
                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         problems.append(f"{where}missing setting(s) {', '.join(missing)}")
     return out, problems
+
+
+def repeat_problems(name: str, value: Any) -> List[str]:
+    """A list setting that holds one value twice: its entries are things to do (test sets,
+    thread counts, sources, pairs), and the second would only do the first again, or, where
+    they name outputs, overwrite it."""
+    if not isinstance(value, list):
+        return []
+    seen = set()
+    for v in value:
+        try:
+            if v in seen:
+                return [f"{name} holds {v!r} twice, got {value!r}; give each once"]
+            seen.add(v)
+        except TypeError:  # an unhashable entry: its type is for the type check to say
+            return []
+    return []
 
 
 def bound_problems(name: str, value: Any, lo: Any, hi: Any) -> List[str]:

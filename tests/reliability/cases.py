@@ -447,6 +447,19 @@ CASES = [
              d, "work_dir: w\nstudents:\n  - {name: a, max_epoch: 3, max_epoch: 5}\n")
          + ["--check"],
          ["'max_epoch' is given twice in one mapping (on line 3)"], "w"),
+    Case("config-list-repeat", "36", "a config whose lists give one entry twice (a test set "
+         "in data and in bench, a thread count): each would be done again, or overwrite the "
+         "first", lambda d: _config(d, "work_dir: w\ndata: {dataset: multi30k, test_sets: "
+                                     "[test_2016_flickr, test_2016_flickr]}\nbench: {threads: "
+                                     "[1, 1]}\n") + ["--check"],
+         ["2 problems", "data: test_sets holds 'test_2016_flickr' twice", "give each once",
+          "bench: threads holds 1 twice, got [1, 1]"], "w"),
+    Case("bench-system-named-twice", "36", "a bench system named like a student's system "
+         "(`s-b1`): said by the config check, not by the bench after the trainings",
+         lambda d: _config(d, "work_dir: w\ndata: {dataset: multi30k}\nstudents:\n  - {name: s, "
+                              "data: references, max_epoch: 1}\nbench:\n  student_beams: [1]\n"
+                              "  systems: [s-b1=ct2:x,beam=1]\n") + ["--check"],
+         ["bench: two systems are named 's-b1'", "rename one"], "w"),
     Case("translate-beam", "20.10", "`translate --beam 100000`",
          lambda d: ["translate", str(d), "--beam", "100000"], ["beam must be at most 64"]),
     Case("translate-fairseq-no-data", "19.2", "`translate CHECKPOINT.pt --vmap` (a fairseq "

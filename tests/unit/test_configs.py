@@ -72,11 +72,11 @@ def test_each_problem_of_a_stages_combined_rules_is_listed_on_its_own_line(tmp_p
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"work_dir: {tmp_path / 'w'}\ndata: {{dataset: multi30k, mono: {{caps: x}}}}\n"
                    "teacher: {checkpoints: [t.pt]}\n"
-                   "distill:\n  - {name: a, sources: [train, caps, caps], loop_repeats: 1}\n")
+                   "distill:\n  - {name: a, word_loop_repeats: 2, loop_repeats: 1}\n")
     assert cli.main(["run", str(cfg), "--check"]) == 1
     lines = capsys.readouterr().err.splitlines()
     assert "problems; nothing was run" in lines[0]
-    assert any(line.strip().startswith("distill a: sources: each source once")
-               and ";" not in line for line in lines), lines
+    assert any(line.strip().startswith("distill a: word_loop_repeats must be 0 (off) or at "
+                                       "least 3") and ";" not in line for line in lines), lines
     assert any(line.strip().startswith("distill a: loop_repeats must be 0 (off) or at least 2")
                for line in lines), lines

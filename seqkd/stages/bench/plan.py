@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, List, Optional
 
+from seqkd.config import repeat_problems
 from seqkd.errors import SeqkdError
 from seqkd.stages.bench.blind import problems as blind_problems
 from seqkd.stages.bench.compare import pair_problems
@@ -131,11 +132,21 @@ def plan(p) -> None:
         p.problems.add("bench: student_no_repeat_ngram must be a list of n-gram sizes from 0 "
                        f"(off) to 64, got {norepeats!r}")
         norepeats = [0]
+    for key, value in (("student_beams", beams), ("teacher_ct2_beams", ct2_beams),
+                       ("student_no_repeat_ngram", norepeats)):
+        for problem in repeat_problems(f"bench: {key}", value):
+            p.problems.add(problem)
+    # (once each from here, so that a repeat is not said again as two systems of one name)
+    beams, ct2_beams, norepeats = (list(dict.fromkeys(v)) for v in (beams, ct2_beams, norepeats))
     students = students_systems(p, beams, norepeats)  # checked with or without a bench section
     if not wanted:
         return
     systems = (teacher_systems(p, section.get("beam", 5), ct2_beams, with_teacher)
                + further_systems(p, section.pop("systems", [])) + students)
+    names = [s.name for s in systems]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        p.problems.add(f"bench: two systems are named {name!r} (a system of bench.systems "
+                       "and a student's, or two of bench.systems): rename one")
     for test in section.get("test_sets") or []:  # valid too: a development set to choose on
         p.check_test_set("bench test_sets", test if isinstance(test, str) else None,
                          also=("valid",))
