@@ -4,7 +4,7 @@ that `seqkd prepare` and `seqkd distill` write."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.fairseq_tools import split_prefixes
@@ -136,3 +136,42 @@ def bin_languages(bin_dir: str | Path) -> tuple[str, str]:
                          f"(train.SRC-TGT.SRC.idx and .TGT.idx; found {len(pairs)} "
                          "pair(s)): give the data folder of `seqkd prepare` or `seqkd distill`")
     return next(iter(found))
+
+
+#: fairseq's mmap index (fairseq.data.indexed_dataset.MMapIndexedDataset.Index): magic,
+#: version (<Q), dtype code (<B), length (<Q), then one int32 size (tokens, the end of
+#: sentence included) a sentence
+_INDEX_MAGIC = b"MMIDIDX\x00\x00"
+_SIZES_AT = len(_INDEX_MAGIC) + 8 + 1 + 8
+
+
+def sentence_sizes(index: Path):
+    """The tokens of each sentence of a binarized file (its ``.idx``), end of sentence
+    included, as fairseq counts them, memory-mapped (a large corpus is not read in); None
+    when the file is not fairseq's mmap index (fairseq's own reading says what is wrong)."""
+    import numpy as np
+
+    try:
+        with open(index, "rb") as f:
+            head = f.read(_SIZES_AT)
+    except OSError:
+        return None
+    if len(head) < _SIZES_AT or not head.startswith(_INDEX_MAGIC):
+        return None
+    count = int.from_bytes(head[_SIZES_AT - 8:], "little")
+    if not count:
+        return np.zeros(0, dtype=np.int32)
+    return np.memmap(index, dtype=np.int32, mode="r", offset=_SIZES_AT, shape=(count,))
+
+
+def pair_sizes(bin_dir: Path, split: str):
+    """The tokens of each sentence pair of ``split`` as fairseq batches it (the longer side,
+    end of sentence included), or None when its index files cannot be read."""
+    import numpy as np
+
+    src, tgt = bin_languages(bin_dir)
+    sides = [sentence_sizes(Path(bin_dir) / f"{split}.{src}-{tgt}.{lang}.idx")
+             for lang in (src, tgt)]
+    if any(side is None for side in sides) or len(sides[0]) != len(sides[1]):
+        return None
+    return np.maximum(sides[0], sides[1])

@@ -143,6 +143,11 @@ class TrainConfig:
         if problems:
             raise SettingsProblems(problems)
 
+    def process_tokens(self) -> int:
+        """fairseq's --max-tokens: the batch of each training process."""
+        return per_process_tokens(self.max_tokens or PRESETS[self.role][self.preset].max_tokens,
+                                  self.nproc)
+
     def input_files(self) -> List[Path]:
         # the data folder's stamp: a rerun of the stage that made it makes this one stale
         # and the stamp of the training it continues: retrained, this one starts over
@@ -175,7 +180,7 @@ def fairseq_train_args(cfg: TrainConfig, data: Path, save_dir: Path,
                                 else p.warmup_updates),
         "--dropout", str(cfg.dropout if cfg.dropout is not None else p.dropout),
         "--weight-decay", "0.0001", "--label-smoothing", str(cfg.label_smoothing),
-        "--max-tokens", str(per_process_tokens(cfg.max_tokens or p.max_tokens, cfg.nproc)),
+        "--max-tokens", str(cfg.process_tokens()),
         "--save-dir", save_dir, "--seed", str(cfg.seed), "--num-workers", "0",
         "--patience", str(cfg.patience), "--log-format", "simple", "--log-interval", "10",
     ]

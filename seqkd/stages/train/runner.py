@@ -28,7 +28,7 @@ from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
                                checkpoint_of, last_epoch_checkpoints, repair_last,
                                updates_done)
 from seqkd.config import check_config
-from seqkd.corpus import data_folder
+from seqkd.corpus import data_folder, pair_sizes
 from seqkd.fairseq_tools import check_checkpoint_dictionary, run_tool
 from seqkd.stages.train.progress import TrainProgress
 from seqkd.procs import folder_lock
@@ -60,6 +60,7 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     data = data_folder(cfg.data)
     if cfg.continue_from:
         check_continuation(cfg)
+    check_batches_fit(cfg, data)
     out = Path(cfg.out_dir)
     # the stamp keeps the KD teachers as given (a train folder stays a folder); fairseq gets
     # the checkpoint files they stand for
@@ -84,6 +85,28 @@ def train(cfg: TrainConfig, force: bool = False) -> Dict:
     args = fairseq_train_args(cfg, data, save_dir, device)
     with folder_lock(out, f"train ({cfg.role})"):  # one writer per checkpoint folder
         return _run_training(cfg, stage, data, args, device, force)
+
+
+def check_batches_fit(cfg: TrainConfig, data: Path) -> None:
+    """Every validation pair fits one batch (fairseq stops at the first that does not, with
+    an assertion inside its batching and a traceback); training pairs that do not are left
+    out by fairseq, which is said here, with how many."""
+    tokens = cfg.process_tokens()
+    each = f" (each of the {cfg.nproc} processes takes {tokens})" if cfg.nproc > 1 else ""
+    given = f"--max-tokens {cfg.max_tokens or tokens}{each}"
+    for split in ("valid", "train"):
+        sizes = pair_sizes(data / "bin", split)
+        if sizes is None or not len(sizes) or int(sizes.max()) <= tokens:
+            continue
+        longest, over = int(sizes.max()), int((sizes > tokens).sum())
+        fix = f"give --max-tokens {longest * cfg.nproc} or more (max_tokens in a config)"
+        if split == "valid":
+            raise SeqkdError(f"{given} is below the longest sentence pair of {data}'s "
+                             f"validation set, {longest} tokens with the end of sentence: a "
+                             f"batch holds at least one pair; {fix}")
+        logger.warning("%s is below %d training pair(s) of %s (the longest %d tokens with the "
+                       "end of sentence): fairseq leaves them out; to train on them, %s",
+                       given, over, data, longest, fix)
 
 
 def _resume(cfg: TrainConfig, save_dir: Path) -> bool:
