@@ -97,8 +97,11 @@ class FairseqDecoder:
             ids = [self.src_dict.index(p) for p in pieces][: self.max_positions - 1]
             tokens.append(torch.LongTensor(ids + [self.src_dict.eos()]))
         dataset = self.task.build_dataset_for_inference(tokens, [t.numel() for t in tokens])
+        # a sentence longer than the batch budget is a batch of its own, as in CTranslate2
+        # (fairseq's batching stops with an assertion on it)
+        budget = max(self.batch_tokens, max(t.numel() for t in tokens))
         itr = self.task.get_batch_iterator(
-            dataset=dataset, max_tokens=self.batch_tokens, max_positions=self.max_positions,
+            dataset=dataset, max_tokens=budget, max_positions=self.max_positions,
             ignore_invalid_inputs=False).next_epoch_itr(shuffle=False)
         with torch.no_grad():
             for sample in itr:

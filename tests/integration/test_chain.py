@@ -40,6 +40,20 @@ def test_fairseq_decoder_keeps_input_order(prepared, teacher):
     assert len({" ".join(h) for h in together}) > len(lines) // 2  # outputs depend on inputs
 
 
+def test_a_sentence_longer_than_the_batch_budget_is_a_batch_of_its_own(prepared, teacher):
+    """--batch-tokens below a sentence's length: fairseq's batching stopped with an assertion
+    and a traceback; the sentence is now decoded alone, as CTranslate2 does, to the same
+    translation."""
+    from seqkd.decoders import FairseqDecoder
+
+    checkpoint = [teacher / "checkpoints" / "checkpoint_best.pt"]
+    lines = [p.split() for p in read_lines(prepared / "pieces" / "test.en")][:20]
+    assert max(len(x) for x in lines) > 4
+    small = FairseqDecoder(checkpoint, prepared / "bin", beam=3, max_len=30, batch_tokens=4)
+    large = FairseqDecoder(checkpoint, prepared / "bin", beam=3, max_len=30, batch_tokens=4096)
+    assert [h[0][0] for h in small.translate(lines)] == [h[0][0] for h in large.translate(lines)]
+
+
 def test_fairseq_decoder_takes_its_share_of_the_cores(prepared, teacher, monkeypatch):
     """threads 0 (distill's and export's automatic count): the process's share of the cores
     (SEQKD_CORE_SHARE, set by --jobs and by side-by-side lanes), not torch's every core,

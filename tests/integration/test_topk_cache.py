@@ -171,3 +171,16 @@ def test_a_killed_cache_run_resumes(prepared, teacher, cache, tmp_path):
     assert np.array_equal(np.load(files(out, "train")["ids"]),
                           np.load(files(cache, "train")["ids"]))
     assert filled == np.load(files(out, "train")["ids"]).shape
+
+
+def test_a_pair_longer_than_the_batch_budget_is_a_batch_of_its_own(prepared, teacher, cache,
+                                                                   tmp_path):
+    """--max-tokens below a pair's length: fairseq's batching stopped with an assertion; the
+    pair is now a batch of its own, and the cache holds the same distributions."""
+    out = tmp_path / "small"
+    assert seqkd("topk-cache", "--data", prepared, "--teacher", teacher, "--k", K,
+                 "--temperature", "2", "--max-tokens", "4", "--out", out, "-q") == 0
+    for part in ("offsets", "probs"):
+        ours, theirs = (np.load(d / f"valid.{part}.npy") for d in (out, cache))
+        assert ours.shape == theirs.shape
+        assert np.allclose(np.sort(ours, axis=-1), np.sort(theirs, axis=-1), atol=1e-3)

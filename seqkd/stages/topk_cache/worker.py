@@ -64,8 +64,12 @@ def cli_main() -> None:
             logger.info("%s: already computed", subset)
             writer.close()
             continue
+        # a pair longer than the batch budget is a batch of its own (fairseq's batching
+        # stops with an assertion on it)
+        longest = int(max(dataset.src_sizes.max(initial=0), dataset.tgt_sizes.max(initial=0)))
         batches = task.get_batch_iterator(
-            dataset=dataset, max_tokens=args.max_tokens, max_positions=max_positions,
+            dataset=dataset, max_tokens=max(args.max_tokens, longest),
+            max_positions=max_positions,
             ignore_invalid_inputs=False, seed=1, num_workers=0).next_epoch_itr(shuffle=False)
         logger.info("%s: %d of %d sentences to compute", subset, writer.missing(),
                     len(dataset))
