@@ -9,7 +9,7 @@ import os
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
 from seqkd.procs import child_preexec, python_module
@@ -116,31 +116,50 @@ def _watch_peers(proc: subprocess.Popen, peers: List[subprocess.Popen],
     return stop
 
 
-def _follow(proc: subprocess.Popen, tool: str, log, on_line) -> List[str]:
+#: fairseq failures whose traceback hides what to do (the last lines of a diverged training
+#: are a StopIteration inside fairseq's NaN detector): a line fairseq prints, what to say
+KNOWN_FAILURES = {
+    "FloatingPointError: gradients are Nan/Inf":
+        "the training diverged: its gradients became NaN or infinite; lower the learning rate "
+        "(--lr, config key lr) or warm up longer (--warmup-updates), then run it again",
+    "FloatingPointError: Minimum loss scale reached":
+        "the fp16 training diverged (fairseq's loss scale reached its minimum); train in "
+        "float32 (leave out --fp16) or lower the learning rate (--lr), then run it again",
+}
+
+
+def _follow(proc: subprocess.Popen, tool: str, log,
+            on_line) -> Tuple[List[str], Optional[str]]:
     """Copy rank 0's output into the log (and to ``on_line``) as it comes; its last 30
-    lines."""
+    lines, and the first known failure it printed (a key of :data:`KNOWN_FAILURES`)."""
     tail: List[str] = []
+    known: Optional[str] = None
     assert proc.stdout is not None
     for line in proc.stdout:
         if log:
             log.write(line)
             log.flush()
+        if known is None:
+            known = next((m for m in KNOWN_FAILURES if m in line), None)
         tail = (tail + [line.rstrip()])[-30:]
         if on_line:
             on_line(line)
         if " | " in line or "ERROR" in line or "Error" in line:
             logger.info("fairseq-%s: %s", tool, line.rstrip())
-    return tail
+    return tail, known
 
 
 def _raise_failure(tool: str, rcs: List[int], failed: List[int], tail: List[str],
-                   log_path: Path | None) -> None:
+                   log_path: Path | None, known: Optional[str] = None) -> None:
     if any("No space left on device" in line for line in tail):
         # the child's disk filled: the same one line as a full disk in this process
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
                       str(log_path.parent) if log_path else None)
     bad = failed[0] if failed else next(r for r, c in enumerate(rcs) if c)
     where = f"\nfull log: {rank_log(log_path, bad) if bad else log_path}" if log_path else ""
+    if known and not bad:
+        raise SeqkdError(f"fairseq-{tool} failed (exit {rcs[bad]}): {KNOWN_FAILURES[known]}"
+                         + where)
     raise SeqkdError(
         f"fairseq-{tool} failed (exit {rcs[bad]}"
         + (f", rank {bad} of {len(rcs)}" if len(rcs) > 1 else "")
@@ -160,7 +179,7 @@ def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env, preexec_fn=child_preexec())
         stop = _watch_peers(proc, peers, failed)
-        tail = _follow(proc, tool, log, on_line)
+        tail, known = _follow(proc, tool, log, on_line)
         rc = proc.wait()
         for p in peers:
             if rc != 0 and p.poll() is None:
@@ -176,7 +195,7 @@ def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
         if log:
             log.close()
     if failed or any(rcs):
-        _raise_failure(tool, rcs, failed, tail, log_path)
+        _raise_failure(tool, rcs, failed, tail, log_path, known)
 
 
 def read_dictionary(path: str | os.PathLike) -> List[str]:

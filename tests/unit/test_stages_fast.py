@@ -132,6 +132,20 @@ def test_a_full_disk_in_fairseq_is_one_error_naming_the_stage_folder(fake_data, 
     assert "MB free there now" in err and not (out / "DONE.json").exists()
 
 
+def test_a_diverged_training_says_so_and_what_to_change(fake_data, fake_fairseq, tmp_path,
+                                                       monkeypatch, capsys):
+    """fairseq's last lines after a divergence are a StopIteration inside its NaN detector;
+    the FloatingPointError that says what happened is 40 lines above them."""
+    out = tmp_path / "s"
+    monkeypatch.setenv("SEQKD_FAKE_DIVERGE", "train")
+    assert seqkd(*_train_args(fake_data, out)) == 1
+    err = capsys.readouterr().err.strip()
+    assert "fairseq-train failed (exit 1): the training diverged: its gradients became NaN " \
+           "or infinite; lower the learning rate (--lr" in err, err
+    assert "StopIteration" not in err and "fairseq-train.log" in err
+    assert not (out / "DONE.json").exists()
+
+
 def test_failed_training_leaves_no_stamp_and_a_rerun_resumes(fake_data, fake_fairseq,
                                                             tmp_path, monkeypatch, capsys):
     out = tmp_path / "s"
