@@ -20,6 +20,9 @@ from seqkd.errors import SeqkdError
 #: the largest beam any stage accepts: beyond it memory grows past what a translation needs
 #: (a beam of 100,000 asks CTranslate2 for gigabytes) and quality does not improve
 MAX_BEAM = 64
+#: seeds go to numpy, which takes 0 .. 2**32 - 1, and fairseq adds the epoch to them: 2**31 - 1
+#: leaves room
+MAX_SEED = 2**31 - 1
 
 
 def _type_name(tp) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from seqkd.config import Problems, setting
+from seqkd.config import MAX_SEED, Problems, setting
 from seqkd.ct2_folder import is_ct2_folder
 from seqkd.errors import SeqkdError
 from seqkd.procs import python_module, run_measured
@@ -37,7 +37,7 @@ class ScaleConfig:
     pairs: int = setting(1_000_000, "training pairs to generate", min=1)
     stages: List[str] = setting(help="stages to measure, in this order (prepare, distill, "
                                 "translate)", default_factory=lambda: ["prepare"])
-    seed: int = setting(7, "seed of the pair drawing", min=0)
+    seed: int = setting(7, "seed of the pair drawing", min=0, max=MAX_SEED)
     vocab_size: int = setting(32000, "SentencePiece vocabulary size when none is given", min=8)
     spm_sentences: int = setting(1_000_000, "SentencePiece's training sample when none is "
                                  "given (prepare's --spm-sentences)", min=1000)

@@ -460,6 +460,11 @@ CASES = [
                               "data: references, max_epoch: 1}\nbench:\n  student_beams: [1]\n"
                               "  systems: [s-b1=ct2:x,beam=1]\n") + ["--check"],
          ["bench: two systems are named 's-b1'", "rename one"], "w"),
+    Case("train-seed-huge", "36", "`train --seed 5000000000` (numpy, which fairseq seeds, "
+         "takes 0 .. 2**32 - 1; fairseq failed with a traceback)",
+         lambda d: ["train", "--role", "student", "--data", str(d), "--out", str(d / "t"),
+                    "--max-epoch", "1", "--seed", "5000000000"],
+         ["seed must be at most 2147483647, got 5000000000"], "t"),
     Case("translate-beam", "20.10", "`translate --beam 100000`",
          lambda d: ["translate", str(d), "--beam", "100000"], ["beam must be at most 64"]),
     Case("translate-fairseq-no-data", "19.2", "`translate CHECKPOINT.pt --vmap` (a fairseq "

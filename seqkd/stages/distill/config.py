@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
-from seqkd.config import MAX_BEAM, given, setting
+from seqkd.config import MAX_BEAM, MAX_SEED, given, setting
 from seqkd.errors import SeqkdError, SettingsProblems
 from seqkd.teachers import TeacherKind, teacher_kind
 
@@ -46,7 +46,7 @@ class DistillConfig:
     sample: int = setting(0, "mbr: draw this many candidates by sampling from the teacher "
                           "instead of taking its beam's n-best (0: the n-best)", min=0,
                           max=MAX_BEAM)
-    seed: int = setting(1, "random seed of the sampling", min=0)
+    seed: int = setting(1, "random seed of the sampling", min=0, max=MAX_SEED)
     beam: int = setting(5, "beam size", min=1, max=MAX_BEAM)
     nbest: int = setting(0, "n-best size for seq-inter (0: the beam size)", min=0)
     select_metric: str = setting("bleu", "seq-inter: sentence-level similarity to the reference",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.checkpoints import resolved_checkpoints
-from seqkd.config import given, setting
+from seqkd.config import MAX_SEED, given, setting
 from seqkd.corpus import bin_languages
 from seqkd.errors import SettingsProblems
 from seqkd.fairseq_tools import plugin_dir
@@ -85,7 +85,7 @@ class TrainConfig:
     average_last: int = setting(0, "keep the last N epoch checkpoints and write their average, "
                                 "checkpoints/checkpoint_avg.pt, which export, bench and distill "
                                 "then use for this folder (0: off)", min=0, metavar="N")
-    seed: int = setting(1, "random seed")
+    seed: int = setting(1, "random seed", min=0, max=MAX_SEED)
     #: word-level KD: teacher checkpoint(s); empty = plain label-smoothed cross-entropy
     kd_teachers: List[str] = field(default_factory=list)
     kd_alpha: float = setting(0.5, "word-level KD weight: (1-alpha)*LS-NLL + alpha*T^2*KL",
