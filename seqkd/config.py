@@ -123,6 +123,10 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
                             f"{_specials(pattern)} only, starting with a letter or digit (it "
                             "becomes part of file names)")
         problems += bound_problems(f"{where}{name}", converted, meta.get("min"), meta.get("max"))
+        above = meta.get("above")
+        if (above is not None and isinstance(converted, (int, float))
+                and not isinstance(converted, bool) and converted <= above):
+            problems.append(f"{where}{name} must be above {above}, got {converted!r}")
         if "help" in meta:  # a setting (a plain field, as extra_args, may repeat)
             problems += repeat_problems(f"{where}{name}", converted)
         out[name] = converted
@@ -222,17 +226,18 @@ def _specials(pattern: str) -> str:
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", *, choices=None, min=None,
-            max=None, pattern: str | None = None, flag: str | None = None,
+            max=None, above=None, pattern: str | None = None, flag: str | None = None,
             metavar: str | None = None,
             default_factory: Any = dataclasses.MISSING):
     """A config field that is also its command-line option: type from the annotation, default,
     help, allowed values and bounds written once, here. The CLI option is ``--field-name``
-    (or ``flag``); YAML values are checked against the same ``choices``/``min``/``max`` and,
+    (or ``flag``); YAML values are checked against the same ``choices``/``min``/``max`` (or
+    ``above``, a bound the value may not reach: a temperature or a learning rate of 0) and,
     for names that become file names, ``pattern`` (a regular expression the whole value must
     match)."""
     meta = {"help": help}
-    for key, value in (("choices", choices), ("min", min), ("max", max), ("pattern", pattern),
-                       ("flag", flag), ("metavar", metavar)):
+    for key, value in (("choices", choices), ("min", min), ("max", max), ("above", above),
+                       ("pattern", pattern), ("flag", flag), ("metavar", metavar)):
         if value is not None:
             meta[key] = tuple(value) if key == "choices" else value
     if default_factory is not dataclasses.MISSING:

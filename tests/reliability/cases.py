@@ -465,6 +465,13 @@ CASES = [
          lambda d: ["train", "--role", "student", "--data", str(d), "--out", str(d / "t"),
                     "--max-epoch", "1", "--seed", "5000000000"],
          ["seed must be at most 2147483647, got 5000000000"], "t"),
+    Case("train-zero-rate-and-temperature", "36", "`train --lr 0 --kd-temperature 0` (no "
+         "learning at all; a division by zero inside the KD loss, which failed in fairseq with "
+         "a traceback)", lambda d: ["train", "--role", "student", "--data", str(d), "--out",
+                                    str(d / "t"), "--max-epoch", "1", "--lr", "0",
+                                    "--kd-teacher", str(d / "t.pt"), "--kd-temperature", "0"],
+         ["2 problems", "lr must be above 0.0, got 0.0",
+          "kd_temperature must be above 0.0, got 0.0"], "t"),
     Case("translate-beam", "20.10", "`translate --beam 100000`",
          lambda d: ["translate", str(d), "--beam", "100000"], ["beam must be at most 64"]),
     Case("translate-fairseq-no-data", "19.2", "`translate CHECKPOINT.pt --vmap` (a fairseq "

@@ -48,7 +48,7 @@ class TopkConfig:
     k: int = setting(8, "tokens kept at each target position (the teacher's most probable)",
                      min=1, max=1024, metavar="K")
     temperature: float = setting(1.0, "softmax temperature of the stored distribution; "
-                                 "training with the cache must use the same", min=0.0)
+                                 "training with the cache must use the same", above=0.0)
     max_tokens: int = setting(4096, "tokens per teacher batch", min=1)
     threads: int = setting(0, "CPU threads (0: the physical cores this process may use)",
                            min=0)
@@ -60,8 +60,6 @@ class TopkConfig:
         if not self.teachers:
             problems.append("a top-k cache needs the teacher checkpoint(s): --teacher (in a "
                             "config, teacher.checkpoints or teacher.train)")
-        if self.temperature <= 0:
-            problems.append(f"temperature must be above 0, got {self.temperature}")
         if problems:
             raise SettingsProblems(problems)
 

@@ -62,7 +62,7 @@ class TrainConfig:
         choices=tuple(dict.fromkeys(n for table in PRESETS.values() for n in table)))
     max_updates: Optional[int] = setting(None, "stop after N updates", min=1)
     max_epoch: Optional[int] = setting(None, "stop after N epochs", min=1)
-    lr: Optional[float] = setting(None, "peak learning rate (default: the preset's)", min=0.0)
+    lr: Optional[float] = setting(None, "peak learning rate (default: the preset's)", above=0.0)
     warmup_updates: Optional[int] = setting(None, "warm-up updates (default: the preset's)",
                                             min=0)
     dropout: Optional[float] = setting(None, "dropout (default: the preset's)", min=0.0,
@@ -90,7 +90,7 @@ class TrainConfig:
     kd_teachers: List[str] = field(default_factory=list)
     kd_alpha: float = setting(0.5, "word-level KD weight: (1-alpha)*LS-NLL + alpha*T^2*KL",
                               min=0.0, max=1.0)
-    kd_temperature: float = setting(1.0, "word-level KD temperature T", min=0.0)
+    kd_temperature: float = setting(1.0, "word-level KD temperature T", above=0.0)
     kd_cache: Optional[str] = setting(None, "word-level KD from a top-k cache (the output "
                                       "folder of `seqkd topk-cache` on this data) instead of "
                                       "a live teacher: the teacher is not run while training",
