@@ -90,7 +90,7 @@ class FairseqTeacher(TeacherKind):
         import dataclasses
 
         from seqkd.checkpoints import check_checkpoint, checkpoint_of
-        from seqkd.fairseq_tools import check_checkpoint_dictionary
+        from seqkd.dictionaries import check_checkpoint_dictionary
 
         # the stamp keeps the teachers as given (a train folder stays a folder); the decoder
         # gets the checkpoint files they stand for

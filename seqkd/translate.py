@@ -109,7 +109,7 @@ class FairseqModel:
         from seqkd.checkpoints import check_checkpoint, checkpoint_of
         from seqkd.corpus import Prepared, load_spm
         from seqkd.decoders import FairseqDecoder
-        from seqkd.fairseq_tools import check_checkpoint_dictionary
+        from seqkd.dictionaries import check_checkpoint_dictionary
 
         prepared = Prepared(data)
         paths: List[Path] = []

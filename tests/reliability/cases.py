@@ -137,7 +137,7 @@ def _fake_teacher(d: Path, data: Path, rows: Optional[int] = None,
     dictionary; ``corrupt`` overwrites 4 KB of its tensor bytes as a damaged copy would."""
     import torch
 
-    from seqkd.fairseq_tools import dictionary_size
+    from seqkd.dictionaries import dictionary_size
 
     rows = rows or dictionary_size(data / "dict.txt")
     p = d / "teacher.pt"

@@ -227,7 +227,7 @@ def test_a_student_whose_data_continuation_or_kd_is_wrong_has_its_settings_check
     text = str(e.value)
     assert first in text and "3 problems" in text, text
     assert "student head: dropout must be at most 1.0, got 2" in text
-    assert "student head: lr must be at least 0.0" in text
+    assert "student head: lr must be above 0.0, got -1.0" in text
 
 
 def test_a_config_of_baselines_needs_no_teacher_and_what_reads_one_says_so(tmp_path, corpus):

@@ -21,7 +21,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion, LabelSmoothedCrossEntropyCriterionConfig)
 
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import check_checkpoint_dictionary
+from seqkd.dictionaries import check_checkpoint_dictionary
 from seqkd.kd_loss import word_kd_loss
 from seqkd.topk_store import check_cache_for
 from seqkd.trust import trusted_checkpoints

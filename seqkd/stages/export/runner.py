@@ -24,7 +24,7 @@ from typing import ClassVar, Dict, List, Optional, Tuple
 from seqkd.errors import SeqkdError
 from seqkd.checkpoints import (check_checkpoint, checkpoint_of, checkpoint_shape,
                                resolved_checkpoints)
-from seqkd.fairseq_tools import check_checkpoint_dictionary
+from seqkd.dictionaries import check_checkpoint_dictionary
 from seqkd.machine import versions
 from seqkd.stage import Stage
 from seqkd.config import MAX_BEAM, check_config, setting

@@ -26,7 +26,7 @@ from seqkd import datasets
 from seqkd.binarize import binarize_splits
 from seqkd.corpus import load_spm
 from seqkd.errors import SeqkdError
-from seqkd.fairseq_tools import check_dictionary_file
+from seqkd.dictionaries import check_dictionary_file
 from seqkd.stage import Stage
 from seqkd.stages.prepare.cleaning import clean_stream
 from seqkd.stages.prepare.config import PrepareConfig

@@ -26,8 +26,8 @@ from seqkd.checkpoints import check_checkpoint, checkpoint_of, resolved_checkpoi
 from seqkd.config import check_config, setting
 from seqkd.corpus import bin_languages, data_folder
 from seqkd.errors import SettingsProblems
-from seqkd.fairseq_tools import (check_checkpoint_dictionary, dictionary_size, plugin_dir,
-                                 run_tool)
+from seqkd.fairseq_tools import plugin_dir, run_tool
+from seqkd.dictionaries import check_checkpoint_dictionary, dictionary_size
 from seqkd.machine import default_threads, resolve_device
 from seqkd.lineage import file_digest
 from seqkd.stage import Stage

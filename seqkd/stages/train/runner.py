@@ -29,7 +29,8 @@ from seqkd.checkpoints import (AVERAGED, average_checkpoints, check_checkpoint,
                                updates_done)
 from seqkd.config import check_config
 from seqkd.corpus import data_folder, pair_sizes
-from seqkd.fairseq_tools import check_checkpoint_dictionary, run_tool
+from seqkd.fairseq_tools import run_tool
+from seqkd.dictionaries import check_checkpoint_dictionary
 from seqkd.stages.train.progress import TrainProgress
 from seqkd.procs import folder_lock
 from seqkd.machine import default_threads, resolve_device, versions, warn_oversubscribed
