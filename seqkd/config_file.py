@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Sequence
 
 from seqkd.config import Problems
 from seqkd.errors import SeqkdError
-from seqkd.textio import load_yaml
+from seqkd.yaml_file import load_yaml
 
 def stage_config(problems: Problems, cls, values: Any, where: str, **fixed) -> Any:
     """A typed stage config from one section of the YAML, or None (problems noted)."""

@@ -31,7 +31,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from seqkd.config import field_problems
 from seqkd.errors import SeqkdError
-from seqkd.textio import SAFE_NAME, atomic_path, check_name, load_yaml, sha256_file
+from seqkd.textio import SAFE_NAME, atomic_path, check_name, sha256_file
+from seqkd.yaml_file import load_yaml
 
 logger = logging.getLogger(__name__)
 

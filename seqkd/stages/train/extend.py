@@ -22,7 +22,7 @@ from typing import Any, Dict, List
 from seqkd.checkpoints import AVERAGED
 from seqkd.errors import SeqkdError
 from seqkd.stage import CONFIG_FILE, DONE_FILE
-from seqkd.textio import load_yaml
+from seqkd.yaml_file import load_yaml
 
 #: settings a continued training may set otherwise than the one it continues
 MAY_DIFFER = ("max_epoch", "max_updates", "patience", "average_last", "threads", "device",
