@@ -472,6 +472,11 @@ CASES = [
                                     "--kd-teacher", str(d / "t.pt"), "--kd-temperature", "0"],
          ["2 problems", "lr must be above 0.0, got 0.0",
           "kd_temperature must be above 0.0, got 0.0"], "t"),
+    Case("train-no-warmup", "36", "`train --warmup-updates 0` (fairseq's inverse-square-root "
+         "schedule divided by it: a ZeroDivisionError)", lambda d: [
+             "train", "--role", "student", "--data", str(d), "--out", str(d / "t"),
+             "--max-epoch", "1", "--warmup-updates", "0"],
+         ["warmup_updates must be at least 1, got 0"], "t"),
     Case("translate-beam", "20.10", "`translate --beam 100000`",
          lambda d: ["translate", str(d), "--beam", "100000"], ["beam must be at most 64"]),
     Case("translate-fairseq-no-data", "19.2", "`translate CHECKPOINT.pt --vmap` (a fairseq "

@@ -63,8 +63,9 @@ class TrainConfig:
     max_updates: Optional[int] = setting(None, "stop after N updates", min=1)
     max_epoch: Optional[int] = setting(None, "stop after N epochs", min=1)
     lr: Optional[float] = setting(None, "peak learning rate (default: the preset's)", above=0.0)
-    warmup_updates: Optional[int] = setting(None, "warm-up updates (default: the preset's)",
-                                            min=0)
+    warmup_updates: Optional[int] = setting(None, "warm-up updates (default: the preset's; "
+                                            "the inverse-square-root schedule needs 1 or more)",
+                                            min=1)
     dropout: Optional[float] = setting(None, "dropout (default: the preset's)", min=0.0,
                                        max=1.0)
     max_tokens: Optional[int] = setting(None, "batch size in tokens (default: the preset's)",
