@@ -3,6 +3,7 @@ exact fairseq command lines, resuming, averaging, failures, line alignment. Mill
 seconds, no model is trained."""
 
 import json
+import logging
 import re
 import sys
 
@@ -130,6 +131,20 @@ def test_a_full_disk_in_fairseq_is_one_error_naming_the_stage_folder(fake_data, 
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert f"no space left on the device while writing into {out} (" in err
     assert "MB free there now" in err and not (out / "DONE.json").exists()
+
+
+def test_an_average_of_fewer_epochs_than_asked_is_warned_of(fake_data, fake_fairseq, tmp_path,
+                                                           caplog):
+    """--average-last 5 over a 3-epoch budget: the average is of the 3 there are, and the
+    warning says so (it went to log.txt only)."""
+    caplog.set_level(logging.WARNING)
+    out = tmp_path / "s"
+    assert seqkd(*_train_args(fake_data, out, "--average-last", "5")) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("--average-last 5: the training left 3 epoch checkpoint(s)" in w
+               for w in warned), warned
+    done = json.loads((out / "DONE.json").read_text())["summary"]
+    assert done["averaged"] == ["checkpoint1.pt", "checkpoint2.pt", "checkpoint3.pt"]
 
 
 def test_a_diverged_training_says_so_and_what_to_change(fake_data, fake_fairseq, tmp_path,

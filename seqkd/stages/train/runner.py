@@ -175,6 +175,11 @@ def _run_training(cfg: TrainConfig, stage: Stage, data: Path, args: List[str], d
             if not epochs:
                 raise SeqkdError(f"--average-last {cfg.average_last}: fairseq-train left no "
                                  f"epoch checkpoint in {save_dir}; train at least one epoch")
+            if len(epochs) < cfg.average_last:
+                logger.warning("--average-last %d: the training left %d epoch checkpoint(s); "
+                               "the average is of those (a budget of %d epochs or more "
+                               "averages as many)", cfg.average_last, len(epochs),
+                               cfg.average_last)
             averaged = save_dir / AVERAGED
             average_checkpoints(epochs, averaged)
             logger.info("averaged %d epoch checkpoints (%s) into %s", len(epochs),
