@@ -325,6 +325,8 @@ def test_the_merge_selects_by_mbr_and_a_monolingual_line_has_no_reference(tmp_pa
     ({"sources": ["references"]}, "'references' is reserved"),
     # a setting that does nothing where it is given: the recipe meant something else
     ({"mbr_metric": "bleu"}, "mbr_metric bleu is the utility of select mbr, and select is best"),
+    ({"nbest": 3}, "nbest 3 gives seq-inter or select mbr their candidates, and this is "
+                   "seq-KD's 1-best"),
     ({"select": "mbr", "nbest": 3, "select_metric": "chrf"},
      "select_metric chrf chooses seq-inter's n-best entry, and method is seq-kd"),
     ({"select": "mbr", "nbest": 3, "seed": 7}, "seed 7 seeds sample N, and sample is 0"),

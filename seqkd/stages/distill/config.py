@@ -180,6 +180,10 @@ class DistillConfig:
         if self.filter == "off" and rules:
             unused.append(f"filter off looks for no anomalous pair, so {', '.join(rules)} "
                           "would do nothing: set filter flag or drop, or leave them out")
+        if self.nbest and self.method == "seq-kd" and self.select == "best":
+            unused.append(f"nbest {self.nbest} gives seq-inter or select mbr their candidates, "
+                          "and this is seq-KD's 1-best: set method seq-inter or select mbr, or "
+                          "leave nbest out")
         if given(self, "seed") and not self.sample:
             unused.append(f"seed {self.seed} seeds sample N, and sample is 0 (beam search has no "
                           "randomness): set sample, or leave seed out")
