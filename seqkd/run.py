@@ -91,8 +91,12 @@ def check_choices(steps: List[Step], only: Optional[List[str]], restart: Optiona
     names = [s.name for s in steps]
     unknown = sorted((set(only or []) | set(restart or [])) - set(names))
     if unknown:
-        raise SeqkdError(f"no stage named {', '.join(unknown)} in {config_path}; its stages: "
-                         f"{', '.join(names)}")
+        import difflib
+
+        near = [m for u in unknown for m in difflib.get_close_matches(u, names, n=1)]
+        raise SeqkdError(f"no stage named {', '.join(unknown)} in {config_path}"
+                         + (f" (did you mean {', '.join(near)}?)" if near else "")
+                         + f"; its stages: {', '.join(names)}")
 
 
 def check_needs(steps: List[Step], only: List[str], restart: Optional[List[str]],

@@ -313,5 +313,9 @@ def test_check_checks_the_command_as_given(config, tmp_path, capsys):
         assert seqkd("run", cfg, "--check", *extra) == 1, extra
         assert said in capsys.readouterr().err
     assert seqkd("run", cfg, "--check", "--only", "prepare") == 0
+    capsys.readouterr()
+    assert seqkd("run", cfg, "--check", "--only", "prepair") == 1  # a typo: the stage meant
+    err = capsys.readouterr().err
+    assert "no stage named prepair in " in err and "(did you mean prepare?)" in err
     assert seqkd("run", cfg, "--status", "--only", "nope") == 1
     assert not (tmp_path / "w").exists()
