@@ -10,6 +10,7 @@ judged before any stage starts.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 import typing
@@ -102,8 +103,10 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
     out: Dict[str, Any] = {}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        problems.append(f"{where}unknown setting(s) {', '.join(unknown)}; known: "
-                        f"{', '.join(sorted(fields))}")
+        near = [m for u in unknown for m in difflib.get_close_matches(u, list(fields), n=1)]
+        problems.append(f"{where}unknown setting(s) {', '.join(unknown)}"
+                        + (f" (did you mean {', '.join(near)}?)" if near else "")
+                        + f"; known: {', '.join(sorted(fields))}")
     for name, value in values.items():
         if name not in fields:
             continue

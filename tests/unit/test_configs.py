@@ -80,3 +80,15 @@ def test_each_problem_of_a_stages_combined_rules_is_listed_on_its_own_line(tmp_p
                                        "least 3") and ";" not in line for line in lines), lines
     assert any(line.strip().startswith("distill a: loop_repeats must be 0 (off) or at least 2")
                for line in lines), lines
+
+
+def test_an_unknown_setting_suggests_the_one_it_is_close_to(tmp_path, capsys):
+    from seqkd import cli
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"work_dir: {tmp_path / 'w'}\nstudents:\n"
+                   "  - {name: a, data: references, max_epochs: 3, colour: red}\n")
+    assert cli.main(["run", str(cfg), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "student a: unknown setting(s) colour, max_epochs (did you mean max_epoch?); " \
+           "known: " in err, err
