@@ -103,10 +103,8 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
     out: Dict[str, Any] = {}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        near = [m for u in unknown for m in difflib.get_close_matches(u, list(fields), n=1)]
         problems.append(f"{where}unknown setting(s) {', '.join(unknown)}"
-                        + (f" (did you mean {', '.join(near)}?)" if near else "")
-                        + f"; known: {', '.join(sorted(fields))}")
+                        f"{did_you_mean(unknown, fields)}; known: {', '.join(sorted(fields))}")
     for name, value in values.items():
         if name not in fields:
             continue
@@ -138,6 +136,13 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
     if missing:
         problems.append(f"{where}missing setting(s) {', '.join(missing)}")
     return out, problems
+
+
+def did_you_mean(unknown, known) -> str:
+    """`` (did you mean X?)`` for the known names close to the unknown ones (a typo), or
+    nothing."""
+    near = [m for u in unknown for m in difflib.get_close_matches(str(u), list(known), n=1)]
+    return f" (did you mean {', '.join(dict.fromkeys(near))}?)" if near else ""
 
 
 def repeat_problems(name: str, value: Any) -> List[str]:

@@ -9,7 +9,7 @@ import copy
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from seqkd.config import Problems
+from seqkd.config import Problems, did_you_mean
 from seqkd.errors import SeqkdError
 from seqkd.yaml_file import load_yaml
 
@@ -43,8 +43,8 @@ def section_problems(cfg: Dict, problems: Problems, known: Sequence[str]) -> Non
     the config."""
     unknown = sorted(map(str, set(cfg) - set(known)))
     if unknown:
-        problems.add(f"unknown section(s) {', '.join(unknown)}; known: "
-                     f"{', '.join(sorted(known))}")
+        problems.add(f"unknown section(s) {', '.join(unknown)}"
+                     f"{did_you_mean(unknown, known)}; known: {', '.join(sorted(known))}")
 
 
 def load_config(path: str | Path) -> Dict:

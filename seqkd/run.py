@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional
 
 from seqkd import lineage
 from seqkd.errors import SeqkdError
+from seqkd.config import did_you_mean
 from seqkd.config_file import load_config
 from seqkd.plan import Step, plan
 from seqkd.plan.device import on_device
@@ -91,12 +92,8 @@ def check_choices(steps: List[Step], only: Optional[List[str]], restart: Optiona
     names = [s.name for s in steps]
     unknown = sorted((set(only or []) | set(restart or [])) - set(names))
     if unknown:
-        import difflib
-
-        near = [m for u in unknown for m in difflib.get_close_matches(u, names, n=1)]
         raise SeqkdError(f"no stage named {', '.join(unknown)} in {config_path}"
-                         + (f" (did you mean {', '.join(near)}?)" if near else "")
-                         + f"; its stages: {', '.join(names)}")
+                         f"{did_you_mean(unknown, names)}; its stages: {', '.join(names)}")
 
 
 def check_needs(steps: List[Step], only: List[str], restart: Optional[List[str]],

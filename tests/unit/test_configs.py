@@ -92,3 +92,17 @@ def test_an_unknown_setting_suggests_the_one_it_is_close_to(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "student a: unknown setting(s) colour, max_epochs (did you mean max_epoch?); " \
            "known: " in err, err
+
+
+def test_an_unknown_section_or_bench_option_suggests_the_one_it_is_close_to(tmp_path, capsys):
+    from seqkd import cli
+    from seqkd.errors import SeqkdError
+    from seqkd.stages.bench.systems import SystemSpec
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"work_dir: {tmp_path / 'w'}\nstudent:\n  - {{name: a}}\n")
+    assert cli.main(["run", str(cfg), "--check"]) == 1
+    assert "unknown section(s) student (did you mean students?); known: " in \
+        capsys.readouterr().err
+    with pytest.raises(SeqkdError, match=r"unknown option 'bem=1' \(did you mean beam\?\)"):
+        SystemSpec.parse("s=ct2:x,bem=1")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-from seqkd.config import MAX_BEAM
+from seqkd.config import MAX_BEAM, did_you_mean
 from seqkd.ct2_folder import TOKENIZER_OPTIONS
 from seqkd.errors import SeqkdError
 from seqkd.recorded import SINCE_RECORDED
@@ -139,7 +139,8 @@ class SystemSpec:
                                  "comma ends the model path here, so give a path without one "
                                  f"(a link to {path},{opt} from a path without a comma)")
             if option is None:
-                raise SeqkdError(f"--system {name}: unknown option {opt!r}; the keys are "
+                raise SeqkdError(f"--system {name}: unknown option {opt!r}"
+                                 f"{did_you_mean([key], _BY_KEY)}; the keys are "
                                  f"{', '.join(_BY_KEY)} (`seqkd bench --help` says what "
                                  "each takes)")
             read = option.read(value)
