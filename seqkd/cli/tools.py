@@ -38,6 +38,11 @@ def cmd_translate(args) -> int:
     from seqkd.translate import TranslateConfig, translate_stream
 
     cfg = config_from(TranslateConfig, args)
+    for stream, name, how in ((sys.stdin, "standard input", "< FILE"),
+                              (sys.stdout, "standard output", "> FILE")):
+        if stream is None:  # its file descriptor was closed by whatever started seqkd
+            raise SeqkdError(f"{name} is closed: translate reads text on standard input and "
+                             f"writes on standard output (seqkd translate MODEL {how})")
     model = cfg.load()
     n = translate_stream(model, sys.stdin.buffer, sys.stdout, batch_lines=cfg.batch_lines)
     logger.info("translated %d lines", n)

@@ -315,3 +315,15 @@ def test_an_interrupted_translate_does_not_say_a_re_run_resumes(monkeypatch, cap
     err = capsys.readouterr().err
     assert "interrupted" in err and "resumes" not in err
     assert "from its first line" in err
+
+
+def test_translate_with_its_standard_input_closed_is_one_error(tmp_path):
+    """Started with file descriptor 0 closed (a service manager's doing), Python has no
+    sys.stdin: translate said so with an AttributeError traceback."""
+    repo = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-m", "seqkd", "translate", str(tmp_path)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: os.close(0), cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": repo})
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "standard input is closed" in done.stderr and "MODEL < FILE" in done.stderr
