@@ -123,11 +123,8 @@ def field_problems(cls: Type, values: Dict[str, Any], where: str) -> Tuple[Dict[
             problems.append(f"{where}{name} {converted!r} is not allowed: use letters, digits"
                             f"{_specials(pattern)} only, starting with a letter or digit (it "
                             "becomes part of file names)")
-        problems += bound_problems(f"{where}{name}", converted, meta.get("min"), meta.get("max"))
-        above = meta.get("above")
-        if (above is not None and isinstance(converted, (int, float))
-                and not isinstance(converted, bool) and converted <= above):
-            problems.append(f"{where}{name} must be above {above}, got {converted!r}")
+        problems += bound_problems(f"{where}{name}", converted, meta.get("min"), meta.get("max"),
+                                   meta.get("above"))
         if "help" in meta:  # a setting (a plain field, as extra_args, may repeat)
             problems += repeat_problems(f"{where}{name}", converted)
         out[name] = converted
@@ -162,10 +159,10 @@ def repeat_problems(name: str, value: Any) -> List[str]:
     return []
 
 
-def bound_problems(name: str, value: Any, lo: Any, hi: Any) -> List[str]:
-    """A number (or each number of a list) that is not finite, or outside [lo, hi]: NaN would
-    switch a filter off without a word (every comparison with it is false) and infinity
-    would pass any upper bound."""
+def bound_problems(name: str, value: Any, lo: Any, hi: Any, above: Any = None) -> List[str]:
+    """A number (or each number of a list) that is not finite, or outside [lo, hi], or not
+    above ``above``: NaN would switch a filter off without a word (every comparison with it
+    is false) and infinity would pass any upper bound."""
     values = value if isinstance(value, list) else [value]
     for v in values:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
@@ -177,6 +174,8 @@ def bound_problems(name: str, value: Any, lo: Any, hi: Any) -> List[str]:
             return [f"{name} must be at least {lo}, got {shown}"]
         if hi is not None and v > hi:
             return [f"{name} must be at most {hi}, got {shown}"]
+        if above is not None and v <= above:
+            return [f"{name} must be above {above}, got {shown}"]
     return []
 
 
