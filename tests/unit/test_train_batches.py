@@ -57,6 +57,12 @@ def test_a_validation_pair_longer_than_a_batch_is_an_error_that_says_the_size(tm
     with pytest.raises(SeqkdError, match=r"each of the 2 processes takes 24\).*give "
                        r"--max-tokens 50 or more"):
         check_batches_fit(two, data)
+    # the preset's batch, shared by 200 processes: the message names the preset's, not a share
+    preset = TrainConfig(data=str(data), out_dir=str(tmp_path / "o"), max_epoch=1, nproc=200)
+    whole = preset.batch_tokens()
+    with pytest.raises(SeqkdError, match=rf"--max-tokens {whole} \(each of the 200 processes "
+                       rf"takes {preset.process_tokens()}\)"):
+        check_batches_fit(preset, data)
 
 
 def test_training_pairs_longer_than_a_batch_are_counted_in_a_warning(tmp_path, caplog):

@@ -144,10 +144,13 @@ class TrainConfig:
         if problems:
             raise SettingsProblems(problems)
 
+    def batch_tokens(self) -> int:
+        """The batch of an update in tokens: max_tokens, or the preset's."""
+        return self.max_tokens or PRESETS[self.role][self.preset].max_tokens
+
     def process_tokens(self) -> int:
         """fairseq's --max-tokens: the batch of each training process."""
-        return per_process_tokens(self.max_tokens or PRESETS[self.role][self.preset].max_tokens,
-                                  self.nproc)
+        return per_process_tokens(self.batch_tokens(), self.nproc)
 
     def input_files(self) -> List[Path]:
         # the data folder's stamp: a rerun of the stage that made it makes this one stale

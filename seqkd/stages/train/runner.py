@@ -94,7 +94,7 @@ def check_batches_fit(cfg: TrainConfig, data: Path) -> None:
     out by fairseq, which is said here, with how many."""
     tokens = cfg.process_tokens()
     each = f" (each of the {cfg.nproc} processes takes {tokens})" if cfg.nproc > 1 else ""
-    given = f"--max-tokens {cfg.max_tokens or tokens}{each}"
+    given = f"--max-tokens {cfg.batch_tokens()}{each}"
     for split in ("valid", "train"):
         sizes = pair_sizes(data / "bin", split)
         if sizes is None or not len(sizes) or int(sizes.max()) <= tokens:
