@@ -702,6 +702,10 @@ CASES = [
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=1,beam=5"],
          ["--system s: beam is given twice ('beam=1' and 'beam=5'); keep one"], "b"),
+    Case("bench-system-given-twice", "36", "`bench` with two `--system` of one name (each "
+         "writes the same report row and output files)",
+         lambda d: _fake_export(d, "s=ct2:{0}/model") + ["--system", f"s=ct2:{d}/model,beam=5"],
+         ["two systems are named 's': give each --system a name of its own"], "b"),
     Case("config-mono-list", "36.1", "a config whose `data.mono` is a list of files, not NAME: "
          "PREFIX", lambda d: _config(d, f"work_dir: {d / 'w'}\ndata: {{mono: [caps, more]}}\n"
                                         "teacher: {train: {preset: tiny, max_updates: 1}}\n"),

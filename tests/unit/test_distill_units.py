@@ -321,7 +321,7 @@ def test_the_merge_selects_by_mbr_and_a_monolingual_line_has_no_reference(tmp_pa
     ({"sample": 4}, "sample N draws candidates for select mbr"),
     ({"select": "mbr", "sample": 4, "nbest": 2}, "give sample or nbest, not both"),
     ({"sources": []}, "name what the teacher translates"),
-    ({"sources": ["train", "train"]}, "each source once"),
+    ({"sources": ["train", "train"]}, "sources holds 'train' twice"),
     ({"sources": ["references"]}, "'references' is reserved"),
     # a setting that does nothing where it is given: the recipe meant something else
     ({"mbr_metric": "bleu"}, "mbr_metric bleu is the utility of select mbr, and select is best"),

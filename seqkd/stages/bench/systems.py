@@ -168,8 +168,10 @@ def check_systems(systems: List[SystemSpec]) -> None:
     """Every system's model is there and readable, and names are unique."""
     if not systems:
         raise SeqkdError("give at least one --system NAME=KIND:PATH")
+    names = [s.name for s in systems]
+    for name in names:
+        if names.count(name) > 1:  # (the report's rows and output files go by name)
+            raise SeqkdError(f"two systems are named {name!r}: give each --system a name "
+                             "of its own")
     for spec in systems:
         spec.kind_of.check(spec)
-    names = [s.name for s in systems]
-    if len(set(names)) != len(names):
-        raise SeqkdError(f"system names must be unique: {names}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
-from seqkd.config import MAX_BEAM, MAX_SEED, given, setting
+from seqkd.config import MAX_BEAM, MAX_SEED, given, repeat_problems, setting
 from seqkd.errors import SeqkdError, SettingsProblems
 from seqkd.teachers import TeacherKind, teacher_kind
 
@@ -198,8 +198,7 @@ class DistillConfig:
         if not self.sources:
             problems.append("sources: name what the teacher translates (train and/or "
                             "monolingual corpora)")
-        if len(set(self.sources)) != len(self.sources):
-            problems.append(f"sources: each source once, got {self.sources}")
+        problems += repeat_problems("sources", self.sources)
         for name in self.sources:
             if name != "train":
                 try:
