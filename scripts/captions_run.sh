@@ -20,7 +20,8 @@
 # evened out by measured times (2026-12-06: a 2-1-w256 student on the captions about 2.75 h
 # on one core beside the other lane, on the references 1.85 h): the MBR student and the
 # clean distillation (no bench row reads it) moved from lane 1 to lane 0, about 12 h each
-# left at that point.
+# left at that point; on 2026-12-07, with lane 0 about 10.5 h from its end and lane 1 about
+# 8.6 h, the clean distillation went back to the end of lane 1.
 set -euo pipefail
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
   echo "usage: scripts/captions_run.sh LOGDIR [PREFIX] | --status" >&2; exit 1
@@ -53,8 +54,7 @@ lane0() {
     student-captions-mbr-1-1-w64
   # (the first-seed set, a complete table but for seeds 2 and 3, ends about here)
   step $CE --only student-captions-ens-2-1-w256-s2 export-captions-ens-2-1-w256-s2
-  step $C --only student-baseline-2-1-w256-s2 student-baseline-2-1-w256-valid \
-    distill-v2-captions-clean
+  step $C --only student-baseline-2-1-w256-s2 student-baseline-2-1-w256-valid
 }
 
 lane1() {
@@ -65,7 +65,7 @@ lane1() {
   done
   # lane 0 distilled its data hours before
   step $CE --only student-captions-ens-2-1-w256-s3 export-captions-ens-2-1-w256-s3
-  step $C --only student-baseline-2-1-w256-s3
+  step $C --only student-baseline-2-1-w256-s3 distill-v2-captions-clean
 }
 
 set -m  # each lane in its own process group, so that stopping this script stops its stages
