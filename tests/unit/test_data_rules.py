@@ -252,9 +252,9 @@ def test_a_folder_without_one_binarized_pair_is_refused(tmp_path):
 
 def test_a_side_without_spaces_is_told_to_raise_the_ratio_not_silently_dropped(tmp_path,
                                                                                  capsys):
-    """A target written without spaces (as Chinese) is one word a sentence, so the
-    word-length ratio rule drops its pairs: said when it drops over a fifth of them, and
-    the fix named when it drops them all."""
+    """A target in a script that seqkd.text_length does not know, written without spaces,
+    is one word a sentence, so the word-length ratio rule drops its pairs: said when it
+    drops over a fifth of them, and the fix named when it drops them all."""
     from conftest import seqkd
     from corpus import write_corpus
 
@@ -266,10 +266,52 @@ def test_a_side_without_spaces_is_told_to_raise_the_ratio_not_silently_dropped(t
             "--vocab-size", "60", "--max-ratio", "1.5"]  # (its sentences are short)
     assert seqkd(*args, "--out", tmp_path / "half") == 0
     err = capsys.readouterr().err
-    assert "the length-ratio rule dropped" in err and "a side written without spaces" in err
+    assert "the length-ratio rule dropped" in err and "written without spaces is one word" in err
     (c / "train.de").write_text("".join(x.replace(" ", "") + "\n" for x in lines),
                                 encoding="utf-8")
     assert seqkd(*args, "--out", tmp_path / "all", "-q") == 1
     err = capsys.readouterr().err
     assert "no training pairs left" in err and "raise --max-ratio (1000 turns the rule off" in err
     assert seqkd(*args, "--out", tmp_path / "all", "--max-ratio", "1000", "-q") == 0
+
+
+@pytest.mark.parametrize("text, length", [
+    ("A man is riding a bike.", 6), ("Ein  Mann\tfährt Fahrrad.", 4), ("", 0), ("  ", 0),
+    ("一个男人在骑自行车。", 9),                 # Han: a character a word
+    ("男性が自転車に乗っています。", 10),         # 6 Han and 7 kana (2 a word, rounded up)
+    ("ありがとうございます", 5),
+    ("ผู้ชายกำลังขี่จักรยาน", 4),                # Thai: 15 letters (marks aside), 4 a word
+    ("មនុស្សប្រុសកំពុងជិះកង់", 4),                # Khmer
+    ("iPhone的 2020年 。", 5),                 # a Latin name or a number beside them: a word
+])
+def test_lengths_count_words_in_scripts_written_without_spaces(text, length):
+    from seqkd.text_length import words
+
+    assert words(text) == length
+
+
+def test_length_rules_keep_chinese_and_thai_pairs_and_drop_their_long_lines():
+    """A Chinese or Thai side was one word a sentence: every pair with an English side
+    failed the length ratio of 3, no line was too long, and the distill filter called every
+    translation into them a length anomaly."""
+    from collections import Counter
+
+    import numpy as np
+
+    from seqkd.stages.distill.anomalies import anomaly
+    from seqkd.stages.prepare.mono import clean_mono
+
+    en = ["A man is riding a bike .", "Two dogs play in the snow .", "A child eats ."]
+    zh = ["一个男人在骑自行车。", "两只狗在雪地里玩。", "一个孩子在吃东西。"]
+    th = ["ผู้ชายกำลังขี่จักรยาน", "สุนัขสองตัวเล่นในหิมะ", "เด็กกำลังกิน"]
+    for other in (zh, th):
+        kept_src, kept_tgt, counts = clean_pairs(en, other, max_len=50, max_ratio=3.0)
+        assert (kept_src, kept_tgt) == (en, other), counts
+        assert [anomaly(s, t, -0.5, None, 3.0) for s, t in zip(en, other)] == [None] * 3
+        assert anomaly(en[0], other[2][:2], -0.5, None, 3.0) == "length_ratio"
+    # a side too long (max_len 8): the first Chinese sentence has 9 characters
+    assert clean_pairs(zh, en, max_len=8)[2]["dropped_too_long"] == 1
+    empty = np.array([], dtype=np.uint64)
+    counts = Counter()
+    assert list(clean_mono(lambda: iter(zh), 8, empty, counts)) == zh[1:]
+    assert counts["dropped_too_long"] == 1

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional, Sequence
 
+from seqkd import text_length
+
 
 def tandem_repeat(words: Sequence[str], repeats: int, max_n: int = 4) -> Optional[str]:
     """The first n-gram (n <= ``max_n``) that occurs ``repeats`` times in a row, or None.
@@ -36,7 +38,7 @@ def anomaly(src: str, hyp: str, score: float, min_score: Optional[float],
     """Why a distilled pair looks wrong, or None."""
     if not hyp.strip():
         return "empty"
-    ls, lh = len(src.split()), len(hyp.split())
+    ls, lh = text_length.words(src), text_length.words(hyp)
     if max(ls, lh) / max(1, min(ls, lh)) > max_len_ratio:
         return "length_ratio"
     hyp_words = hyp.split()

@@ -1,7 +1,8 @@
 """Cleaning a training corpus in bounded memory.
 
-Rules, in order: drop pairs with an empty side; pairs with a side over ``max_len``
-whitespace words; pairs whose word-length ratio (longer over shorter) exceeds ``max_ratio``;
+Rules, in order: drop pairs with an empty side; pairs with a side over ``max_len`` words
+(:mod:`seqkd.text_length`: white space, or characters in scripts written without it); pairs
+whose word-length ratio (longer over shorter) exceeds ``max_ratio``;
 repeated pairs (the first is kept). Repeats are found by a 64-bit hash of the normalized pair
 (BLAKE2b): the first pass keeps one hash per pair in a numpy array (8 bytes a pair, 36 MB for
 4.5 M pairs), the first occurrence of each hash is marked, and the second pass streams the
@@ -18,6 +19,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from seqkd.errors import SeqkdError
+from seqkd.text_length import words
 
 Pairs = Iterable[Tuple[str, str]]
 
@@ -31,7 +33,7 @@ def drop_reason(s: str, t: str, max_len: int, max_ratio: float) -> Optional[str]
     """Why a normalized pair is dropped (a report key), or None to keep it."""
     if not s or not t:
         return "dropped_empty"
-    ls, lt = s.count(" ") + 1, t.count(" ") + 1
+    ls, lt = words(s), words(t)
     if ls > max_len or lt > max_len:
         return "dropped_too_long"
     if max(ls, lt) / min(ls, lt) > max_ratio:

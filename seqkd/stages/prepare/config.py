@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
+from seqkd import text_length
 from seqkd.config import setting
 from seqkd.errors import SeqkdError, SettingsProblems
 from seqkd.textio import SAFE_NAME, check_mono_name, check_test_set_name
@@ -41,7 +42,8 @@ class PrepareConfig:
                                              "(default: all of the dataset's)")
     max_train_pairs: Optional[int] = setting(None, "keep only the first N cleaned training "
                                              "pairs (for small runs)", min=1)
-    max_len: int = setting(250, "drop training pairs with a side longer than N words", min=1)
+    max_len: int = setting(250, "drop training pairs with a side longer than N words, and "
+                           f"monolingual lines longer than N; {text_length.UNIT}", min=1)
     max_ratio: float = setting(3.0, "drop training pairs whose word-length ratio exceeds R",
                                min=1.0)
     dedupe: bool = setting(True, "keep repeated training pairs (default: drop them)")

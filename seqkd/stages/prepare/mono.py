@@ -28,6 +28,7 @@ import numpy as np
 
 from seqkd.stages.prepare.cleaning import first_occurrences, normalize
 from seqkd.errors import SeqkdError
+from seqkd.text_length import words
 from seqkd.textio import iter_lines, progress, write_lines
 
 #: report keys, in order
@@ -47,7 +48,7 @@ def drop_reason(line: str, max_len: int) -> str | None:
     """Why a normalized source line is dropped (a report key), or None."""
     if not line:
         return "dropped_empty"
-    if line.count(" ") + 1 > max_len:
+    if words(line) > max_len:
         return "dropped_too_long"
     if BAD_CHARACTERS.search(line):
         return "dropped_characters"

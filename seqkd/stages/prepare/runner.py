@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from seqkd import datasets
+from seqkd import datasets, text_length
 from seqkd.binarize import binarize_splits
 from seqkd.corpus import load_spm
 from seqkd.errors import SeqkdError
@@ -73,10 +73,11 @@ RATIO_WARNING = 0.2
 
 
 def _ratio_hint(cfg: PrepareConfig) -> str:
-    return (f"lengths are whitespace words, so a side written without spaces (Chinese, "
-            f"Japanese, Thai) is one word a sentence and fails the ratio (--max-ratio "
-            f"{cfg.max_ratio:g}); for such a pair raise --max-ratio (1000 turns the rule off; "
-            "in a config, data.max_ratio), or check that the two sides are aligned")
+    return (f"check that the two sides are aligned (line N of one the translation of line N "
+            f"of the other); lengths are {text_length.UNIT}, so a side in another script "
+            f"written without spaces is one word a sentence and fails the ratio (--max-ratio "
+            f"{cfg.max_ratio:g}): for such a pair raise --max-ratio (1000 turns the rule off; "
+            "in a config, data.max_ratio)")
 
 
 def _write_train(cfg: PrepareConfig, text: Path, files: List[Tuple[Path, Path]]) -> Dict:
