@@ -23,7 +23,7 @@ from starlette.routing import Route
 from seqkd.serve.batcher import Batcher, QueueFull
 from seqkd.serve.config import ServeConfig, key_matches
 from seqkd.serve.metrics import Metrics
-from seqkd import line_breaks
+from seqkd import line_breaks, text_length
 from seqkd.serve.requests import (Refusal, alternatives, check_line_count, check_texts,
                                   read_fields, v1_options)
 
@@ -166,7 +166,7 @@ class Server:
 
     def count(self, texts: List[str]) -> None:
         self.metrics.sentences.inc(len(texts))
-        self.metrics.words.inc(sum(len(t.split()) for t in texts))
+        self.metrics.words.inc(text_length.total(texts))
 
     def log_texts(self, texts: List[str], out: List[str]) -> None:
         if self.cfg.log_texts:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from seqkd import text_length
 from seqkd.config import setting
 from seqkd.procs import python_module
 from seqkd.errors import SeqkdError
@@ -92,7 +93,7 @@ async def _client(port: int, requests: List[List[str]], latencies: List[float],
             if status != 200:
                 errors.append(f"{status}: {payload[:200].decode(errors='replace')}")
             else:
-                done += sum(len(t.split()) for t in texts)
+                done += text_length.total(texts)
     except (OSError, asyncio.IncompleteReadError) as e:
         errors.append(f"{type(e).__name__}: {e}")
     finally:
@@ -173,7 +174,7 @@ def translate_reference(cfg: LoadConfig, sentences: List[str], cores: str, work:
 
     load = min(timed(work / "empty.txt") for _ in range(2))
     whole = statistics.median(timed(work / "input.txt") for _ in range(3))
-    words = sum(len(s.split()) for s in sentences)
+    words = text_length.total(sentences)
     # one line at a time: translate reads blocks of --batch-lines before it answers
     proc = subprocess.Popen(argv + ["--batch-lines", "1"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, bufsize=1)

@@ -75,6 +75,7 @@ def test_the_efficiency_input_repeats_the_test_set(tmp_path):
     n = repeat_to(["a b", "c", "d e f"], 7, tmp_path / "in.txt")
     lines = (tmp_path / "in.txt").read_text().splitlines()
     assert lines == ["a b", "c", "d e f", "a b", "c", "d e f", "a b"] and n == 14
+    assert repeat_to(["一二三", "ab"], 3, tmp_path / "zh.txt") == 7  # a Han character a word
     with pytest.raises(SeqkdError, match="at least one line"):
         repeat_to([], 3, tmp_path / "x.txt")
     argv = translate_argv(SystemSpec("s", "ct2", "/m", beam=2, vmap=True, no_repeat_ngram=4),

@@ -285,9 +285,11 @@ def test_a_side_without_spaces_is_told_to_raise_the_ratio_not_silently_dropped(t
     ("iPhone的 2020年 。", 5),                 # a Latin name or a number beside them: a word
 ])
 def test_lengths_count_words_in_scripts_written_without_spaces(text, length):
+    from seqkd.stages.bench.report import words as bench_words
     from seqkd.text_length import words
 
     assert words(text) == length
+    assert bench_words([text, text]) == 2 * length  # what the bench's words/s counts
 
 
 def test_length_rules_keep_chinese_and_thai_pairs_and_drop_their_long_lines():

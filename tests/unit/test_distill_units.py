@@ -108,6 +108,13 @@ def test_the_streamed_merge_writes_line_aligned_files_and_keeps_nothing_on_error
     got = write_distilled(*args, rules("seq-kd", "chrf", "drop", word_loop_repeats=4))
     assert got["anomaly_reasons"] == {"word_loop": 1} and got["pairs_written"] == 2
     assert (tmp_path / "text" / "train.de").read_text() == "x y\nE F\n"
+    # a translation into a script without spaces: its length in words (a Han character is
+    # one) is what the length rule tests and what filter.tsv gives
+    _write_chunk(tmp_path, 0, [[["x y", -0.1]], [["一二三四五六七", -0.2]]])
+    got = write_distilled(*args, rules("seq-kd", "chrf", "drop"))
+    assert got["anomaly_reasons"] == {"length_ratio": 1}
+    assert (tmp_path / "filter.tsv").read_text().splitlines()[1].split("\t") == [
+        "2", "length_ratio", "-0.2000", "3.50"]
 
 
 def test_seq_inter_picks_the_hypothesis_closest_to_the_reference():

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
+from seqkd import text_length
 from seqkd.stats import percentile
 from seqkd.stages.bench.systems import SystemSpec
 from seqkd.errors import SeqkdError
@@ -63,7 +64,7 @@ def repeat_to(lines: Sequence[str], n: int, path: Path) -> int:
         for i in range(n):
             line = lines[i % len(lines)]
             f.write(line + "\n")
-            total += len(line.split())
+            total += text_length.words(line)
     return total
 
 

@@ -8,13 +8,14 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+from seqkd import text_length
 from seqkd.stages.bench.beside import markdown_line
 from seqkd.stages.bench.blind import markdown_lines as blind_lines
 from seqkd.stats import percentile
 
 
 def words(lines: List[str]) -> int:
-    return sum(len(line.split()) for line in lines)
+    return text_length.total(lines)
 
 
 def cost_fields(shape, src_pieces: int, tgt_pieces: int, beam: int, seconds: float) -> Dict:

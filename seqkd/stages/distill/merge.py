@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from seqkd import text_length
 from seqkd.errors import SeqkdError
 from seqkd.stages.distill.anomalies import all_filtered_message, anomaly
 from seqkd.stages.distill.selection import choose
@@ -202,7 +203,7 @@ class _Merged:
         if why:
             self.reasons[why] = self.reasons.get(why, 0) + 1
             counts["anomalous"] += 1
-            ratio = len(hyp.split()) / max(1, len(source.split()))
+            ratio = text_length.words(hyp) / max(1, text_length.words(source))
             self.filter.write(f"{self.n}\t{why}\t{score:.4f}\t{ratio:.2f}\n")
             if rules.filter == "drop":
                 return
