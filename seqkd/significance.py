@@ -20,6 +20,7 @@ from typing import Dict, Sequence
 import numpy as np
 
 from seqkd.errors import SeqkdError
+from seqkd.scores import scorer
 
 #: resamples and seed, as sacrebleu's defaults (``SACREBLEU_SEED`` overrides the seed there)
 RESAMPLES = 1000
@@ -52,20 +53,11 @@ class Interval:
         return f"{self.delta:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
 
 
-def _metric(name: str):
-    from sacrebleu.metrics import BLEU, CHRF
-
-    if name == "bleu":
-        return BLEU()
-    if name == "chrf":
-        return CHRF()
-    raise SeqkdError(f"paired bootstrap: metric must be bleu or chrf, got {name!r}")
-
-
 def paired_bootstrap(baseline: Sequence[str], system: Sequence[str], refs: Sequence[str],
                      metric: str = "bleu", resamples: int = RESAMPLES,
-                     seed: int = SEED) -> Interval:
-    """The paired bootstrap of ``system`` against ``baseline`` (one reference each line)."""
+                     seed: int = SEED, tgt_lang: str = "") -> Interval:
+    """The paired bootstrap of ``system`` against ``baseline`` (one reference each line), in
+    ``tgt_lang`` (BLEU's tokenizer: seqkd.scores)."""
     from sacrebleu.significance import PairedTest
 
     if not (len(baseline) == len(system) == len(refs)) or not refs:
@@ -83,7 +75,8 @@ def paired_bootstrap(baseline: Sequence[str], system: Sequence[str], refs: Seque
     sacrebleu_log.setLevel(max(level, logging.WARNING))
     try:
         _, results = PairedTest([("baseline", list(baseline)), ("system", list(system))],
-                                {metric: _metric(metric)}, [list(refs)], test_type="bs",
+                                {metric: scorer(metric, tgt_lang)}, [list(refs)],
+                                test_type="bs",
                                 n_samples=resamples)()
     finally:
         sacrebleu_log.setLevel(level)
@@ -95,14 +88,14 @@ def paired_bootstrap(baseline: Sequence[str], system: Sequence[str], refs: Seque
     # the resamples PairedTest drew for the system (same generator, same call)
     idxs = np.random.default_rng(seed).choice(len(system), size=(resamples, len(system)),
                                               replace=True)
-    scorer = _metric(metric)
+    metric_scorer = scorer(metric, tgt_lang)
     scores, ratios = [], []
     for hyps in (baseline, system):
-        stats = np.array(scorer._extract_corpus_statistics(list(hyps), [list(refs)]),
+        stats = np.array(metric_scorer._extract_corpus_statistics(list(hyps), [list(refs)]),
                          dtype="float32")
-        scores.append(np.array([scorer._compute_score_from_stats(s.sum(0)).score
+        scores.append(np.array([metric_scorer._compute_score_from_stats(s.sum(0)).score
                                 for s in stats[idxs]]))
-        ratios.append(_length_ratio(hyps, refs))
+        ratios.append(_length_ratio(hyps, refs, tgt_lang))
     diffs = np.sort(scores[1] - scores[0])
     cut = len(diffs) // 40
     return Interval(metric=metric, baseline_score=round(base_result.score, 2),
@@ -115,9 +108,7 @@ def paired_bootstrap(baseline: Sequence[str], system: Sequence[str], refs: Seque
                     resamples=resamples, seed=seed)
 
 
-def _length_ratio(hyps: Sequence[str], refs: Sequence[str]) -> float:
-    """BLEU's length ratio (hypothesis over reference length, 13a tokens)."""
-    from sacrebleu.metrics import BLEU
-
-    score = BLEU().corpus_score(list(hyps), [list(refs)])
+def _length_ratio(hyps: Sequence[str], refs: Sequence[str], tgt_lang: str = "") -> float:
+    """BLEU's length ratio (hypothesis over reference length, in BLEU's tokens)."""
+    score = scorer("bleu", tgt_lang).corpus_score(list(hyps), [list(refs)])
     return round(score.sys_len / max(1, score.ref_len), 3)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional
 
+import pytest
+
 from corpus import write_corpus
 
 
@@ -94,6 +96,24 @@ def _fake_export(d: Path, system: str) -> List[str]:
     for f in ("model.bin", "spm.model"):
         (d / "model" / f).write_bytes(b"")
     return ["bench", "--data", str(d), "--out", str(d / "b"), "--system", system.format(d)]
+
+
+def _japanese_bleu(d: Path) -> List[str]:
+    try:
+        import MeCab  # noqa: F401
+        pytest.skip("MeCab is installed here, so BLEU of Japanese is scored")
+    except ImportError:
+        pass
+    c = _corpus(d)
+    for split in ("train", "valid"):
+        (c / f"{split}.ja").write_text((c / f"{split}.de").read_text(encoding="utf-8"),
+                                       encoding="utf-8")
+    return _config(d, f"work_dir: {d / 'w'}\ndata: {{train_prefix: {c / 'train'}, "
+                      f"valid_prefix: {c / 'valid'}, src: en, tgt: ja}}\n"
+                      "teacher: {train: {preset: tiny, max_updates: 1}}\n"
+                      "distill: [{name: kd, select: mbr, mbr_metric: bleu, nbest: 2, beam: 2}]\n"
+                      "students: [{name: s, data: kd, preset: tiny, max_updates: 1}]\n"
+                      "bench: {threads: [1]}\n")
 
 
 def _config(d: Path, text: str) -> List[str]:
@@ -702,6 +722,12 @@ CASES = [
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=1,beam=5"],
          ["--system s: beam is given twice ('beam=1' and 'beam=5'); keep one"], "b"),
+    Case("config-bleu-without-mecab", "36", "a config into Japanese whose bench and MBR "
+         "selection score BLEU, which sacrebleu tokenizes with MeCab, not installed (said at "
+         "`run --check`, not after the trainings)", _japanese_bleu,
+         ["2 problems; nothing was run", "distill kd: BLEU of 'ja' text is tokenized by MeCab",
+          ".venv/bin/pip install 'sacrebleu[ja]'), or set mbr_metric chrf",
+          "bench: BLEU of 'ja' text"], "w"),
     Case("bench-system-given-twice", "36", "`bench` with two `--system` of one name (each "
          "writes the same report row and output files)",
          lambda d: _fake_export(d, "s=ct2:{0}/model") + ["--system", f"s=ct2:{d}/model,beam=5"],

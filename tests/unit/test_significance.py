@@ -85,3 +85,46 @@ def test_sacrebleus_own_info_lines_are_not_passed_on(caplog):
     paired_bootstrap(base, system, refs, "bleu", resamples=100)
     assert not [r for r in caplog.records if r.name.startswith("sacrebleu")]
     assert logging.getLogger("sacrebleu").level == level  # as it was before the call
+
+
+def test_bleu_is_tokenized_for_the_target_language_as_sacrebleus_command_line_does():
+    """Chinese output is one or two 13a tokens a sentence, and its BLEU means nothing: the
+    bench, the bootstrap and distill's selection tokenize it with sacrebleu's zh tokenizer
+    (its signature says tok:zh), as `sacrebleu -l en-zh` does; other languages keep 13a."""
+    from sacrebleu.metrics import BLEU
+
+    from seqkd.scores import scorer
+    from seqkd.stages.distill.selection import select_mbr
+
+    refs = ["一个男人在骑自行车。", "两只狗在雪地里玩。", "一个孩子在吃苹果。"] * 10
+    base = ["一个男人骑车。", "两只猫在雪里玩。", "孩子在吃东西。"] * 10
+    system = ["一个男人在骑车。", "两只狗在雪里玩。", "一个孩子在吃东西。"] * 10
+    for code in ("zh", "zh-Hant", "zh_TW"):
+        bleu = scorer("bleu", code)
+        bleu.corpus_score(system, [refs])
+        assert "tok:zh" in bleu.get_signature().format()
+    for code in ("de", "pt_BR", ""):
+        bleu = scorer("bleu", code)
+        bleu.corpus_score(system, [refs])
+        assert "tok:13a" in bleu.get_signature().format()
+    got = paired_bootstrap(base, system, refs, "bleu", resamples=100, tgt_lang="zh")
+    zh = BLEU(tokenize="zh")
+    want = zh.corpus_score(system, [refs]).score - zh.corpus_score(base, [refs]).score
+    assert got.delta == round(want, 2) and got.delta > 10
+    # MBR by sentence BLEU: the candidate that agrees with the others, not the first
+    nbest = [("两只狗在雪地里玩。", -0.1), ("一个男人在骑自行车。", -0.2),
+             ("一个男人在骑车。", -0.3)]
+    assert select_mbr(nbest, "bleu", "zh") in (1, 2)
+
+
+def test_bleu_of_japanese_without_mecab_says_what_to_install():
+    try:  # (MeCab is sacrebleu's extra; where it is installed there is no error)
+        import MeCab  # noqa: F401
+        pytest.skip("MeCab is installed here")
+    except ImportError:
+        pass
+    from seqkd.scores import scorer
+
+    with pytest.raises(SeqkdError, match=r"pip install 'sacrebleu\[ja\]'"):
+        scorer("bleu", "ja")
+    assert scorer("chrf", "ja") is not None  # chrF needs no tokenizer

@@ -51,10 +51,10 @@ def pair_problems(pairs: Sequence[str], names: Sequence[str]) -> List[str]:
 
 
 def comparisons(rows: Sequence[Dict], outputs: Outputs, refs: Dict[str, List[str]],
-                declared: Sequence[str] = ()) -> List[Dict]:
+                declared: Sequence[str] = (), tgt_lang: str = "") -> List[Dict]:
     """Every system minus the first system, every KD student minus its baseline and every
-    declared pair: BLEU's difference, its interval, sacrebleu's p-value and both length
-    ratios."""
+    declared pair: BLEU's difference (tokenized for ``tgt_lang``), its interval, sacrebleu's
+    p-value and both length ratios."""
     out: List[Dict] = []
     if not rows:
         return out
@@ -72,7 +72,8 @@ def comparisons(rows: Sequence[Dict], outputs: Outputs, refs: Dict[str, List[str
     for what, r, b in pairs:
         t = r["test_set"]
         got = paired_bootstrap(outputs[(b["system"], b["threads"], t)],
-                               outputs[(r["system"], r["threads"], t)], refs[t], "bleu")
+                               outputs[(r["system"], r["threads"], t)], refs[t], "bleu",
+                               tgt_lang=tgt_lang)
         out.append({"comparison": what, "test_set": t, "threads": r["threads"],
                     "system": r["system"], "against": b["system"], **got.to_dict()})
     return out
@@ -197,7 +198,7 @@ def recompute(report_path: Path, outputs_dir: Path, data: Path,
             raise SeqkdError(f"{path} has {len(lines):,} lines; {r['test_set']} has {want:,} "
                              f"references in {data}: the outputs belong to another run or "
                              "data folder, or the file was cut short")
-    compared = comparisons(rows, outputs, refs, pairs)
+    compared = comparisons(rows, outputs, refs, pairs, prepared.tgt)
     _same_as_committed(compared, committed, report_path)
     return {"comparisons": compared, "seeds": seeds(rows, compared)}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 from seqkd.config import repeat_problems
+from seqkd.scores import scorer_problems
 from seqkd.errors import SeqkdError
 from seqkd.stages.bench.blind import problems as blind_problems
 from seqkd.stages.bench.compare import pair_problems
@@ -141,6 +142,8 @@ def plan(p) -> None:
     students = students_systems(p, beams, norepeats)  # checked with or without a bench section
     if not wanted:
         return
+    if p.prep is not None:  # BLEU's tokenizer for the target language is there
+        p.problems.items += scorer_problems("bleu", p.prep.tgt, "bench")
     systems = (teacher_systems(p, section.get("beam", 5), ct2_beams, with_teacher)
                + further_systems(p, section.pop("systems", [])) + students)
     names = [s.name for s in systems]

@@ -28,6 +28,7 @@ from seqkd.stages.bench.parts import Parts, boot_id
 from seqkd.stages.bench.report import Row, SpeedSignature, cost_fields, markdown_report, words
 from seqkd.stages.bench.systems import SystemSpec, check_systems
 from seqkd.errors import SeqkdError
+from seqkd.scores import scorer
 
 logger = logging.getLogger("seqkd.bench.stage")
 
@@ -84,8 +85,6 @@ def _open(cfg: BenchConfig, quiet: bool) -> _Run:
 
 def _prime(run: _Run) -> None:
     """The tokenizer, the metrics and the machine's description, once the stage begins."""
-    from sacrebleu.metrics import BLEU, CHRF
-
     from seqkd.corpus import encode_lines, load_spm
     from seqkd.machine import cpu_model, versions
 
@@ -93,7 +92,8 @@ def _prime(run: _Run) -> None:
     run.src_pieces = {t: sum(len(p) for p in encode_lines(run.sp, run.src[t]))
                       for t in run.tests}
     run.cpu_name, run.lib_versions = cpu_model(), versions()
-    run.bleu, run.chrf = BLEU(), CHRF()
+    run.bleu = scorer("bleu", run.prepared.tgt)
+    run.chrf = scorer("chrf")
 
 
 def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int, batch: int,
@@ -258,7 +258,7 @@ def bench(cfg: BenchConfig, force: bool = False, quiet: bool = False) -> Dict:
         if efficiency:
             besides.append(protocol.result(warn=False))
         results = [r.to_dict() for r in rows]
-        compared = comparisons(results, outputs, run.ref, cfg.compare)
+        compared = comparisons(results, outputs, run.ref, cfg.compare, run.prepared.tgt)
         report = {"signature": _signature(run), "results": results, "comparisons": compared,
                   "seeds": seeds(results, compared), "beside": combined(besides)}
         if parts.taken:

@@ -104,6 +104,18 @@ class DistillConfig:
                                  "removed from it (e.g. deu_Latn for NLLB, __de__ for "
                                  "M2M-100)")
 
+    def selection_metric(self) -> Optional[str]:
+        """The sentence metric that chooses among the candidates (seq-inter's, MBR's), or
+        None (the 1-best)."""
+        if self.method == "seq-inter":
+            return self.select_metric
+        return self.mbr_metric if self.select == "mbr" else None
+
+    def other_metric(self) -> str:
+        """How to choose by chrF instead, in the settings' words."""
+        return (f"set {'select_metric' if self.method == 'seq-inter' else 'mbr_metric'} "
+                "chrf")
+
     def teacher_kind(self) -> TeacherKind:
         """What the teacher is (:mod:`seqkd.teachers`)."""
         return teacher_kind(self.teachers, self.teacher_command)

@@ -9,6 +9,7 @@ from typing import Any, Dict
 
 from seqkd.config import add_arguments
 from seqkd.errors import SeqkdError
+from seqkd.scores import scorer_problems
 from seqkd.options import add_common, add_teachers, config_from
 from seqkd.stages.base import StageKind, lazy, runner
 
@@ -60,6 +61,9 @@ def plan(p) -> None:
                            f"(registered), or use {', '.join(prepared)}")
         elif dcfg is not None and not teacherless:
             p.add("distill", f"distill-{name}", ddir, dcfg)
+        if dcfg is not None and dcfg.selection_metric() and p.prep is not None:
+            p.problems.items += scorer_problems(dcfg.selection_metric(), p.prep.tgt,
+                                                f"distill {name}", dcfg.other_metric())
         p.distilled[name] = ddir
 
 

@@ -178,6 +178,7 @@ class _Merged:
         self.filter, self.origin = opened(out / "filter.tsv"), opened(out / "origin.tsv")
         self.src = opened(out / "text" / f"train.{src}")
         self.tgt = opened(out / "text" / f"train.{tgt}")
+        self.tgt_lang = tgt
         self.filter.write("line\treason\tscore\tlength_ratio\n")
         self.origin.write("source\tline\n")
         self.per: Dict[str, Dict[str, int]] = {name: dict.fromkeys(_COUNTS, 0)
@@ -193,7 +194,7 @@ class _Merged:
         counts = self.per[name]
         counts["lines"] += 1
         self.nbest.write(json.dumps({"hyps": [list(h) for h in row]}, ensure_ascii=False) + "\n")
-        hyp, score = row[choose(row, ref, rules)]
+        hyp, score = row[choose(row, ref, rules, self.tgt_lang)]
         self.empty += not hyp.strip()
         counts["selection_changed"] += hyp != row[0][0]  # the kept text is not the 1-best's
         self.hyp.write(hyp + "\n")

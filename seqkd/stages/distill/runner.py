@@ -35,6 +35,7 @@ from seqkd.config import check_config
 from seqkd.binarize import binarize_splits
 from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
+from seqkd.scores import scorer_problems
 from seqkd.machine import default_threads
 from seqkd.lineage import file_digest
 from seqkd.stage import Stage
@@ -122,6 +123,10 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     _validate(cfg)
     prepared = Prepared(cfg.data)
     sources = sources_of(cfg, prepared)
+    if cfg.selection_metric():  # its scorer for the target language, before any decoding
+        for problem in scorer_problems(cfg.selection_metric(), prepared.tgt, "distill",
+                                       cfg.other_metric()):
+            raise SeqkdError(problem)
     stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True,
                   shared=True)  # shards of one distillation work here together
     # before anything is decoded; a fairseq teacher's train folders become the checkpoint

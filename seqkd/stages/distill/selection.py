@@ -8,25 +8,21 @@ import functools
 from typing import Any, List, Optional, Sequence, Tuple
 
 from seqkd.errors import SeqkdError
+from seqkd.scores import scorer
 
 
 @functools.lru_cache(maxsize=None)
-def _scorer(metric: str):
-    from sacrebleu.metrics import BLEU, CHRF
-
-    if metric == "bleu":
-        return BLEU(effective_order=True)
-    if metric == "chrf":
-        return CHRF()
-    raise SeqkdError(f"the sentence metric must be bleu or chrf, got {metric!r}")
+def _scorer(metric: str, tgt_lang: str):
+    return scorer(metric, tgt_lang, sentence=True)
 
 
-def sentence_similarity(hyp: str, ref: str, metric: str) -> float:
-    """sacrebleu's sentence BLEU (effective order) or chrF of ``hyp`` against ``ref``."""
-    return _scorer(metric).sentence_score(hyp, [ref]).score
+def sentence_similarity(hyp: str, ref: str, metric: str, tgt_lang: str = "") -> float:
+    """sacrebleu's sentence BLEU (effective order, tokenized for ``tgt_lang``) or chrF of
+    ``hyp`` against ``ref``."""
+    return _scorer(metric, tgt_lang).sentence_score(hyp, [ref]).score
 
 
-def select_mbr(hyps: Sequence[Tuple[str, float]], metric: str) -> int:
+def select_mbr(hyps: Sequence[Tuple[str, float]], metric: str, tgt_lang: str = "") -> int:
     """Minimum Bayes risk: the index of the candidate whose mean similarity to the other
     candidates is highest (the candidates stand for the teacher's distribution, so a repeated
     candidate weighs more); ties go to the earlier, better-scored one. No reference."""
@@ -35,30 +31,32 @@ def select_mbr(hyps: Sequence[Tuple[str, float]], metric: str) -> int:
     texts = [h for h, _ in hyps]
     best, best_utility = 0, None
     for i, hyp in enumerate(texts):
-        utility = sum(sentence_similarity(hyp, other, metric)
+        utility = sum(sentence_similarity(hyp, other, metric, tgt_lang)
                       for j, other in enumerate(texts) if j != i)
         if best_utility is None or utility > best_utility:
             best, best_utility = i, utility
     return best
 
 
-def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str) -> int:
+def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str,
+                   tgt_lang: str = "") -> int:
     """Index of the n-best entry closest to the reference (ties: the better-scored one)."""
     if not hyps:
         raise SeqkdError("select_closest: empty n-best list")
     best, best_sim = 0, None
     for i, (h, _) in enumerate(hyps):
-        sim = sentence_similarity(h, ref, metric)
+        sim = sentence_similarity(h, ref, metric, tgt_lang)
         if best_sim is None or sim > best_sim:
             best, best_sim = i, sim
     return best
 
 
-def choose(row: List[Tuple[str, float]], ref: Optional[str], rules: Any) -> int:
+def choose(row: List[Tuple[str, float]], ref: Optional[str], rules: Any,
+           tgt_lang: str = "") -> int:
     """Which candidate a line keeps: seq-inter's closest to the reference, MBR's, or the
-    best."""
+    best (the candidates in ``tgt_lang``)."""
     if rules.method == "seq-inter":
-        return select_closest(row, ref, rules.select_metric)
+        return select_closest(row, ref, rules.select_metric, tgt_lang)
     if rules.select == "mbr":
-        return select_mbr(row, rules.mbr_metric)
+        return select_mbr(row, rules.mbr_metric, tgt_lang)
     return 0
