@@ -212,6 +212,8 @@ class Problems:
         self.items.append(problem)
 
     def raise_if_any(self) -> None:
+        # (a rule that every student's section meets alike says its problem once)
+        self.items = list(dict.fromkeys(self.items))
         where = f"{self.source}: " if self.source else ""
         if len(self.items) == 1:
             raise SeqkdError(f"{where}{self.items[0]}")

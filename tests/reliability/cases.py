@@ -105,14 +105,17 @@ def _japanese_bleu(d: Path) -> List[str]:
     except ImportError:
         pass
     c = _corpus(d)
-    for split in ("train", "valid"):
+    for split in ("train", "valid", "test"):
         (c / f"{split}.ja").write_text((c / f"{split}.de").read_text(encoding="utf-8"),
                                        encoding="utf-8")
     return _config(d, f"work_dir: {d / 'w'}\ndata: {{train_prefix: {c / 'train'}, "
-                      f"valid_prefix: {c / 'valid'}, src: en, tgt: ja}}\n"
+                      f"valid_prefix: {c / 'valid'}, test_prefixes: {{t1: {c / 'test'}}}, "
+                      "src: en, tgt: ja}\n"
                       "teacher: {train: {preset: tiny, max_updates: 1}}\n"
                       "distill: [{name: kd, select: mbr, mbr_metric: bleu, nbest: 2, beam: 2}]\n"
-                      "students: [{name: s, data: kd, preset: tiny, max_updates: 1}]\n"
+                      "students: [{name: s, data: kd, preset: tiny, max_updates: 1}, "
+                      "{name: t, data: kd, preset: tiny, max_updates: 1}]\n"
+                      "export: {fidelity_test: t1}\n"
                       "bench: {threads: [1]}\n")
 
 
@@ -725,8 +728,9 @@ CASES = [
     Case("config-bleu-without-mecab", "36", "a config into Japanese whose bench and MBR "
          "selection score BLEU, which sacrebleu tokenizes with MeCab, not installed (said at "
          "`run --check`, not after the trainings)", _japanese_bleu,
-         ["2 problems; nothing was run", "distill kd: BLEU of 'ja' text is tokenized by MeCab",
+         ["3 problems; nothing was run", "distill kd: BLEU of 'ja' text is tokenized by MeCab",
           ".venv/bin/pip install 'sacrebleu[ja]'), or set mbr_metric chrf",
+          "export fidelity_test: BLEU of 'ja' text", "or leave fidelity_test out",
           "bench: BLEU of 'ja' text"], "w"),
     Case("bench-system-given-twice", "36", "`bench` with two `--system` of one name (each "
          "writes the same report row and output files)",

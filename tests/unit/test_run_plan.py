@@ -260,3 +260,20 @@ def test_a_config_of_baselines_needs_no_teacher_and_what_reads_one_says_so(tmp_p
                     "has no teacher section"):
         assert problem in str(e.value), str(e.value)
     assert "--teacher" not in str(e.value)  # a config's problem in the config's words
+
+
+def test_a_problem_that_every_students_export_shares_is_said_once(tmp_path, corpus):
+    """The export section applies to each student: a fidelity_test no stage prepares was
+    said once a student (two lines, the same words) before."""
+    cfg = {
+        "work_dir": str(tmp_path / "w"),
+        "data": {"train_prefix": str(corpus / "train"), "valid_prefix": str(corpus / "valid")},
+        "students": [{"name": n, "preset": "tiny", "max_updates": 1} for n in ("a", "b", "c")],
+        "export": {"fidelity_test": "nosuchset"},
+        "bench": {"threads": [-1]},
+    }
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "cfg.yaml")
+    message = str(e.value)
+    assert "2 problems; nothing was run" in message, message
+    assert message.count("no test set 'nosuchset' is prepared") == 1

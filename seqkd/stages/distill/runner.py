@@ -124,9 +124,10 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     prepared = Prepared(cfg.data)
     sources = sources_of(cfg, prepared)
     if cfg.selection_metric():  # its scorer for the target language, before any decoding
-        for problem in scorer_problems(cfg.selection_metric(), prepared.tgt, "distill",
-                                       cfg.other_metric()):
-            raise SeqkdError(problem)
+        unscored = scorer_problems(cfg.selection_metric(), prepared.tgt, "distill",
+                                   cfg.other_metric())
+        if unscored:
+            raise SeqkdError(unscored[0])
     stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True,
                   shared=True)  # shards of one distillation work here together
     # before anything is decoded; a fairseq teacher's train folders become the checkpoint

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
+from seqkd.scores import scorer, scorer_problems
 from seqkd.checkpoints import (check_checkpoint, checkpoint_of, checkpoint_shape,
                                resolved_checkpoints)
 from seqkd.dictionaries import check_checkpoint_dictionary
@@ -87,8 +88,6 @@ def agreement(a: List[str], b: List[str]) -> float:
 
 def fidelity_check(cfg: ExportConfig, checkpoint: Path, prepared, exported: Path) -> Dict:
     """fairseq vs CTranslate2 float32 1-best agreement, and BLEU of each export."""
-    import sacrebleu
-
     from seqkd.decoders import CT2Decoder, FairseqDecoder, convert_to_ct2
 
     test = cfg.fidelity_test
@@ -108,13 +107,14 @@ def fidelity_check(cfg: ExportConfig, checkpoint: Path, prepared, exported: Path
         ct_q = ct_float if float_dir == exported else decode_text(
             CT2Decoder(exported, compute_type=cfg.quantization, **common), sp, src)
     agree = agreement(fs, ct_float)
+    bleu = scorer("bleu", prepared.tgt)
     result = {
         "test_set": test, "beam": cfg.beam, "lines": len(src),
         "fairseq_ct2_float32_agreement": round(agree, 4),
         "passed": agree >= cfg.min_agreement, "min_agreement": cfg.min_agreement,
-        "bleu_fairseq": round(sacrebleu.corpus_bleu(fs, [ref]).score, 2),
-        "bleu_ct2_float32": round(sacrebleu.corpus_bleu(ct_float, [ref]).score, 2),
-        f"bleu_ct2_{cfg.quantization}": round(sacrebleu.corpus_bleu(ct_q, [ref]).score, 2),
+        "bleu_fairseq": round(bleu.corpus_score(fs, [ref]).score, 2),
+        "bleu_ct2_float32": round(bleu.corpus_score(ct_float, [ref]).score, 2),
+        f"bleu_ct2_{cfg.quantization}": round(bleu.corpus_score(ct_q, [ref]).score, 2),
     }
     result["bleu_change_vs_float32"] = round(
         result[f"bleu_ct2_{cfg.quantization}"] - result["bleu_ct2_float32"], 2)
@@ -197,6 +197,10 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
     if cfg.fidelity_test and cfg.fidelity_test not in prepared.test_sets():
         raise SeqkdError(f"no test set {cfg.fidelity_test!r} in {prepared.path}; it has: "
                          f"{', '.join(prepared.test_sets())}")
+    unscored = scorer_problems("bleu", prepared.tgt, "export --fidelity-test",
+                               "leave --fidelity-test out") if cfg.fidelity_test else []
+    if unscored:
+        raise SeqkdError(unscored[0])
     out = Path(cfg.out_dir)
     stage = Stage("export", out, cfg, force=force)
     if not stage.begin():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from seqkd.ct2_folder import TOKENIZER_OPTIONS
+from seqkd.scores import scorer_problems
 from seqkd.stages.base import TeacherPlan
 from seqkd.teachers import teacher_kind
 
@@ -185,6 +186,9 @@ def plan_students(p) -> None:
         if ecfg is not None:
             p.check_test_set(f"{'student ' + name + ' ' if over else ''}export "
                              "fidelity_test", ecfg.fidelity_test)
+            if ecfg.fidelity_test and p.prep is not None:
+                p.problems.items += scorer_problems("bleu", p.prep.tgt, "export fidelity_test",
+                                                    "leave fidelity_test out")
         if scfg is None or ecfg is None:
             continue
         p.add("student", f"student-{name}", sdir, scfg)
