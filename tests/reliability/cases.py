@@ -20,6 +20,7 @@ from typing import Callable, List, Optional
 import pytest
 
 from corpus import write_corpus
+from seqkd.textio import count_lines
 
 
 @dataclass
@@ -45,6 +46,18 @@ def _prepare(d: Path, *extra: str) -> List[str]:
     c = _corpus(d)
     return ["prepare", "--out", str(d / "out"), "--train-prefix", str(c / "train"),
             "--valid-prefix", str(c / "valid"), "--vocab-size", "60", *extra]
+
+
+def _many_characters(d: Path) -> List[str]:
+    """A target side of 200 distinct Han characters, with --vocab-size 60."""
+    args = _prepare(d, "--tgt", "zh")
+    c = d / "c"
+    lines = (c / "train.de").read_text(encoding="utf-8").splitlines()
+    (c / "train.zh").write_text("".join(
+        "".join(chr(0x4E00 + (7 * i + j) % 200) for j in range(len(x.split()))) + "\n"
+        for i, x in enumerate(lines)), encoding="utf-8")
+    (c / "valid.zh").write_text("一二三\n" * count_lines(c / "valid.de"), encoding="utf-8")
+    return args
 
 
 def _damaged_done(d: Path) -> List[str]:
@@ -704,6 +717,12 @@ CASES = [
          "sides: each side's files are named by its code, so one overwrote the other)",
          lambda d: _prepare(d, "--src", "pt_BR", "--tgt", "pt_br"),
          ["src and tgt are both 'pt_BR'", "give each side its own code"], "out"),
+    Case("prepare-vocab-under-characters", "36", "`prepare --vocab-size 60` of a Chinese "
+         "target with 200 distinct characters (SentencePiece's own check ended in a "
+         "RuntimeError traceback)", _many_characters,
+         ["the training text has 2", "characters that SentencePiece keeps each as a piece of "
+          "its own at character coverage 1, more than the vocabulary size 60",
+          "raise --vocab-size well above", "or lower --character-coverage"], "out/DONE.json"),
     Case("lang-code-dot", "36", "`prepare --src en.x` (a '.' in a language code, which "
          "fairseq's file names cannot hold)", lambda d: _prepare(d, "--src", "en.x"),
          ["src 'en.x' is not allowed: use letters, digits, '_' and '-' only"], "out"),
