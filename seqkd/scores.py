@@ -4,8 +4,8 @@ Chinese with its ``zh`` tokenizer, Japanese and Korean with MeCab (``ja-mecab``,
 ``ko-mecab``), every other language with ``13a``. Without it, a Chinese sentence is one or
 two 13a tokens and its BLEU means nothing. The tokenizer is in each score's signature.
 
-The bench, the paired bootstrap, ``seqkd compare`` and distill's selection (seq-inter, MBR)
-take their scorers from here."""
+The bench, the paired bootstrap, ``seqkd compare``, export's fidelity check and distill's
+selection (seq-inter, MBR) take their scorers from here."""
 
 from __future__ import annotations
 
