@@ -4,7 +4,7 @@ measurement."""
 from __future__ import annotations
 
 from seqkd.options import config_from
-from seqkd.config import add_arguments
+from seqkd.options import add_arguments
 
 #: seqkd translate's settings that a server does not take (fairseq models, stdin blocks)
 NOT_SERVED = ("data", "ensemble", "batch_lines")

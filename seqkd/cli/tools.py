@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from seqkd.options import config_from
-from seqkd.config import add_arguments
+from seqkd.options import add_arguments
 from seqkd.errors import SeqkdError
 
 logger = logging.getLogger("seqkd.cli")

@@ -335,7 +335,8 @@ def test_one_definition_per_setting_reaches_cli_and_yaml():
     """A field declared with setting() is a CLI option and a checked YAML key at once."""
     import dataclasses as dc
 
-    from seqkd.config import Problems, add_arguments, setting
+    from seqkd.config import Problems, setting
+    from seqkd.options import add_arguments
 
     @dc.dataclass
     class Demo:

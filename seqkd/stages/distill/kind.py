@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any, Dict
 
-from seqkd.config import add_arguments
+from seqkd.options import add_arguments
 from seqkd.errors import SeqkdError
 from seqkd.scores import scorer_problems
 from seqkd.options import add_common, add_teachers, config_from

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from seqkd.config import add_arguments
+from seqkd.options import add_arguments
 from seqkd.options import add_common, add_teachers, config_from
 from seqkd.stages.base import StageKind, lazy, runner
 
