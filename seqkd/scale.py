@@ -110,7 +110,8 @@ def _seqkd(*args: object) -> List[str]:
 
 
 def scale_bench(cfg: ScaleConfig) -> Dict:
-    from seqkd.datasets import fetch_split, load_manifest
+    from seqkd.datasets import fetch_split
+    from seqkd.manifests import load_manifest
     from seqkd.machine import check_disk_room, cpu_model, versions
     from seqkd.textio import read_lines, write_text
 

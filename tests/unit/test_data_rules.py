@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from seqkd import datasets
+from seqkd import datasets, manifests
 from seqkd.errors import SeqkdError
 from seqkd.stages.prepare.cleaning import clean_pairs, normalize
 from seqkd.textio import atomic_path, count_lines, read_lines, read_parallel, write_lines
@@ -113,7 +113,7 @@ def _registry(tmp_path, monkeypatch, content: bytes, digest: str):
     monkeypatch.setenv("SEQKD_REGISTRY", str(reg))
     monkeypatch.setenv("SEQKD_DATA_MIRROR", str(tmp_path / "mirror"))
     monkeypatch.setenv("SEQKD_CACHE", str(tmp_path / "cache"))
-    return datasets.load_manifest("toy")
+    return manifests.load_manifest("toy")
 
 
 def test_mirror_file_with_right_checksum_is_used(tmp_path, monkeypatch):
@@ -134,13 +134,13 @@ def test_checksum_mismatch_is_refused(tmp_path, monkeypatch):
 
 def test_unknown_dataset_lists_registered_ones():
     with pytest.raises(SeqkdError, match="multi30k"):
-        datasets.load_manifest("no-such-corpus")
+        manifests.load_manifest("no-such-corpus")
 
 
 def test_multi30k_manifest_matches_mirror_checksums():
     from conftest import mirror
 
-    m = datasets.load_manifest("multi30k")
+    m = manifests.load_manifest("multi30k")
     root = mirror()
     if root is None:
         pytest.skip("no Multi30k mirror")

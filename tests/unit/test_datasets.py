@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from seqkd import datasets
+from seqkd import datasets, manifests
 from seqkd.errors import SeqkdError
 from seqkd.stages.prepare.config import PrepareConfig
 from seqkd.stages.prepare.sources import gather_sources
@@ -75,7 +75,7 @@ def wmt_like(tmp_path, monkeypatch):
 
 def test_archive_members_are_extracted_from_verified_archives(wmt_like):
     tmp_path, _ = wmt_like
-    m = datasets.load_manifest("toywmt")
+    m = manifests.load_manifest("toywmt")
     parts = datasets.fetch_split(m, "train", "en", "de")
     assert [read_lines(p["en"]) for p in parts] == [["one", "two"], ["three"]]
     assert [read_lines(p["de"]) for p in parts] == [["eins", "zwei"], ["drei"]]
@@ -94,14 +94,14 @@ def test_prepare_concatenates_parts_and_asks_sacrebleu_for_test_sets(wmt_like):
 def test_archive_with_a_wrong_checksum_is_refused(wmt_like):
     tmp_path, _ = wmt_like
     (tmp_path / "mirror" / "toywmt" / "b.tgz").write_bytes(_tgz({"b.de-en.en": "x\n"}))
-    m = datasets.load_manifest("toywmt")
+    m = manifests.load_manifest("toywmt")
     with pytest.raises(SeqkdError, match="checksum mismatch for b.tgz"):
         datasets.fetch_split(m, "train", "en", "de")
 
 
 def test_missing_archive_member_names_the_member(wmt_like):
     tmp_path, _ = wmt_like
-    m = datasets.load_manifest("toywmt")
+    m = manifests.load_manifest("toywmt")
     m.splits["train"][1]["member"] = "nope.{lang}"
     with pytest.raises(SeqkdError, match="has no file 'nope.en'"):
         datasets.fetch_split(m, "train", "en", "de")
@@ -117,7 +117,7 @@ def test_unknown_sacrebleu_test_set_or_pair_is_an_error():
 def test_wmt14_manifest_is_complete():
     from sacrebleu.dataset import DATASETS
 
-    m = datasets.load_manifest("wmt14-en-de")
+    m = manifests.load_manifest("wmt14-en-de")
     assert m.langs == ["en", "de"]
     for split in m.splits:
         for part in m.parts(split):

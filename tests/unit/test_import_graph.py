@@ -83,7 +83,7 @@ def test_the_graph_is_read_whole():
     assert "seqkd.stages.distill.runner" in edges["seqkd.stages.distill.kind"]
     assert "seqkd.serve.batcher" in edges["seqkd.serve.app"]
     # a submodule named from its package, and the package's face
-    assert "seqkd.datasets" in edges["seqkd.stages.prepare.runner"]
+    assert "seqkd.manifests" in edges["seqkd.stages.prepare.runner"]
     assert "seqkd" not in edges["seqkd.stages.prepare.runner"]
     assert {"seqkd.version", "seqkd.errors"} <= edges["seqkd"]
 

@@ -33,7 +33,7 @@ def test_wheel_carries_the_manifests_and_an_installed_copy_finds_multi30k(tmp_pa
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SEQKD_REGISTRY")}
     out = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
-         "import seqkd, seqkd.datasets as d; m = d.load_manifest('multi30k'); "
+         "import seqkd, seqkd.manifests as d; m = d.load_manifest('multi30k'); "
          "print(seqkd.__file__); print(m.name, sorted(m.splits))"],
         cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

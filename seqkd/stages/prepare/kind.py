@@ -21,7 +21,7 @@ def planned_test_sets(data: Dict) -> Optional[List[str]]:
     when other data settings have problems), or None when that is only known once prepare
     runs (a value of the wrong type, or a manifest that cannot be read: their own
     problems)."""
-    from seqkd import datasets
+    from seqkd import manifests
 
     if data.get("train_prefix"):
         tests = data.get("test_prefixes", {})
@@ -31,7 +31,7 @@ def planned_test_sets(data: Dict) -> Optional[List[str]]:
         return list(tests) if isinstance(tests, list) else None
     name = data.get("dataset", _settings().__dataclass_fields__["dataset"].default)
     try:
-        manifest = datasets.load_manifest(name)
+        manifest = manifests.load_manifest(name)
     except (SeqkdError, TypeError):
         return None
     return [s for s in manifest.splits if s not in ("train", "valid")]

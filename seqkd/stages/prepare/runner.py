@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from seqkd import datasets, text_length
+from seqkd import manifests, text_length
 from seqkd.binarize import binarize_splits
 from seqkd.corpus import load_spm
 from seqkd.errors import SeqkdError
@@ -49,7 +49,7 @@ def prepare(cfg: PrepareConfig, force: bool = False) -> Dict:
     if cfg.dictionary:
         check_dictionary_file(cfg.dictionary)
     if not cfg.train_prefix and cfg.dataset:  # a bad manifest or language: before any folder
-        manifest = datasets.load_manifest(cfg.dataset)
+        manifest = manifests.load_manifest(cfg.dataset)
         for lang in (cfg.src, cfg.tgt):
             manifest.check_lang(lang)
     mono = gather_mono(cfg)  # your files checked, registered ones fetched: before any folder

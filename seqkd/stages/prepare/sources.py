@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List
 
-from seqkd import datasets
+from seqkd import datasets, manifests
 from seqkd.errors import SeqkdError
 from seqkd.stages.prepare.config import PrepareConfig, local_file, not_a_file
 
@@ -41,7 +41,7 @@ def gather_sources(cfg: PrepareConfig) -> Dict[str, List[Dict[str, Path]]]:
                          "registered dataset")
     if not cfg.dataset:
         raise SeqkdError("give a registered dataset (--dataset) or local files (--train-prefix)")
-    manifest = datasets.load_manifest(cfg.dataset)
+    manifest = manifests.load_manifest(cfg.dataset)
     # test_sets were checked by PrepareConfig, the manifest's split names by load_manifest
     names = ["train", "valid"] + list(
         cfg.test_sets if cfg.test_sets is not None
@@ -60,5 +60,5 @@ def gather_mono(cfg: PrepareConfig) -> Dict[str, List[Path]]:
                              "language, --src)")
         out[name] = [p]
     for name, dataset in cfg.mono_datasets.items():
-        out[name] = datasets.fetch_side(datasets.load_manifest(dataset), "train", cfg.src)
+        out[name] = datasets.fetch_side(manifests.load_manifest(dataset), "train", cfg.src)
     return out
