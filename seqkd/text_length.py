@@ -16,7 +16,7 @@ its white space, as before, and as fast.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Tuple
+from typing import Iterable, List, Tuple
 
 #: (characters, how many of them make a word)
 _SCRIPTS: Tuple[Tuple[str, int], ...] = (
@@ -30,6 +30,8 @@ _SCRIPTS: Tuple[Tuple[str, int], ...] = (
 )
 _CLASSES = tuple((re.compile(f"[{chars}]"), per_word) for chars, per_word in _SCRIPTS)
 _UNSPACED = re.compile(f"[{''.join(chars for chars, _ in _SCRIPTS)}]")
+#: the characters that are units of their own in a loop (Han and kana)
+_SPLIT = re.compile(f"([{_SCRIPTS[0][0]}{_SCRIPTS[1][0]}])")
 #: what else a word may hold that is a word of its own beside them (a Latin name, a number)
 _OTHER = re.compile(f"[^\\W{''.join(chars for chars, _ in _SCRIPTS)}]")
 
@@ -43,6 +45,15 @@ def words(text: str) -> int:
     if not _UNSPACED.search(text):
         return len(text.split())
     return sum(_word(w) for w in text.split())
+
+
+def units(text: str) -> List[str]:
+    """The text's words, each Han character and each kana its own (a morpheme or a syllable):
+    the units in which a loop of a few words shows in any script ("on the beach on the beach
+    on the beach", "一个男人一个男人一个男人")."""
+    if not _SPLIT.search(text):
+        return text.split()
+    return [u for w in text.split() for u in _SPLIT.split(w) if u]
 
 
 def total(texts: Iterable[str]) -> int:

@@ -292,6 +292,15 @@ def test_lengths_count_words_in_scripts_written_without_spaces(text, length):
     assert bench_words([text, text]) == 2 * length  # what the bench's words/s counts
 
 
+def test_loop_units_split_han_and_kana_and_keep_other_words_whole():
+    from seqkd.text_length import units
+
+    assert units("on the  beach") == ["on", "the", "beach"]
+    assert units("一个男人。") == ["一", "个", "男", "人", "。"]
+    assert units("iPhone的 2020年 ผู้ชาย") == ["iPhone", "的", "2020", "年", "ผู้ชาย"]
+    assert units("乗っています") == ["乗", "っ", "て", "い", "ま", "す"]
+
+
 def test_length_rules_keep_chinese_and_thai_pairs_and_drop_their_long_lines():
     """A Chinese or Thai side was one word a sentence: every pair with an English side
     failed the length ratio of 3, no line was too long, and the distill filter called every

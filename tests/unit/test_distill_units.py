@@ -163,6 +163,14 @@ def test_loop_rule_flags_outputs_that_loop_where_the_source_does_not():
     assert anomaly("go go go team", "los los los Team", -0.5, None, 3.0, loop_repeats=3) is None
     # the length-ratio rule is checked first and still wins
     assert anomaly("a b", "x y x y x y x y", -0.1, None, 3.0, loop_repeats=3) == "length_ratio"
+    # in a target without spaces a sentence is one white-space word: its Han characters and
+    # kana are the units a loop is looked for in
+    assert anomaly("A man rides a bike .", "一个男人一个男人一个男人骑车。", -0.5, None, 3.0,
+                   loop_repeats=3) == "loop"
+    assert anomaly("A man rides a bike .", "男性が自転車に乗る乗る乗る。", -0.5, None, 3.0,
+                   loop_repeats=3) == "loop"
+    assert anomaly("A man rides a bike .", "一个男人在骑自行车。", -0.5, None, 3.0,
+                   loop_repeats=3) is None
 
 
 @pytest.mark.parametrize("text,found", [

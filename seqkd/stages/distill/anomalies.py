@@ -41,9 +41,8 @@ def anomaly(src: str, hyp: str, score: float, min_score: Optional[float],
     ls, lh = text_length.words(src), text_length.words(hyp)
     if max(ls, lh) / max(1, min(ls, lh)) > max_len_ratio:
         return "length_ratio"
-    hyp_words = hyp.split()
-    if loop_repeats and tandem_repeat(hyp_words, loop_repeats) is not None \
-            and tandem_repeat(src.split(), loop_repeats) is None:
+    if loop_repeats and tandem_repeat(text_length.units(hyp), loop_repeats) is not None \
+            and tandem_repeat(text_length.units(src), loop_repeats) is None:
         return "loop"
     if word_loop_repeats and word_loop(hyp, word_loop_repeats) is not None \
             and word_loop(src, word_loop_repeats) is None:

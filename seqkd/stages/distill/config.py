@@ -60,9 +60,9 @@ class DistillConfig:
                                          "below this")
     max_len_ratio: float = setting(3.0, "anomalous: word-length ratio of source and hypothesis "
                                    "above this", min=1.0)
-    loop_repeats: int = setting(3, "anomalous ('loop'): an n-gram of up to 4 words repeated "
-                                "this many times in a row in the output but not in the source "
-                                "(0: off)", min=0)
+    loop_repeats: int = setting(3, "anomalous ('loop'): an n-gram of up to 4 words (Han "
+                                "characters and kana count as words) repeated this many times "
+                                "in a row in the output but not in the source (0: off)", min=0)
     word_loop_repeats: int = setting(0, "anomalous ('word_loop'): inside one word, a run of "
                                      "up to 4 characters repeated this many times in a row "
                                      "in the output but not in the source ('Ammmmmer', "
