@@ -47,3 +47,9 @@ def scorer_problems(metric: str, tgt_lang: str, where: str, otherwise: str = "")
     except SeqkdError as e:
         return [f"{where}: {e}" + (f", or {otherwise}" if otherwise else "")]
     return []
+
+
+def require_scorer(metric: str, tgt_lang: str, where: str, otherwise: str = "") -> None:
+    """:func:`scorer_problems` as an error, for a stage run on its own."""
+    for problem in scorer_problems(metric, tgt_lang, where, otherwise):
+        raise SeqkdError(problem)

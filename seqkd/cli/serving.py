@@ -3,8 +3,7 @@ measurement."""
 
 from __future__ import annotations
 
-from seqkd.options import config_from
-from seqkd.options import add_arguments
+from seqkd.options import add_arguments, config_from
 
 #: seqkd translate's settings that a server does not take (fairseq models, stdin blocks)
 NOT_SERVED = ("data", "ensemble", "batch_lines")

@@ -8,8 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from seqkd.options import config_from
-from seqkd.options import add_arguments
+from seqkd.options import add_arguments, config_from
 from seqkd.errors import SeqkdError
 
 logger = logging.getLogger("seqkd.cli")

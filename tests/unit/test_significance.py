@@ -128,3 +128,9 @@ def test_bleu_of_japanese_without_mecab_says_what_to_install():
     with pytest.raises(SeqkdError, match=r"pip install 'sacrebleu\[ja\]'"):
         scorer("bleu", "ja")
     assert scorer("chrf", "ja") is not None  # chrF needs no tokenizer
+    # a stage run on its own says it before it decodes, with what else may be done
+    from seqkd.scores import require_scorer
+
+    with pytest.raises(SeqkdError, match=r"^distill: BLEU of 'ja_JP' text .*, or set mbr_metric"):
+        require_scorer("bleu", "ja_JP", "distill", "set mbr_metric chrf")
+    require_scorer("bleu", "de", "distill")  # nothing to say

@@ -3,8 +3,7 @@ into one stage (``bench/``), and ``seqkd bench``."""
 
 from __future__ import annotations
 
-from seqkd.options import add_arguments
-from seqkd.options import add_common, config_from
+from seqkd.options import add_arguments, add_common, config_from
 from seqkd.stages.base import StageKind, lazy, runner
 from seqkd.stages.bench.plan import plan
 from seqkd.stages.bench.systems import SYNTAX, options_help

@@ -4,8 +4,7 @@ and ``seqkd choose REPORT`` over any bench report."""
 
 from __future__ import annotations
 
-from seqkd.options import add_arguments
-from seqkd.options import add_common, config_from
+from seqkd.options import add_arguments, add_common, config_from
 from seqkd.stages.base import StageKind, lazy, runner
 from seqkd.stages.choose.select import candidates_of
 

@@ -7,10 +7,9 @@ import json
 import os
 from typing import Any, Dict
 
-from seqkd.options import add_arguments
 from seqkd.errors import SeqkdError
 from seqkd.scores import scorer_problems
-from seqkd.options import add_common, add_teachers, config_from
+from seqkd.options import add_arguments, add_common, add_teachers, config_from
 from seqkd.stages.base import StageKind, lazy, runner
 
 

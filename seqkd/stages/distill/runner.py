@@ -35,7 +35,7 @@ from seqkd.config import check_config
 from seqkd.binarize import binarize_splits
 from seqkd.corpus import Prepared, load_spm
 from seqkd.procs import waiting_lock
-from seqkd.scores import scorer_problems
+from seqkd.scores import require_scorer
 from seqkd.machine import default_threads
 from seqkd.lineage import file_digest
 from seqkd.stage import Stage
@@ -124,10 +124,7 @@ def distill(cfg: DistillConfig, force: bool = False, merge_only: bool = False) -
     prepared = Prepared(cfg.data)
     sources = sources_of(cfg, prepared)
     if cfg.selection_metric():  # its scorer for the target language, before any decoding
-        unscored = scorer_problems(cfg.selection_metric(), prepared.tgt, "distill",
-                                   cfg.other_metric())
-        if unscored:
-            raise SeqkdError(unscored[0])
+        require_scorer(cfg.selection_metric(), prepared.tgt, "distill", cfg.other_metric())
     stage = Stage("distill", Path(cfg.out_dir), cfg, force=force, resumable=True,
                   shared=True)  # shards of one distillation work here together
     # before anything is decoded; a fairseq teacher's train folders become the checkpoint

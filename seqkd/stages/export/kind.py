@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 
-from seqkd.options import add_arguments
-from seqkd.options import add_common, config_from
+from seqkd.options import add_arguments, add_common, config_from
 from seqkd.stages.base import StageKind, lazy, runner
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.errors import SeqkdError
-from seqkd.scores import scorer, scorer_problems
+from seqkd.scores import require_scorer, scorer
 from seqkd.checkpoints import (check_checkpoint, checkpoint_of, checkpoint_shape,
                                resolved_checkpoints)
 from seqkd.dictionaries import check_checkpoint_dictionary
@@ -197,10 +197,8 @@ def export(cfg: ExportConfig, force: bool = False) -> Dict:
     if cfg.fidelity_test and cfg.fidelity_test not in prepared.test_sets():
         raise SeqkdError(f"no test set {cfg.fidelity_test!r} in {prepared.path}; it has: "
                          f"{', '.join(prepared.test_sets())}")
-    unscored = scorer_problems("bleu", prepared.tgt, "export --fidelity-test",
-                               "leave --fidelity-test out") if cfg.fidelity_test else []
-    if unscored:
-        raise SeqkdError(unscored[0])
+    if cfg.fidelity_test:
+        require_scorer("bleu", prepared.tgt, "export --fidelity-test", "leave --fidelity-test out")
     out = Path(cfg.out_dir)
     stage = Stage("export", out, cfg, force=force)
     if not stage.begin():

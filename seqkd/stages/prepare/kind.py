@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional
 
-from seqkd.options import add_arguments
 from seqkd.errors import SeqkdError
-from seqkd.options import add_common, config_from, parse_key_value
+from seqkd.options import add_arguments, add_common, config_from, parse_key_value
 from seqkd.stages.base import StageKind, lazy, runner
 
 

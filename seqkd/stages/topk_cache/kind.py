@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 
-from seqkd.options import add_arguments
-from seqkd.options import add_common, add_teachers, config_from
+from seqkd.options import add_arguments, add_common, add_teachers, config_from
 from seqkd.stages.base import StageKind, lazy, runner
 
 
