@@ -1,16 +1,16 @@
-"""How long a sentence is, in words, for the length rules (prepare's ``max_len`` and
-``max_ratio``, the monolingual corpora's ``max_len``, distill's ``max_len_ratio``), in any
-script.
+"""How long a sentence is, in words, in any script: for the length rules (prepare's
+``max_len`` and ``max_ratio``, the monolingual corpora's ``max_len``, distill's
+``max_len_ratio``), for speeds in words/s, and the units a loop is looked for in.
 
 Words are what white space separates, but Chinese and Japanese are written without spaces,
 and Thai, Lao, Khmer and Myanmar put none between words: counted so, a whole sentence of them
 is one word, every pair with an English side fails a length ratio of 3, and no line is ever
 too long. Here a Han character (Chinese, Japanese kanji) counts as a word, every 2 kana
-(Hiragana, Katakana) as one, and every 4 letters of Thai, Lao, Khmer or Myanmar as one, so that a
-sentence and its English translation come out of lengths alike ("A man is riding a bike."
-is 6 words, "一个男人在骑自行车。" 9, "男性が自転車に乗っています。" 10, "ผู้ชายกำลังขี่จักรยาน" 4) and
-stay within the length rules' ratio of 3. A sentence without such characters is counted by
-its white space, as before, and as fast.
+(Hiragana, Katakana) as one, and every 4 letters of Thai, Lao, Khmer or Myanmar as one, so
+that a sentence and its English translation come out of lengths alike ("A man is riding a
+bike." is 6 words, "一个男人在骑自行车。" 9, "男性が自転車に乗っています。" 10,
+"ผู้ชายกำลังขี่จักรยาน" 4) and stay within the length rules' ratio of 3. A sentence without
+such characters is counted by its white space, as before, and as fast.
 """
 
 from __future__ import annotations
@@ -63,5 +63,5 @@ def total(texts: Iterable[str]) -> int:
 
 def _word(word: str) -> int:
     """One white-space word holding characters of a script written without spaces."""
-    units = sum(-(-len(pattern.findall(word)) // per_word) for pattern, per_word in _CLASSES)
-    return units + (1 if _OTHER.search(word) or not units else 0)
+    count = sum(-(-len(pattern.findall(word)) // per_word) for pattern, per_word in _CLASSES)
+    return count + (1 if _OTHER.search(word) or not count else 0)
