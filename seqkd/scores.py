@@ -14,10 +14,17 @@ from typing import List
 from seqkd.errors import SeqkdError
 
 
+#: three-letter codes (ISO 639-3, as NLLB's ``zho_Hans``) of the languages sacrebleu
+#: tokenizes its own way, by its two-letter ones
+_THREE_LETTER = {"zho": "zh", "cmn": "zh", "yue": "zh", "wuu": "zh", "jpn": "ja", "kor": "ko"}
+
+
 def base_language(code: str) -> str:
     """The language of a code, without its script or region (``zh-Hant`` -> ``zh``,
-    ``pt_BR`` -> ``pt``), lower case: what sacrebleu chooses a tokenizer by."""
-    return code.replace("_", "-").split("-")[0].lower()
+    ``pt_BR`` -> ``pt``, ``zho_Hans`` -> ``zh``), lower case: what sacrebleu chooses a
+    tokenizer by."""
+    lang = code.replace("_", "-").split("-")[0].lower()
+    return _THREE_LETTER.get(lang, lang)
 
 
 def scorer(metric: str, tgt_lang: str = "", sentence: bool = False):

@@ -99,11 +99,11 @@ def test_bleu_is_tokenized_for_the_target_language_as_sacrebleus_command_line_do
     refs = ["一个男人在骑自行车。", "两只狗在雪地里玩。", "一个孩子在吃苹果。"] * 10
     base = ["一个男人骑车。", "两只猫在雪里玩。", "孩子在吃东西。"] * 10
     system = ["一个男人在骑车。", "两只狗在雪里玩。", "一个孩子在吃东西。"] * 10
-    for code in ("zh", "zh-Hant", "zh_TW"):
+    for code in ("zh", "zh-Hant", "zh_TW", "zho_Hans", "yue"):
         bleu = scorer("bleu", code)
         bleu.corpus_score(system, [refs])
         assert "tok:zh" in bleu.get_signature().format()
-    for code in ("de", "pt_BR", ""):
+    for code in ("de", "pt_BR", "deu_Latn", ""):
         bleu = scorer("bleu", code)
         bleu.corpus_score(system, [refs])
         assert "tok:13a" in bleu.get_signature().format()
