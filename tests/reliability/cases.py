@@ -744,9 +744,9 @@ CASES = [
          lambda d: ["bench", "--data", str(d), "--out", str(d / "b"), "--system",
                     f"s=ct2:{d},beam=1,beam=5"],
          ["--system s: beam is given twice ('beam=1' and 'beam=5'); keep one"], "b"),
-    Case("config-bleu-without-mecab", "36", "a config into Japanese whose bench and MBR "
-         "selection score BLEU, which sacrebleu tokenizes with MeCab, not installed (said at "
-         "`run --check`, not after the trainings)", _japanese_bleu,
+    Case("config-bleu-without-mecab", "36", "a config into Japanese whose MBR selection, "
+         "export fidelity check and bench score BLEU, which sacrebleu tokenizes with MeCab, "
+         "not installed (said before anything runs, not after the trainings)", _japanese_bleu,
          ["3 problems; nothing was run", "distill kd: BLEU of 'ja' text is tokenized by MeCab",
           ".venv/bin/pip install 'sacrebleu[ja]'), or set mbr_metric chrf",
           "export fidelity_test: BLEU of 'ja' text", "or leave fidelity_test out",
