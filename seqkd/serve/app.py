@@ -30,6 +30,21 @@ from seqkd.serve.requests import (Refusal, alternatives, check_line_count, check
 logger = logging.getLogger("seqkd.serve")
 
 
+# what GET /v1/model tells a client of the card: what the model is, never where it was built
+# (the checkpoint's path, the training command, the data folder: the export machine's paths)
+SERVED_CARD = ("source_sha256", "quantization", "vocabulary_map", "languages", "shape",
+               "versions", "size_bytes", "scores")
+
+
+def served_card(card: Dict) -> Dict:
+    """The card without the export machine's paths and commands (the folder's card.json has
+    them all)."""
+    out = {k: card[k] for k in SERVED_CARD if k in card}
+    if isinstance(out.get("vocabulary_map"), dict):
+        out["vocabulary_map"] = {k: v for k, v in out["vocabulary_map"].items() if k != "data"}
+    return out
+
+
 def error(status: int, message: str, headers: Optional[Dict[str, str]] = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -149,7 +164,7 @@ class Server:
 
     async def model_card(self, request: Request) -> Response:
         self.check_key(request)
-        return JSONResponse({"card": self.card, "beam": self.default_beam,
+        return JSONResponse({"card": served_card(self.card), "beam": self.default_beam,
                              "versions": self.versions,
                              "limits": {k: getattr(self.cfg, k) for k in (
                                  "max_texts", "max_chars", "max_body_bytes", "max_nbest",

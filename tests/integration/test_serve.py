@@ -134,6 +134,10 @@ def test_nbest_health_model_and_metrics(server):
     assert server.call("GET", "/health")[:1] == (200,)
     card = server.call("GET", "/v1/model")[2]
     assert card["card"]["languages"] == ["en", "de"] and card["limits"]["max_texts"] == 16
+    # what the model is, not the export machine's paths (card.json in the folder has them)
+    built_from = json.loads((server.export / "model" / "card.json").read_text())
+    assert card["card"]["source_sha256"] == built_from["source_sha256"]
+    assert built_from["source_checkpoint"] not in json.dumps(card)
     # what runs, with which versions: in /v1/model and in the log before "ready"
     assert card["versions"]["seqkd"] == seqkd_version and card["versions"]["ctranslate2"]
     start = "".join(server.log[:next(i for i, x in enumerate(server.log) if "ready on" in x)])

@@ -83,3 +83,20 @@ def test_alternatives_and_v1_options():
     # seqkd's own API says a misspelt option instead of ignoring it
     refused(lambda: v1_options({"texts": [], "nbset": 3}, 1, 8), 400,
             "unknown field(s) 'nbset': /v1/translate takes api_key, beam, nbest, texts")
+
+
+def test_the_served_card_says_what_the_model_is_and_not_where_it_was_built():
+    from seqkd.serve.app import served_card
+
+    card = {"source_checkpoint": "/home/me/run/student/checkpoint_best.pt",
+            "source_sha256": "ab" * 32, "quantization": "int8", "languages": ["en", "de"],
+            "shape": {"width": 256}, "size_bytes": 5, "scores": None,
+            "vocabulary_map": {"entries": 5, "top_k": 20, "data": "/home/me/run/data"},
+            "training_command": "fairseq-train /home/me/run/data/bin",
+            "converter": "ctranslate2.converters.FairseqConverter", "versions": {"seqkd": "0"}}
+    served = served_card(card)
+    assert "/home/me" not in json.dumps(served) and "converter" not in served
+    assert served["vocabulary_map"] == {"entries": 5, "top_k": 20}
+    assert {k: served[k] for k in ("source_sha256", "languages", "shape", "versions")} == {
+        k: card[k] for k in ("source_sha256", "languages", "shape", "versions")}
+    assert card["vocabulary_map"]["data"] == "/home/me/run/data"  # the card itself unchanged
