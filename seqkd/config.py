@@ -32,11 +32,18 @@ def _type_name(tp) -> str:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return " or ".join(_type_name(a) for a in args) + " (or null)"
     if origin in (list, List):
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+        return f"a list of {_plural_name(typing.get_args(tp)[0])}"
     if origin in (dict, Dict):
         return f"a mapping of names to values, each {_type_name(typing.get_args(tp)[1])}"
     return {int: "a whole number", float: "a number", str: "a string", bool: "true or false"
             }.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _plural_name(tp) -> str:
+    """What a list's entries must be ("strings", not "a string")."""
+    plural = {int: "whole numbers", float: "numbers", str: "strings",
+              bool: "true or false values"}.get(tp)
+    return plural or f"entries that are each {_type_name(tp)}"
 
 
 def check_value(tp, value) -> Tuple[bool, Any]:

@@ -357,6 +357,32 @@ def test_one_definition_per_setting_reaches_cli_and_yaml():
                               "demo: colour must be one of red, blue, got 'green'"]
 
 
+def test_a_setting_of_the_wrong_type_says_what_it_must_be_in_words():
+    import dataclasses as dc
+    from typing import Dict, List, Optional
+
+    from seqkd.config import Problems, setting
+
+    @dc.dataclass
+    class Demo:
+        names: List[str] = setting(help="names", default_factory=list)
+        sizes: List[int] = setting(help="sizes", default_factory=list)
+        flags: List[bool] = setting(help="flags", default_factory=list)
+        nested: List[List[str]] = setting(help="lists", default_factory=list)
+        paths: Dict[str, str] = setting(help="paths", default_factory=dict)
+        limit: Optional[float] = setting(None, "a limit")
+
+    problems = Problems("demo.yaml")
+    problems.build(Demo, {"names": ["a", 3], "sizes": [1.5], "flags": ["yes"], "nested": [1],
+                          "paths": {"a": 1}, "limit": "x"}, "demo")
+    assert [p.split(", got")[0] for p in problems.items] == [
+        "demo: names must be a list of strings", "demo: sizes must be a list of whole numbers",
+        "demo: flags must be a list of true or false values",
+        "demo: nested must be a list of entries that are each a list of strings",
+        "demo: paths must be a mapping of names to values, each a string",
+        "demo: limit must be a number (or null)"]
+
+
 def test_device_choice():
     from seqkd.machine import resolve_device
 

@@ -179,6 +179,13 @@ def test_distill_sources_are_planned_against_the_prepared_corpora(tmp_path, corp
     assert "5 problems" in text and "sources other are not prepared" in text
     assert "distill both: sources gone are not prepared" in text
     assert "the name 'references' is reserved" in text and "seq-inter selects by the" in text
+    # a name no source can have is said once, as that, not as unprepared too
+    cfg["distill"] = [{"name": "kd", "sources": ["valid", 3, "gone"]}]
+    with pytest.raises(SeqkdError) as e:
+        plan(cfg, tmp_path, "cfg.yaml")
+    text = str(e.value)
+    assert "2 problems" in text and "sources must be a list of strings" in text
+    assert "sources gone are not prepared" in text and "valid are not" not in text
 
 
 def test_a_vmap_bench_system_over_an_export_without_a_map_is_refused_at_planning(tmp_path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from seqkd.config import MAX_BEAM, MAX_SEED, given, repeat_problems, setting
 from seqkd.errors import SeqkdError, SettingsProblems
@@ -229,3 +229,19 @@ class DistillConfig:
         if self.method == "seq-kd" and self.select == "best":
             return 1
         return self.sample or self.nbest or self.beam
+
+
+def well_named(sources: Any) -> List[str]:
+    """The entries of ``sources`` as written that are names a source can have: whether the
+    data folder holds them is worth saying only of those (the others' problem is said by
+    :meth:`DistillConfig.source_problems`)."""
+    from seqkd.textio import check_mono_name
+
+    named = []
+    for name in sources if isinstance(sources, list) else []:
+        try:
+            if isinstance(name, str) and (name == "train" or check_mono_name(name)):
+                named.append(name)
+        except SeqkdError:
+            pass
+    return named

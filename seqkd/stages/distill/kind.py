@@ -16,6 +16,7 @@ from seqkd.stages.base import StageKind, lazy, runner
 _settings = lazy("seqkd.stages.distill.config", "DistillConfig")
 _run = runner("seqkd.stages.distill.runner", "distill")
 _where = lazy("seqkd.stages.distill.merge", "where")
+_well_named = lazy("seqkd.stages.distill.config", "well_named")
 
 
 def plan(p) -> None:
@@ -51,9 +52,8 @@ def plan(p) -> None:
         written = entry.get("sources")
         dcfg = p.settings("distill", entry, f"distill {name}", data=str(p.data_dir),
                           out_dir=str(ddir), **fixed)
-        sources = dcfg.sources if dcfg is not None else (
-            [s for s in written if isinstance(s, str)] if isinstance(written, list) else [])
-        missing = [s for s in sources if prepared is not None and s not in prepared]
+        missing = [s for s in _well_named()(dcfg.sources if dcfg is not None else written)
+                   if prepared is not None and s not in prepared]
         if missing:
             p.problems.add(f"distill {name}: sources {', '.join(missing)} are not prepared: "
                            f"name them in data.mono (your files) or data.mono_datasets "
