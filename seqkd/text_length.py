@@ -3,14 +3,14 @@
 ``max_len_ratio``), for speeds in words/s, and the units a loop is looked for in.
 
 Words are what white space separates, but Chinese and Japanese are written without spaces,
-and Thai, Lao, Khmer and Myanmar put none between words: counted so, a whole sentence of them
-is one word, every pair with an English side fails a length ratio of 3, and no line is ever
-too long. Here a Han character (Chinese, Japanese kanji) counts as a word, every 2 kana
-(Hiragana, Katakana) as one, and every 4 letters of Thai, Lao, Khmer or Myanmar as one, so
-that a sentence and its English translation come out of lengths alike ("A man is riding a
-bike." is 6 words, "一个男人在骑自行车。" 9, "男性が自転車に乗っています。" 10,
-"ผู้ชายกำลังขี่จักรยาน" 4) and stay within the length rules' ratio of 3. A sentence without
-such characters is counted by its white space, as before, and as fast.
+and Thai, Lao, Khmer, Myanmar and Tibetan put none between words: counted so, a whole
+sentence of them is one word, every pair with an English side fails a length ratio of 3, and
+no line is ever too long. Here a Han character (Chinese, Japanese kanji) counts as a word,
+every 2 kana (Hiragana, Katakana) as one, and every 4 letters of Thai, Lao, Khmer, Myanmar
+or Tibetan as one, so that a sentence and its English translation come out of lengths alike
+("A man is riding a bike." is 6 words, "一个男人在骑自行车。" 9, "男性が自転車に乗っています。"
+10, "ผู้ชายกำลังขี่จักรยาน" 4) and stay within the length rules' ratio of 3. A sentence
+without such characters is counted by its white space, as before, and as fast.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ _SCRIPTS: Tuple[Tuple[str, int], ...] = (
     ("\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f", 1),
     # Hiragana, Katakana, its phonetic extensions and half-width forms
     ("\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f", 2),
-    # the letters of Thai, Lao, Khmer and Myanmar (their combining vowels and tone marks aside)
+    # the letters of Thai, Lao, Khmer, Myanmar and Tibetan (their combining vowels and tone
+    # marks aside, and Tibetan's subjoined letters: a syllable's stack counts as its root)
     ("\u0e01-\u0e30\u0e32\u0e33\u0e40-\u0e46\u0e81-\u0eb0\u0eb2\u0eb3\u0ebd-\u0ec6"
-     "\u1780-\u17b3\u1000-\u102a\u103f-\u1055", 4),
+     "\u1780-\u17b3\u1000-\u102a\u103f-\u1055\u0f40-\u0f6c", 4),
 )
 _CLASSES = tuple((re.compile(f"[{chars}]"), per_word) for chars, per_word in _SCRIPTS)
 _UNSPACED = re.compile(f"[{''.join(chars for chars, _ in _SCRIPTS)}]")
@@ -37,7 +38,7 @@ _OTHER = re.compile(f"[^\\W{''.join(chars for chars, _ in _SCRIPTS)}]")
 
 #: how lengths are counted, for settings' help and messages
 UNIT = ("words (in Chinese and Japanese a Han character is one, 2 kana are one; 4 letters of "
-        "Thai, Lao, Khmer or Myanmar are one)")
+        "Thai, Lao, Khmer, Myanmar or Tibetan are one)")
 
 
 def words(text: str) -> int:

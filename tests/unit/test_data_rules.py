@@ -282,6 +282,8 @@ def test_a_side_without_spaces_is_told_to_raise_the_ratio_not_silently_dropped(t
     ("ありがとうございます", 5),
     ("ผู้ชายกำลังขี่จักรยาน", 4),                # Thai: 15 letters (marks aside), 4 a word
     ("មនុស្សប្រុសកំពុងជិះកង់", 4),                # Khmer
+    ("ང་བོད་པ་ཡིན།", 2),                          # Tibetan: 5 letters (a stack counts as its root)
+    ("བཀྲ་ཤིས་བདེ་ལེགས།", 3),                    # 9 letters
     ("iPhone的 2020年 。", 5),                 # a Latin name or a number beside them: a word
 ])
 def test_lengths_count_words_in_scripts_written_without_spaces(text, length):
