@@ -204,19 +204,12 @@ class DistillConfig:
     def source_problems(self) -> List[str]:
         """What is wrong with ``sources`` (the names themselves; that the data folder has
         them is checked when it exists)."""
-        from seqkd.textio import check_mono_name
-
         problems = []
         if not self.sources:
             problems.append("sources: name what the teacher translates (train and/or "
                             "monolingual corpora)")
         problems += repeat_problems("sources", self.sources)
-        for name in self.sources:
-            if name != "train":
-                try:
-                    check_mono_name(name)
-                except SeqkdError as e:
-                    problems.append(f"sources: {e}")
+        problems += [f"sources: {wrong}" for wrong in map(_name_problem, self.sources) if wrong]
         mono = [s for s in self.sources if s != "train"]
         if mono and self.method == "seq-inter":
             problems.append(f"seq-inter selects by the reference, and the monolingual "
@@ -235,13 +228,18 @@ def well_named(sources: Any) -> List[str]:
     """The entries of ``sources`` as written that are names a source can have: whether the
     data folder holds them is worth saying only of those (the others' problem is said by
     :meth:`DistillConfig.source_problems`)."""
+    return [name for name in (sources if isinstance(sources, list) else [])
+            if isinstance(name, str) and not _name_problem(name)]
+
+
+def _name_problem(name: str) -> Optional[str]:
+    """Why ``name`` cannot name a source, or None (train, or a monolingual corpus's name)."""
     from seqkd.textio import check_mono_name
 
-    named = []
-    for name in sources if isinstance(sources, list) else []:
-        try:
-            if isinstance(name, str) and (name == "train" or check_mono_name(name)):
-                named.append(name)
-        except SeqkdError:
-            pass
-    return named
+    if name == "train":
+        return None
+    try:
+        check_mono_name(name)
+    except SeqkdError as e:
+        return str(e)
+    return None
