@@ -83,13 +83,11 @@ def test_shape_settings_reach_fairseq_and_bad_heads_are_refused(tmp_path):
         TrainConfig(data="d", out_dir="o", preset="enc6-dec1", max_epoch=1, heads=3)
 
 
-def test_plot_labels_do_not_overlap_when_points_crowd():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def test_plot_labels_do_not_overlap_when_points_crowd(tmp_path):
+    from seqkd.plotting import pyplot
     from seqkd.stages.bench.plot import _place_labels
+
+    plt = pyplot(tmp_path)  # as the bench has it: matplotlib's caches out of $HOME
 
     fig, ax = plt.subplots(figsize=(8, 3.6), dpi=120)
     # the headline run's crowded corner: long names a short distance apart on a log axis
