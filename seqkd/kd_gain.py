@@ -177,6 +177,10 @@ def write(report_path: str | Path, out_dir: str | Path, beam: int = 1) -> List[G
     if not gains:
         raise SeqkdError(f"{p} has no pairs: name baseline students baseline-SUFFIX and KD "
                          "students OTHER-SUFFIX (e.g. baseline-3-1-b1 and seqkd-3-1-b1)")
+    beams = sorted({g.beam for g in gains})
+    if beam not in beams:  # said before anything is written
+        raise SeqkdError(f"{p} has no KD/baseline pair at beam {beam}; its pairs are at "
+                         f"beam {', '.join(map(str, beams))}: give --beam {beams[0]}")
     out = Path(out_dir)
     signature = report.get("signature", {})
     bleu_sig = signature.get("sacrebleu_bleu", "") if isinstance(signature, dict) else ""

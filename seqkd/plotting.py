@@ -3,6 +3,7 @@ the user named, and figures written atomically."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,6 +16,9 @@ def pyplot(folder: Path):
     and ~/.config unless told otherwise; the first plot of a process keeps it in
     ``folder/.matplotlib`` instead (matplotlib reads the setting once)."""
     os.environ.setdefault("MPLCONFIGDIR", str(Path(folder) / ".matplotlib"))
+    # its font cache, built once a folder, is said at INFO ("generated new fontManager"):
+    # not seqkd's news
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib
 
     matplotlib.use("Agg")

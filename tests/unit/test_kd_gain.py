@@ -37,11 +37,16 @@ def test_kd_gain_command_writes_table_json_and_plot(tmp_path, capsys):
     report.write_text(json.dumps({"signature": {"sacrebleu_bleu": "nrefs:1|tok:13a"},
                                   "results": ROWS}))
     assert seqkd("kd-gain", report, "--out", tmp_path / "g") == 0
+    assert "matplotlib" not in capsys.readouterr().err  # its font cache is not news
     md = (tmp_path / "g" / "kd-gain.md").read_text()
     assert "| t16 | 3-1-b1 | 1 | seqkd-3-1-b1 | 30.00 | 32.50 | **+2.50** |" in md
     assert "nrefs:1|tok:13a" in md
     assert (tmp_path / "g" / "kd-gain.png").stat().st_size > 1000
     assert json.loads((tmp_path / "g" / "kd-gain.json").read_text())[0]["gain"] == 2.5
+    # a beam the report has no pair at: said with the beams it has, and nothing written
+    assert seqkd("kd-gain", report, "--out", tmp_path / "b7", "--beam", "7") == 1
+    assert "no KD/baseline pair at beam 7; its pairs are at beam 1" in capsys.readouterr().err
+    assert not (tmp_path / "b7").exists()
     report.write_text(json.dumps({"results": [ROWS[0]]}))
     with pytest.raises(SeqkdError, match="has no pairs"):
         from seqkd.kd_gain import write
