@@ -688,6 +688,14 @@ CASES = [
          lambda d: _json_file(d, {"results": [{"system": "baseline-x", "bleu": 1, "beam": 1}]},
                               "kd-gain"),
          ["result 1 has no valid test_set, threads"], "again.json"),
+    Case("kd-gain-beam-absent", "36.4", "`kd-gain --beam 5` over a report whose pairs are "
+         "all at beam 1",
+         lambda d: [*_json_file(d, {"results": [
+             {"system": n, "test_set": "t16", "threads": 1, "beam": 1, "bleu": b,
+              "src_wps_median": 9000} for n, b in (("baseline-x", 30.0), ("seqkd-x", 32.0))]},
+             "kd-gain"), "--beam", "5"],
+         ["no KD/baseline pair at beam 5; its pairs are at beam 1: give --beam 1"],
+         "again.json"),
     Case("bench-compare-unknown-system", "36.4", "`bench --compare` naming a system the "
          "bench does not have", None, ["compare 's,nobody': no system named nobody"], "b",
          needs_data=True),
