@@ -52,7 +52,7 @@ def stopped_at(system, prepared, out, child):
 
 
 def test_a_stopped_bench_takes_what_it_measured_and_measures_the_rest(prepared, tmp_path,
-                                                                      child):
+                                                                      child, caplog):
     out = tmp_path / "bench"
     stopped_at("b", prepared, out, child)
     assert child["names"] == ["a", "b"] and not (out / "report.json").exists()
@@ -63,8 +63,14 @@ def test_a_stopped_bench_takes_what_it_measured_and_measures_the_rest(prepared, 
     (out / "parts" / "a.json").write_text(json.dumps({**part, "pinned": 7}))
 
     child.update(names=[], stop_at=None)
+    caplog.clear()
+    caplog.set_level("INFO", logger="seqkd.bench.stage")
     assert run(prepared, out) == 0
     assert child["names"] == ["b", "c"]  # a is not measured again
+    # the log says which system of how many, and which were taken
+    said = [r.getMessage() for r in caplog.records if r.name == "seqkd.bench.stage"]
+    assert "a (1 of 3): measured by an earlier attempt of this bench, taken" in said
+    assert any(m.startswith("measuring c (3 of 3: ct2, beam") for m in said), said
     report = json.loads((out / "report.json").read_text())
     assert [r["system"] for r in report["results"]] == ["a", "b", "c"]
     assert list(report["resumed"]["taken"]) == ["a"]

@@ -130,19 +130,22 @@ def _row(run: _Run, spec: SystemSpec, res: Any, t: str, threads: int, beam: int,
     return row
 
 
-def _measured(run: _Run, spec: SystemSpec, beam: int, batch: int,
-              parts: Parts) -> Tuple[Dict[int, Measured], Any, Optional[int]]:
+def _measured(run: _Run, spec: SystemSpec, beam: int, batch: int, parts: Parts,
+              position: str) -> Tuple[Dict[int, Measured], Any, Optional[int]]:
     """One system at each of its thread counts, in a child process each (its blind sets
     translated at the first), or as an earlier attempt of this bench measured it; how busy
-    the machine was beside it; the core its single-thread runs were pinned to."""
+    the machine was beside it; the core its single-thread runs were pinned to. ``position``:
+    which system of how many, for the log."""
     part = parts.take(spec.name)
     if part is not None:
+        logger.info("%s (%s): measured by an earlier attempt of this bench, taken",
+                    spec.name, position)
         return part["measured"], part["beside"], part["pinned"]
     cfg, beside, measured = run.cfg, Beside(), {}
     once = {b.name: b.to_translate for b in run.blind}
     for threads in ([spec.threads] if spec.threads else cfg.threads):
-        logger.info("measuring %s (%s, beam %d, %s threads%s, batch %d tokens)",
-                    spec.name, spec.kind, beam, threads or "all",
+        logger.info("measuring %s (%s: %s, beam %d, %s threads%s, batch %d tokens)",
+                    spec.name, position, spec.kind, beam, threads or "all",
                     f" x {spec.inter} batches" if spec.inter > 1 else "", batch)
         one_core = threads == 1 and spec.inter == 1
         measured[threads] = measure_in_child(Job(
@@ -166,10 +169,11 @@ def _measure(run: _Run, rows: List[Row], outputs: Outputs, blind_outputs: Dict[s
     from seqkd.textio import write_text
 
     cfg, measured, besides = run.cfg, {}, []
-    for spec in cfg.systems:
+    for k, spec in enumerate(cfg.systems, 1):
         beam, batch = spec.beam or cfg.beam, spec.batch or cfg.batch_tokens
         shape = spec.kind_of.shape(spec)
-        by_threads, spent, pinned = _measured(run, spec, beam, batch, parts)
+        by_threads, spent, pinned = _measured(run, spec, beam, batch, parts,
+                                              f"{k} of {len(cfg.systems)}")
         besides.append(spent)
         for threads, res in by_threads.items():
             one_core = threads == 1 and spec.inter == 1
