@@ -28,6 +28,8 @@ from seqkd.serve.requests import (Refusal, alternatives, check_line_count, check
                                   read_fields, v1_options)
 
 logger = logging.getLogger("seqkd.serve")
+#: how much of a refusal's message a log line keeps
+LOGGED_REASON = 200
 
 
 # what GET /v1/model tells a client of the card: what the model is, never where it was built
@@ -198,18 +200,22 @@ def build_app(server: Server) -> Starlette:
         async def run(request: Request) -> Response:
             t0 = time.perf_counter()
             request.state.sentences = 0
+            why = ""
             try:
                 response = await handler(request)
             except Refusal as e:
                 response = error(e.status, e.message, e.headers)
+                # what the client was told, for whoever reads the log (never a text: the
+                # messages name fields, sizes and codes; cut, as a field may be long)
+                why = f": {e.message[:LOGGED_REASON]}"
             except Exception:  # noqa: BLE001 (logged with its traceback; the client gets JSON)
                 logger.exception("%s %s failed", request.method, request.url.path)
                 response = error(500, "the server failed on this request; its log says why")
             seconds = time.perf_counter() - t0
             server.metrics.requests.labels(name, str(response.status_code)).inc()
             server.metrics.latency.labels(name).observe(seconds)
-            logger.info("%s %s %d %d sentences %.1f ms", request.method, request.url.path,
-                        response.status_code, request.state.sentences, 1000 * seconds)
+            logger.info("%s %s %d %d sentences %.1f ms%s", request.method, request.url.path,
+                        response.status_code, request.state.sentences, 1000 * seconds, why)
             return response
         return run
 

@@ -176,6 +176,12 @@ def test_bad_requests_are_json_errors_that_say_what_to_fix(server, body, status,
     got, _, answer = server.call("POST", "/translate", raw=body)
     assert got == status and message in answer["error"], answer
     assert "Traceback" not in "".join(server.log)
+    # the log's line for the request says what the client was told
+    said = f"POST /translate {status} "
+    deadline = time.time() + 10
+    while not any(said in x and answer["error"][:60] in x for x in server.log):
+        assert time.time() < deadline, server.log[-3:]
+        time.sleep(0.05)
 
 
 def test_libretranslate_texts_with_line_breaks_are_translated_line_by_line(server, export):
