@@ -25,7 +25,7 @@ import sys
 from typing import Any
 
 from seqkd.errors import SeqkdError
-from seqkd.serve.config import ServeConfig, read_api_keys
+from seqkd.serve.config import ServeConfig, check_origins, read_api_keys
 
 logger = logging.getLogger("seqkd.serve")
 
@@ -84,6 +84,7 @@ def serve(model_cfg: Any, cfg: ServeConfig) -> int:
         raise SeqkdError(f"seqkd serve takes an `seqkd export` folder (CTranslate2); "
                          f"{model_cfg.model} is not one")
     keys = read_api_keys(cfg.api_keys)
+    check_origins(cfg.cors_origins)
     sock = _bind(cfg.host, cfg.port)
     model = model_cfg.load()
     card_file, card = model.dir / "card.json", model.card

@@ -16,6 +16,8 @@ import time
 from typing import Any, Dict, List, Optional
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -242,5 +244,16 @@ def build_app(server: Server) -> Starlette:
         await server.batcher.stop()
 
     from starlette.exceptions import HTTPException
-    return Starlette(routes=routes, lifespan=lifespan,
+    return Starlette(routes=routes, lifespan=lifespan, middleware=_cors(server.cfg.cors_origins),
                      exception_handlers={HTTPException: not_found})
+
+
+def _cors(origins: List[str]) -> List[Middleware]:
+    """Starlette's CORS middleware for ``--cors-origins`` (none without them): a browser page
+    of those origins may call every endpoint, with an API key in a header; a preflight
+    needs no key, as the standard has it."""
+    if not origins:
+        return []
+    return [Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+                       max_age=600)]

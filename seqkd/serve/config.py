@@ -5,6 +5,7 @@ model's settings (beam, vmap, compute type, threads, ...) are ``seqkd translate`
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
@@ -48,6 +49,26 @@ class ServeConfig:
                                       "or LibreTranslate's api_key field")
     log_texts: bool = setting(False, "log the text of each request and its translation (off: "
                               "one line a request with its sizes and time only)")
+    cors_origins: List[str] = setting(
+        help="web pages allowed to call the server from a browser (CORS): their origins, as "
+             "https://app.example.com, or * for any page (default: none, and a browser keeps "
+             "the answers from a page of another origin)",
+        default_factory=list, metavar="ORIGIN")
+
+
+#: an origin as a browser sends it: scheme://host[:port], nothing after
+_ORIGIN = re.compile(r"https?://[^/\s?#]+")
+
+
+def check_origins(origins: List[str]) -> List[str]:
+    """``--cors-origins``, each ``*`` or an origin as a browser sends it (one with a path or
+    without its scheme never matches a browser's, so it would allow nothing)."""
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SeqkdError(f"--cors-origins: {origin!r} is not an origin: give scheme://host"
+                             "[:port] as a browser sends it, without a path (e.g. "
+                             "https://app.example.com), or * for any page")
+    return origins
 
 
 def read_api_keys(path: Optional[str]) -> List[bytes]:

@@ -288,6 +288,32 @@ def test_api_keys(export, tmp_path):
         assert s.stop() == 0
 
 
+def test_a_browser_page_of_a_named_origin_may_call_it_and_others_may_not(server, export,
+                                                                        tmp_path):
+    page, other = "https://app.example.com", "https://elsewhere.example.org"
+    # by default no CORS headers: a browser keeps the answer from another origin's page
+    headers = server.call("POST", "/translate", {"q": "w1"}, {"Origin": page})[1]
+    assert "access-control-allow-origin" not in headers
+    keys = tmp_path / "keys"
+    keys.write_text("key-one\n")
+    s = Served(export, "--cors-origins", page, "--api-keys", str(keys))
+    try:
+        ask = {"Origin": page, "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "content-type,x-api-key"}
+        status, headers, _ = s.call("OPTIONS", "/translate", headers=ask)  # no key needed
+        assert status == 200 and headers["access-control-allow-origin"] == page
+        assert "x-api-key" in headers["access-control-allow-headers"].lower()
+        status, headers, body = s.call("POST", "/translate", {"q": "w1"},
+                                       {"Origin": page, "X-API-Key": "key-one"})
+        assert status == 200 and body["translatedText"]
+        assert headers["access-control-allow-origin"] == page
+        status, headers, _ = s.call("OPTIONS", "/translate", headers={**ask, "Origin": other})
+        assert status == 400 and "access-control-allow-origin" not in headers
+        assert s.call("POST", "/translate", {"q": "w1"}, {"Origin": page})[0] == 401
+    finally:
+        assert s.stop() == 0
+
+
 def test_a_request_past_its_time_is_a_504_and_the_server_goes_on(export):
     s = Served(export, "--max-wait-ms", "700", "--request-timeout", "0.2")
     try:

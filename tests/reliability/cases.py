@@ -650,6 +650,11 @@ CASES = [
     Case("serve-empty-api-keys", "38.4", "`serve --api-keys FILE` whose file holds no key",
          _empty_api_keys,
          ["--api-keys", "holds no key"], None),
+    Case("serve-cors-not-an-origin", "38.4", "`serve --cors-origins` given a URL with a path "
+         "(a browser sends an origin: scheme://host[:port])",
+         lambda d: ["serve", str(_fake_model(d)), "--cors-origins", "https://app.example.com/"],
+         ["--cors-origins: 'https://app.example.com/' is not an origin",
+          "without a path (e.g. https://app.example.com)"], None),
     Case("serve-host-not-here", "38.4", "`serve --host` an address no interface of the "
          "machine has", lambda d: ["serve", str(_fake_model(d)), "--host", "192.0.2.1"],
          ["cannot listen on 192.0.2.1", "give one it has as --host"], None),

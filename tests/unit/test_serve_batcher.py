@@ -174,6 +174,23 @@ def test_serve_settings_and_api_keys(tmp_path):
         read_api_keys(str(tmp_path / "none"))
 
 
+def test_cors_origins_are_origins_as_a_browser_sends_them():
+    from seqkd.errors import SeqkdError
+    from seqkd.serve.app import _cors
+    from seqkd.serve.config import check_origins
+
+    good = ["*", "https://app.example.com", "http://localhost:3000", "https://[::1]:8443"]
+    assert check_origins(good) == good
+    for bad in ("https://app.example.com/", "app.example.com", "ftp://example.com",
+                "https://example.com/translate", "https://a.com?x=1", ""):
+        with pytest.raises(SeqkdError, match="is not an origin: give scheme://host"):
+            check_origins(["https://ok.example.com", bad])
+    assert _cors([]) == []  # no CORS headers unless origins are given
+    (middleware,) = _cors(["https://app.example.com"])
+    assert middleware.kwargs["allow_origins"] == ["https://app.example.com"]
+    assert {"Authorization", "X-API-Key"} <= set(middleware.kwargs["allow_headers"])
+
+
 def test_a_port_that_cannot_be_taken_says_what_to_change():
     import socket
 
