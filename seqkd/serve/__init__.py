@@ -89,7 +89,9 @@ def serve(model_cfg: Any, cfg: ServeConfig) -> int:
     model = model_cfg.load()
     card_file, card = model.dir / "card.json", model.card
     model.translate(["A warm-up sentence.", "Another one."])  # allocations, caches
-    metrics = Metrics({"model": str(model.dir), "languages": "-".join(card["languages"]),
+    # the folder's name, not its path: like /v1/model, /metrics says what is served, not where
+    metrics = Metrics({"model": model.dir.name, "languages": "-".join(card["languages"]),
+                       "source_sha256": str(card.get("source_sha256", "")),
                        "card_sha256": hashlib.sha256(card_file.read_bytes()).hexdigest()})
     running = versions("uvicorn", "starlette")
     server = Server(model, card, cfg, keys, model_cfg.beam, metrics, running)

@@ -147,6 +147,10 @@ def test_nbest_health_model_and_metrics(server):
     assert status == 200 and headers["content-type"].startswith("text/plain")
     assert 'seqkd_requests_total{endpoint="v1_translate",status="200"}' in text
     assert re.search(r'seqkd_model_info\{.*card_sha256="[0-9a-f]{64}"', text)
+    info = re.search(r"seqkd_model_info\{(.*)\}", text).group(1)
+    assert f'model="{server.export.joinpath("model").name}"' in info
+    assert f'source_sha256="{built_from["source_sha256"]}"' in info
+    assert str(server.export) not in text  # the folder's name, not where it lies
     assert "seqkd_batch_sentences_bucket" in text and "seqkd_queue_sentences" in text
 
 
