@@ -10,6 +10,8 @@ For a service that embeds an exported student::
 
 from __future__ import annotations
 
+import os
+
 from seqkd.errors import SeqkdError
 from seqkd.version import __version__
 
@@ -27,7 +29,10 @@ def load(folder: str, beam: int = 1, vmap: bool = False, compute_type: str = "de
     from seqkd.config import check_config
     from seqkd.translate import TranslateConfig
 
-    cfg = TranslateConfig(model=str(folder), beam=beam, vmap=vmap, compute_type=compute_type,
+    if not isinstance(folder, (str, os.PathLike)):
+        raise SeqkdError(f"the model must be a folder's path (a string or a Path), got "
+                         f"{type(folder).__name__}")
+    cfg = TranslateConfig(model=os.fspath(folder), beam=beam, vmap=vmap, compute_type=compute_type,
                           threads=threads, max_len=max_len, max_input_len=max_input_len,
                           batch_tokens=batch_tokens, no_repeat_ngram=no_repeat_ngram)
     check_config(cfg)

@@ -26,6 +26,9 @@ class ExportedModel:
         from seqkd.corpus import load_spm
 
         d = export_model_dir(model_dir)
+        if not d.exists():
+            raise SeqkdError(f"{model_dir} does not exist: give the folder `seqkd export` "
+                             "wrote (WORK/export-NAME, or its model/)")
         if not (d / "spm.model").is_file():
             raise SeqkdError(f"{model_dir} is not an `seqkd export` folder (no spm.model "
                              "beside model.bin)")

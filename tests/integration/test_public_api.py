@@ -49,6 +49,10 @@ def test_load_translates_like_the_command(prepared, exported, tmp_path):
         seqkd.load(out, beam=65)
     with pytest.raises(seqkd.SeqkdError, match="not an `seqkd export` folder"):
         seqkd.load(tmp_path)
+    with pytest.raises(seqkd.SeqkdError, match="does not exist: give the folder `seqkd export`"):
+        seqkd.load(tmp_path / "not-there")
+    with pytest.raises(seqkd.SeqkdError, match="must be a folder's path .* got int"):
+        seqkd.load(5)
 
 
 def repeated(pieces, n):
