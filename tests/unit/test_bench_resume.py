@@ -70,7 +70,8 @@ def test_a_stopped_bench_takes_what_it_measured_and_measures_the_rest(prepared, 
     # the log says which system of how many, and which were taken
     said = [r.getMessage() for r in caplog.records if r.name == "seqkd.bench.stage"]
     assert "a (1 of 3): measured by an earlier attempt of this bench, taken" in said
-    assert any(m.startswith("measuring c (3 of 3: ct2, beam") for m in said), said
+    assert any(m.startswith("measuring c (3 of 3: ct2, beam") and ", 1 thread," in m
+               for m in said), said
     report = json.loads((out / "report.json").read_text())
     assert [r["system"] for r in report["results"]] == ["a", "b", "c"]
     assert list(report["resumed"]["taken"]) == ["a"]

@@ -144,8 +144,9 @@ def _measured(run: _Run, spec: SystemSpec, beam: int, batch: int, parts: Parts,
     cfg, beside, measured = run.cfg, Beside(), {}
     once = {b.name: b.to_translate for b in run.blind}
     for threads in ([spec.threads] if spec.threads else cfg.threads):
-        logger.info("measuring %s (%s: %s, beam %d, %s threads%s, batch %d tokens)",
-                    spec.name, position, spec.kind, beam, threads or "all",
+        logger.info("measuring %s (%s: %s, beam %d, %s%s, batch %d tokens)",
+                    spec.name, position, spec.kind, beam,
+                    "1 thread" if threads == 1 else f"{threads or 'all'} threads",
                     f" x {spec.inter} batches" if spec.inter > 1 else "", batch)
         one_core = threads == 1 and spec.inter == 1
         measured[threads] = measure_in_child(Job(
