@@ -107,9 +107,9 @@ class DistillConfig:
     def selection_metric(self) -> Optional[str]:
         """The sentence metric that chooses among the candidates (seq-inter's, MBR's), or
         None (the 1-best)."""
-        if self.method == "seq-inter":
-            return self.select_metric
-        return self.mbr_metric if self.select == "mbr" else None
+        from seqkd.stages.distill.selection import rule
+
+        return rule(self)[1]
 
     def other_metric(self) -> str:
         """How to choose by chrF instead, in the settings' words."""

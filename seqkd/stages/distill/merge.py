@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from seqkd import text_length
 from seqkd.errors import SeqkdError
 from seqkd.stages.distill.anomalies import all_filtered_message, anomaly
-from seqkd.stages.distill.selection import choose
+from seqkd.stages.distill.selection import choose, rule
 from seqkd.stats import seconds_each, time_left
 from seqkd.textio import atomic_path, count_lines, iter_lines, progress, write_text
 
@@ -239,8 +239,8 @@ def _report(merged: _Merged, rules: Any) -> Dict:
     """The stage report's counts, in total and per source."""
     total = merged.totals()
     changed = total["selection_changed"]
-    selection = ("seq-inter" if rules.method == "seq-inter" else
-                 f"mbr ({rules.mbr_metric})" if rules.select == "mbr" else "best")
+    how, metric = rule(rules)
+    selection = {"closest": "seq-inter", "mbr": f"mbr ({metric})"}.get(how, how)
     return {"method": rules.method, "selection": selection, "lines": merged.n,
             "pairs_written": total["pairs_written"],
             "empty_share": round(merged.empty / merged.n, 4),

@@ -51,12 +51,23 @@ def select_closest(hyps: Sequence[Tuple[str, float]], ref: str, metric: str,
     return best
 
 
+def rule(settings: Any) -> Tuple[str, Optional[str]]:
+    """How a line's candidate is chosen under the distill settings, and by which sentence
+    metric: ("closest", metric) for seq-inter, ("mbr", metric), or ("best", None)."""
+    if settings.method == "seq-inter":
+        return "closest", settings.select_metric
+    if settings.select == "mbr":
+        return "mbr", settings.mbr_metric
+    return "best", None
+
+
 def choose(row: List[Tuple[str, float]], ref: Optional[str], rules: Any,
            tgt_lang: str = "") -> int:
     """Which candidate a line keeps: seq-inter's closest to the reference, MBR's, or the
     best (the candidates in ``tgt_lang``)."""
-    if rules.method == "seq-inter":
-        return select_closest(row, ref, rules.select_metric, tgt_lang)
-    if rules.select == "mbr":
-        return select_mbr(row, rules.mbr_metric, tgt_lang)
+    how, metric = rule(rules)
+    if how == "closest":
+        return select_closest(row, ref, metric, tgt_lang)
+    if how == "mbr":
+        return select_mbr(row, metric, tgt_lang)
     return 0
