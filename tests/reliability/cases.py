@@ -688,6 +688,11 @@ CASES = [
          lambda d: _choose(d, "--on", "t16", "--min-speedup", "30"),
          ["no candidate can be chosen; the fastest, s-b1: 20.0x teacher's words/s on t16, "
           "under 30x"], "choice"),
+    Case("choose-on-every-set", "36.4", "`choose --on t16 t17` over a report that measured "
+         "only those two (nothing is left to claim on)",
+         lambda d: _choose(d, "--on", "t16", "t17"),
+         ["--on names every set the report measured: leave out at least one for the claims"],
+         "choice"),
     Case("kd-gain-row-without-fields", "36.4", "`kd-gain` given a report whose row has no "
          "test set or thread count",
          lambda d: _json_file(d, {"results": [{"system": "baseline-x", "bleu": 1, "beam": 1}]},

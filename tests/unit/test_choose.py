@@ -62,12 +62,17 @@ def test_no_score_of_a_claim_set_moves_the_choice():
                 r["bleu"] += 10 * delta
         assert choose(other, ["dev"], candidates=["*-b1"], min_speedup=30)["chosen"] == \
             "best-b1"
-    # a choice on both sets is another choice: there fast-b1 would still lose, slow-b1 not
-    assert choose(REPORT, ["dev", "claim"], candidates=["*-b1"])["chosen"] == "slow-b1"
+    # a choice on the claim set's scores is another choice: there slow-b1 would win
+    both = copy.deepcopy(REPORT)
+    both["results"] += [_row(r["system"], "claim2", r["bleu"], r["src_wps_median"])
+                        for r in ROWS if r["test_set"] == "dev" and r["threads"] == 1]
+    assert choose(both, ["dev", "claim"], candidates=["*-b1"])["chosen"] == "slow-b1"
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"on": ["test9"]}, "--on test9: the report has no such test set"),
+    ({"on": ["claim", "dev"]}, "--on names every set the report measured: leave out at "
+                               "least one for the claims"),
     ({"on": ["dev"], "against": "nobody"}, "--against nobody: no such system"),
     ({"on": ["dev"], "candidates": ["*-b9"]}, "no system but teacher matches --candidates"),
     ({"on": ["dev"], "min_speedup": 100}, "no candidate can be chosen; the fastest, fast-b1: 50.0x teacher's words/s on dev, under 100x"),
