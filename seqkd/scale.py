@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 #: how often a stage's memory is read
 POLL_S = 0.3
 STAGES = ("prepare", "distill", "translate")
+#: bytes of one generated line, both sides with their newlines: two Multi30k training pairs
+#: (the registered corpus, checksummed: 2 x 133.9 bytes a pair on average)
+LINE_BYTES = 268
 
 
 @dataclass
@@ -118,15 +121,16 @@ def scale_bench(cfg: ScaleConfig) -> Dict:
     cfg.check()
     out = Path(cfg.out_dir)
     corpus = out / "corpus"
+    # before anything is fetched: prepare's folder takes about 2.9 times the corpus
+    # (docs/GUIDE.md)
+    factor = 1 + 2.9 * ("prepare" in cfg.stages) + 2 * ("distill" in cfg.stages)
+    check_disk_room(out, cfg.pairs * LINE_BYTES * factor,
+                    f"scale-bench of {cfg.pairs:,} pairs",
+                    "ask for fewer --pairs, or give --out a folder on a larger disk")
     manifest = load_manifest("multi30k")
     split = {s: fetch_split(manifest, s, "en", "de")[0]
              for s in ("train", "valid", "test_2016_flickr")}
     train = list(zip(read_lines(split["train"]["en"]), read_lines(split["train"]["de"])))
-    # a line is two pairs; prepare's folder takes about 2.9 times the corpus (docs/GUIDE.md)
-    line_bytes = 2 * sum(len(e.encode()) + len(d.encode()) + 1 for e, d in train) / len(train)
-    factor = 1 + 2.9 * ("prepare" in cfg.stages) + 2 * ("distill" in cfg.stages)
-    check_disk_room(out, cfg.pairs * line_bytes * factor, f"scale-bench of {cfg.pairs:,} pairs",
-                    "ask for fewer --pairs, or give --out a folder on a larger disk")
     t0 = time.perf_counter()
     sizes = generate(train, cfg.pairs, corpus / "big", cfg.seed)
     for name, short in (("valid", "val"), ("test_2016_flickr", "t16")):
