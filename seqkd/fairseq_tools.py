@@ -3,12 +3,14 @@ names (its dictionaries: :mod:`seqkd.dictionaries`)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
 import os
 import shlex
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -171,7 +173,25 @@ def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
                on_line: Optional[Callable[[str], None]] = None) -> None:
     cmd = cmds[0]
     logger.info("running: %s", shlex.join(cmd))
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with _torch_cache(dict(os.environ, PYTHONUNBUFFERED="1")) as env:
+        _run_children(tool, cmds, env, log_path, on_line)
+
+
+@contextlib.contextmanager
+def _torch_cache(env: Dict[str, str]):
+    """``env`` with torch's compile cache (which an optimizer step makes, empty, as
+    $TMPDIR/torchinductor_USER) in a temporary folder removed afterwards, unless the user
+    set TORCHINDUCTOR_CACHE_DIR."""
+    if env.get("TORCHINDUCTOR_CACHE_DIR"):
+        yield env
+        return
+    with tempfile.TemporaryDirectory(prefix="seqkd-torch-") as tmp:
+        yield dict(env, TORCHINDUCTOR_CACHE_DIR=tmp)
+
+
+def _run_children(tool: str, cmds: List[List[str]], env: Dict[str, str],
+                  log_path: Path | None, on_line: Optional[Callable[[str], None]]) -> None:
+    cmd = cmds[0]
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     peers: List[subprocess.Popen] = []
     failed: List[int] = []

@@ -435,12 +435,17 @@ def _plain_export(prepared, teacher, tmp_path):
     return out / "model"
 
 
-def test_a_finished_training_goes_on_to_a_longer_budget(prepared, teacher, tmp_path):
+def test_a_finished_training_goes_on_to_a_longer_budget(prepared, teacher, tmp_path,
+                                                        monkeypatch):
     """continue_from with real fairseq: the copy of the teacher's last checkpoint is where
     fairseq resumes (its update count, Adam's state and schedule), and the teacher's own
-    folder is left as it was."""
+    folder is left as it was. Nothing is left in $TMPDIR (torch's optimizer step would make
+    an empty torchinductor_USER there)."""
     from seqkd.checkpoints import updates_done
 
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
     last = teacher / "checkpoints" / "checkpoint_last.pt"
     before = last.read_bytes()
     out = tmp_path / "longer"
@@ -452,6 +457,7 @@ def test_a_finished_training_goes_on_to_a_longer_budget(prepared, teacher, tmp_p
                      r"\(epoch \d+ @ 400 updates\)", log), log[-2000:]
     assert updates_done(out / "checkpoints" / "checkpoint_last.pt") == 440
     assert last.read_bytes() == before
+    assert list((tmp_path / "tmp").iterdir()) == []
     # another learning rate is another training: refused, nothing made
     assert seqkd("train", "--role", "teacher", "--data", prepared, "--out", tmp_path / "x",
                  "--max-updates", "440", "--lr", "0.001", "--max-tokens", "1024",

@@ -85,7 +85,9 @@ DECISIONS = """## Decided, not refused (issue 37, "also seen")
   model is usable and the card records the agreement; the number is the user's to judge.
 - The bench and `kd-gain` plots keep matplotlib's caches in the output folder
   (`.matplotlib`), never in `$HOME` (tested: a bench plot under an empty `HOME` leaves it
-  empty).
+  empty). The fairseq children get torch's compile cache (`TORCHINDUCTOR_CACHE_DIR`, unless
+  set) in a temporary folder removed when they end (tested: a training leaves `$TMPDIR` as
+  it was; torch would leave an empty `torchinductor_USER` there).
 - `bench --efficiency` with systems that are not `seqkd export` folders (a fairseq teacher, a
   CTranslate2 teacher with its own tokenizer): each is skipped with a warning that says why
   (the protocol runs `seqkd translate`), shown under `-q` too.
