@@ -171,8 +171,7 @@ def _raise_failure(tool: str, rcs: List[int], failed: List[int], tail: List[str]
 
 def _run_ranks(tool: str, cmds: List[List[str]], log_path: Path | None,
                on_line: Optional[Callable[[str], None]] = None) -> None:
-    cmd = cmds[0]
-    logger.info("running: %s", shlex.join(cmd))
+    logger.info("running: %s", shlex.join(cmds[0]))
     with _torch_cache(dict(os.environ, PYTHONUNBUFFERED="1")) as env:
         _run_children(tool, cmds, env, log_path, on_line)
 
@@ -191,13 +190,12 @@ def _torch_cache(env: Dict[str, str]):
 
 def _run_children(tool: str, cmds: List[List[str]], env: Dict[str, str],
                   log_path: Path | None, on_line: Optional[Callable[[str], None]]) -> None:
-    cmd = cmds[0]
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     peers: List[subprocess.Popen] = []
     failed: List[int] = []
     try:
         _start_peers(cmds[1:], log_path, env, peers)
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmds[0], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env=env, preexec_fn=child_preexec())
         stop = _watch_peers(proc, peers, failed)
         tail, known = _follow(proc, tool, log, on_line)

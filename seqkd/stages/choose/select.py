@@ -73,7 +73,7 @@ def choose(report: Dict, on: Sequence[str], against: Optional[str] = None,
     against = against or systems[0]
     problems = [f"--on {t}: the report has no such test set" for t in on if t not in tests]
     if not problems and not set(tests) - set(on):
-        problems.append(f"--on names every set the report measured: leave out at least one "
+        problems.append("--on names every set the report measured: leave out at least one "
                         "for the claims (a figure that was chosen on is not a result)")
     if against not in systems:
         problems.append(f"--against {against}: no such system in the report")
